@@ -1,0 +1,2 @@
+//! The `obesity` command line.
+fn main() {}

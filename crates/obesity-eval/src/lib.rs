@@ -1,0 +1,2 @@
+//! # obesity-eval
+#![deny(missing_docs)]

@@ -1,0 +1,8 @@
+//! # obesity-features
+//!
+//! Turns obesity records into a numeric [`Dataset`].
+#![deny(missing_docs)]
+
+mod dataset;
+
+pub use dataset::Dataset;

@@ -1,0 +1,72 @@
+//! The two traits every model crate meets at: [`ModelStrategy`] (untrained, holds
+//! hyper-parameters) and [`Classifier`] (trained). Both are object-safe, so a search, a
+//! registry or a server can hold `Box<dyn ModelStrategy>` / `Box<dyn Classifier>` without
+//! knowing the concrete model.
+
+use std::collections::BTreeMap;
+
+use ndarray::{Array1, Array2, ArrayView1, ArrayView2};
+
+use crate::error::Result;
+
+/// Something that can be trained: holds hyper-parameters, validated when built.
+pub trait ModelStrategy: Send + Sync {
+    /// Short model name for run tracking (`random_forest`, `linfa_decision_tree`).
+    fn name(&self) -> &str;
+
+    /// Hyper-parameters as strings, for run tracking (`n_estimators` → `100`).
+    fn params(&self) -> BTreeMap<String, String>;
+
+    /// Trains on `x` (rows are samples) with labels `y` in `0..n_classes`.
+    ///
+    /// Errors on an empty matrix, mismatched lengths, non-finite values or labels out of range.
+    fn fit(
+        &self,
+        x: ArrayView2<'_, f32>,
+        y: ArrayView1<'_, usize>,
+        n_classes: usize,
+    ) -> Result<Box<dyn Classifier>>;
+}
+
+/// A trained model. Never panics on input; a wrong width is an error.
+pub trait Classifier: Send + Sync {
+    /// Model name, as the strategy that trained it reports it.
+    fn name(&self) -> &str;
+
+    /// Number of input columns.
+    fn n_features(&self) -> usize;
+
+    /// Number of classes (columns of `predict_proba`).
+    fn n_classes(&self) -> usize;
+
+    /// Class probabilities, `n_rows × n_classes`, each row summing to 1.
+    fn predict_proba(&self, x: ArrayView2<'_, f32>) -> Result<Array2<f32>>;
+
+    /// Most probable class per row (ties go to the lowest class index, as scikit-learn's
+    /// `argmax`).
+    fn predict(&self, x: ArrayView2<'_, f32>) -> Result<Array1<usize>> {
+        let proba = self.predict_proba(x)?;
+        Ok(proba
+            .rows()
+            .into_iter()
+            .map(|row| {
+                let mut best = 0;
+                for (k, &p) in row.iter().enumerate() {
+                    if p > row[best] {
+                        best = k;
+                    }
+                }
+                best
+            })
+            .collect())
+    }
+
+    /// Impurity-based feature importances (normalised to sum 1), when the model has them.
+    fn feature_importances(&self) -> Option<Vec<f64>> {
+        None
+    }
+
+    /// Serializes the model to bytes that [`load_classifier`](crate::load_classifier) reads
+    /// back.
+    fn to_bytes(&self) -> Result<Vec<u8>>;
+}

@@ -1,0 +1,2 @@
+//! # obesity-registry
+#![deny(missing_docs)]
