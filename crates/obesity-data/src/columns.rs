@@ -59,7 +59,9 @@ pub fn feature_columns(records: &[ObesityRecord]) -> Vec<NamedColumn> {
         num("Age", |r| r.age),
         num("Height", |r| r.height),
         num("Weight", |r| r.weight),
-        cat("family_history_with_overweight", |r| yes_no(r.family_history_with_overweight)),
+        cat("family_history_with_overweight", |r| {
+            yes_no(r.family_history_with_overweight)
+        }),
         cat("FAVC", |r| yes_no(r.favc)),
         num("FCVC", |r| r.fcvc),
         num("NCP", |r| r.ncp),

@@ -1,13 +1,93 @@
 //! # obesity-data
 //!
-//! The schema of the UCI obesity table, typed records, and (to come in this crate) CSV
-//! loading, validation, fingerprints, the synthetic generator and splits.
+//! The bottom layer of obesity-mlops: the schema of the UCI obesity table ("Estimation of
+//! obesity levels based on eating habits and physical condition", 2,111 rows, 16 features,
+//! 7 classes), typed records, CSV loading that tells you exactly what is wrong with a file,
+//! a validation report, content fingerprints for lineage, a seeded synthetic generator and
+//! stratified splits. It is the only crate that knows the word "obesity"; the crates above
+//! it see numeric matrices and class indices.
+//!
+//! ## Key types
+//!
+//! * [`ObesityRecord`]: one typed row; enums for the categorical columns ([`Gender`],
+//!   [`Frequency`], [`Transport`]) and the optional target [`ObesityLevel`].
+//! * [`Schema`]: every column's type, unit, valid range and levels; [`feature_columns`]
+//!   gives a column-wise view ([`NamedColumn`]) for generic consumers.
+//! * [`load_csv`] / [`load_csv_bytes`] / [`load_csv_reader`] with [`LoadOptions`] return a
+//!   [`Loaded`]: records, rejected rows (lenient mode), [`LoadWarning`]s and the
+//!   [`Fingerprint`]. Columns are matched by header name in any order; CRLF, a UTF-8 BOM,
+//!   padded fields and `21` vs `21.0` are all accepted. [`write_csv`] writes records back in
+//!   the UCI order so that round trips are exact.
+//! * [`DataError`]: every error from a file names the file, the line (the header is line 1,
+//!   as in an editor), the column, the value and what was expected.
+//! * [`ValidationReport`]: shape, missing values, exact duplicates, per-column statistics
+//!   (mean, std, quartiles, IQR outliers, D'Agostino-Pearson K² normality p-value), range
+//!   violations, class balance — as pandas and scipy would compute them. Serde + `Display`.
+//! * [`Fingerprint`]: SHA-256 of the canonical content (same rows → same hash whatever the
+//!   file's formatting) and of the raw bytes, as hex.
+//! * [`synth::generate`]: `n` realistic records from a seed (see [`synth`]).
+//! * [`stratified_split`], [`StratifiedKFold`] and [`target_indices`]: scikit-learn's
+//!   stratified splits over class indices, deterministic per seed.
+//!
+//! ## Example
+//!
+//! ```
+//! use obesity_data::{LoadOptions, StratifiedKFold, ValidationReport, load_csv_bytes, synth,
+//!     stratified_split, target_indices, write_csv};
+//!
+//! // Write 200 synthetic records to CSV and load them back.
+//! let records = synth::generate(200, 42);
+//! let mut csv = Vec::new();
+//! write_csv(&records, &mut csv)?;
+//! let loaded = load_csv_bytes("synthetic.csv", &csv, &LoadOptions::strict())?;
+//! assert_eq!(loaded.records, records);
+//!
+//! // Validate.
+//! let report = ValidationReport::from_loaded(&loaded);
+//! assert_eq!(report.shape.rows, 200);
+//! println!("{report}");
+//!
+//! // Split, stratified by class.
+//! let labels = target_indices(&loaded.records)?;
+//! let (train, test) = stratified_split(&labels, 0.2, 7)?;
+//! assert_eq!((train.len(), test.len()), (160, 40));
+//! let folds = StratifiedKFold::new(5).shuffle(true).seed(7).split(&labels)?;
+//! assert_eq!(folds.len(), 5);
+//!
+//! // A bad value is an error naming line, column, value and the valid range.
+//! let bad = String::from_utf8(csv)?.replacen(",no,", ",maybe,", 1);
+//! let err = load_csv_bytes("bad.csv", bad.as_bytes(), &LoadOptions::strict()).unwrap_err();
+//! assert_eq!(err.line(), Some(2));
+//! assert_eq!(err.value(), Some("maybe"));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 #![deny(missing_docs)]
 
 mod columns;
+mod error;
+mod fingerprint;
+mod load;
 mod record;
 mod schema;
+mod split;
+mod stats;
+pub mod synth;
+mod validate;
+mod write;
 
 pub use columns::{ColumnValues, NamedColumn, feature_columns};
+pub use error::{DataError, Result};
+pub use fingerprint::{Digest, Fingerprint, canonical_digest};
+pub use load::{
+    ColumnCount, LoadMode, LoadOptions, LoadWarning, Loaded, RejectedRow, load_csv, load_csv_bytes,
+    load_csv_reader,
+};
 pub use record::{Frequency, Gender, ObesityLevel, ObesityRecord, Transport};
 pub use schema::{ColumnKind, ColumnSpec, EXPECTED_ROWS, Schema, TARGET_COLUMN};
+pub use split::{StratifiedKFold, stratified_split, target_indices};
+pub use stats::NormalityTest;
+pub use validate::{
+    ClassBalance, ClassShare, DuplicatePair, Duplicates, NumericSummary, Outliers, RangeViolation,
+    RejectedSummary, Shape, ValidationReport,
+};
+pub use write::write_csv;

@@ -59,7 +59,11 @@ pub const EXPECTED_ROWS: usize = 2_111;
 fn numeric(name: &str, min: f64, max: f64, unit: &str, description: &str) -> ColumnSpec {
     ColumnSpec {
         name: name.to_owned(),
-        kind: ColumnKind::Numeric { min, max, unit: unit.to_owned() },
+        kind: ColumnKind::Numeric {
+            min,
+            max,
+            unit: unit.to_owned(),
+        },
         description: description.to_owned(),
         is_target: false,
     }
@@ -94,7 +98,8 @@ impl Schema {
         let gender: Vec<&str> = Gender::ALL.iter().map(|g| g.as_str()).collect();
         let transport: Vec<&str> = Transport::ALL.iter().map(|t| t.as_str()).collect();
         let target: Vec<&str> = ObesityLevel::ALL.iter().map(|t| t.as_str()).collect();
-        let mut target_spec = categorical(TARGET_COLUMN, &target, true, "obesity level (the label)");
+        let mut target_spec =
+            categorical(TARGET_COLUMN, &target, true, "obesity level (the label)");
         target_spec.is_target = true;
         Schema {
             columns: vec![
@@ -102,16 +107,43 @@ impl Schema {
                 numeric("Age", 10.0, 100.0, "years", "age"),
                 numeric("Height", 1.0, 2.5, "m", "height"),
                 numeric("Weight", 20.0, 300.0, "kg", "weight"),
-                binary("family_history_with_overweight", "a family member is or was overweight"),
+                binary(
+                    "family_history_with_overweight",
+                    "a family member is or was overweight",
+                ),
                 binary("FAVC", "eats high-calorie food frequently"),
-                numeric("FCVC", 1.0, 3.0, "score", "vegetables in meals (1 never .. 3 always)"),
+                numeric(
+                    "FCVC",
+                    1.0,
+                    3.0,
+                    "score",
+                    "vegetables in meals (1 never .. 3 always)",
+                ),
                 numeric("NCP", 1.0, 4.0, "meals", "main meals per day"),
                 categorical("CAEC", &freq, true, "eats between meals"),
                 binary("SMOKE", "smokes"),
-                numeric("CH2O", 1.0, 3.0, "score", "water per day (1 < 1 l .. 3 > 2 l)"),
+                numeric(
+                    "CH2O",
+                    1.0,
+                    3.0,
+                    "score",
+                    "water per day (1 < 1 l .. 3 > 2 l)",
+                ),
                 binary("SCC", "monitors calories"),
-                numeric("FAF", 0.0, 3.0, "score", "physical activity (0 none .. 3 4-5 days a week)"),
-                numeric("TUE", 0.0, 2.0, "score", "time on devices (0 0-2 h .. 2 > 5 h)"),
+                numeric(
+                    "FAF",
+                    0.0,
+                    3.0,
+                    "score",
+                    "physical activity (0 none .. 3 4-5 days a week)",
+                ),
+                numeric(
+                    "TUE",
+                    0.0,
+                    2.0,
+                    "score",
+                    "time on devices (0 0-2 h .. 2 > 5 h)",
+                ),
                 categorical("CALC", &freq, true, "drinks alcohol"),
                 categorical("MTRANS", &transport, false, "transportation used most"),
                 target_spec,

@@ -92,6 +92,17 @@ pub enum EvalError {
         /// What was wrong.
         reason: String,
     },
+    /// One search candidate failed (factory, fit or scoring); the search stops there.
+    #[error("candidate {{{params}}} failed: {source}")]
+    Candidate {
+        /// The candidate's parameters, rendered (`max_depth=10, n_estimators=100`).
+        params: String,
+        /// What went wrong.
+        source: Box<EvalError>,
+    },
+    /// The folds could not be made (a class too small for k folds, ...).
+    #[error("cannot split into folds: {0}")]
+    Split(#[from] obesity_data::DataError),
     /// A model failed to fit or predict.
     #[error("model error: {0}")]
     Model(#[from] ModelError),

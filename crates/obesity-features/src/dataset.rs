@@ -3,6 +3,8 @@
 use ndarray::{Array1, Array2, Axis};
 use serde::{Deserialize, Serialize};
 
+use crate::error::{FeatureError, Result};
+
 /// A numeric, labelled data set: the output of a fitted
 /// [`FeaturePipeline`](crate::FeaturePipeline) and the input of every model.
 ///
@@ -21,6 +23,52 @@ pub struct Dataset {
 }
 
 impl Dataset {
+    /// A data set from its parts, checked: `y` has one entry per row of `x`, every class
+    /// index is below `class_names.len()`, and there is one feature name per column. For
+    /// model crates and tests that build a `Dataset` without a pipeline.
+    ///
+    /// # Errors
+    /// [`FeatureError::Shape`] naming the part that does not fit.
+    pub fn new(
+        x: Array2<f32>,
+        y: Array1<usize>,
+        feature_names: Vec<String>,
+        class_names: Vec<String>,
+    ) -> Result<Self> {
+        let shape = |what: String, expected: String, found: String| FeatureError::Shape {
+            what,
+            expected,
+            found,
+        };
+        if y.len() != x.nrows() {
+            return Err(shape(
+                "y length".to_owned(),
+                format!("{} (rows of x)", x.nrows()),
+                y.len().to_string(),
+            ));
+        }
+        if feature_names.len() != x.ncols() {
+            return Err(shape(
+                "feature_names length".to_owned(),
+                format!("{} (columns of x)", x.ncols()),
+                feature_names.len().to_string(),
+            ));
+        }
+        if let Some((row, &class)) = y.iter().enumerate().find(|(_, c)| **c >= class_names.len()) {
+            return Err(shape(
+                format!("y[{row}]"),
+                format!("a class index below {}", class_names.len()),
+                class.to_string(),
+            ));
+        }
+        Ok(Dataset {
+            x,
+            y,
+            feature_names,
+            class_names,
+        })
+    }
+
     /// Number of rows.
     pub fn n_samples(&self) -> usize {
         self.x.nrows()

@@ -60,6 +60,52 @@ pub enum ModelError {
         /// What was wrong (truncated, bad checksum, wrong version, ...).
         reason: String,
     },
+    /// The output buffer given to a one-row prediction has the wrong length.
+    #[error("output buffer has length {got}, but the model has {expected} classes")]
+    OutputLength {
+        /// Number of classes.
+        expected: usize,
+        /// Length given.
+        got: usize,
+    },
+    /// The bytes do not start with any model header this crate knows.
+    #[error("unknown model format: header {found:?} is none of {known}")]
+    UnknownFormat {
+        /// The first bytes found (up to 8), escaped.
+        found: String,
+        /// The headers this build reads.
+        known: &'static str,
+    },
+    /// The header names a format version this build cannot read.
+    #[error("unsupported {format} format version {found} (this build reads version {supported})")]
+    UnsupportedVersion {
+        /// Which format (`random_forest`, `linfa_decision_tree`).
+        format: &'static str,
+        /// Version in the file.
+        found: u32,
+        /// Version this build reads.
+        supported: u32,
+    },
+    /// The input ends before a field it announces.
+    #[error("truncated model: {what} needs {needed} bytes at offset {offset}, only {available} left")]
+    Truncated {
+        /// The field being read.
+        what: &'static str,
+        /// Bytes needed.
+        needed: usize,
+        /// Where it starts.
+        offset: usize,
+        /// Bytes available from there.
+        available: usize,
+    },
+    /// The CRC32 stored in the file does not match its content: the bytes were altered.
+    #[error("corrupted model: CRC32 stored {stored:#010x}, computed {computed:#010x}")]
+    ChecksumMismatch {
+        /// Checksum in the file.
+        stored: u32,
+        /// Checksum of the content.
+        computed: u32,
+    },
     /// An underlying library (linfa, ...) failed.
     #[error("{library} failed: {message}")]
     Backend {

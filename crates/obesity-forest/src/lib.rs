@@ -1,11 +1,79 @@
 //! # obesity-forest
 //!
-//! The model layer: the [`ModelStrategy`] / [`Classifier`] traits and the flattened random
-//! forest.
+//! The model layer: the [`ModelStrategy`] / [`Classifier`] traits every model meets at, the
+//! flattened random forest that is the project's performance core, an adapter over
+//! linfa-trees, and model files.
+//!
+//! ## Key types
+//! - [`ForestParams`] (built by [`ForestParams::builder`], validated before data is seen,
+//!   `Default` = scikit-learn's `RandomForestClassifier()` with `seed = 0`) is the
+//!   [`ModelStrategy`] that trains a [`RandomForest`].
+//! - [`RandomForest`]: all trees in one flat struct-of-arrays arena (feature, threshold,
+//!   left/right child with negative = leaf, one flat `n_leaves × n_classes` probability
+//!   array); `predict_proba`, allocation-free [`RandomForest::predict_proba_row`],
+//!   [`RandomForest::feature_importances`] (MDI), [`RandomForest::oob_score`],
+//!   [`RandomForest::decision_path`], [`RandomForest::to_bytes`] / [`RandomForest::from_bytes`].
+//! - [`LinfaTreeParams`] / [`LinfaTree`]: linfa-trees' `DecisionTree` behind the same traits.
+//! - [`load_classifier`]: reads any model file of this crate as a `Box<dyn Classifier>`.
+//!
+//! ## How training works
+//! Features are binned into at most `max_bins` quantile bins (exact when a feature has fewer
+//! distinct values) in a column-major matrix of `u8` codes. Each tree gets a bootstrap
+//! sample as integer weights (so out-of-bag rows are the zero-weight ones) and an RNG
+//! (ChaCha8) seeded from `(seed, tree index)`; trees grow in parallel with rayon and are
+//! flattened in index order, so the same seed gives byte-identical models on any number of
+//! threads. At each node `max_features` features are drawn (per split, as scikit-learn;
+//! more if none of them can split); large nodes are scanned with class-weight histograms over
+//! the bins, small nodes (≤ 128 rows) by sorting their rows, which is both cheaper and exact.
+//! Thresholds are real `f32` values and `x <= threshold` goes left; NaN is rejected at input
+//! (it would go left).
+//!
+//! ```
+//! use ndarray::{array, Array1};
+//! use obesity_forest::{Classifier, ForestParams, ModelStrategy, RandomForest, load_classifier};
+//!
+//! let x = array![[1.0f32, 0.0], [2.0, 0.0], [3.0, 1.0], [4.0, 1.0], [5.0, 1.0], [6.0, 0.0]];
+//! let y: Array1<usize> = array![0, 0, 0, 1, 1, 1];
+//! let params = ForestParams::builder().n_estimators(20).seed(7).build()?;
+//! assert_eq!(params.params()["n_estimators"], "20");
+//!
+//! let forest = RandomForest::fit(&params, x.view(), y.view(), 2)?;
+//! let proba = forest.predict_proba(x.view())?;
+//! assert!((proba.row(0).sum() - 1.0).abs() < 1e-5);
+//!
+//! let mut out = [0.0f32; 2];
+//! forest.predict_proba_row(&[5.5, 1.0], &mut out)?; // allocation-free
+//! assert!(out[1] > out[0]);
+//!
+//! let back = load_classifier(&forest.to_bytes()?)?;
+//! assert_eq!(back.predict(x.view())?, forest.predict(x.view())?);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 #![deny(missing_docs)]
 
+mod binning;
 mod error;
+mod flat;
+mod forest;
+mod importance;
+mod linfa_adapter;
 mod model;
+mod params;
+mod persist;
+mod predict;
+mod train;
+mod validate;
 
 pub use error::{ModelError, Result};
+pub use forest::{PathStep, RandomForest, TreeStats};
+pub use linfa_adapter::{LinfaTree, LinfaTreeParams};
 pub use model::{Classifier, ModelStrategy};
+pub use params::{ClassWeight, Criterion, ForestParams, ForestParamsBuilder, MaxFeatures, MaxSamples};
+
+/// Reads any model file this crate writes (random forest or linfa tree), choosing by its
+/// 8-byte header, as a `Box<dyn Classifier>` a server or registry can use without knowing
+/// the concrete type. Unknown headers, truncation, checksum mismatches and unsupported
+/// versions are errors that say which.
+pub fn load_classifier(bytes: &[u8]) -> Result<Box<dyn Classifier>> {
+    persist::load_any(bytes)
+}

@@ -1,0 +1,313 @@
+//! The crate's one error type. Every variant that comes from a file names the file, the line
+//! (as an editor numbers it: the header is line 1, the first data row line 2), the column,
+//! the value as written and what was expected, so a user can open the file and fix it.
+
+use std::fmt;
+
+/// Everything that can go wrong in this crate: reading, parsing, checking, writing, splitting.
+///
+/// Variants carry typed fields (not only a message) so callers can react to them, for
+/// example count range violations per column; [`DataError::line`], [`DataError::column`]
+/// and [`DataError::value`] give uniform access. `file` is the path as given to
+/// [`load_csv`](crate::load_csv), or the source name given to
+/// [`load_csv_bytes`](crate::load_csv_bytes).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum DataError {
+    /// The header lacks one or more required columns (all of them are listed at once, so one
+    /// fix is enough). The target `NObeyesdad` is optional and never reported here.
+    #[error(
+        "{file}:1: missing column(s) {}; expected every one of the 16 feature columns (found: {})",
+        list(missing),
+        list(found)
+    )]
+    MissingColumns {
+        /// Source file.
+        file: String,
+        /// The required columns the header does not have, in schema order.
+        missing: Vec<String>,
+        /// The header as read (trimmed, BOM removed).
+        found: Vec<String>,
+    },
+    /// The header names the same schema column twice, so which one to read is ambiguous.
+    #[error(
+        "{file}:1: column `{column}` appears twice in the header (fields {first} and {second}); expected each column once"
+    )]
+    DuplicateColumn {
+        /// Source file.
+        file: String,
+        /// The repeated column name.
+        column: String,
+        /// 1-based position of the first occurrence.
+        first: usize,
+        /// 1-based position of the second occurrence.
+        second: usize,
+    },
+    /// A numeric field that does not parse as a finite number.
+    #[error(
+        "{file}:{line}: column `{column}`: value `{value}` is not a number; expected a number from {min} to {max} ({unit})"
+    )]
+    NotNumeric {
+        /// Source file.
+        file: String,
+        /// Line of the row (header = 1).
+        line: u64,
+        /// Column name.
+        column: String,
+        /// The field as written (trimmed).
+        value: String,
+        /// Smallest valid value.
+        min: f64,
+        /// Largest valid value.
+        max: f64,
+        /// Unit of the column.
+        unit: String,
+    },
+    /// A required field is empty or a missing-value marker (`NA`, `NaN`, `?` ...).
+    #[error("{file}:{line}: column `{column}`: value `{value}` is missing; expected {expected}")]
+    MissingValue {
+        /// Source file.
+        file: String,
+        /// Line of the row (header = 1).
+        line: u64,
+        /// Column name.
+        column: String,
+        /// The field as written (empty, or the marker used).
+        value: String,
+        /// What the column needs, in words.
+        expected: String,
+    },
+    /// A categorical or `yes`/`no` field with a level the schema does not know.
+    #[error(
+        "{file}:{line}: column `{column}`: unknown value `{value}`; expected one of {}",
+        list(allowed)
+    )]
+    UnknownCategory {
+        /// Source file.
+        file: String,
+        /// Line of the row (header = 1).
+        line: u64,
+        /// Column name.
+        column: String,
+        /// The field as written (trimmed).
+        value: String,
+        /// The allowed spellings (exact, case-sensitive).
+        allowed: Vec<String>,
+    },
+    /// A number outside the schema's valid range (a typo, or the wrong unit: cm for m).
+    #[error(
+        "{file}:{line}: column `{column}`: value `{value}` is out of range; expected {min} to {max} ({unit})"
+    )]
+    OutOfRange {
+        /// Source file.
+        file: String,
+        /// Line of the row (header = 1).
+        line: u64,
+        /// Column name.
+        column: String,
+        /// The field as written (trimmed).
+        value: String,
+        /// Smallest valid value.
+        min: f64,
+        /// Largest valid value.
+        max: f64,
+        /// Unit of the column.
+        unit: String,
+    },
+    /// A row whose number of fields differs from the header's.
+    #[error("{file}:{line}: row has {got} field(s); expected {expected} (as many as the header)")]
+    RaggedRow {
+        /// Source file.
+        file: String,
+        /// Line of the row (header = 1).
+        line: u64,
+        /// Fields in the header.
+        expected: usize,
+        /// Fields in this row.
+        got: usize,
+    },
+    /// The input has no bytes (or only a byte-order mark and whitespace).
+    #[error(
+        "{file}: the file is empty; expected a header line naming the UCI columns, then data rows"
+    )]
+    EmptyFile {
+        /// Source file.
+        file: String,
+    },
+    /// The input has a header line but no data rows.
+    #[error(
+        "{file}: the file has a header but no data rows; expected at least one row after line 1"
+    )]
+    HeaderOnly {
+        /// Source file.
+        file: String,
+    },
+    /// A field holds bytes that are not UTF-8 (often a Latin-1 export).
+    #[error(
+        "{file}:{line}: column `{column}`: value `{value}` is not valid UTF-8 (first bad byte at file offset {byte_offset}); expected UTF-8 text"
+    )]
+    NotUtf8 {
+        /// Source file.
+        file: String,
+        /// Line of the row (header = 1).
+        line: u64,
+        /// Column name (or `<header>` when the header itself is not UTF-8).
+        column: String,
+        /// The field with invalid bytes replaced by U+FFFD.
+        value: String,
+        /// Offset of the first invalid byte from the start of the input.
+        byte_offset: u64,
+    },
+    /// The CSV reader could not parse the input (the message says why).
+    #[error("{file}:{line}: malformed CSV: {detail}")]
+    Malformed {
+        /// Source file.
+        file: String,
+        /// Line where the reader stopped (header = 1).
+        line: u64,
+        /// The reader's explanation.
+        detail: String,
+    },
+    /// The file could not be opened or read.
+    #[error("{file}: cannot read: {source}")]
+    Io {
+        /// Source file.
+        file: String,
+        /// The operating system's error.
+        source: std::io::Error,
+    },
+    /// Records could not be written.
+    #[error("cannot write CSV: {source}")]
+    Write {
+        /// The underlying error.
+        source: std::io::Error,
+    },
+    /// `k` for k-fold cross-validation must be at least 2.
+    #[error("k = {k} folds requested; expected at least 2")]
+    InvalidFolds {
+        /// The requested number of folds.
+        k: usize,
+    },
+    /// The test fraction of a split must lie strictly between 0 and 1.
+    #[error("test fraction {fraction} is invalid; expected a number strictly between 0 and 1")]
+    InvalidFraction {
+        /// The requested fraction.
+        fraction: f64,
+    },
+    /// A split was asked for on no labels at all.
+    #[error("cannot split an empty set of labels; expected at least one row")]
+    EmptyLabels,
+    /// A class has too few rows to appear in every part of a split.
+    #[error("class {class} has {count} row(s); expected at least {needed} to stratify")]
+    ClassTooSmall {
+        /// The class index.
+        class: usize,
+        /// Rows of that class.
+        count: usize,
+        /// Rows needed (k for k-fold, 2 for a train/test split).
+        needed: usize,
+    },
+    /// The requested test fraction leaves the train or the test part empty.
+    #[error(
+        "a test fraction of {fraction} over {rows} row(s) gives {test_rows} test row(s); expected both parts non-empty"
+    )]
+    EmptySplitPart {
+        /// The requested fraction.
+        fraction: f64,
+        /// Rows to split.
+        rows: usize,
+        /// Rows the test part would get.
+        test_rows: usize,
+    },
+    /// A record without a target was given where labels are needed.
+    #[error("record {index} (0-based) has no `NObeyesdad` label; expected every record labelled")]
+    Unlabelled {
+        /// Position of the record in the slice.
+        index: usize,
+    },
+}
+
+/// The crate's result type.
+pub type Result<T, E = DataError> = std::result::Result<T, E>;
+
+impl DataError {
+    /// The source file, when the error comes from an input.
+    pub fn file(&self) -> Option<&str> {
+        use DataError::*;
+        match self {
+            MissingColumns { file, .. }
+            | DuplicateColumn { file, .. }
+            | NotNumeric { file, .. }
+            | MissingValue { file, .. }
+            | UnknownCategory { file, .. }
+            | OutOfRange { file, .. }
+            | RaggedRow { file, .. }
+            | EmptyFile { file }
+            | HeaderOnly { file }
+            | NotUtf8 { file, .. }
+            | Malformed { file, .. }
+            | Io { file, .. } => Some(file),
+            _ => None,
+        }
+    }
+
+    /// The line (header = 1), when the error points at one.
+    pub fn line(&self) -> Option<u64> {
+        use DataError::*;
+        match self {
+            MissingColumns { .. } | DuplicateColumn { .. } => Some(1),
+            NotNumeric { line, .. }
+            | MissingValue { line, .. }
+            | UnknownCategory { line, .. }
+            | OutOfRange { line, .. }
+            | RaggedRow { line, .. }
+            | NotUtf8 { line, .. }
+            | Malformed { line, .. } => Some(*line),
+            _ => None,
+        }
+    }
+
+    /// The column, when the error concerns one field.
+    pub fn column(&self) -> Option<&str> {
+        use DataError::*;
+        match self {
+            DuplicateColumn { column, .. }
+            | NotNumeric { column, .. }
+            | MissingValue { column, .. }
+            | UnknownCategory { column, .. }
+            | OutOfRange { column, .. }
+            | NotUtf8 { column, .. } => Some(column),
+            _ => None,
+        }
+    }
+
+    /// The offending value as written, when the error concerns one field.
+    pub fn value(&self) -> Option<&str> {
+        use DataError::*;
+        match self {
+            NotNumeric { value, .. }
+            | MissingValue { value, .. }
+            | UnknownCategory { value, .. }
+            | OutOfRange { value, .. }
+            | NotUtf8 { value, .. } => Some(value),
+            _ => None,
+        }
+    }
+}
+
+/// Formats names as `` `a`, `b` `` for messages.
+fn list(names: &[String]) -> impl fmt::Display + '_ {
+    struct List<'a>(&'a [String]);
+    impl fmt::Display for List<'_> {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            for (i, n) in self.0.iter().enumerate() {
+                if i > 0 {
+                    f.write_str(", ")?;
+                }
+                write!(f, "`{n}`")?;
+            }
+            Ok(())
+        }
+    }
+    List(names)
+}

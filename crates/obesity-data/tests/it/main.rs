@@ -1,0 +1,10 @@
+//! Integration tests of obesity-data: one binary, one module per topic.
+
+mod bad_input;
+mod common;
+mod fixture;
+mod loading;
+mod properties;
+mod report;
+mod split;
+mod uci;

@@ -1,0 +1,11 @@
+//! Integration tests for obesity-eval (one binary, one module per topic).
+
+mod charts;
+mod common;
+mod compare;
+mod cv;
+mod fairness;
+mod importance;
+mod search;
+mod sklearn_vectors;
+mod support;

@@ -1,0 +1,12 @@
+//! Integration tests of obesity-features: one binary, one module per topic.
+
+mod common;
+mod dataset;
+mod encoding;
+mod generated;
+mod numeric;
+mod persist;
+mod properties;
+mod scaling;
+mod uci_reference;
+mod unseen;

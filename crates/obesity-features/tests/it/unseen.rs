@@ -1,0 +1,142 @@
+//! The three rules for a category level that `fit` did not see (`CALC=Always`, as in a UCI
+//! split that missed the file's single such row).
+
+use obesity_data::Frequency;
+use obesity_features::{
+    FeatureConfig, FeatureError, FeaturePipeline, FrequencyEncoding, UnseenCategory,
+};
+
+use crate::common::{col, person, sample};
+
+fn with_rule(unseen: UnseenCategory) -> FeatureConfig {
+    FeatureConfig {
+        unseen,
+        ..FeatureConfig::standard()
+    }
+}
+
+fn always() -> obesity_data::ObesityRecord {
+    let mut r = person();
+    r.calc = Frequency::Always;
+    r
+}
+
+#[test]
+fn schema_levels_keep_every_column_whatever_the_sample() {
+    let train = sample(40);
+    let fitted = FeaturePipeline::new(with_rule(UnseenCategory::SchemaLevels))
+        .fit(&train)
+        .unwrap();
+    let names = fitted.feature_names();
+    assert_eq!(names.len(), 32);
+    let j = col(names, "CALC=Always");
+    let x = fitted.transform(&train).unwrap();
+    assert!(x.column(j).iter().all(|&v| v == 0.0));
+    let x = fitted.transform(&[person(), always()]).unwrap();
+    assert_eq!(x.column(j).to_vec(), [0.0, 1.0]);
+    assert_eq!(
+        fitted.seen_levels("CALC").unwrap(),
+        ["no", "Sometimes", "Frequently"]
+    );
+}
+
+#[test]
+fn ignore_unseen_drops_the_column_and_encodes_all_zeros() {
+    let train = sample(40);
+    let fitted = FeaturePipeline::new(with_rule(UnseenCategory::IgnoreUnseen))
+        .fit(&train)
+        .unwrap();
+    let names = fitted.feature_names();
+    assert_eq!(names.len(), 31);
+    assert!(!names.iter().any(|n| n == "CALC=Always"));
+    let calc: Vec<usize> = (0..names.len())
+        .filter(|&j| names[j].starts_with("CALC="))
+        .collect();
+    assert_eq!(calc.len(), 3);
+    let x = fitted.transform(&[person(), always()]).unwrap();
+    let sums: Vec<f32> = (0..2)
+        .map(|i| calc.iter().map(|&j| x[[i, j]]).sum())
+        .collect();
+    assert_eq!(
+        sums,
+        [1.0, 0.0],
+        "seen level one-hot, unseen level all zeros"
+    );
+    // The other columns of the unseen row are encoded as usual.
+    assert_eq!(x[[1, col(names, "Gender=Female")]], 1.0);
+}
+
+#[test]
+fn ignore_unseen_keeps_ordinal_codes_from_the_schema() {
+    let config = FeatureConfig {
+        frequency: FrequencyEncoding::Ordinal,
+        ..with_rule(UnseenCategory::IgnoreUnseen)
+    };
+    let fitted = FeaturePipeline::new(config).fit(&sample(40)).unwrap();
+    let x = fitted.transform(&[always()]).unwrap();
+    assert_eq!(x[[0, col(fitted.feature_names(), "CALC")]], 3.0);
+}
+
+#[test]
+fn error_rule_names_row_column_value_and_the_seen_levels() {
+    let fitted = FeaturePipeline::new(with_rule(UnseenCategory::Error))
+        .fit(&sample(40))
+        .unwrap();
+    assert_eq!(fitted.n_features(), 31);
+    let err = fitted
+        .transform(&[person(), person(), always()])
+        .unwrap_err();
+    match &err {
+        FeatureError::UnseenCategory {
+            row,
+            column,
+            value,
+            seen,
+        } => {
+            assert_eq!(
+                (*row, column.as_str(), value.as_str()),
+                (2, "CALC", "Always")
+            );
+            assert_eq!(seen, &["no", "Sometimes", "Frequently"]);
+        }
+        other => panic!("unexpected {other:?}"),
+    }
+    assert!(
+        err.to_string()
+            .contains("row 2: column CALC has level \"Always\""),
+        "{err}"
+    );
+    // Seen levels go through.
+    assert_eq!(fitted.transform(&[person()]).unwrap().nrows(), 1);
+}
+
+#[test]
+fn error_rule_applies_to_ordinal_and_yes_no_columns_too() {
+    let config = FeatureConfig {
+        frequency: FrequencyEncoding::Ordinal,
+        binary: obesity_features::BinaryEncoding::Single,
+        unseen: UnseenCategory::Error,
+        ..FeatureConfig::standard()
+    };
+    // Nobody in training smokes.
+    let train: Vec<_> = sample(40)
+        .into_iter()
+        .map(|mut r| {
+            r.smoke = false;
+            r
+        })
+        .collect();
+    let fitted = FeaturePipeline::new(config).fit(&train).unwrap();
+    let err = fitted.transform(&[always()]).unwrap_err();
+    assert!(
+        matches!(&err, FeatureError::UnseenCategory { column, .. } if column == "CALC"),
+        "{err:?}"
+    );
+    let mut smoker = person();
+    smoker.smoke = true;
+    let err = fitted.transform(&[smoker]).unwrap_err();
+    assert!(
+        matches!(&err, FeatureError::UnseenCategory { row: 0, column, value, .. } if column == "SMOKE" && value == "yes"),
+        "{err:?}"
+    );
+}

@@ -1,0 +1,177 @@
+//! Quantile binning of the training matrix into a column-major matrix of small integer codes,
+//! the input of the histogram split search.
+//!
+//! Bin `b` of a feature holds the values in `(edges[b-1], edges[b]]`, so "code `<= b`" and
+//! "value `<= edges[b]`" select the same rows: a split found on codes is stored as the real
+//! threshold `edges[b]` and prediction compares raw `f32` features. Edges are midpoints
+//! between neighbouring distinct training values (as scikit-learn's thresholds), so a feature
+//! with at most `max_bins` distinct values is binned exactly.
+
+use ndarray::ArrayView2;
+use rayon::prelude::*;
+
+/// Rows sampled to place the bin edges of a large matrix (LightGBM samples 200,000 too);
+/// every row is still coded.
+const EDGE_SAMPLE: usize = 200_000;
+
+/// A bin code: `u8` when `max_bins <= 256`, `u16` above.
+pub(crate) trait BinCode: Copy + Send + Sync + 'static {
+    fn idx(self) -> usize;
+    fn from_idx(i: usize) -> Self;
+}
+
+impl BinCode for u8 {
+    #[inline(always)]
+    fn idx(self) -> usize {
+        self as usize
+    }
+    fn from_idx(i: usize) -> Self {
+        i as u8
+    }
+}
+
+impl BinCode for u16 {
+    #[inline(always)]
+    fn idx(self) -> usize {
+        self as usize
+    }
+    fn from_idx(i: usize) -> Self {
+        i as u16
+    }
+}
+
+/// The training matrix, column-major, both as raw values and as bin codes.
+pub(crate) struct Binned<C> {
+    pub(crate) n_rows: usize,
+    /// `codes[f * n_rows + r]`.
+    pub(crate) codes: Vec<C>,
+    /// `raw[f * n_rows + r]`: the exact values, for the exact split search on small nodes and
+    /// for partitioning rows by the chosen threshold.
+    pub(crate) raw: Vec<f32>,
+    /// Per feature: the upper edge of every bin but the last (`n_bins - 1` values).
+    pub(crate) edges: Vec<Vec<f32>>,
+    /// Per feature: every distinct training value has its own bin, so a histogram split is
+    /// as exact as a sorted one.
+    pub(crate) exact: Vec<bool>,
+}
+
+impl<C: BinCode> Binned<C> {
+    pub(crate) fn new(x: ArrayView2<'_, f32>, max_bins: usize) -> Self {
+        let n_rows = x.nrows();
+        let per_feature: Vec<(Vec<f32>, Vec<f32>, bool, Vec<C>)> = (0..x.ncols())
+            .into_par_iter()
+            .map(|f| {
+                let raw: Vec<f32> = x.column(f).iter().copied().collect();
+                let (edges, exact) = bin_edges(&raw, max_bins);
+                let codes = raw
+                    .iter()
+                    .map(|&v| C::from_idx(edges.partition_point(|&t| t < v)))
+                    .collect();
+                (raw, edges, exact, codes)
+            })
+            .collect();
+        let mut b = Binned {
+            n_rows,
+            codes: Vec::with_capacity(n_rows * x.ncols()),
+            raw: Vec::with_capacity(n_rows * x.ncols()),
+            edges: Vec::with_capacity(x.ncols()),
+            exact: Vec::with_capacity(x.ncols()),
+        };
+        for (raw, edges, exact, codes) in per_feature {
+            b.raw.extend_from_slice(&raw);
+            b.codes.extend_from_slice(&codes);
+            b.edges.push(edges);
+            b.exact.push(exact);
+        }
+        b
+    }
+
+    #[inline(always)]
+    pub(crate) fn codes(&self, f: usize) -> &[C] {
+        &self.codes[f * self.n_rows..(f + 1) * self.n_rows]
+    }
+
+    #[inline(always)]
+    pub(crate) fn raw(&self, f: usize) -> &[f32] {
+        &self.raw[f * self.n_rows..(f + 1) * self.n_rows]
+    }
+}
+
+/// A threshold strictly between `a < b` that `a` satisfies (`a <= t < b`), as scikit-learn
+/// places its thresholds: the midpoint, or `a` when the midpoint rounds up to `b`.
+pub(crate) fn midpoint(a: f32, b: f32) -> f32 {
+    let m = (f64::from(a) + (f64::from(b) - f64::from(a)) / 2.0) as f32;
+    if m >= b || m < a { a } else { m }
+}
+
+/// Equal-frequency bin edges over the (sampled) values of one column, and whether every
+/// distinct value got its own bin.
+fn bin_edges(column: &[f32], max_bins: usize) -> (Vec<f32>, bool) {
+    let mut v: Vec<f32> = if column.len() > EDGE_SAMPLE {
+        let step = column.len() as f64 / EDGE_SAMPLE as f64;
+        (0..EDGE_SAMPLE).map(|i| column[(i as f64 * step) as usize]).collect()
+    } else {
+        column.to_vec()
+    };
+    v.sort_unstable_by(f32::total_cmp);
+    // Distinct values with their counts.
+    let mut distinct: Vec<(f32, usize)> = Vec::new();
+    for &x in &v {
+        match distinct.last_mut() {
+            Some((last, c)) if *last == x => *c += 1,
+            _ => distinct.push((x, 1)),
+        }
+    }
+    if distinct.len() <= max_bins {
+        let edges = distinct.windows(2).map(|w| midpoint(w[0].0, w[1].0)).collect();
+        return (edges, column.len() <= EDGE_SAMPLE);
+    }
+    let n = v.len() as f64;
+    let per_bin = n / max_bins as f64;
+    let mut edges = Vec::with_capacity(max_bins - 1);
+    let mut cum = 0usize;
+    for (i, w) in distinct.windows(2).enumerate() {
+        cum += w[0].1;
+        let remaining_values = distinct.len() - i - 1;
+        let remaining_bins = max_bins - 1 - edges.len();
+        // Cut when this bin is full, or when every remaining value needs its own bin.
+        if cum as f64 >= per_bin * (edges.len() + 1) as f64 || remaining_values <= remaining_bins {
+            edges.push(midpoint(w[0].0, w[1].0));
+            if edges.len() == max_bins - 1 {
+                break;
+            }
+        }
+    }
+    (edges, false)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_agree_with_thresholds() {
+        let col: Vec<f32> = (0..1000).map(|i| ((i * 37) % 101) as f32 * 0.5).collect();
+        for max_bins in [2, 7, 256] {
+            let (e, exact) = bin_edges(&col, max_bins);
+            assert_eq!(exact, max_bins >= 101);
+            assert!(e.len() < max_bins);
+            assert!(e.windows(2).all(|w| w[0] < w[1]));
+            for (b, &t) in e.iter().enumerate() {
+                for &v in &col {
+                    let code = e.partition_point(|&t| t < v);
+                    assert_eq!(code <= b, v <= t);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn midpoint_stays_below_upper_value() {
+        let a = 1.0f32;
+        let b = f32::from_bits(a.to_bits() + 1);
+        let m = midpoint(a, b);
+        assert!(a <= m && m < b);
+        assert_eq!(midpoint(1.0, 2.0), 1.5);
+    }
+}

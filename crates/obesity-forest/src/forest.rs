@@ -1,0 +1,245 @@
+//! [`RandomForest`]: the trained model, its inspection methods and its [`Classifier`] impl.
+
+use ndarray::{Array2, ArrayView1, ArrayView2};
+
+use crate::error::{ModelError, Result};
+use crate::flat::FlatForest;
+use crate::importance;
+use crate::model::Classifier;
+use crate::params::ForestParams;
+use crate::persist;
+use crate::predict::Kernel;
+use crate::train;
+use crate::validate;
+
+/// A trained random forest: every tree in one flat arena (see the crate docs).
+///
+/// Built by [`RandomForest::fit`] or by [`ForestParams`] through [`ModelStrategy`]
+/// (crate::ModelStrategy); read back with [`RandomForest::from_bytes`] or
+/// [`load_classifier`](crate::load_classifier).
+#[derive(Debug, Clone)]
+pub struct RandomForest {
+    pub(crate) params: ForestParams,
+    pub(crate) flat: FlatForest,
+    pub(crate) oob_score: Option<f64>,
+    pub(crate) kernel: Kernel,
+}
+
+/// One decision on the path of a row through a tree, for explanations.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct PathStep {
+    /// The tree (0-based).
+    pub tree: usize,
+    /// Depth of the deciding node (0 = root).
+    pub depth: usize,
+    /// Feature compared.
+    pub feature: usize,
+    /// Threshold: `x[feature] <= threshold` goes left.
+    pub threshold: f32,
+    /// The row's value of that feature.
+    pub value: f32,
+    /// Whether the row went left.
+    pub went_left: bool,
+}
+
+/// Shape of one tree, for reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TreeStats {
+    /// Split nodes plus leaves (scikit-learn's `tree_.node_count`).
+    pub n_nodes: usize,
+    /// Leaves.
+    pub n_leaves: usize,
+    /// Depth (0 for a single leaf), as scikit-learn's `get_depth()`.
+    pub depth: usize,
+}
+
+impl RandomForest {
+    /// Trains a forest on `x` (rows are samples) and labels `y` in `0..n_classes`.
+    ///
+    /// `n_classes` may exceed the largest label (classes absent from training get
+    /// probability 0). Errors on an empty matrix, mismatched lengths, NaN/infinite values,
+    /// labels out of range, or `max_features`/`max_samples` counts larger than the data.
+    pub fn fit(
+        params: &ForestParams,
+        x: ArrayView2<'_, f32>,
+        y: ArrayView1<'_, usize>,
+        n_classes: usize,
+    ) -> Result<RandomForest> {
+        validate::check_training(x, y, n_classes)?;
+        if n_classes > i32::MAX as usize || x.ncols() > u32::MAX as usize {
+            return Err(ModelError::InvalidParam {
+                name: "n_classes",
+                value: n_classes.to_string(),
+                expected: "fewer than 2^31 classes and 2^32 features".into(),
+            });
+        }
+        let t = train::train(params, x, y, n_classes)?;
+        Ok(Self::from_parts(params.clone(), t.flat, t.oob_score))
+    }
+
+    pub(crate) fn from_parts(params: ForestParams, flat: FlatForest, oob: Option<f64>) -> Self {
+        let kernel = Kernel::new(&flat);
+        RandomForest { params, flat, oob_score: oob, kernel }
+    }
+
+    /// The parameters it was trained with.
+    pub fn params(&self) -> &ForestParams {
+        &self.params
+    }
+
+    /// Number of trees.
+    pub fn n_trees(&self) -> usize {
+        self.flat.n_trees()
+    }
+
+    /// Total nodes (split nodes plus leaves) over all trees.
+    pub fn n_nodes(&self) -> usize {
+        self.flat.feature.len() + self.flat.leaf_samples.len()
+    }
+
+    /// Node count, leaf count and depth of each tree.
+    pub fn tree_stats(&self) -> Vec<TreeStats> {
+        let f = &self.flat;
+        (0..f.n_trees())
+            .map(|t| {
+                let n_splits = (f.tree_nodes[t + 1] - f.tree_nodes[t]) as usize;
+                let n_leaves = (f.tree_leaves[t + 1] - f.tree_leaves[t]) as usize;
+                TreeStats { n_nodes: n_splits + n_leaves, n_leaves, depth: f.depths[t] as usize }
+            })
+            .collect()
+    }
+
+    /// Out-of-bag accuracy (scikit-learn's `oob_score_`): each training row voted on only by
+    /// the trees whose bootstrap left it out. `None` without bootstrap, or when no row was
+    /// ever out of bag.
+    pub fn oob_score(&self) -> Option<f64> {
+        self.oob_score
+    }
+
+    /// Mean decrease in impurity per feature, normalised to sum 1 (scikit-learn's
+    /// `feature_importances_`). All zeros when no tree has a split.
+    pub fn feature_importances(&self) -> Vec<f64> {
+        importance::mdi(&self.flat)
+    }
+
+    /// Class probabilities of one row into `out` (length `n_classes`). Allocates nothing,
+    /// for low-latency serving.
+    pub fn predict_proba_row(&self, row: &[f32], out: &mut [f32]) -> Result<()> {
+        validate::check_row(row, self.flat.n_features)?;
+        if out.len() != self.flat.n_classes {
+            return Err(ModelError::OutputLength { expected: self.flat.n_classes, got: out.len() });
+        }
+        out.fill(0.0);
+        self.kernel.row(row, out);
+        Ok(())
+    }
+
+    /// The decisions `row` meets in every tree, in tree order then root to leaf.
+    pub fn decision_path(&self, row: &[f32]) -> Result<Vec<PathStep>> {
+        validate::check_row(row, self.flat.n_features)?;
+        let f = &self.flat;
+        let mut steps = Vec::new();
+        for (tree, &root) in f.roots.iter().enumerate() {
+            let mut n = root;
+            let mut depth = 0;
+            while n >= 0 {
+                let i = n as usize;
+                let feature = f.feature[i] as usize;
+                let value = row[feature];
+                let went_left = value <= f.threshold[i];
+                steps.push(PathStep { tree, depth, feature, threshold: f.threshold[i], value, went_left });
+                n = if went_left { f.left[i] } else { f.right[i] };
+                depth += 1;
+            }
+        }
+        Ok(steps)
+    }
+
+    /// Serializes to the versioned binary format (see [`RandomForest::from_bytes`]).
+    pub fn to_bytes(&self) -> Result<Vec<u8>> {
+        persist::forest_to_bytes(self)
+    }
+
+    /// Reads a forest written by [`RandomForest::to_bytes`]. A truncated, corrupted (CRC32
+    /// mismatch), wrong-version or structurally inconsistent input is an error that says
+    /// which.
+    pub fn from_bytes(bytes: &[u8]) -> Result<RandomForest> {
+        persist::forest_from_bytes(bytes)
+    }
+
+    /// Class probabilities with the row-major kernel for every row, whatever the batch size:
+    /// the alternative the benches compare the tree-major kernel against.
+    #[doc(hidden)]
+    pub fn predict_proba_row_major(&self, x: ArrayView2<'_, f32>) -> Result<Array2<f32>> {
+        validate::check_predict(x, self.flat.n_features)?;
+        let mut out = Array2::zeros((x.nrows(), self.flat.n_classes));
+        let mut row = vec![0.0; self.flat.n_features];
+        for (r, mut o) in x.rows().into_iter().zip(out.rows_mut()) {
+            row.iter_mut().zip(r).for_each(|(d, s)| *d = *s);
+            if let Some(o) = o.as_slice_mut() {
+                self.kernel.row(&row, o);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Class probabilities by the plain one-row-one-tree walk, the reference the fast
+    /// kernels are checked against (tests only).
+    #[doc(hidden)]
+    pub fn predict_proba_reference(&self, x: ArrayView2<'_, f32>) -> Result<Array2<f32>> {
+        validate::check_predict(x, self.flat.n_features)?;
+        let f = &self.flat;
+        let k = f.n_classes;
+        let mut out = Array2::zeros((x.nrows(), k));
+        let mut row = vec![0.0; f.n_features];
+        for (r, mut o) in x.rows().into_iter().zip(out.rows_mut()) {
+            row.iter_mut().zip(r).for_each(|(d, s)| *d = *s);
+            for t in 0..f.n_trees() {
+                let leaf = f.leaf_of(t, &row);
+                for (o, p) in o.iter_mut().zip(&f.leaf_proba[leaf * k..(leaf + 1) * k]) {
+                    *o += p;
+                }
+            }
+            o.mapv_inplace(|v| v / f.n_trees() as f32);
+        }
+        Ok(out)
+    }
+}
+
+impl Classifier for RandomForest {
+    fn name(&self) -> &str {
+        "random_forest"
+    }
+
+    fn n_features(&self) -> usize {
+        self.flat.n_features
+    }
+
+    fn n_classes(&self) -> usize {
+        self.flat.n_classes
+    }
+
+    fn predict_proba(&self, x: ArrayView2<'_, f32>) -> Result<Array2<f32>> {
+        validate::check_predict(x, self.flat.n_features)?;
+        let xs = x.as_standard_layout();
+        let mut out = Array2::zeros((x.nrows(), self.flat.n_classes));
+        match (xs.as_slice(), out.as_slice_mut()) {
+            (Some(xs), Some(o)) => self.kernel.batch(xs, o),
+            _ => {
+                return Err(ModelError::Backend {
+                    library: "ndarray",
+                    message: "standard-layout array without a contiguous slice".into(),
+                });
+            }
+        }
+        Ok(out)
+    }
+
+    fn feature_importances(&self) -> Option<Vec<f64>> {
+        Some(importance::mdi(&self.flat))
+    }
+
+    fn to_bytes(&self) -> Result<Vec<u8>> {
+        persist::forest_to_bytes(self)
+    }
+}

@@ -1,0 +1,199 @@
+//! An adapter over linfa-trees' `DecisionTree`: shows that another library's model drops
+//! into the same [`ModelStrategy`] / [`Classifier`] pipeline as [`RandomForest`]
+//! (crate::RandomForest).
+//!
+//! linfa-trees 0.8 predicts labels only, so [`LinfaTree::predict_proba`] is the one-hot
+//! encoding of its prediction (probability 1 for the predicted class).
+
+use std::collections::BTreeMap;
+
+use linfa::prelude::{Fit, Predict};
+use linfa::DatasetBase;
+use linfa_trees::{DecisionTree, SplitQuality};
+use ndarray::{Array2, ArrayView1, ArrayView2};
+use serde::{Deserialize, Serialize};
+
+use crate::error::{ModelError, Result};
+use crate::model::{Classifier, ModelStrategy};
+use crate::params::Criterion;
+use crate::persist::{LINFA_MAGIC, open, seal};
+use crate::validate;
+
+/// Validated hyper-parameters of a linfa-trees decision tree; the [`ModelStrategy`] that
+/// trains a [`LinfaTree`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(try_from = "LinfaTreeSpec", into = "LinfaTreeSpec")]
+pub struct LinfaTreeParams {
+    spec: LinfaTreeSpec,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+struct LinfaTreeSpec {
+    max_depth: Option<usize>,
+    min_weight_split: f32,
+    min_weight_leaf: f32,
+    split_quality: Criterion,
+}
+
+impl Default for LinfaTreeSpec {
+    fn default() -> Self {
+        // linfa-trees' own defaults.
+        LinfaTreeSpec { max_depth: None, min_weight_split: 2.0, min_weight_leaf: 1.0, split_quality: Criterion::Gini }
+    }
+}
+
+impl TryFrom<LinfaTreeSpec> for LinfaTreeParams {
+    type Error = ModelError;
+    fn try_from(s: LinfaTreeSpec) -> Result<Self> {
+        let bad = |name, value: String, expected: &str| {
+            Err(ModelError::InvalidParam { name, value, expected: expected.into() })
+        };
+        if s.max_depth == Some(0) {
+            return bad("max_depth", "0".into(), "at least 1, or None for unlimited");
+        }
+        if !(s.min_weight_split.is_finite() && s.min_weight_split >= 1.0) {
+            return bad("min_weight_split", s.min_weight_split.to_string(), "a finite value >= 1");
+        }
+        if !(s.min_weight_leaf.is_finite() && s.min_weight_leaf >= 0.0) {
+            return bad("min_weight_leaf", s.min_weight_leaf.to_string(), "a finite value >= 0");
+        }
+        Ok(LinfaTreeParams { spec: s })
+    }
+}
+
+impl From<LinfaTreeParams> for LinfaTreeSpec {
+    fn from(p: LinfaTreeParams) -> Self {
+        p.spec
+    }
+}
+
+impl Default for LinfaTreeParams {
+    fn default() -> Self {
+        LinfaTreeParams { spec: LinfaTreeSpec::default() }
+    }
+}
+
+impl LinfaTreeParams {
+    /// Validates a set of parameters: `max_depth >= 1` or `None`, `min_weight_split >= 1`,
+    /// `min_weight_leaf >= 0`. The defaults are linfa-trees' (unlimited depth, 2, 1, gini).
+    pub fn new(
+        max_depth: Option<usize>,
+        min_weight_split: f32,
+        min_weight_leaf: f32,
+        split_quality: Criterion,
+    ) -> Result<Self> {
+        LinfaTreeParams::try_from(LinfaTreeSpec { max_depth, min_weight_split, min_weight_leaf, split_quality })
+    }
+
+    fn linfa(&self) -> linfa_trees::DecisionTreeParams<f32, usize> {
+        DecisionTree::params()
+            .max_depth(self.spec.max_depth)
+            .min_weight_split(self.spec.min_weight_split)
+            .min_weight_leaf(self.spec.min_weight_leaf)
+            .split_quality(match self.spec.split_quality {
+                Criterion::Gini => SplitQuality::Gini,
+                Criterion::Entropy => SplitQuality::Entropy,
+            })
+    }
+}
+
+impl ModelStrategy for LinfaTreeParams {
+    fn name(&self) -> &str {
+        "linfa_decision_tree"
+    }
+
+    fn params(&self) -> BTreeMap<String, String> {
+        let s = &self.spec;
+        BTreeMap::from([
+            ("max_depth".into(), s.max_depth.map_or("None".into(), |d| d.to_string())),
+            ("min_weight_split".into(), s.min_weight_split.to_string()),
+            ("min_weight_leaf".into(), s.min_weight_leaf.to_string()),
+            ("split_quality".into(), s.split_quality.to_string()),
+        ])
+    }
+
+    fn fit(&self, x: ArrayView2<'_, f32>, y: ArrayView1<'_, usize>, n_classes: usize) -> Result<Box<dyn Classifier>> {
+        Ok(Box::new(LinfaTree::fit(self, x, y, n_classes)?))
+    }
+}
+
+/// A trained linfa-trees `DecisionTree` behind the [`Classifier`] trait.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct LinfaTree {
+    params: LinfaTreeParams,
+    n_features: usize,
+    n_classes: usize,
+    tree: DecisionTree<f32, usize>,
+}
+
+impl LinfaTree {
+    /// Trains linfa's tree after the same input checks as the forest.
+    pub fn fit(params: &LinfaTreeParams, x: ArrayView2<'_, f32>, y: ArrayView1<'_, usize>, n_classes: usize) -> Result<Self> {
+        validate::check_training(x, y, n_classes)?;
+        let data = DatasetBase::new(x.to_owned(), y.to_owned());
+        let tree = params
+            .linfa()
+            .fit(&data)
+            .map_err(|e| ModelError::Backend { library: "linfa-trees", message: e.to_string() })?;
+        Ok(LinfaTree { params: params.clone(), n_features: x.ncols(), n_classes, tree })
+    }
+
+    /// The parameters it was trained with.
+    pub fn params(&self) -> &LinfaTreeParams {
+        &self.params
+    }
+
+    /// The wrapped linfa model, for linfa's own inspection methods.
+    pub fn inner(&self) -> &DecisionTree<f32, usize> {
+        &self.tree
+    }
+
+    /// Reads bytes written by [`Classifier::to_bytes`]: the shared envelope (magic
+    /// `OBLINFDT`, version, CRC32) around serde JSON of the model.
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self> {
+        let payload = open(bytes, LINFA_MAGIC, "linfa_decision_tree")?;
+        let m: LinfaTree = serde_json::from_slice(payload)
+            .map_err(|e| ModelError::Corrupt { reason: format!("linfa tree: {e}") })?;
+        if m.n_features == 0 || m.n_classes == 0 {
+            return Err(ModelError::Corrupt { reason: "linfa tree with zero features or classes".into() });
+        }
+        Ok(m)
+    }
+}
+
+impl Classifier for LinfaTree {
+    fn name(&self) -> &str {
+        "linfa_decision_tree"
+    }
+
+    fn n_features(&self) -> usize {
+        self.n_features
+    }
+
+    fn n_classes(&self) -> usize {
+        self.n_classes
+    }
+
+    /// One-hot of linfa's predicted label (linfa-trees gives no probabilities).
+    fn predict_proba(&self, x: ArrayView2<'_, f32>) -> Result<Array2<f32>> {
+        validate::check_predict(x, self.n_features)?;
+        let labels = self.tree.predict(&x);
+        let mut out = Array2::zeros((x.nrows(), self.n_classes));
+        for (r, &l) in labels.iter().enumerate() {
+            if l >= self.n_classes {
+                return Err(ModelError::Corrupt {
+                    reason: format!("linfa tree predicted class {l} of {}", self.n_classes),
+                });
+            }
+            out[[r, l]] = 1.0;
+        }
+        Ok(out)
+    }
+
+    fn to_bytes(&self) -> Result<Vec<u8>> {
+        let json = serde_json::to_vec(self)
+            .map_err(|e| ModelError::Backend { library: "serde_json", message: e.to_string() })?;
+        Ok(seal(LINFA_MAGIC, &json))
+    }
+}

@@ -1,0 +1,236 @@
+//! Binary model files: an envelope shared by every model of this crate, and the random
+//! forest's payload.
+//!
+//! Envelope (all integers little-endian):
+//!
+//! | offset | bytes | content |
+//! |---|---|---|
+//! | 0 | 8 | magic: `OBFOREST` (random forest) or `OBLINFDT` (linfa decision tree) |
+//! | 8 | 4 | format version (`u32`, currently 1) |
+//! | 12 | 8 | payload length `n` (`u64`) |
+//! | 20 | n | payload |
+//! | 20 + n | 4 | CRC32 (IEEE, `crc32fast`) of bytes `0 .. 20 + n` |
+//!
+//! Forest payload: the parameters as JSON (`u32` length + UTF-8), `n_features`, `n_classes`,
+//! `n_trees`, `n_nodes`, `n_leaves` (`u64` each), an OOB flag (`u8`) and score (`f64`), then
+//! the arena's arrays in the order of [`FlatForest`]'s fields. A loaded arena is checked
+//! structurally as well, so even bytes that pass the checksum cannot make prediction index
+//! out of bounds or loop.
+
+use crate::error::{ModelError, Result};
+use crate::flat::FlatForest;
+use crate::forest::RandomForest;
+use crate::params::ForestParams;
+
+/// Header of a random forest file.
+pub(crate) const FOREST_MAGIC: &[u8; 8] = b"OBFOREST";
+/// Header of a linfa decision tree file.
+pub(crate) const LINFA_MAGIC: &[u8; 8] = b"OBLINFDT";
+/// Current version of both formats.
+pub(crate) const VERSION: u32 = 1;
+const HEADER: usize = 20;
+
+/// Wraps a payload in the envelope.
+pub(crate) fn seal(magic: &[u8; 8], payload: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(HEADER + payload.len() + 4);
+    out.extend_from_slice(magic);
+    out.extend_from_slice(&VERSION.to_le_bytes());
+    out.extend_from_slice(&(payload.len() as u64).to_le_bytes());
+    out.extend_from_slice(payload);
+    let crc = crc32fast::hash(&out);
+    out.extend_from_slice(&crc.to_le_bytes());
+    out
+}
+
+/// Escapes the first bytes for an error message.
+pub(crate) fn describe_header(bytes: &[u8]) -> String {
+    bytes.iter().take(8).flat_map(|b| std::ascii::escape_default(*b)).map(char::from).collect()
+}
+
+/// Checks the envelope and returns the payload.
+pub(crate) fn open<'a>(bytes: &'a [u8], magic: &[u8; 8], format: &'static str) -> Result<&'a [u8]> {
+    let mut r = Reader { buf: bytes, pos: 0 };
+    let m = r.take(8, "magic")?;
+    if m != magic {
+        return Err(ModelError::UnknownFormat {
+            found: describe_header(m),
+            known: "OBFOREST, OBLINFDT",
+        });
+    }
+    let version = r.u32("format version")?;
+    if version != VERSION {
+        return Err(ModelError::UnsupportedVersion { format, found: version, supported: VERSION });
+    }
+    let len = r.u64("payload length")?;
+    let len = usize::try_from(len).unwrap_or(usize::MAX);
+    let payload = r.take(len, "payload")?;
+    let stored = r.u32("checksum")?;
+    if r.pos != bytes.len() {
+        return Err(ModelError::Corrupt {
+            reason: format!("{} unexpected bytes after the checksum", bytes.len() - r.pos),
+        });
+    }
+    let computed = crc32fast::hash(&bytes[..HEADER + len]);
+    if stored != computed {
+        return Err(ModelError::ChecksumMismatch { stored, computed });
+    }
+    Ok(payload)
+}
+
+/// A bounds-checked little-endian cursor.
+pub(crate) struct Reader<'a> {
+    buf: &'a [u8],
+    pos: usize,
+}
+
+impl<'a> Reader<'a> {
+    fn take(&mut self, n: usize, what: &'static str) -> Result<&'a [u8]> {
+        let available = self.buf.len() - self.pos;
+        if n > available {
+            return Err(ModelError::Truncated { what, needed: n, offset: self.pos, available });
+        }
+        let s = &self.buf[self.pos..self.pos + n];
+        self.pos += n;
+        Ok(s)
+    }
+
+    fn array<const N: usize>(&mut self, what: &'static str) -> Result<[u8; N]> {
+        let s = self.take(N, what)?;
+        let mut a = [0u8; N];
+        a.copy_from_slice(s);
+        Ok(a)
+    }
+
+    fn u32(&mut self, what: &'static str) -> Result<u32> {
+        self.array(what).map(u32::from_le_bytes)
+    }
+
+    fn u64(&mut self, what: &'static str) -> Result<u64> {
+        self.array(what).map(u64::from_le_bytes)
+    }
+
+    fn count(&mut self, what: &'static str) -> Result<usize> {
+        let v = self.u64(what)?;
+        usize::try_from(v).map_err(|_| ModelError::Corrupt { reason: format!("{what} = {v} is too large") })
+    }
+
+    /// `n` fixed-size items, with the length checked before anything is allocated.
+    fn items<T, const N: usize>(
+        &mut self,
+        n: usize,
+        what: &'static str,
+        conv: fn([u8; N]) -> T,
+    ) -> Result<Vec<T>> {
+        let bytes = n.checked_mul(N).ok_or(ModelError::Corrupt { reason: format!("{what}: length overflows") })?;
+        let s = self.take(bytes, what)?;
+        Ok(s.chunks_exact(N)
+            .map(|c| {
+                let mut a = [0u8; N];
+                a.copy_from_slice(c);
+                conv(a)
+            })
+            .collect())
+    }
+}
+
+fn put<T: Copy, const N: usize>(out: &mut Vec<u8>, v: &[T], to: fn(T) -> [u8; N]) {
+    out.reserve(v.len() * N);
+    for &x in v {
+        out.extend_from_slice(&to(x));
+    }
+}
+
+pub(crate) fn forest_to_bytes(m: &RandomForest) -> Result<Vec<u8>> {
+    let f = &m.flat;
+    let json = serde_json::to_vec(&m.params)
+        .map_err(|e| ModelError::Backend { library: "serde_json", message: e.to_string() })?;
+    let mut p = Vec::new();
+    p.extend_from_slice(&(json.len() as u32).to_le_bytes());
+    p.extend_from_slice(&json);
+    for v in [f.n_features, f.n_classes, f.n_trees(), f.feature.len(), f.leaf_samples.len()] {
+        p.extend_from_slice(&(v as u64).to_le_bytes());
+    }
+    p.push(u8::from(m.oob_score.is_some()));
+    p.extend_from_slice(&m.oob_score.unwrap_or(0.0).to_le_bytes());
+    put(&mut p, &f.roots, i32::to_le_bytes);
+    put(&mut p, &f.depths, u32::to_le_bytes);
+    put(&mut p, &f.tree_nodes, u32::to_le_bytes);
+    put(&mut p, &f.tree_leaves, u32::to_le_bytes);
+    put(&mut p, &f.feature, u32::to_le_bytes);
+    put(&mut p, &f.threshold, f32::to_le_bytes);
+    put(&mut p, &f.left, i32::to_le_bytes);
+    put(&mut p, &f.right, i32::to_le_bytes);
+    put(&mut p, &f.leaf_proba, f32::to_le_bytes);
+    put(&mut p, &f.node_impurity, f64::to_le_bytes);
+    put(&mut p, &f.node_weight, f64::to_le_bytes);
+    put(&mut p, &f.node_samples, u32::to_le_bytes);
+    put(&mut p, &f.leaf_impurity, f64::to_le_bytes);
+    put(&mut p, &f.leaf_weight, f64::to_le_bytes);
+    put(&mut p, &f.leaf_samples, u32::to_le_bytes);
+    Ok(seal(FOREST_MAGIC, &p))
+}
+
+pub(crate) fn forest_from_bytes(bytes: &[u8]) -> Result<RandomForest> {
+    let payload = open(bytes, FOREST_MAGIC, "random_forest")?;
+    let mut r = Reader { buf: payload, pos: 0 };
+    let json_len = r.u32("parameter length")? as usize;
+    let json = r.take(json_len, "parameters")?;
+    let params: ForestParams = serde_json::from_slice(json)
+        .map_err(|e| ModelError::Corrupt { reason: format!("parameters: {e}") })?;
+    let n_features = r.count("n_features")?;
+    let n_classes = r.count("n_classes")?;
+    let n_trees = r.count("n_trees")?;
+    let n_nodes = r.count("n_nodes")?;
+    let n_leaves = r.count("n_leaves")?;
+    let has_oob = r.array::<1>("oob flag")?[0];
+    let oob = f64::from_le_bytes(r.array("oob score")?);
+    let oob_score = match has_oob {
+        0 => None,
+        1 => Some(oob),
+        v => return Err(ModelError::Corrupt { reason: format!("oob flag is {v}, expected 0 or 1") }),
+    };
+    let n_proba = n_leaves
+        .checked_mul(n_classes)
+        .ok_or(ModelError::Corrupt { reason: "n_leaves × n_classes overflows".into() })?;
+    let flat = FlatForest {
+        n_features,
+        n_classes,
+        roots: r.items(n_trees, "roots", i32::from_le_bytes)?,
+        depths: r.items(n_trees, "depths", u32::from_le_bytes)?,
+        tree_nodes: r.items(n_trees.saturating_add(1), "tree node offsets", u32::from_le_bytes)?,
+        tree_leaves: r.items(n_trees.saturating_add(1), "tree leaf offsets", u32::from_le_bytes)?,
+        feature: r.items(n_nodes, "feature", u32::from_le_bytes)?,
+        threshold: r.items(n_nodes, "threshold", f32::from_le_bytes)?,
+        left: r.items(n_nodes, "left", i32::from_le_bytes)?,
+        right: r.items(n_nodes, "right", i32::from_le_bytes)?,
+        leaf_proba: r.items(n_proba, "leaf probabilities", f32::from_le_bytes)?,
+        node_impurity: r.items(n_nodes, "node impurity", f64::from_le_bytes)?,
+        node_weight: r.items(n_nodes, "node weight", f64::from_le_bytes)?,
+        node_samples: r.items(n_nodes, "node samples", u32::from_le_bytes)?,
+        leaf_impurity: r.items(n_leaves, "leaf impurity", f64::from_le_bytes)?,
+        leaf_weight: r.items(n_leaves, "leaf weight", f64::from_le_bytes)?,
+        leaf_samples: r.items(n_leaves, "leaf samples", u32::from_le_bytes)?,
+    };
+    if r.pos != payload.len() {
+        return Err(ModelError::Corrupt {
+            reason: format!("{} unexpected bytes at the end of the payload", payload.len() - r.pos),
+        });
+    }
+    if n_trees != params.n_estimators() {
+        return Err(ModelError::Corrupt {
+            reason: format!("{n_trees} trees stored but the parameters say {}", params.n_estimators()),
+        });
+    }
+    flat.validate()?;
+    Ok(RandomForest::from_parts(params, flat, oob_score))
+}
+
+/// Reads any model this crate writes, choosing by its header.
+pub(crate) fn load_any(bytes: &[u8]) -> Result<Box<dyn crate::model::Classifier>> {
+    match bytes.get(..8) {
+        Some(m) if m == FOREST_MAGIC => Ok(Box::new(forest_from_bytes(bytes)?)),
+        Some(m) if m == LINFA_MAGIC => Ok(Box::new(crate::linfa_adapter::LinfaTree::from_bytes(bytes)?)),
+        Some(m) => Err(ModelError::UnknownFormat { found: describe_header(m), known: "OBFOREST, OBLINFDT" }),
+        None => Err(ModelError::Truncated { what: "magic", needed: 8, offset: 0, available: bytes.len() }),
+    }
+}

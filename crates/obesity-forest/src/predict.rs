@@ -1,0 +1,170 @@
+//! Prediction kernels over a layout derived from the arena (built once per model, never
+//! persisted): each tree's split nodes as 16-byte records `{feature, threshold, children}`
+//! followed by its leaves as self-loops (`threshold = +inf`, both children pointing at
+//! themselves). A row that reaches a leaf stays there, so several rows can walk a tree in
+//! lockstep with a branch-free child choice (`children[(x > threshold) as usize]`) and the
+//! loop only asks "has every row of the group arrived?".
+//!
+//! Two kernels, chosen by size (see docs/benchmarks.md):
+//! - row-major ([`Kernel::row`]): one row through all trees, for single rows and tiny
+//!   batches; allocates nothing.
+//! - tree-major over blocks ([`Kernel::batch`]): a block of rows walks one tree at a time,
+//!   in lockstep groups of [`GROUP`] rows, accumulating into the block's probability rows;
+//!   blocks run in parallel with rayon on large inputs.
+
+use rayon::prelude::*;
+
+use crate::flat::FlatForest;
+
+/// Rows walked through a tree in lockstep.
+pub(crate) const GROUP: usize = 8;
+/// Rows per block of the tree-major kernel.
+pub(crate) const BLOCK: usize = 128;
+/// Below this many rows the row-major kernel is used.
+pub(crate) const ROW_MAJOR_BELOW: usize = 16;
+/// From this many rows, blocks are spread over rayon's pool.
+pub(crate) const PARALLEL_FROM: usize = 2048;
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct WalkNode {
+    feature: u32,
+    threshold: f32,
+    children: [u32; 2],
+}
+
+/// The prediction layout of a forest.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub(crate) struct Kernel {
+    n_features: usize,
+    n_classes: usize,
+    nodes: Vec<WalkNode>,
+    roots: Vec<u32>,
+    /// Per tree: first walk position that is a leaf.
+    leaf_base: Vec<u32>,
+    /// Per tree: walk position minus this is the global leaf index.
+    leaf_delta: Vec<u32>,
+    /// Leaf probabilities divided by the number of trees, so sums need no final scaling.
+    proba: Vec<f32>,
+}
+
+impl Kernel {
+    /// Builds the layout from a validated arena.
+    pub(crate) fn new(f: &FlatForest) -> Self {
+        let n_trees = f.n_trees();
+        let scale = 1.0 / n_trees as f32;
+        let mut k = Kernel {
+            n_features: f.n_features,
+            n_classes: f.n_classes,
+            nodes: Vec::with_capacity(f.feature.len() + f.leaf_samples.len()),
+            proba: f.leaf_proba.iter().map(|p| p * scale).collect(),
+            ..Default::default()
+        };
+        for t in 0..n_trees {
+            let (ns, ne) = (f.tree_nodes[t] as usize, f.tree_nodes[t + 1] as usize);
+            let (ls, le) = (f.tree_leaves[t] as usize, f.tree_leaves[t + 1] as usize);
+            let base = k.nodes.len() as u32;
+            let leaf_base = base + (ne - ns) as u32;
+            let map = |c: i32| -> u32 {
+                if c >= 0 { base + (c as u32 - ns as u32) } else { leaf_base + (!c as u32 - ls as u32) }
+            };
+            k.roots.push(map(f.roots[t]));
+            k.leaf_base.push(leaf_base);
+            k.leaf_delta.push(leaf_base - ls as u32);
+            for i in ns..ne {
+                k.nodes.push(WalkNode {
+                    feature: f.feature[i],
+                    threshold: f.threshold[i],
+                    children: [map(f.left[i]), map(f.right[i])],
+                });
+            }
+            for l in 0..(le - ls) as u32 {
+                let me = leaf_base + l;
+                k.nodes.push(WalkNode { feature: 0, threshold: f32::INFINITY, children: [me, me] });
+            }
+        }
+        k
+    }
+
+    /// Adds the forest's probabilities for one row into `out` (which the caller zeroed).
+    /// Allocates nothing.
+    #[inline]
+    pub(crate) fn row(&self, row: &[f32], out: &mut [f32]) {
+        let k = self.n_classes;
+        for ((&root, &lb), &delta) in self.roots.iter().zip(&self.leaf_base).zip(&self.leaf_delta) {
+            let mut w = root;
+            while w < lb {
+                let nd = &self.nodes[w as usize];
+                w = nd.children[usize::from(row[nd.feature as usize] > nd.threshold)];
+            }
+            let leaf = (w - delta) as usize;
+            for (o, p) in out.iter_mut().zip(&self.proba[leaf * k..(leaf + 1) * k]) {
+                *o += p;
+            }
+        }
+    }
+
+    /// Probabilities of a row-major matrix `x` (`n_rows × n_features`) into `out`
+    /// (`n_rows × n_classes`, zeroed).
+    pub(crate) fn batch(&self, x: &[f32], out: &mut [f32]) {
+        let (f, k) = (self.n_features, self.n_classes);
+        let n_rows = x.len() / f;
+        if n_rows < ROW_MAJOR_BELOW {
+            for (r, o) in x.chunks_exact(f).zip(out.chunks_exact_mut(k)) {
+                self.row(r, o);
+            }
+        } else if n_rows < PARALLEL_FROM {
+            for (xb, ob) in x.chunks(BLOCK * f).zip(out.chunks_mut(BLOCK * k)) {
+                self.block(xb, ob);
+            }
+        } else {
+            x.par_chunks(BLOCK * f)
+                .zip(out.par_chunks_mut(BLOCK * k))
+                .for_each(|(xb, ob)| self.block(xb, ob));
+        }
+    }
+
+    /// Tree-major walk of one block of rows.
+    fn block(&self, xb: &[f32], ob: &mut [f32]) {
+        let (f, k) = (self.n_features, self.n_classes);
+        let n = xb.len() / f;
+        let full = n - n % GROUP;
+        for ((&root, &lb), &delta) in self.roots.iter().zip(&self.leaf_base).zip(&self.leaf_delta) {
+            for g in (0..full).step_by(GROUP) {
+                let xg = &xb[g * f..(g + GROUP) * f];
+                let mut idx = [root; GROUP];
+                loop {
+                    let mut done = true;
+                    for (j, w) in idx.iter_mut().enumerate() {
+                        let nd = &self.nodes[*w as usize];
+                        let v = xg[j * f + nd.feature as usize];
+                        *w = nd.children[usize::from(v > nd.threshold)];
+                        done &= *w >= lb;
+                    }
+                    if done {
+                        break;
+                    }
+                }
+                let og = &mut ob[g * k..(g + GROUP) * k];
+                for (o, &w) in og.chunks_exact_mut(k).zip(&idx) {
+                    let leaf = (w - delta) as usize;
+                    for (o, p) in o.iter_mut().zip(&self.proba[leaf * k..(leaf + 1) * k]) {
+                        *o += p;
+                    }
+                }
+            }
+            for r in full..n {
+                let row = &xb[r * f..(r + 1) * f];
+                let mut w = root;
+                while w < lb {
+                    let nd = &self.nodes[w as usize];
+                    w = nd.children[usize::from(row[nd.feature as usize] > nd.threshold)];
+                }
+                let leaf = (w - delta) as usize;
+                let o = &mut ob[r * k..(r + 1) * k];
+                for (o, p) in o.iter_mut().zip(&self.proba[leaf * k..(leaf + 1) * k]) {
+                    *o += p;
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,63 @@
+//! Input checks shared by every model: shapes, finiteness, label range. They run before any
+//! work, so a bad input is an error that names the row and column, never a panic deep inside.
+
+use ndarray::{ArrayView1, ArrayView2};
+
+use crate::error::{ModelError, Result};
+
+/// Checks a training set: non-empty, `x`/`y` lengths agree, finite values, labels in range.
+pub(crate) fn check_training(
+    x: ArrayView2<'_, f32>,
+    y: ArrayView1<'_, usize>,
+    n_classes: usize,
+) -> Result<()> {
+    if n_classes == 0 {
+        return Err(ModelError::InvalidParam {
+            name: "n_classes",
+            value: "0".into(),
+            expected: "at least 1".into(),
+        });
+    }
+    if x.nrows() != y.len() {
+        return Err(ModelError::LengthMismatch { x_rows: x.nrows(), y_rows: y.len() });
+    }
+    if x.nrows() == 0 || x.ncols() == 0 {
+        return Err(ModelError::EmptyInput);
+    }
+    check_finite(x)?;
+    if let Some((row, &label)) = y.iter().enumerate().find(|(_, l)| **l >= n_classes) {
+        return Err(ModelError::LabelOutOfRange { row, label, n_classes });
+    }
+    Ok(())
+}
+
+/// Checks a prediction input against the model's width.
+pub(crate) fn check_predict(x: ArrayView2<'_, f32>, n_features: usize) -> Result<()> {
+    if x.ncols() != n_features {
+        return Err(ModelError::FeatureCountMismatch { expected: n_features, got: x.ncols() });
+    }
+    if x.nrows() == 0 {
+        return Err(ModelError::EmptyInput);
+    }
+    check_finite(x)
+}
+
+/// Checks one row against the model's width.
+pub(crate) fn check_row(row: &[f32], n_features: usize) -> Result<()> {
+    if row.len() != n_features {
+        return Err(ModelError::FeatureCountMismatch { expected: n_features, got: row.len() });
+    }
+    if let Some((feature, &value)) = row.iter().enumerate().find(|(_, v)| !v.is_finite()) {
+        return Err(ModelError::NonFinite { row: 0, feature, value });
+    }
+    Ok(())
+}
+
+fn check_finite(x: ArrayView2<'_, f32>) -> Result<()> {
+    for (row, r) in x.rows().into_iter().enumerate() {
+        if let Some((feature, &value)) = r.iter().enumerate().find(|(_, v)| !v.is_finite()) {
+            return Err(ModelError::NonFinite { row, feature, value });
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,17 @@
+//! Integration tests of obesity-forest (one binary; see each module).
+//!
+//! This binary links `allocation-counter`, which installs a counting global allocator, so
+//! `alloc::single_row_prediction_allocates_nothing` can prove the one-row path allocates
+//! nothing.
+
+mod alloc;
+mod awkward;
+mod common;
+mod determinism;
+mod inputs;
+mod kernels;
+mod linfa;
+mod params;
+mod persist;
+mod quality;
+mod stats;

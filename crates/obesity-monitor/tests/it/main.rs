@@ -1,0 +1,4 @@
+//! Integration tests of obesity-monitor, one module per topic.
+
+mod drift;
+mod drift_reference;

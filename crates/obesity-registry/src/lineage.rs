@@ -1,0 +1,335 @@
+//! Lineage: where a model version came from (data fingerprint, params, metrics, code
+//! version, git commit), stored as model-version tags so that any MLflow client sees it, and
+//! the side-by-side [`Comparison`] of two versions.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::store::ModelVersion;
+
+/// Version-tag key of the data fingerprint.
+pub(crate) const TAG_FINGERPRINT: &str = "lineage.data_fingerprint";
+/// Version-tag key of the crate version that registered the model.
+pub(crate) const TAG_CRATE_VERSION: &str = "lineage.crate_version";
+/// Version-tag key of the git commit.
+pub(crate) const TAG_GIT_COMMIT: &str = "lineage.git_commit";
+/// Version-tag key of the source run.
+pub(crate) const TAG_RUN_ID: &str = "lineage.run_id";
+/// Prefix of version tags that copy the run's params.
+pub(crate) const PARAM_PREFIX: &str = "param.";
+/// Prefix of version tags that copy the run's metrics.
+pub(crate) const METRIC_PREFIX: &str = "metric.";
+
+/// Where a model version came from.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct Lineage {
+    /// Fingerprint (hex) of the training data, e.g. `obesity_data`'s `Fingerprint`.
+    pub data_fingerprint: Option<String>,
+    /// Hyper-parameters and other inputs.
+    pub params: BTreeMap<String, String>,
+    /// Evaluation metrics.
+    pub metrics: BTreeMap<String, f64>,
+    /// Version of the code that trained the model (by default this crate's version).
+    pub crate_version: String,
+    /// Git commit of the working tree, when there is one.
+    pub git_commit: Option<String>,
+    /// The source run.
+    pub run_id: Option<String>,
+}
+
+impl Lineage {
+    /// An empty lineage stamped with this crate's version and the current git commit.
+    pub fn current() -> Self {
+        Lineage {
+            crate_version: env!("CARGO_PKG_VERSION").to_string(),
+            git_commit: std::env::current_dir()
+                .ok()
+                .and_then(|d| git_commit(&d)),
+            ..Lineage::default()
+        }
+    }
+
+    /// The tags that store this lineage on a model version.
+    pub fn to_tags(&self) -> BTreeMap<String, String> {
+        let mut tags = BTreeMap::new();
+        if let Some(f) = &self.data_fingerprint {
+            tags.insert(TAG_FINGERPRINT.to_string(), f.clone());
+        }
+        if !self.crate_version.is_empty() {
+            tags.insert(TAG_CRATE_VERSION.to_string(), self.crate_version.clone());
+        }
+        if let Some(c) = &self.git_commit {
+            tags.insert(TAG_GIT_COMMIT.to_string(), c.clone());
+        }
+        if let Some(r) = &self.run_id {
+            tags.insert(TAG_RUN_ID.to_string(), r.clone());
+        }
+        for (k, v) in &self.params {
+            tags.insert(format!("{PARAM_PREFIX}{k}"), v.clone());
+        }
+        for (k, v) in &self.metrics {
+            tags.insert(format!("{METRIC_PREFIX}{k}"), format_f64(*v));
+        }
+        tags
+    }
+
+    /// Reads the lineage back from a version's tags (unparseable metric tags are skipped).
+    pub fn from_version(version: &ModelVersion) -> Self {
+        let t = &version.tags;
+        let mut out = Lineage {
+            data_fingerprint: t.get(TAG_FINGERPRINT).cloned(),
+            crate_version: t.get(TAG_CRATE_VERSION).cloned().unwrap_or_default(),
+            git_commit: t.get(TAG_GIT_COMMIT).cloned(),
+            run_id: t.get(TAG_RUN_ID).cloned().or_else(|| version.run_id.clone()),
+            ..Lineage::default()
+        };
+        for (k, v) in t {
+            if let Some(p) = k.strip_prefix(PARAM_PREFIX) {
+                out.params.insert(p.to_string(), v.clone());
+            } else if let Some(m) = k.strip_prefix(METRIC_PREFIX)
+                && let Ok(x) = v.parse::<f64>()
+            {
+                out.metrics.insert(m.to_string(), x);
+            }
+        }
+        out
+    }
+}
+
+/// Formats a float so that it parses back exactly (`NaN`, `inf`, `-inf` included).
+fn format_f64(v: f64) -> String {
+    if v.is_nan() {
+        "NaN".into()
+    } else {
+        format!("{v:?}")
+    }
+}
+
+/// The commit checked out in the git work tree containing `dir`, read from `.git` directly
+/// (no `git` binary needed): `HEAD`, then the ref file or `packed-refs`.
+pub fn git_commit(dir: &Path) -> Option<String> {
+    let git_dir = find_git_dir(dir)?;
+    let head = std::fs::read_to_string(git_dir.join("HEAD")).ok()?;
+    let head = head.trim();
+    let is_sha = |s: &str| s.len() >= 40 && s.chars().all(|c| c.is_ascii_hexdigit());
+    if is_sha(head) {
+        return Some(head.to_string());
+    }
+    let reference = head.strip_prefix("ref:")?.trim();
+    // Worktrees keep refs in the common dir.
+    let common = std::fs::read_to_string(git_dir.join("commondir"))
+        .ok()
+        .map(|c| git_dir.join(c.trim()))
+        .unwrap_or_else(|| git_dir.clone());
+    for base in [&git_dir, &common] {
+        if let Ok(s) = std::fs::read_to_string(base.join(reference)) {
+            let s = s.trim();
+            if is_sha(s) {
+                return Some(s.to_string());
+            }
+        }
+        if let Ok(packed) = std::fs::read_to_string(base.join("packed-refs")) {
+            for line in packed.lines() {
+                if let Some((sha, name)) = line.split_once(' ')
+                    && name.trim() == reference
+                    && is_sha(sha)
+                {
+                    return Some(sha.to_string());
+                }
+            }
+        }
+    }
+    None
+}
+
+fn find_git_dir(dir: &Path) -> Option<PathBuf> {
+    let mut cur = Some(dir);
+    while let Some(d) = cur {
+        let dot_git = d.join(".git");
+        if dot_git.is_dir() {
+            return Some(dot_git);
+        }
+        if dot_git.is_file() {
+            // A worktree or submodule: `.git` is a file `gitdir: <path>`.
+            let text = std::fs::read_to_string(&dot_git).ok()?;
+            let p = text.trim().strip_prefix("gitdir:")?.trim();
+            let p = Path::new(p);
+            return Some(if p.is_absolute() { p.to_path_buf() } else { d.join(p) });
+        }
+        cur = d.parent();
+    }
+    None
+}
+
+/// One row of a [`Comparison`]: a key and its value in each version.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CompareRow<T> {
+    /// The param or metric name.
+    pub key: String,
+    /// Value in the first version (`None`: absent).
+    pub left: Option<T>,
+    /// Value in the second version.
+    pub right: Option<T>,
+    /// Whether the values differ (absent vs present counts as different).
+    pub differs: bool,
+}
+
+/// Two versions of a model side by side: lineage, params and metrics, with differences
+/// flagged. `Display` prints a table; serde gives JSON for tools.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Comparison {
+    /// The registered model.
+    pub name: String,
+    /// The first version number.
+    pub left_version: u64,
+    /// The second version number.
+    pub right_version: u64,
+    /// Stage of each version.
+    pub stages: (String, String),
+    /// Data fingerprint, crate version, git commit, run id.
+    pub lineage: Vec<CompareRow<String>>,
+    /// Params.
+    pub params: Vec<CompareRow<String>>,
+    /// Metrics, with `right - left` available through [`CompareRow`] values.
+    pub metrics: Vec<CompareRow<f64>>,
+}
+
+fn rows<T: Clone + PartialEq>(
+    a: &BTreeMap<String, T>,
+    b: &BTreeMap<String, T>,
+    same: impl Fn(&T, &T) -> bool,
+) -> Vec<CompareRow<T>> {
+    let keys: BTreeSet<&String> = a.keys().chain(b.keys()).collect();
+    keys.into_iter()
+        .map(|k| {
+            let left = a.get(k).cloned();
+            let right = b.get(k).cloned();
+            let differs = match (&left, &right) {
+                (Some(x), Some(y)) => !same(x, y),
+                (None, None) => false,
+                _ => true,
+            };
+            CompareRow {
+                key: k.clone(),
+                left,
+                right,
+                differs,
+            }
+        })
+        .collect()
+}
+
+impl Comparison {
+    /// Compares two versions from their lineage.
+    pub fn new(left: &ModelVersion, right: &ModelVersion) -> Self {
+        let la = Lineage::from_version(left);
+        let lb = Lineage::from_version(right);
+        let lin = |l: &Lineage| {
+            let mut m = BTreeMap::new();
+            if let Some(f) = &l.data_fingerprint {
+                m.insert("data_fingerprint".to_string(), f.clone());
+            }
+            if !l.crate_version.is_empty() {
+                m.insert("crate_version".to_string(), l.crate_version.clone());
+            }
+            if let Some(c) = &l.git_commit {
+                m.insert("git_commit".to_string(), c.clone());
+            }
+            if let Some(r) = &l.run_id {
+                m.insert("run_id".to_string(), r.clone());
+            }
+            m
+        };
+        Comparison {
+            name: left.name.clone(),
+            left_version: left.version,
+            right_version: right.version,
+            stages: (
+                left.current_stage.to_string(),
+                right.current_stage.to_string(),
+            ),
+            lineage: rows(&lin(&la), &lin(&lb), |x, y| x == y),
+            params: rows(&la.params, &lb.params, |x, y| x == y),
+            // Bit-equal, so NaN == NaN counts as "same".
+            metrics: rows(&la.metrics, &lb.metrics, |x, y| x.to_bits() == y.to_bits()),
+        }
+    }
+
+    /// The keys (params and metrics) whose values differ.
+    pub fn differences(&self) -> Vec<&str> {
+        self.params
+            .iter()
+            .filter(|r| r.differs)
+            .map(|r| r.key.as_str())
+            .chain(
+                self.metrics
+                    .iter()
+                    .filter(|r| r.differs)
+                    .map(|r| r.key.as_str()),
+            )
+            .collect()
+    }
+}
+
+impl fmt::Display for Comparison {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let l = format!("v{}", self.left_version);
+        let r = format!("v{}", self.right_version);
+        writeln!(f, "{}: {l} ({}) vs {r} ({})", self.name, self.stages.0, self.stages.1)?;
+        let show = |v: &Option<String>| v.clone().unwrap_or_else(|| "-".into());
+        let sections: [(&str, Vec<(String, String, String, bool)>); 3] = [
+            (
+                "lineage",
+                self.lineage
+                    .iter()
+                    .map(|x| (x.key.clone(), show(&x.left), show(&x.right), x.differs))
+                    .collect(),
+            ),
+            (
+                "params",
+                self.params
+                    .iter()
+                    .map(|x| (x.key.clone(), show(&x.left), show(&x.right), x.differs))
+                    .collect(),
+            ),
+            (
+                "metrics",
+                self.metrics
+                    .iter()
+                    .map(|x| {
+                        let delta = match (x.left, x.right) {
+                            (Some(a), Some(b)) if x.differs => format!("  ({:+.6})", b - a),
+                            _ => String::new(),
+                        };
+                        (
+                            x.key.clone(),
+                            x.left.map_or("-".into(), |v| format!("{v:.6}")),
+                            format!(
+                                "{}{delta}",
+                                x.right.map_or("-".into(), |v| format!("{v:.6}"))
+                            ),
+                            x.differs,
+                        )
+                    })
+                    .collect(),
+            ),
+        ];
+        for (title, rows) in sections {
+            if rows.is_empty() {
+                continue;
+            }
+            let kw = rows.iter().map(|r| r.0.len()).max().unwrap_or(0).max(3);
+            let lw = rows.iter().map(|r| r.1.len()).max().unwrap_or(0).max(l.len());
+            writeln!(f, "{title}:")?;
+            writeln!(f, "  {:kw$}  {:lw$}  {r}", "key", l)?;
+            for (k, a, b, d) in rows {
+                let mark = if d { "*" } else { " " };
+                writeln!(f, "{mark} {k:kw$}  {a:lw$}  {b}")?;
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,512 @@
+//! [`Registry`]: registered models, versions with their artifacts, stages, aliases, loading,
+//! comparison and promotion, over any [`Store`].
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use obesity_forest::{Classifier, ModelError};
+
+use crate::error::{Error, Result};
+use crate::lineage::{Comparison, Lineage};
+use crate::model_uri::ModelRef;
+use crate::promotion::{PromotionDecision, PromotionOutcome, PromotionPolicy};
+use crate::signature::Signature;
+use crate::store::{CreateModelVersion, ModelVersion, RegisteredModel, Stage, Store, Tag};
+use crate::validate;
+
+/// Version tag holding the run-relative folder of the version's artifacts.
+pub const ARTIFACT_PATH_TAG: &str = "obesity.artifact_path";
+/// File name of the serialised classifier inside the version's artifact folder.
+pub const MODEL_FILE: &str = "model.bin";
+/// File name of the fitted feature pipeline (JSON).
+pub const PIPELINE_FILE: &str = "pipeline.json";
+/// File name of the signature (JSON).
+pub const SIGNATURE_FILE: &str = "signature.json";
+/// File name of the lineage document (JSON).
+pub const LINEAGE_FILE: &str = "lineage.json";
+
+/// Turns model bytes back into a classifier. The default is
+/// [`default_classifier_loader`]; tests and other model crates can plug in their own.
+pub type ClassifierLoader =
+    Arc<dyn Fn(&[u8]) -> std::result::Result<Box<dyn Classifier>, ModelError> + Send + Sync>;
+
+/// The one place model bytes become a classifier by default: `obesity_forest`'s loader.
+pub fn default_classifier_loader(
+    bytes: &[u8],
+) -> std::result::Result<Box<dyn Classifier>, ModelError> {
+    obesity_forest::load_classifier(bytes)
+}
+
+/// Everything needed to register a new version. Built with [`NewVersion::new`] and the
+/// setters.
+#[derive(Debug, Clone)]
+pub struct NewVersion {
+    name: String,
+    run_id: String,
+    model: Vec<u8>,
+    pipeline_json: Option<Vec<u8>>,
+    signature: Option<Signature>,
+    lineage: Lineage,
+    description: Option<String>,
+    tags: BTreeMap<String, String>,
+    artifact_path: String,
+    extra: Vec<(String, Vec<u8>)>,
+}
+
+impl NewVersion {
+    /// A version of model `name` produced by run `run_id`, with the classifier's bytes (from
+    /// `Classifier::to_bytes`). Lineage starts as [`Lineage::current`]; params and metrics not
+    /// given are copied from the run.
+    pub fn new(name: impl Into<String>, run_id: impl Into<String>, model: Vec<u8>) -> Self {
+        NewVersion {
+            name: name.into(),
+            run_id: run_id.into(),
+            model,
+            pipeline_json: None,
+            signature: None,
+            lineage: Lineage::current(),
+            description: None,
+            tags: BTreeMap::new(),
+            artifact_path: "model".into(),
+            extra: Vec::new(),
+        }
+    }
+
+    /// The fitted feature pipeline as JSON (e.g. `FittedPipeline::to_json`). By default, none.
+    pub fn pipeline_json(mut self, json: impl Into<Vec<u8>>) -> Self {
+        self.pipeline_json = Some(json.into());
+        self
+    }
+
+    /// The input/output signature. By default, none.
+    pub fn signature(mut self, signature: Signature) -> Self {
+        self.signature = Some(signature);
+        self
+    }
+
+    /// The training data's fingerprint (hex). By default, none.
+    pub fn data_fingerprint(mut self, hex: impl Into<String>) -> Self {
+        self.lineage.data_fingerprint = Some(hex.into());
+        self
+    }
+
+    /// Replaces the whole lineage. By default, [`Lineage::current`] plus the run's params and
+    /// metrics.
+    pub fn lineage(mut self, lineage: Lineage) -> Self {
+        self.lineage = lineage;
+        self
+    }
+
+    /// A description. By default, none.
+    pub fn description(mut self, text: impl Into<String>) -> Self {
+        self.description = Some(text.into());
+        self
+    }
+
+    /// An extra version tag.
+    pub fn tag(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
+        self.tags.insert(key.into(), value.into());
+        self
+    }
+
+    /// Another file stored next to the model (e.g. `reference_profile.json`).
+    pub fn extra_artifact(mut self, file_name: impl Into<String>, bytes: Vec<u8>) -> Self {
+        self.extra.push((file_name.into(), bytes));
+        self
+    }
+
+    /// The run-relative folder for the artifacts. By default, `model`.
+    pub fn artifact_path(mut self, path: impl Into<String>) -> Self {
+        self.artifact_path = path.into();
+        self
+    }
+}
+
+/// A loaded model version, ready to predict.
+pub struct LoadedModel {
+    /// The version's metadata.
+    pub version: ModelVersion,
+    /// The classifier.
+    pub classifier: Box<dyn Classifier>,
+    /// The fitted feature pipeline JSON, if one was registered (parse it with
+    /// `obesity_features`' `FittedPipeline::from_json`).
+    pub pipeline_json: Option<Vec<u8>>,
+    /// The signature, if one was registered.
+    pub signature: Option<Signature>,
+    /// Where the version came from.
+    pub lineage: Lineage,
+}
+
+impl std::fmt::Debug for LoadedModel {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LoadedModel")
+            .field("name", &self.version.name)
+            .field("version", &self.version.version)
+            .field("classifier", &self.classifier.name())
+            .field("has_pipeline", &self.pipeline_json.is_some())
+            .field("has_signature", &self.signature.is_some())
+            .finish()
+    }
+}
+
+/// The model registry over any [`Store`].
+#[derive(Clone)]
+pub struct Registry {
+    store: Arc<dyn Store>,
+    loader: ClassifierLoader,
+}
+
+impl std::fmt::Debug for Registry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Registry")
+            .field("store", &self.store.uri())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Registry {
+    /// A registry over `store`, loading classifiers with [`default_classifier_loader`].
+    pub fn new(store: Arc<dyn Store>) -> Self {
+        Registry {
+            store,
+            loader: Arc::new(default_classifier_loader),
+        }
+    }
+
+    /// A registry over the store at a tracking URI, see [`open_store`](crate::open_store).
+    pub fn open(uri: &str) -> Result<Self> {
+        Ok(Registry::new(crate::open_store(uri)?))
+    }
+
+    /// Replaces the function that turns model bytes into a classifier.
+    pub fn with_loader(mut self, loader: ClassifierLoader) -> Self {
+        self.loader = loader;
+        self
+    }
+
+    /// The underlying store.
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.store
+    }
+
+    /// Creates the registered model if it does not exist (safe against concurrent creators).
+    pub fn ensure_model(&self, name: &str) -> Result<RegisteredModel> {
+        match self.store.get_registered_model(name) {
+            Ok(m) => Ok(m),
+            Err(e) if e.is_not_found() => match self.store.create_registered_model(name, &[], None)
+            {
+                Ok(m) => Ok(m),
+                Err(e) if e.is_already_exists() => self.store.get_registered_model(name),
+                Err(e) => Err(e),
+            },
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Registers a new version: uploads the model, pipeline, signature, lineage and extra
+    /// files into the run's artifacts, then creates the version (next number, stage None,
+    /// status READY) with lineage tags.
+    pub fn register(&self, new: NewVersion) -> Result<ModelVersion> {
+        validate::model_name(&new.name)?;
+        validate::artifact_path(&new.artifact_path)?;
+        for (file, _) in &new.extra {
+            validate::artifact_path(file)?;
+            if file.contains('/') {
+                return Err(Error::InvalidArtifactPath {
+                    path: file.clone(),
+                    reason: "extra artifacts are plain file names",
+                });
+            }
+        }
+        let run = self.store.get_run(&new.run_id)?;
+        let mut lineage = new.lineage.clone();
+        lineage.run_id = Some(run.info.run_id.clone());
+        for (k, v) in &run.data.params {
+            lineage.params.entry(k.clone()).or_insert_with(|| v.clone());
+        }
+        for (k, m) in &run.data.metrics {
+            lineage.metrics.entry(k.clone()).or_insert(m.value);
+        }
+        let dir = &new.artifact_path;
+        let put = |file: &str, bytes: &[u8]| {
+            self.store
+                .log_artifact(&run.info.run_id, &format!("{dir}/{file}"), bytes)
+        };
+        put(MODEL_FILE, &new.model)?;
+        if let Some(p) = &new.pipeline_json {
+            put(PIPELINE_FILE, p)?;
+        }
+        if let Some(s) = &new.signature {
+            put(SIGNATURE_FILE, s.to_json()?.as_bytes())?;
+        }
+        let lineage_json = serde_json::to_vec_pretty(&lineage).map_err(|e| Error::Json {
+            what: "lineage".into(),
+            source: e,
+        })?;
+        put(LINEAGE_FILE, &lineage_json)?;
+        for (file, bytes) in &new.extra {
+            put(file, bytes)?;
+        }
+        self.ensure_model(&new.name)?;
+        let mut tags: BTreeMap<String, String> = lineage.to_tags();
+        tags.insert(ARTIFACT_PATH_TAG.into(), dir.clone());
+        tags.extend(new.tags.clone());
+        let source = format!(
+            "{}/{}",
+            run.info.artifact_uri.trim_end_matches('/'),
+            dir
+        );
+        self.store.create_model_version(&CreateModelVersion {
+            name: new.name.clone(),
+            source,
+            run_id: Some(run.info.run_id.clone()),
+            tags: tags.into_iter().map(|(k, v)| Tag::new(k, v)).collect(),
+            description: new.description.clone(),
+        })
+    }
+
+    /// All registered models, by name.
+    pub fn models(&self) -> Result<Vec<RegisteredModel>> {
+        self.store.search_registered_models(10_000)
+    }
+
+    /// All versions of a model, by ascending number.
+    pub fn versions(&self, name: &str) -> Result<Vec<ModelVersion>> {
+        self.store.get_registered_model(name)?;
+        self.store.search_model_versions(name)
+    }
+
+    /// One version by number.
+    pub fn version(&self, name: &str, version: u64) -> Result<ModelVersion> {
+        self.store.get_model_version(name, version)
+    }
+
+    /// The version a reference (`models:/name/3`, `name@champion`, `models:/name/Production`,
+    /// `models:/name/latest`) points to.
+    pub fn resolve(&self, reference: &ModelRef) -> Result<ModelVersion> {
+        match reference {
+            ModelRef::Version { name, version } => self.store.get_model_version(name, *version),
+            ModelRef::Alias { name, alias } => self.store.get_model_version_by_alias(name, alias),
+            ModelRef::Stage { name, stage } => self
+                .versions(name)?
+                .into_iter()
+                .filter(|v| v.current_stage == *stage)
+                .max_by_key(|v| v.version)
+                .ok_or_else(|| Error::not_found("model version", format!("{name} in stage {stage}"))),
+            ModelRef::Latest { name } => self
+                .versions(name)?
+                .into_iter()
+                .max_by_key(|v| v.version)
+                .ok_or_else(|| Error::not_found("model version", format!("{name} (no versions)"))),
+        }
+    }
+
+    /// Parses a reference string and resolves it.
+    pub fn resolve_str(&self, reference: &str) -> Result<ModelVersion> {
+        self.resolve(&reference.parse()?)
+    }
+
+    /// Moves a version to a stage; with `archive_existing_versions` the versions already in
+    /// that stage are archived.
+    pub fn transition(
+        &self,
+        name: &str,
+        version: u64,
+        stage: Stage,
+        archive_existing_versions: bool,
+    ) -> Result<ModelVersion> {
+        self.store
+            .transition_model_version_stage(name, version, stage, archive_existing_versions)
+    }
+
+    /// Points `alias` at `version` (moving it if it pointed elsewhere).
+    pub fn set_alias(&self, name: &str, alias: &str, version: u64) -> Result<()> {
+        self.store.set_registered_model_alias(name, alias, version)
+    }
+
+    /// Removes an alias.
+    pub fn delete_alias(&self, name: &str, alias: &str) -> Result<()> {
+        self.store.delete_registered_model_alias(name, alias)
+    }
+
+    /// Sets a version tag.
+    pub fn set_tag(&self, name: &str, version: u64, key: &str, value: &str) -> Result<()> {
+        self.store.set_model_version_tag(name, version, key, value)
+    }
+
+    fn artifact_location(&self, v: &ModelVersion) -> Result<(String, String)> {
+        let run_id = v.run_id.clone().ok_or_else(|| Error::InvalidState {
+            what: format!("{} version {}", v.name, v.version),
+            reason: "the version has no source run, so its artifacts cannot be found".into(),
+        })?;
+        let dir = v
+            .tags
+            .get(ARTIFACT_PATH_TAG)
+            .cloned()
+            .unwrap_or_else(|| "model".into());
+        validate::artifact_path(&dir)?;
+        Ok((run_id, dir))
+    }
+
+    /// Reads one file of a version's artifact folder (e.g. `pipeline.json`).
+    pub fn artifact(&self, name: &str, version: u64, file_name: &str) -> Result<Vec<u8>> {
+        validate::artifact_path(file_name)?;
+        let v = self.version(name, version)?;
+        let (run_id, dir) = self.artifact_location(&v)?;
+        self.store
+            .download_artifact(&run_id, &format!("{dir}/{file_name}"))
+    }
+
+    /// Stores a file next to a registered version's model, e.g. the monitor's reference
+    /// profile (`reference_profile.json`), which only exists after registration.
+    pub fn attach_artifact(
+        &self,
+        name: &str,
+        version: u64,
+        file_name: &str,
+        bytes: &[u8],
+    ) -> Result<()> {
+        validate::artifact_path(file_name)?;
+        let v = self.version(name, version)?;
+        let (run_id, dir) = self.artifact_location(&v)?;
+        self.store
+            .log_artifact(&run_id, &format!("{dir}/{file_name}"), bytes)
+    }
+
+    /// Loads a version (by number, alias, stage or latest): the classifier, its pipeline JSON,
+    /// its signature and lineage.
+    pub fn load(&self, reference: &ModelRef) -> Result<LoadedModel> {
+        let version = self.resolve(reference)?;
+        let (run_id, dir) = self.artifact_location(&version)?;
+        let get = |file: &str| self.store.download_artifact(&run_id, &format!("{dir}/{file}"));
+        let optional = |file: &str| match get(file) {
+            Ok(b) => Ok(Some(b)),
+            Err(e) if e.is_not_found() => Ok(None),
+            Err(e) => Err(e),
+        };
+        let bytes = get(MODEL_FILE)?;
+        let classifier = (self.loader)(&bytes).map_err(|e| Error::Model {
+            name: version.name.clone(),
+            version: version.version,
+            source: e,
+        })?;
+        let pipeline_json = optional(PIPELINE_FILE)?;
+        let signature = match optional(SIGNATURE_FILE)? {
+            Some(b) => {
+                let text = String::from_utf8(b).map_err(|_| Error::Corrupt {
+                    path: format!("{dir}/{SIGNATURE_FILE}").into(),
+                    reason: "not UTF-8".into(),
+                })?;
+                Some(Signature::from_json(&text)?)
+            }
+            None => None,
+        };
+        let lineage = Lineage::from_version(&version);
+        Ok(LoadedModel {
+            version,
+            classifier,
+            pipeline_json,
+            signature,
+            lineage,
+        })
+    }
+
+    /// Parses a reference string and loads it.
+    pub fn load_str(&self, reference: &str) -> Result<LoadedModel> {
+        self.load(&reference.parse()?)
+    }
+
+    /// Params, metrics and lineage of two versions side by side.
+    pub fn compare(&self, name: &str, v1: u64, v2: u64) -> Result<Comparison> {
+        let a = self.version(name, v1)?;
+        let b = self.version(name, v2)?;
+        Ok(Comparison::new(&a, &b))
+    }
+
+    /// The value of the policy's metric for a version: its lineage tag, else its run.
+    fn metric_of(&self, v: &ModelVersion, metric: &str) -> Result<Option<f64>> {
+        if let Some(x) = Lineage::from_version(v).metrics.get(metric) {
+            return Ok(Some(*x));
+        }
+        match &v.run_id {
+            Some(r) => Ok(self.store.get_run(r)?.metric(metric)),
+            None => Ok(None),
+        }
+    }
+
+    /// Applies a promotion policy to `version`: decides (see [`PromotionPolicy::decide`])
+    /// and carries the decision out — stage transition (archiving the previous holder when
+    /// the policy says so) and alias move. Returns the decision with its reasons.
+    pub fn promote(
+        &self,
+        name: &str,
+        version: u64,
+        policy: &PromotionPolicy,
+    ) -> Result<PromotionDecision> {
+        policy.validate()?;
+        let candidate = self.version(name, version)?;
+        let value = self
+            .metric_of(&candidate, &policy.metric)?
+            .ok_or_else(|| Error::NotFound {
+                what: "metric",
+                name: format!(
+                    "{} for {name} version {version} (the policy needs it)",
+                    policy.metric
+                ),
+            })?;
+        let champion = match self
+            .store
+            .get_model_version_by_alias(name, &policy.champion_alias)
+        {
+            Ok(c) => Some((c.version, self.metric_of(&c, &policy.metric)?)),
+            Err(e) if e.is_not_found() => None,
+            Err(e) => return Err(e),
+        };
+        let mut decision = policy.decide(name, version, value, champion);
+        match decision.outcome {
+            PromotionOutcome::Champion => {
+                self.transition(
+                    name,
+                    version,
+                    Stage::Production,
+                    policy.archive_existing_versions,
+                )?;
+                self.set_alias(name, &policy.champion_alias, version)?;
+                // A version cannot be both; drop a stale challenger alias on the new champion.
+                if let Ok(ch) = self
+                    .store
+                    .get_model_version_by_alias(name, &policy.challenger_alias)
+                    && ch.version == version
+                {
+                    self.delete_alias(name, &policy.challenger_alias)?;
+                }
+                if let Some((old, _)) = champion
+                    && old != version
+                {
+                    decision.reasons.push(format!(
+                        "v{old} is no longer {}{}",
+                        policy.champion_alias,
+                        if policy.archive_existing_versions {
+                            " (archived)"
+                        } else {
+                            ""
+                        }
+                    ));
+                }
+            }
+            PromotionOutcome::Challenger => {
+                self.transition(
+                    name,
+                    version,
+                    Stage::Staging,
+                    policy.archive_existing_versions,
+                )?;
+                self.set_alias(name, &policy.challenger_alias, version)?;
+            }
+            PromotionOutcome::Rejected => {
+                decision.stage = candidate.current_stage;
+            }
+        }
+        Ok(decision)
+    }
+}
