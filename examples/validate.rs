@@ -29,7 +29,11 @@ struct Args {
 
 fn main() -> ExitCode {
     let args = Args::parse();
-    let options = if args.lenient { LoadOptions::lenient() } else { LoadOptions::strict() };
+    let options = if args.lenient {
+        LoadOptions::lenient()
+    } else {
+        LoadOptions::strict()
+    };
     let loaded = match load_csv(&args.file, &options) {
         Ok(loaded) => loaded,
         Err(e) => {

@@ -138,6 +138,8 @@ def ks_cases():
     for i, (n1, n2, shift) in enumerate([(20, 30, 0.3), (60, 90, 0.5), (100, 150, 0.9), (50, 70, 1.5)]):
         # asymptotic p-values for round(en) <= 140 (Durbin, Pomeranz, Smirnov branches)
         add(f"asymp small {n1} vs {n2} shift {shift}", g.normal(0, 1, n1), g.normal(shift, 1, n2), "asymp")
+    # D = 1/n: scipy's exact sum leaves [0, 1] by rounding and it falls back to asymp.
+    add("exact falls back to asymp at D = 1/n", np.arange(2000.0), np.arange(2000.0) + 0.5, "exact")
     big_a = g.normal(0, 1, 12_000)
     add("large 12000 vs 12000 same dist auto", big_a, g.normal(0, 1, 12_000), "auto")
     add("large 12000 vs 12000 shift 0.03 auto", big_a, g.normal(0.03, 1, 12_000), "auto")

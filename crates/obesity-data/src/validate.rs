@@ -13,7 +13,6 @@ use crate::load::{ColumnCount, LoadWarning, Loaded};
 use crate::record::{ObesityLevel, ObesityRecord};
 use crate::schema::{ColumnKind, EXPECTED_ROWS, Schema};
 use crate::stats::{NormalityTest, dagostino_pearson, moments, quantile_sorted};
-use crate::write::canonical_row;
 
 /// How many example values or lines a report lists before it only counts.
 const EXAMPLES: usize = 5;
@@ -172,8 +171,11 @@ pub struct ClassShare {
     pub share: f64,
 }
 
+/// Reads one numeric column from a record.
+type Getter = fn(&ObesityRecord) -> f64;
+
 /// Numeric columns, in file order, with how to read them from a record.
-const NUMERIC: [(&str, fn(&ObesityRecord) -> f64); 8] = [
+const NUMERIC: [(&str, Getter); 8] = [
     ("Age", |r| r.age),
     ("Height", |r| r.height),
     ("Weight", |r| r.weight),
@@ -310,24 +312,49 @@ fn summarize(name: &str, unit: String, values: &[f64]) -> Option<NumericSummary>
     })
 }
 
+/// Everything that makes two records equal, as hashable bits (`-0.0` folded into `0.0`).
+#[derive(PartialEq, Eq, Hash)]
+struct RowKey([u64; 8], [u8; 9]);
+
+fn row_key(r: &ObesityRecord) -> RowKey {
+    let bits = |x: f64| if x == 0.0 { 0 } else { x.to_bits() };
+    RowKey(
+        [
+            r.age, r.height, r.weight, r.fcvc, r.ncp, r.ch2o, r.faf, r.tue,
+        ]
+        .map(bits),
+        [
+            r.gender.index() as u8,
+            u8::from(r.family_history_with_overweight),
+            u8::from(r.favc),
+            r.caec.index() as u8,
+            u8::from(r.smoke),
+            u8::from(r.scc),
+            r.calc.index() as u8,
+            r.mtrans.index() as u8,
+            r.target.map_or(u8::MAX, |t| t.index() as u8),
+        ],
+    )
+}
+
 fn duplicates(records: &[ObesityRecord], lines: &[u64]) -> Duplicates {
-    let mut seen: HashMap<String, u64> = HashMap::with_capacity(records.len());
+    let mut seen: HashMap<RowKey, u64> = HashMap::with_capacity(records.len());
     let mut count = 0;
     let mut examples = Vec::new();
-    let mut buf = String::with_capacity(128);
     for (i, r) in records.iter().enumerate() {
         let line = lines.get(i).copied().unwrap_or(0);
-        buf.clear();
-        canonical_row(r, &mut buf);
-        match seen.get(buf.as_str()) {
-            Some(&first_line) => {
+        match seen.entry(row_key(r)) {
+            std::collections::hash_map::Entry::Occupied(first) => {
                 count += 1;
                 if examples.len() < EXAMPLES {
-                    examples.push(DuplicatePair { line, first_line });
+                    examples.push(DuplicatePair {
+                        line,
+                        first_line: *first.get(),
+                    });
                 }
             }
-            None => {
-                seen.insert(buf.clone(), line);
+            std::collections::hash_map::Entry::Vacant(slot) => {
+                slot.insert(line);
             }
         }
     }

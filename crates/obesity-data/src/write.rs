@@ -84,31 +84,3 @@ pub fn write_csv<W: io::Write>(records: &[ObesityRecord], writer: W) -> Result<(
     out.flush().map_err(|e| DataError::Write { source: e })?;
     Ok(())
 }
-
-/// One record as a comma-separated line (no terminator) into `out`: the key for exact
-/// duplicate detection, the same spelling `write_csv` uses.
-pub(crate) fn canonical_row(r: &ObesityRecord, out: &mut String) {
-    let yes_no = |b: bool| if b { "yes" } else { "no" };
-    // Writing to a String cannot fail.
-    let _ = write!(
-        out,
-        "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}",
-        r.gender,
-        r.age,
-        r.height,
-        r.weight,
-        yes_no(r.family_history_with_overweight),
-        yes_no(r.favc),
-        r.fcvc,
-        r.ncp,
-        r.caec,
-        yes_no(r.smoke),
-        r.ch2o,
-        yes_no(r.scc),
-        r.faf,
-        r.tue,
-        r.calc,
-        r.mtrans,
-        r.target.map_or("", |t| t.as_str())
-    );
-}

@@ -40,10 +40,13 @@ fn render(
     size: (u32, u32),
     draw: impl FnOnce(&Area<'_>) -> std::result::Result<(), String>,
 ) -> Result<()> {
-    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-        if !parent.is_dir() {
-            return Err(chart_err(path, format!("directory {} does not exist", parent.display())));
-        }
+    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty())
+        && !parent.is_dir()
+    {
+        return Err(chart_err(
+            path,
+            format!("directory {} does not exist", parent.display()),
+        ));
     }
     let root = SVGBackend::new(path, size).into_drawing_area();
     root.fill(&WHITE).map_err(|e| chart_err(path, e))?;
@@ -90,8 +93,7 @@ pub fn confusion_matrix_chart(
         ))
         .map_err(s)?;
         for i in 0..n {
-            for j in 0..n {
-                let rate = norm[i][j];
+            for (j, &rate) in norm[i].iter().enumerate() {
                 let shade = |c: u8| (255.0 - rate * (255.0 - f64::from(c))).round() as u8;
                 let colour = RGBColor(shade(BLUE.0), shade(BLUE.1), shade(BLUE.2));
                 let x0 = left + j as i32 * cell;

@@ -25,7 +25,11 @@ pub type Fold = (Vec<usize>, Vec<usize>);
 /// [`EvalError::Split`] when `k < 2` or a class has fewer than `k` rows.
 pub fn stratified_folds(dataset: &Dataset, k: usize, seed: u64) -> Result<Vec<Fold>> {
     let labels: Vec<usize> = dataset.y.to_vec();
-    Ok(StratifiedKFold::new(k).shuffle(true).seed(seed).split(&labels)?)
+    StratifiedKFold::new(k)
+        .shuffle(true)
+        .seed(seed)
+        .split(&labels)
+        .map_err(|e| EvalError::Split(Box::new(e)))
 }
 
 /// Per-fold values of one scorer and their summary.

@@ -102,7 +102,7 @@ pub enum EvalError {
     },
     /// The folds could not be made (a class too small for k folds, ...).
     #[error("cannot split into folds: {0}")]
-    Split(#[from] obesity_data::DataError),
+    Split(Box<obesity_data::DataError>),
     /// A model failed to fit or predict.
     #[error("model error: {0}")]
     Model(#[from] ModelError),

@@ -185,17 +185,16 @@ impl ConfusionMatrix {
     /// Cohen's kappa: agreement corrected for chance. NaN when undefined (predictions and
     /// truth share at most one label), as scikit-learn's default `replace_undefined_by`.
     pub fn cohen_kappa(&self) -> f64 {
-        let n = self.n_classes();
         let rows: Vec<f64> = self.true_counts().iter().map(|&x| x as f64).collect();
         let cols: Vec<f64> = self.predicted_counts().iter().map(|&x| x as f64).collect();
         let total: f64 = cols.iter().sum();
         let mut observed = 0.0;
         let mut expected = 0.0;
-        for i in 0..n {
-            for j in 0..n {
+        for (i, (row, col_i)) in self.counts.iter().zip(&cols).enumerate() {
+            for (j, (&count, row_j)) in row.iter().zip(&rows).enumerate() {
                 if i != j {
-                    observed += self.counts[i][j] as f64;
-                    expected += cols[i] * rows[j] / total;
+                    observed += count as f64;
+                    expected += col_i * row_j / total;
                 }
             }
         }

@@ -285,10 +285,12 @@ impl Distribution {
             Distribution::IntRange { low, high } if low > high => {
                 Err(bad(format!("empty range {low}..={high}")))
             }
-            Distribution::Uniform { low, high } if !(low < high) => {
+            Distribution::Uniform { low, high } if low >= high || low.is_nan() || high.is_nan() => {
                 Err(bad(format!("empty interval [{low}, {high})")))
             }
-            Distribution::LogUniform { low, high } if !(*low > 0.0 && low < high) => {
+            Distribution::LogUniform { low, high }
+                if low.is_nan() || high.is_nan() || *low <= 0.0 || low >= high =>
+            {
                 Err(bad(format!("log-uniform needs 0 < low < high, got [{low}, {high})")))
             }
             _ => Ok(()),

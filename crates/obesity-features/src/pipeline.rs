@@ -143,8 +143,9 @@ impl Column {
         }
     }
 
-    /// The value of this column for `record` (row `row` of the input, for errors).
-    #[inline]
+    /// The value of this column for `record`, by the definition: the reference that the
+    /// grouped row loop of `FittedPipeline::transform` is tested against.
+    #[cfg(test)]
     pub(crate) fn value(&self, row: usize, record: &ObesityRecord) -> Result<f32> {
         match *self {
             Column::Numeric {
@@ -171,6 +172,7 @@ impl Column {
     }
 }
 
+#[cfg(test)]
 fn indicator(on: bool) -> f32 {
     if on { 1.0 } else { 0.0 }
 }

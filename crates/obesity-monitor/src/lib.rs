@@ -18,6 +18,11 @@ mod retrain;
 
 mod error;
 
+pub use abtest::{
+    ABTestConfig, AbAnalysis, AbTest, Assignment, FeatureValue, MetricKind, Outcome,
+    PrimaryMetric, Recommendation, SegmentRule, TestStatus, Variant, VariantSummary,
+    WelchResult,
+};
 pub use alerts::{
     Alert, AlertHandler, AlertKind, AlertManager, AlertPolicy, AlertPolicyBuilder,
     CollectingAlertHandler, LogAlertHandler, Severity,

@@ -306,8 +306,9 @@ pub struct LabelReport {
 /// Windowed performance figures, as [`PerformanceMonitor::summary`] computes them.
 ///
 /// Every rate is `None` when its denominator is zero in the window, so "no data" is never
-/// mistaken for "perfect" or "terrible".
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// mistaken for "perfect" or "terrible". `Default` is the empty summary (no data at all),
+/// handy for building one by hand for an [`crate::AlertPolicy`] or a trigger.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct PerformanceSummary {
     /// Start of the window (inclusive).
     pub window_start: DateTime<Utc>,

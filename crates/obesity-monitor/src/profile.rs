@@ -85,7 +85,9 @@ impl ReferenceProfile {
         let mut rows = 0u64;
         for column in columns {
             if !seen.insert(column.name.clone()) {
-                return Err(MonitorError::DuplicateColumn { column: column.name.clone() });
+                return Err(MonitorError::DuplicateColumn {
+                    column: column.name.clone(),
+                });
             }
             let mut sample = ColumnSample::from_named(column)?;
             rows = rows.max(sample.rows);
@@ -101,13 +103,25 @@ impl ReferenceProfile {
                     (FeatureKind::Numeric, sketched, Some(mean), Some(var.sqrt()))
                 }
                 SampleValues::Categorical { counts } => {
-                    let kind =
-                        if counts.len() <= 2 { FeatureKind::Binary } else { FeatureKind::Categorical };
+                    let kind = if counts.len() <= 2 {
+                        FeatureKind::Binary
+                    } else {
+                        FeatureKind::Categorical
+                    };
                     (kind, false, None, None)
                 }
             };
             order.push(column.name.clone());
-            profiles.insert(column.name.clone(), ColumnProfile { kind, sample, sketched, mean, std });
+            profiles.insert(
+                column.name.clone(),
+                ColumnProfile {
+                    kind,
+                    sample,
+                    sketched,
+                    mean,
+                    std,
+                },
+            );
         }
         Ok(ReferenceProfile {
             format_version: PROFILE_FORMAT_VERSION,
@@ -124,15 +138,18 @@ impl ReferenceProfile {
 
     /// Serialises to JSON (what the registry stores next to the model).
     pub fn to_json(&self) -> Result<String> {
-        serde_json::to_string(self)
-            .map_err(|e| MonitorError::ProfileFormat { reason: e.to_string() })
+        serde_json::to_string(self).map_err(|e| MonitorError::ProfileFormat {
+            reason: e.to_string(),
+        })
     }
 
     /// Reads a profile written by [`ReferenceProfile::to_json`]; rejects other format
     /// versions and profiles whose columns are inconsistent.
     pub fn from_json(json: &str) -> Result<Self> {
-        let p: ReferenceProfile = serde_json::from_str(json)
-            .map_err(|e| MonitorError::ProfileFormat { reason: e.to_string() })?;
+        let p: ReferenceProfile =
+            serde_json::from_str(json).map_err(|e| MonitorError::ProfileFormat {
+                reason: e.to_string(),
+            })?;
         if p.format_version != PROFILE_FORMAT_VERSION {
             return Err(MonitorError::ProfileFormat {
                 reason: format!(

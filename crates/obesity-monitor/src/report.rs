@@ -66,8 +66,19 @@ impl DriftOptions {
     }
 
     /// Overrides the test (and optionally the threshold) of one column.
-    pub fn column(mut self, name: &str, stattest: Option<StatTest>, threshold: Option<f64>) -> Self {
-        self.per_column.insert(name.to_owned(), ColumnDriftOptions { stattest, threshold });
+    pub fn column(
+        mut self,
+        name: &str,
+        stattest: Option<StatTest>,
+        threshold: Option<f64>,
+    ) -> Self {
+        self.per_column.insert(
+            name.to_owned(),
+            ColumnDriftOptions {
+                stattest,
+                threshold,
+            },
+        );
         self
     }
 
@@ -156,8 +167,9 @@ impl DriftReport {
 
     /// The report as pretty JSON.
     pub fn to_json(&self) -> Result<String> {
-        serde_json::to_string_pretty(self)
-            .map_err(|e| MonitorError::ProfileFormat { reason: e.to_string() })
+        serde_json::to_string_pretty(self).map_err(|e| MonitorError::ProfileFormat {
+            reason: e.to_string(),
+        })
     }
 
     /// The largest drift among distance tests, or `1 - p` of the most significant test: a
@@ -165,7 +177,13 @@ impl DriftReport {
     pub fn max_drift_score(&self) -> f64 {
         self.columns
             .iter()
-            .map(|c| if c.stattest.is_p_value() { 1.0 - c.score } else { c.score })
+            .map(|c| {
+                if c.stattest.is_p_value() {
+                    1.0 - c.score
+                } else {
+                    c.score
+                }
+            })
             .fold(0.0, f64::max)
     }
 }
@@ -178,17 +196,24 @@ impl ReferenceProfile {
         let mut by_name: BTreeMap<&str, &NamedColumn> = BTreeMap::new();
         for c in current {
             if by_name.insert(c.name.as_str(), c).is_some() {
-                return Err(MonitorError::DuplicateColumn { column: c.name.clone() });
+                return Err(MonitorError::DuplicateColumn {
+                    column: c.name.clone(),
+                });
             }
         }
         let mut columns = Vec::with_capacity(self.column_order.len());
         for name in &self.column_order {
-            let profile = self.columns.get(name).ok_or_else(|| MonitorError::ProfileFormat {
-                reason: format!("column `{name}` is listed but has no profile"),
-            })?;
+            let profile = self
+                .columns
+                .get(name)
+                .ok_or_else(|| MonitorError::ProfileFormat {
+                    reason: format!("column `{name}` is listed but has no profile"),
+                })?;
             let cur = by_name
                 .get(name.as_str())
-                .ok_or_else(|| MonitorError::MissingColumn { column: name.clone() })?;
+                .ok_or_else(|| MonitorError::MissingColumn {
+                    column: name.clone(),
+                })?;
             let cur = ColumnSample::from_named(cur)?;
             let reference = &profile.sample;
             if reference.is_numeric() != cur.is_numeric() {
@@ -207,9 +232,15 @@ impl ReferenceProfile {
                     union_unique(reference, &cur),
                 ),
             };
-            let threshold =
-                over.threshold.or(options.threshold).unwrap_or(stattest.default_threshold());
-            let detector = StatTestDetector { stattest, threshold, ks_method: options.ks_method };
+            let threshold = over
+                .threshold
+                .or(options.threshold)
+                .unwrap_or(stattest.default_threshold());
+            let detector = StatTestDetector {
+                stattest,
+                threshold,
+                ks_method: options.ks_method,
+            };
             let r = detector.run(reference, profile.std, &cur)?;
             columns.push(ColumnDrift {
                 column: name.clone(),
@@ -226,7 +257,11 @@ impl ReferenceProfile {
         }
         let n = columns.len();
         let drifted = columns.iter().filter(|c| c.drifted).count();
-        let share = if n == 0 { 0.0 } else { drifted as f64 / n as f64 };
+        let share = if n == 0 {
+            0.0
+        } else {
+            drifted as f64 / n as f64
+        };
         Ok(DriftReport {
             format_version: REPORT_FORMAT_VERSION,
             number_of_columns: n,
@@ -314,7 +349,13 @@ fn fmt_num(x: f64) -> String {
 
 impl fmt::Display for DriftReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let width = self.columns.iter().map(|c| c.column.len()).max().unwrap_or(6).max(6);
+        let width = self
+            .columns
+            .iter()
+            .map(|c| c.column.len())
+            .max()
+            .unwrap_or(6)
+            .max(6);
         writeln!(
             f,
             "{:<width$}  {:<11}  {:<13}  {:>10}  {:>10}  {:>9}  drift",
@@ -350,7 +391,11 @@ impl fmt::Display for DriftReport {
             self.number_of_columns,
             self.share_of_drifted_columns,
             self.drift_share,
-            if self.dataset_drift { "DETECTED" } else { "not detected" }
+            if self.dataset_drift {
+                "DETECTED"
+            } else {
+                "not detected"
+            }
         )
     }
 }

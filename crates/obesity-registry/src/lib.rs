@@ -1,21 +1,106 @@
 //! # obesity-registry
 //!
-//! Experiment tracking and a model registry (work in progress).
+//! Experiment tracking and a model registry with MLflow's semantics, stored either in a local
+//! folder that MLflow itself can read, or on an MLflow tracking server.
+//!
+//! ## Tracking
+//!
+//! A [`Tracker`] finds or creates experiments by name and starts runs in them. An
+//! [`ActiveRun`] logs params (immutable: re-logging a different value is
+//! [`Error::ParamChanged`]), metrics with steps and timestamps (NaN and ±inf are kept), tags
+//! and artifacts (bytes, files, folders); [`ActiveRun::start_child`] makes a nested run
+//! linked by MLflow's `mlflow.parentRunId` tag. A run dropped without
+//! [`finish`](ActiveRun::finish) is marked FAILED (KILLED during a panic), never left
+//! RUNNING. Runs are searched with a small MLflow-like [`Filter`] syntax
+//! (`metrics.accuracy > 0.9 and params.max_depth = '10'`) and [`OrderBy`] clauses.
+//!
+//! ## Registry
+//!
+//! A [`Registry`] keeps registered models with gap-free versions 1, 2, 3 … Each version
+//! ([`NewVersion`]) stores in its source run's artifacts the classifier bytes, the fitted
+//! feature pipeline JSON, the [`Signature`] and its [`Lineage`] (data fingerprint, params,
+//! metrics, crate version, git commit — also copied to version tags). Versions move between
+//! [`Stage`]s (None, Staging, Production, Archived, with `archive_existing_versions`) and
+//! carry aliases (`champion`, `challenger` …). [`ModelRef`] parses MLflow's references
+//! (`models:/name/3`, `models:/name@champion`, `models:/name/Production`, `name@alias`) and
+//! [`Registry::load`] returns a ready classifier with its pipeline. [`Registry::compare`]
+//! puts two versions side by side; [`PromotionPolicy`] promotes by thresholds but never
+//! replaces a better champion.
+//!
+//! ## Storage
+//!
+//! Everything goes through the object-safe [`Store`] trait, shaped like MLflow's REST API.
+//! [`LocalStore`] (the default, `./mlruns`) writes MLflow's file-store layout exactly, so
+//! `MLFLOW_ALLOW_FILE_STORE=true mlflow ui --backend-store-uri ./mlruns` shows the runs and
+//! versions. Every write is atomic and writers in several processes are serialised by a file
+//! lock. [`open_store`] picks the store from a tracking URI (folder, `file://`, `http(s)://`).
+//!
+//! ## Example
+//!
+//! ```
+//! use std::sync::Arc;
+//! use obesity_registry::{LocalStore, PromotionPolicy, Registry, Store, Tracker};
+//!
+//! let dir = tempfile::tempdir()?;
+//! let store: Arc<dyn Store> = Arc::new(LocalStore::open(dir.path().join("mlruns"))?);
+//!
+//! // Track a run.
+//! let tracker = Tracker::new(store.clone());
+//! let run = tracker.start_run("obesity", Some("rf-100"))?;
+//! run.log_param("n_estimators", 100)?;
+//! run.log_metric("accuracy", 0.93)?;
+//! let run_id = run.id().to_string();
+//! run.finish()?;
+//!
+//! let best = tracker.search_runs("obesity", "metrics.accuracy > 0.9", &["metrics.accuracy DESC"], 10)?;
+//! assert_eq!(best[0].param("n_estimators"), Some("100"));
+//!
+//! // Register the model bytes and promote by policy.
+//! let registry = Registry::new(store);
+//! let v = registry.register(
+//!     obesity_registry::NewVersion::new("obesity-rf", &run_id, b"model bytes".to_vec())
+//!         .data_fingerprint("ab12"),
+//! )?;
+//! assert_eq!(v.version, 1);
+//! let decision = registry.promote("obesity-rf", 1, &PromotionPolicy::default())?;
+//! assert_eq!(decision.aliases, ["champion"]);
+//! assert_eq!(registry.resolve_str("models:/obesity-rf@champion")?.version, 1);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 #![deny(missing_docs)]
 
 mod error;
+mod lineage;
 mod local;
 mod mlflow;
+mod model_uri;
+mod open;
+mod promotion;
+mod registry;
+mod run;
 mod search;
+mod signature;
 mod store;
+mod tracking;
 mod validate;
 
 pub use error::{Error, Result};
+pub use lineage::{CompareRow, Comparison, Lineage, git_commit};
 pub use local::LocalStore;
 pub use mlflow::{MlflowStore, MlflowStoreBuilder, RetryPolicy};
+pub use model_uri::ModelRef;
+pub use open::{MLFLOW_TRACKING_URI_ENV, OBESITY_TRACKING_URI_ENV, open_store, tracking_uri_from_env};
+pub use promotion::{PromotionDecision, PromotionOutcome, PromotionPolicy};
+pub use registry::{
+    ARTIFACT_PATH_TAG, ClassifierLoader, LINEAGE_FILE, LoadedModel, MODEL_FILE, NewVersion,
+    PIPELINE_FILE, Registry, SIGNATURE_FILE, default_classifier_loader,
+};
+pub use run::{ActiveRun, PARENT_RUN_TAG};
 pub use search::{Comparator, Condition, Filter, OrderBy, RunAttribute, SearchKey, SearchValue};
+pub use signature::{FieldType, InputField, SIGNATURE_FORMAT_VERSION, Signature};
 pub use store::{
     CreateModelVersion, CreateRun, Experiment, FileInfo, LifecycleStage, Metric, ModelVersion,
     ModelVersionStatus, Param, RegisteredModel, Run, RunData, RunInfo, RunStatus, SearchRuns,
     Stage, Store, Tag, UpdateRun, ViewType, now_ms,
 };
+pub use tracking::{GIT_COMMIT_TAG, SOURCE_NAME_TAG, SOURCE_TYPE_TAG, Tracker, USER_TAG};

@@ -6,7 +6,10 @@ use crate::common::bad;
 
 fn strict_error(name: &str) -> (DataError, String) {
     match load_csv(bad(name), &LoadOptions::strict()) {
-        Ok(loaded) => panic!("{name} loaded {} records; expected an error", loaded.records.len()),
+        Ok(loaded) => panic!(
+            "{name} loaded {} records; expected an error",
+            loaded.records.len()
+        ),
         Err(e) => {
             let msg = e.to_string();
             (e, msg)
@@ -29,9 +32,15 @@ fn missing_columns_are_all_listed() {
 fn non_numeric_names_line_column_value_and_range() {
     let (e, msg) = strict_error("non_numeric.csv");
     assert!(matches!(e, DataError::NotNumeric { .. }), "{e:?}");
-    assert_eq!((e.line(), e.column(), e.value()), (Some(3), Some("Age"), Some("twenty-three")));
+    assert_eq!(
+        (e.line(), e.column(), e.value()),
+        (Some(3), Some("Age"), Some("twenty-three"))
+    );
     assert!(msg.contains("non_numeric.csv:3"), "{msg}");
-    assert!(msg.contains("`Age`") && msg.contains("`twenty-three`") && msg.contains("10 to 100"), "{msg}");
+    assert!(
+        msg.contains("`Age`") && msg.contains("`twenty-three`") && msg.contains("10 to 100"),
+        "{msg}"
+    );
 }
 
 #[test]
@@ -41,34 +50,59 @@ fn unknown_category_lists_allowed_levels() {
         DataError::UnknownCategory { allowed, .. } => assert_eq!(allowed, &["Female", "Male"]),
         other => panic!("unexpected error {other:?}"),
     }
-    assert_eq!((e.line(), e.column(), e.value()), (Some(3), Some("Gender"), Some("M")));
-    assert!(msg.contains("unknown_category.csv:3") && msg.contains("`Female`, `Male`"), "{msg}");
+    assert_eq!(
+        (e.line(), e.column(), e.value()),
+        (Some(3), Some("Gender"), Some("M"))
+    );
+    assert!(
+        msg.contains("unknown_category.csv:3") && msg.contains("`Female`, `Male`"),
+        "{msg}"
+    );
 }
 
 #[test]
 fn out_of_range_gives_the_range() {
     let (e, msg) = strict_error("out_of_range.csv");
     match &e {
-        DataError::OutOfRange { min, max, unit, .. } => assert_eq!((*min, *max, unit.as_str()), (1.0, 2.5, "m")),
+        DataError::OutOfRange { min, max, unit, .. } => {
+            assert_eq!((*min, *max, unit.as_str()), (1.0, 2.5, "m"))
+        }
         other => panic!("unexpected error {other:?}"),
     }
-    assert_eq!((e.line(), e.column(), e.value()), (Some(4), Some("Height"), Some("180")));
-    assert!(msg.contains("out_of_range.csv:4") && msg.contains("1 to 2.5"), "{msg}");
+    assert_eq!(
+        (e.line(), e.column(), e.value()),
+        (Some(4), Some("Height"), Some("180"))
+    );
+    assert!(
+        msg.contains("out_of_range.csv:4") && msg.contains("1 to 2.5"),
+        "{msg}"
+    );
 }
 
 #[test]
 fn missing_value_is_named() {
     let (e, msg) = strict_error("missing_value.csv");
     assert!(matches!(e, DataError::MissingValue { .. }), "{e:?}");
-    assert_eq!((e.line(), e.column(), e.value()), (Some(3), Some("Weight"), Some("")));
-    assert!(msg.contains("missing_value.csv:3") && msg.contains("`Weight`"), "{msg}");
+    assert_eq!(
+        (e.line(), e.column(), e.value()),
+        (Some(3), Some("Weight"), Some(""))
+    );
+    assert!(
+        msg.contains("missing_value.csv:3") && msg.contains("`Weight`"),
+        "{msg}"
+    );
 }
 
 #[test]
 fn ragged_row_gives_field_counts() {
     let (e, msg) = strict_error("ragged_row.csv");
     match &e {
-        DataError::RaggedRow { line, expected, got, .. } => assert_eq!((*line, *expected, *got), (3, 17, 16)),
+        DataError::RaggedRow {
+            line,
+            expected,
+            got,
+            ..
+        } => assert_eq!((*line, *expected, *got), (3, 17, 16)),
         other => panic!("unexpected error {other:?}"),
     }
     assert!(msg.contains("ragged_row.csv:3"), "{msg}");
@@ -85,9 +119,15 @@ fn empty_file() {
 fn header_only_file() {
     let (e, msg) = strict_error("header_only.csv");
     assert!(matches!(e, DataError::HeaderOnly { .. }), "{e:?}");
-    assert!(msg.contains("header_only.csv") && msg.contains("no data rows"), "{msg}");
+    assert!(
+        msg.contains("header_only.csv") && msg.contains("no data rows"),
+        "{msg}"
+    );
     // Lenient mode cannot invent rows either.
-    assert!(matches!(load_csv(bad("header_only.csv"), &LoadOptions::lenient()), Err(DataError::HeaderOnly { .. })));
+    assert!(matches!(
+        load_csv(bad("header_only.csv"), &LoadOptions::lenient()),
+        Err(DataError::HeaderOnly { .. })
+    ));
 }
 
 #[test]
@@ -96,20 +136,37 @@ fn non_utf8_gives_line_column_and_byte_offset() {
     let bytes = std::fs::read(bad("non_utf8.csv")).unwrap();
     let expected_offset = bytes.iter().position(|&b| b == 0xF3).unwrap() as u64;
     match &e {
-        DataError::NotUtf8 { line, column, byte_offset, value, .. } => {
-            assert_eq!((*line, column.as_str(), *byte_offset), (2, "MTRANS", expected_offset));
+        DataError::NotUtf8 {
+            line,
+            column,
+            byte_offset,
+            value,
+            ..
+        } => {
+            assert_eq!(
+                (*line, column.as_str(), *byte_offset),
+                (2, "MTRANS", expected_offset)
+            );
             assert_eq!(value, "Autom\u{FFFD}vil");
         }
         other => panic!("unexpected error {other:?}"),
     }
-    assert!(msg.contains("non_utf8.csv:2") && msg.contains("`MTRANS`"), "{msg}");
+    assert!(
+        msg.contains("non_utf8.csv:2") && msg.contains("`MTRANS`"),
+        "{msg}"
+    );
 }
 
 #[test]
 fn duplicate_column_is_an_error() {
     let (e, msg) = strict_error("duplicate_column.csv");
     match &e {
-        DataError::DuplicateColumn { column, first, second, .. } => {
+        DataError::DuplicateColumn {
+            column,
+            first,
+            second,
+            ..
+        } => {
             assert_eq!((column.as_str(), *first, *second), ("Age", 2, 18))
         }
         other => panic!("unexpected error {other:?}"),
@@ -138,8 +195,18 @@ fn lenient_mode_keeps_good_rows_and_reports_each_bad_one() {
         assert_eq!(loaded.rejected.len(), 1, "{name}");
         let r = &loaded.rejected[0];
         assert_eq!((r.line, r.error.column()), (line, Some(column)), "{name}");
-        assert!(!loaded.lines.contains(&line), "{name}: the bad line must not be among the records");
+        assert!(
+            !loaded.lines.contains(&line),
+            "{name}: the bad line must not be among the records"
+        );
     }
     let ragged = load_csv(bad("ragged_row.csv"), &LoadOptions::lenient()).unwrap();
-    assert_eq!((ragged.records.len(), ragged.rejected.len(), ragged.lines.clone()), (2, 1, vec![2, 4]));
+    assert_eq!(
+        (
+            ragged.records.len(),
+            ragged.rejected.len(),
+            ragged.lines.clone()
+        ),
+        (2, 1, vec![2, 4])
+    );
 }

@@ -1,8 +1,8 @@
 //! The synthetic generator and the committed fixture it made.
 
 use obesity_data::{
-    ColumnKind, Frequency, Gender, LoadOptions, ObesityLevel, ObesityRecord, Schema, Transport, feature_columns,
-    load_csv, synth, write_csv,
+    ColumnKind, Frequency, Gender, LoadOptions, ObesityLevel, ObesityRecord, Schema, Transport,
+    feature_columns, load_csv, synth, write_csv,
 };
 
 use crate::common::synthetic;
@@ -70,7 +70,12 @@ fn bmi_class(bmi: f64) -> ObesityLevel {
 #[test]
 fn every_label_matches_its_bmi_range() {
     for r in synth::generate(5_000, 3) {
-        assert_eq!(Some(bmi_class(r.bmi())), r.target, "{r:?} has BMI {}", r.bmi());
+        assert_eq!(
+            Some(bmi_class(r.bmi())),
+            r.target,
+            "{r:?} has BMI {}",
+            r.bmi()
+        );
     }
 }
 
@@ -79,11 +84,17 @@ fn values_are_in_schema_ranges_and_rounded() {
     let records = synth::generate(5_000, 11);
     let schema = Schema::obesity();
     for col in feature_columns(&records) {
-        if let (Some(ColumnKind::Numeric { min, max, .. }), obesity_data::ColumnValues::Numeric(values)) =
-            (schema.column(&col.name).map(|c| &c.kind), &col.values)
+        if let (
+            Some(ColumnKind::Numeric { min, max, .. }),
+            obesity_data::ColumnValues::Numeric(values),
+        ) = (schema.column(&col.name).map(|c| &c.kind), &col.values)
         {
             for v in values {
-                assert!((*min..=*max).contains(v), "{} = {v} outside [{min}, {max}]", col.name);
+                assert!(
+                    (*min..=*max).contains(v),
+                    "{} = {v} outside [{min}, {max}]",
+                    col.name
+                );
             }
         }
     }
@@ -104,7 +115,12 @@ fn share(records: &[&ObesityRecord], f: impl Fn(&ObesityRecord) -> bool) -> f64 
 #[test]
 fn joint_structure_follows_the_class() {
     let records = synth::generate(20_000, 5);
-    let of = |level: ObesityLevel| records.iter().filter(|r| r.target == Some(level)).collect::<Vec<_>>();
+    let of = |level: ObesityLevel| {
+        records
+            .iter()
+            .filter(|r| r.target == Some(level))
+            .collect::<Vec<_>>()
+    };
     let normal = of(ObesityLevel::NormalWeight);
     let ob2 = of(ObesityLevel::ObesityTypeII);
     let ob3 = of(ObesityLevel::ObesityTypeIII);
@@ -115,16 +131,32 @@ fn joint_structure_follows_the_class() {
     assert!(share(&ob3, |r| r.gender == Gender::Female) > 0.9);
     // Height by gender.
     let mean_height = |g: Gender| {
-        let h: Vec<f64> = records.iter().filter(|r| r.gender == g).map(|r| r.height).collect();
+        let h: Vec<f64> = records
+            .iter()
+            .filter(|r| r.gender == g)
+            .map(|r| r.height)
+            .collect();
         h.iter().sum::<f64>() / h.len() as f64
     };
     let (f, m) = (mean_height(Gender::Female), mean_height(Gender::Male));
-    assert!((1.60..1.68).contains(&f) && (1.72..1.80).contains(&m), "female {f}, male {m}");
+    assert!(
+        (1.60..1.68).contains(&f) && (1.72..1.80).contains(&m),
+        "female {f}, male {m}"
+    );
     // Lifestyle shifts with the class.
-    assert!(share(&ob2, |r| r.family_history_with_overweight) > share(&insufficient, |r| r.family_history_with_overweight) + 0.3);
+    assert!(
+        share(&ob2, |r| r.family_history_with_overweight)
+            > share(&insufficient, |r| r.family_history_with_overweight) + 0.3
+    );
     assert!(share(&ob3, |r| r.favc) > share(&normal, |r| r.favc) + 0.15);
-    assert!(share(&insufficient, |r| r.caec == Frequency::Frequently) > share(&ob2, |r| r.caec == Frequency::Frequently) + 0.3);
+    assert!(
+        share(&insufficient, |r| r.caec == Frequency::Frequently)
+            > share(&ob2, |r| r.caec == Frequency::Frequently) + 0.3
+    );
     let mean_faf = |rs: &[&ObesityRecord]| rs.iter().map(|r| r.faf).sum::<f64>() / rs.len() as f64;
     assert!(mean_faf(&normal) > mean_faf(&ob3) + 0.3);
-    assert!(share(&ob2, |r| r.mtrans == Transport::Automobile) > share(&ob3, |r| r.mtrans == Transport::Automobile) + 0.2);
+    assert!(
+        share(&ob2, |r| r.mtrans == Transport::Automobile)
+            > share(&ob3, |r| r.mtrans == Transport::Automobile) + 0.2
+    );
 }

@@ -3,8 +3,8 @@
 use std::collections::BTreeMap;
 
 use obesity_data::{
-    Frequency, Gender, LoadOptions, ObesityLevel, ObesityRecord, StratifiedKFold, Transport, load_csv_bytes,
-    stratified_split, synth, write_csv,
+    Frequency, Gender, LoadOptions, ObesityLevel, ObesityRecord, StratifiedKFold, Transport,
+    load_csv_bytes, stratified_split, synth, write_csv,
 };
 use proptest::prelude::*;
 use proptest::sample::select;
@@ -15,7 +15,16 @@ fn level<T: Copy + std::fmt::Debug + 'static>(all: &'static [T]) -> impl Strateg
 
 /// Any record the schema accepts, with full-precision floats (not only rounded ones).
 fn any_record() -> impl Strategy<Value = ObesityRecord> {
-    let numbers = (10.0..=100.0f64, 1.0..=2.5f64, 20.0..=300.0f64, 1.0..=3.0f64, 1.0..=4.0f64, 1.0..=3.0f64, 0.0..=3.0f64, 0.0..=2.0f64);
+    let numbers = (
+        10.0..=100.0f64,
+        1.0..=2.5f64,
+        20.0..=300.0f64,
+        1.0..=3.0f64,
+        1.0..=4.0f64,
+        1.0..=3.0f64,
+        0.0..=3.0f64,
+        0.0..=2.0f64,
+    );
     let flags = (any::<bool>(), any::<bool>(), any::<bool>(), any::<bool>());
     let cats = (
         level(Gender::ALL),
@@ -25,7 +34,11 @@ fn any_record() -> impl Strategy<Value = ObesityRecord> {
         proptest::option::of(level(ObesityLevel::ALL)),
     );
     (numbers, flags, cats).prop_map(
-        |((age, height, weight, fcvc, ncp, ch2o, faf, tue), (fam, favc, smoke, scc), (gender, caec, calc, mtrans, target))| {
+        |(
+            (age, height, weight, fcvc, ncp, ch2o, faf, tue),
+            (fam, favc, smoke, scc),
+            (gender, caec, calc, mtrans, target),
+        )| {
             ObesityRecord {
                 gender,
                 age,
@@ -52,13 +65,20 @@ fn any_record() -> impl Strategy<Value = ObesityRecord> {
 fn roundtrip(records: &[ObesityRecord]) -> Vec<ObesityRecord> {
     let mut csv = Vec::new();
     write_csv(records, &mut csv).unwrap();
-    load_csv_bytes("roundtrip.csv", &csv, &LoadOptions::strict()).unwrap().records
+    load_csv_bytes("roundtrip.csv", &csv, &LoadOptions::strict())
+        .unwrap()
+        .records
 }
 
 fn bits(records: &[ObesityRecord]) -> Vec<[u64; 8]> {
     records
         .iter()
-        .map(|r| [r.age, r.height, r.weight, r.fcvc, r.ncp, r.ch2o, r.faf, r.tue].map(f64::to_bits))
+        .map(|r| {
+            [
+                r.age, r.height, r.weight, r.fcvc, r.ncp, r.ch2o, r.faf, r.tue,
+            ]
+            .map(f64::to_bits)
+        })
         .collect()
 }
 

@@ -12,7 +12,15 @@ fn uci_file_shape_duplicates_and_class_counts() {
     let report = ValidationReport::from_loaded(&loaded);
     assert!(report.shape_matches());
     assert_eq!(report.duplicates.count, 24);
-    let count = |class: &str| report.class_balance.classes.iter().find(|c| c.class == class).unwrap().count;
+    let count = |class: &str| {
+        report
+            .class_balance
+            .classes
+            .iter()
+            .find(|c| c.class == class)
+            .unwrap()
+            .count
+    };
     for (class, n) in [
         ("Obesity_Type_I", 351),
         ("Obesity_Type_III", 324),
@@ -50,21 +58,35 @@ fn write_reordered(path: &std::path::Path, header: &[String], original: &[u8]) {
 fn uci_canonical_fingerprint_ignores_column_order_and_line_endings() {
     let Some(path) = uci_csv() else { return };
     let original = std::fs::read(&path).unwrap();
-    assert!(original.windows(2).any(|w| w == b"\r\n"), "the UCI file is expected to use CRLF");
+    assert!(
+        original.windows(2).any(|w| w == b"\r\n"),
+        "the UCI file is expected to use CRLF"
+    );
     let loaded = load_csv(&path, &LoadOptions::strict()).unwrap();
     let dir = tempfile::tempdir().unwrap();
     let copy = dir.path().join("reordered_lf.csv");
     write_reordered(&copy, &loaded.header, &original);
     let copy_loaded = load_csv(&copy, &LoadOptions::strict()).unwrap();
     assert_eq!(copy_loaded.records, loaded.records);
-    assert_eq!(copy_loaded.fingerprint.canonical, loaded.fingerprint.canonical);
+    assert_eq!(
+        copy_loaded.fingerprint.canonical,
+        loaded.fingerprint.canonical
+    );
     assert_ne!(copy_loaded.fingerprint.raw, loaded.fingerprint.raw);
 
     // And our own writer's output has the same canonical hash too.
     let mut written = Vec::new();
     write_csv(&loaded.records, &mut written).unwrap();
-    let rewritten = obesity_data::load_csv_bytes("rewritten", &written, &LoadOptions::strict()).unwrap();
-    assert_eq!(rewritten.fingerprint.canonical, loaded.fingerprint.canonical);
-    let bits = |r: &[ObesityRecord]| r.iter().map(|r| (r.age.to_bits(), r.height.to_bits(), r.weight.to_bits())).collect::<Vec<_>>();
+    let rewritten =
+        obesity_data::load_csv_bytes("rewritten", &written, &LoadOptions::strict()).unwrap();
+    assert_eq!(
+        rewritten.fingerprint.canonical,
+        loaded.fingerprint.canonical
+    );
+    let bits = |r: &[ObesityRecord]| {
+        r.iter()
+            .map(|r| (r.age.to_bits(), r.height.to_bits(), r.weight.to_bits()))
+            .collect::<Vec<_>>()
+    };
     assert_eq!(bits(&rewritten.records), bits(&loaded.records));
 }

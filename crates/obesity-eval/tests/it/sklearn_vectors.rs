@@ -246,10 +246,8 @@ fn metrics_reject_bad_input() {
         brier_score(&[0], bad.view()),
         Err(EvalError::InvalidValue { what: "proba", .. })
     ));
-    assert!(matches!(
-        roc_auc_ovr(&[0, 1], p.view(), Average::Micro),
-        Ok(_) // binary: column-1 AUC regardless of average, as sklearn
-    ));
+    // Binary: the column-1 AUC whatever the average, as sklearn (ties here: 0.5).
+    assert_eq!(roc_auc_ovr(&[0, 1], p.view(), Average::Micro).unwrap(), 0.5);
     let p3 = Array2::from_shape_vec((1, 3), vec![0.2f64, 0.3, 0.5]).unwrap();
     assert!(matches!(
         roc_auc_ovr(&[0], p3.view(), Average::Micro),

@@ -8,6 +8,10 @@ use crate::params::Criterion;
 /// On a feature whose bins merge distinct values, nodes with at most this many rows use the
 /// exact sorted search, so small nodes (most of a fully grown tree) get exact thresholds.
 pub(crate) const SMALL_NODE: usize = 128;
+/// Features with at most this many bins get replicated histograms.
+const FEW_BINS: usize = 16;
+/// Histogram replicas for few-bin features (a power of two).
+const REPLICAS: usize = 4;
 
 /// The best split of one feature.
 #[derive(Debug, Clone, Copy)]
@@ -34,7 +38,7 @@ pub(crate) enum Outcome {
 pub(crate) struct Scratch {
     pub(crate) hist: Vec<f64>,
     pub(crate) cnt: Vec<u32>,
-    pub(crate) sorted: Vec<(f32, u32, f32)>,
+    pub(crate) keys: Vec<u64>,
     pub(crate) left: Vec<f64>,
     /// Left class weights of the best split so far in this node.
     pub(crate) best_left: Vec<f64>,
@@ -43,9 +47,9 @@ pub(crate) struct Scratch {
 impl Scratch {
     pub(crate) fn new(max_bins: usize, n_classes: usize) -> Self {
         Scratch {
-            hist: vec![0.0; max_bins * n_classes],
-            cnt: vec![0; max_bins],
-            sorted: Vec::new(),
+            hist: vec![0.0; max_bins.max(FEW_BINS * REPLICAS) * n_classes],
+            cnt: vec![0; max_bins.max(FEW_BINS * REPLICAS)],
+            keys: Vec::new(),
             left: vec![0.0; n_classes],
             best_left: vec![0.0; n_classes],
         }
@@ -122,14 +126,29 @@ fn histogram<C: BinCode>(
 ) -> Outcome {
     let k = node.totals.len();
     let codes = binned.codes(f);
+    let n_bins = binned.edges[f].len() + 1;
+    // With few bins, consecutive rows hit the same cell and every `+=` waits for the previous
+    // store: spread rows over REPLICAS copies of the histogram and fold them afterwards.
+    let reps = if n_bins <= FEW_BINS { REPLICAS } else { 1 };
     let (mut lo, mut hi) = (usize::MAX, 0usize);
-    for &r in node.rows {
+    for (i, &r) in node.rows.iter().enumerate() {
         let r = r as usize;
         let b = codes[r].idx();
-        s.hist[b * k + node.y[r] as usize] += f64::from(node.w[r]);
-        s.cnt[b] += 1;
+        let rep = i & (reps - 1);
+        s.hist[(rep * n_bins + b) * k + node.y[r] as usize] += f64::from(node.w[r]);
+        s.cnt[rep * n_bins + b] += 1;
         lo = lo.min(b);
         hi = hi.max(b);
+    }
+    for rep in 1..reps {
+        for b in lo..=hi {
+            let c = std::mem::take(&mut s.cnt[rep * n_bins + b]);
+            s.cnt[b] += c;
+            for c in 0..k {
+                let v = std::mem::take(&mut s.hist[(rep * n_bins + b) * k + c]);
+                s.hist[b * k + c] += v;
+            }
+        }
     }
     if lo == hi {
         s.hist[lo * k..(lo + 1) * k].fill(0.0);
@@ -190,29 +209,38 @@ fn histogram<C: BinCode>(
     }
 }
 
+/// Maps an `f32` to a `u32` with the same order (after folding -0.0 into 0.0).
+#[inline(always)]
+fn order_key(v: f32) -> u32 {
+    let b = (v + 0.0).to_bits();
+    if b & 0x8000_0000 != 0 { !b } else { b | 0x8000_0000 }
+}
+
 fn exact<C: BinCode>(binned: &Binned<C>, f: usize, node: &NodeCtx<'_>, s: &mut Scratch) -> Outcome {
     let raw = binned.raw(f);
-    s.sorted.clear();
-    let (mut lo, mut hi) = (f32::INFINITY, f32::NEG_INFINITY);
+    // Sort `value key << 32 | row` as plain u64s: much cheaper than sorting tuples by a
+    // float comparator.
+    s.keys.clear();
+    let (mut lo, mut hi) = (u32::MAX, 0u32);
     for &r in node.rows {
-        let r = r as usize;
-        let v = raw[r];
-        lo = lo.min(v);
-        hi = hi.max(v);
-        s.sorted.push((v, node.y[r], node.w[r]));
+        let k = order_key(raw[r as usize]);
+        lo = lo.min(k);
+        hi = hi.max(k);
+        s.keys.push(u64::from(k) << 32 | u64::from(r));
     }
     if lo == hi {
         return Outcome::Constant;
     }
-    s.sorted.sort_unstable_by(|a, b| a.0.total_cmp(&b.0));
-    let n = s.sorted.len();
+    s.keys.sort_unstable();
+    let n = s.keys.len();
     s.left.fill(0.0);
     let mut wl = 0.0;
     let mut best: Option<(f64, usize)> = None; // proxy, n_left
     for i in 0..n - 1 {
-        let (v, c, w) = s.sorted[i];
-        s.left[c as usize] += f64::from(w);
-        wl += f64::from(w);
+        let r = s.keys[i] as u32 as usize;
+        let w = f64::from(node.w[r]);
+        s.left[node.y[r] as usize] += w;
+        wl += w;
         let nl = i + 1;
         if nl < node.min_leaf {
             continue;
@@ -220,7 +248,7 @@ fn exact<C: BinCode>(binned: &Binned<C>, f: usize, node: &NodeCtx<'_>, s: &mut S
         if n - nl < node.min_leaf {
             break;
         }
-        if v < s.sorted[i + 1].0 {
+        if s.keys[i] >> 32 != s.keys[i + 1] >> 32 {
             let p = proxy(node.criterion, &s.left, node.totals, wl, node.w_total - wl);
             if best.is_none_or(|(bp, _)| p > bp) {
                 best = Some((p, nl));
@@ -231,7 +259,9 @@ fn exact<C: BinCode>(binned: &Binned<C>, f: usize, node: &NodeCtx<'_>, s: &mut S
     match best {
         None => Outcome::NoValid,
         Some((p, n_left)) => {
-            let threshold = midpoint(s.sorted[n_left - 1].0, s.sorted[n_left].0);
+            let a = raw[s.keys[n_left - 1] as u32 as usize];
+            let b = raw[s.keys[n_left] as u32 as usize];
+            let threshold = midpoint(a + 0.0, b + 0.0);
             s.left.copy_from_slice(&s.best_left);
             Outcome::Found(Split { feature: f, threshold, proxy: p, n_left })
         }

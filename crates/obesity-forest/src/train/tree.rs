@@ -58,6 +58,9 @@ struct Task {
     end: usize,
     depth: usize,
     totals: Vec<f64>,
+    /// Bitset of features already found constant in an ancestor (so constant here too):
+    /// skipped without a pass over the rows, as scikit-learn's `n_known_constants`.
+    constant: Vec<u64>,
     /// Parent split node and side (false = left).
     parent: Option<(usize, bool)>,
 }
@@ -82,9 +85,16 @@ pub(crate) fn grow<C: BinCode>(
     for &r in &rows {
         root_totals[y[r as usize] as usize] += f64::from(w[r as usize]);
     }
-    let mut stack = vec![Task { start: 0, end: rows.len(), depth: 0, totals: root_totals, parent: None }];
+    let mut stack = vec![Task {
+        start: 0,
+        end: rows.len(),
+        depth: 0,
+        totals: root_totals,
+        constant: vec![0; n_features.div_ceil(64)],
+        parent: None,
+    }];
 
-    while let Some(task) = stack.pop() {
+    while let Some(mut task) = stack.pop() {
         let n = task.end - task.start;
         let w_total: f64 = task.totals.iter().sum();
         let imp = impurity(cfg.criterion, &task.totals, w_total);
@@ -112,8 +122,11 @@ pub(crate) fn grow<C: BinCode>(
                 features.swap(drawn, j);
                 let f = features[drawn];
                 drawn += 1;
+                if task.constant[f / 64] >> (f % 64) & 1 == 1 {
+                    continue;
+                }
                 match evaluate(binned, f, &node, &mut scratch) {
-                    Outcome::Constant => {}
+                    Outcome::Constant => task.constant[f / 64] |= 1 << (f % 64),
                     Outcome::NoValid => visited += 1,
                     Outcome::Found(s) => {
                         visited += 1;
@@ -173,6 +186,7 @@ pub(crate) fn grow<C: BinCode>(
                     end: task.end,
                     depth: task.depth + 1,
                     totals: right_totals,
+                    constant: task.constant.clone(),
                     parent: Some((id, true)),
                 });
                 stack.push(Task {
@@ -180,6 +194,7 @@ pub(crate) fn grow<C: BinCode>(
                     end: mid,
                     depth: task.depth + 1,
                     totals: node_best_left.clone(),
+                    constant: task.constant,
                     parent: Some((id, false)),
                 });
             }

@@ -35,7 +35,9 @@ pub(crate) fn kolmogorov_sf(n: u64, x: f64) -> f64 {
             return 1.0;
         }
         let cdf = if n <= 140 {
-            (1..=n).map(|i| i as f64 * (1.0 / nf) * (2.0 * t - 1.0)).product::<f64>()
+            (1..=n)
+                .map(|i| i as f64 * (1.0 / nf) * (2.0 * t - 1.0))
+                .product::<f64>()
         } else {
             (log_nfactorial_div_n_pow_n(nf) + nf * (2.0 * t - 1.0).ln()).exp()
         };
@@ -413,7 +415,10 @@ mod scipy_grid {
     /// `scipy.stats.kstwo.sf(x, n)` on a grid that visits every branch of the method choice.
     #[test]
     fn kolmogorov_sf_matches_scipy_kstwo_sf() {
-        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/drift_reference.json");
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/data/drift_reference.json"
+        );
         let text = std::fs::read_to_string(path).expect("reference JSON is committed");
         let data: serde_json::Value = serde_json::from_str(&text).expect("reference JSON parses");
         let grid = data["kstwo_sf"].as_array().expect("grid");
@@ -423,9 +428,15 @@ mod scipy_grid {
             let x = point["x"].as_f64().expect("x");
             let want = point["sf"].as_f64().expect("sf");
             let got = super::kolmogorov_sf(n, x);
-            assert!((got - want).abs() <= 1e-9, "kstwo.sf({x}, {n}): got {got:e}, scipy {want:e}");
+            assert!(
+                (got - want).abs() <= 1e-9,
+                "kstwo.sf({x}, {n}): got {got:e}, scipy {want:e}"
+            );
             if want > 1e-300 {
-                assert!(((got - want) / want).abs() < 1e-6, "kstwo.sf({x}, {n}) relative");
+                assert!(
+                    ((got - want) / want).abs() < 1e-6,
+                    "kstwo.sf({x}, {n}) relative"
+                );
             }
         }
     }

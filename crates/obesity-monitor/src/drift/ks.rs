@@ -100,11 +100,19 @@ pub(crate) fn ks_2samp_sorted(a: &[f64], b: &[f64], method: KsMethod) -> KsResul
         }
     }
     if mode == KsMethod::Asymp {
-        let (m, n) = if n1 >= n2 { (n1 as f64, n2 as f64) } else { (n2 as f64, n1 as f64) };
+        let (m, n) = if n1 >= n2 {
+            (n1 as f64, n2 as f64)
+        } else {
+            (n2 as f64, n1 as f64)
+        };
         let en = m * n / (m + n);
         prob = kolmogorov_sf(en.round_ties_even().max(1.0) as u64, d);
     }
-    KsResult { statistic: d, p_value: prob.clamp(0.0, 1.0), method: mode }
+    KsResult {
+        statistic: d,
+        p_value: prob.clamp(0.0, 1.0),
+        method: mode,
+    }
 }
 
 /// `P(D_{n,n} >= h/n)` by the Horner-like alternating sum scipy uses for equal sizes.

@@ -24,10 +24,16 @@ pub fn ks_2samp(a: &[f64], b: &[f64], method: KsMethod) -> Result<KsResult> {
 
 fn sorted_checked(name: &str, v: &[f64]) -> Result<Vec<f64>> {
     if v.is_empty() {
-        return Err(MonitorError::EmptyColumn { column: name.to_owned() });
+        return Err(MonitorError::EmptyColumn {
+            column: name.to_owned(),
+        });
     }
     if let Some((row, value)) = v.iter().enumerate().find(|(_, x)| !x.is_finite()) {
-        return Err(MonitorError::NonFiniteValue { column: name.to_owned(), row, value: *value });
+        return Err(MonitorError::NonFiniteValue {
+            column: name.to_owned(),
+            row,
+            value: *value,
+        });
     }
     let mut s = v.to_vec();
     s.sort_by(f64::total_cmp);
@@ -186,7 +192,11 @@ pub struct StatTestDetector {
 impl StatTestDetector {
     /// A detector with Evidently's default threshold.
     pub fn new(stattest: StatTest) -> Self {
-        StatTestDetector { stattest, threshold: stattest.default_threshold(), ks_method: KsMethod::Auto }
+        StatTestDetector {
+            stattest,
+            threshold: stattest.default_threshold(),
+            ks_method: KsMethod::Auto,
+        }
     }
 
     /// Sets the threshold (must be finite and non-negative).
@@ -218,7 +228,10 @@ impl StatTestDetector {
             StatTest::Ks => match (&reference.values, &current.values) {
                 (SampleValues::Numeric { sorted: a }, SampleValues::Numeric { sorted: b }) => {
                     let r = ks::ks_2samp_sorted(a, b, self.ks_method);
-                    stattests::Outcome { statistic: r.statistic, p_value: Some(r.p_value) }
+                    stattests::Outcome {
+                        statistic: r.statistic,
+                        p_value: Some(r.p_value),
+                    }
                 }
                 _ => return Err(sample::kind_mismatch(reference, current)),
             },

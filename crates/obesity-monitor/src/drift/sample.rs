@@ -47,7 +47,9 @@ impl ColumnSample {
     /// Like [`ColumnSample::from_named`], from a name and values.
     pub fn from_values(name: &str, values: &ColumnValues) -> Result<Self> {
         if values.is_empty() {
-            return Err(MonitorError::EmptyColumn { column: name.to_owned() });
+            return Err(MonitorError::EmptyColumn {
+                column: name.to_owned(),
+            });
         }
         let values = match values {
             ColumnValues::Numeric(v) => {
@@ -70,7 +72,11 @@ impl ColumnSample {
                 SampleValues::Categorical { counts }
             }
         };
-        Ok(ColumnSample { name: name.to_owned(), rows: values_len(&values), values })
+        Ok(ColumnSample {
+            name: name.to_owned(),
+            rows: values_len(&values),
+            values,
+        })
     }
 
     /// Whether the column is numeric.
@@ -88,7 +94,11 @@ impl ColumnSample {
 
     /// A word for the kind, for messages.
     pub(crate) fn kind_name(&self) -> &'static str {
-        if self.is_numeric() { "numeric" } else { "categorical" }
+        if self.is_numeric() {
+            "numeric"
+        } else {
+            "categorical"
+        }
     }
 }
 
@@ -168,8 +178,14 @@ pub(crate) fn aligned_counts(
             let mut keys: Vec<&String> = a.keys().chain(b.keys()).collect();
             keys.sort();
             keys.dedup();
-            let ca = keys.iter().map(|k| a.get(*k).copied().unwrap_or(0) as f64).collect();
-            let cb = keys.iter().map(|k| b.get(*k).copied().unwrap_or(0) as f64).collect();
+            let ca = keys
+                .iter()
+                .map(|k| a.get(*k).copied().unwrap_or(0) as f64)
+                .collect();
+            let cb = keys
+                .iter()
+                .map(|k| b.get(*k).copied().unwrap_or(0) as f64)
+                .collect();
             Ok((ca, cb))
         }
         _ => Err(kind_mismatch(reference, current)),

@@ -38,9 +38,14 @@ pub(crate) fn chi_square(reference: &ColumnSample, current: &ColumnSample) -> Re
     } else if stat.is_infinite() {
         0.0
     } else {
-        ChiSquared::new(df as f64).map(|d| d.sf(stat)).unwrap_or(f64::NAN)
+        ChiSquared::new(df as f64)
+            .map(|d| d.sf(stat))
+            .unwrap_or(f64::NAN)
     };
-    Ok(Outcome { statistic: if df == 0 { 0.0 } else { stat }, p_value: Some(p) })
+    Ok(Outcome {
+        statistic: if df == 0 { 0.0 } else { stat },
+        p_value: Some(p),
+    })
 }
 
 /// Two-proportion Z-test (Evidently's `z_stat_test`): the first category in sorted order
@@ -49,7 +54,10 @@ pub(crate) fn chi_square(reference: &ColumnSample, current: &ColumnSample) -> Re
 pub(crate) fn z_test(reference: &ColumnSample, current: &ColumnSample) -> Result<Outcome> {
     let (r, c) = aligned_counts(reference, current)?;
     if r.len() <= 1 {
-        return Ok(Outcome { statistic: 0.0, p_value: Some(1.0) });
+        return Ok(Outcome {
+            statistic: 0.0,
+            p_value: Some(1.0),
+        });
     }
     let n1: f64 = r.iter().sum();
     let n2: f64 = c.iter().sum();
@@ -61,7 +69,10 @@ pub(crate) fn z_test(reference: &ColumnSample, current: &ColumnSample) -> Result
         Ok(normal) => 2.0 * (1.0 - normal.cdf(z.abs())),
         Err(_) => f64::NAN,
     };
-    Ok(Outcome { statistic: z, p_value: Some(p) })
+    Ok(Outcome {
+        statistic: z,
+        p_value: Some(p),
+    })
 }
 
 /// The two share vectors Evidently's `get_binned_data` compares.
@@ -80,7 +91,10 @@ pub(crate) fn binned_shares(
         | (SampleValues::Categorical { .. }, SampleValues::Categorical { .. }) => {
             let (r, c) = aligned_counts(reference, current)?;
             let (nr, nc): (f64, f64) = (r.iter().sum(), c.iter().sum());
-            Ok((r.iter().map(|x| x / nr).collect(), c.iter().map(|x| x / nc).collect()))
+            Ok((
+                r.iter().map(|x| x / nr).collect(),
+                c.iter().map(|x| x / nc).collect(),
+            ))
         }
         _ => Err(kind_mismatch(reference, current)),
     }
@@ -88,9 +102,16 @@ pub(crate) fn binned_shares(
 
 /// `np.histogram_bin_edges(concat(a, b), bins="sturges")` for two ascending samples.
 pub(crate) fn sturges_edges(a: &[f64], b: &[f64]) -> Vec<f64> {
-    let lo = a.first().copied().unwrap_or(0.0).min(b.first().copied().unwrap_or(f64::INFINITY));
-    let hi =
-        a.last().copied().unwrap_or(0.0).max(b.last().copied().unwrap_or(f64::NEG_INFINITY));
+    let lo = a
+        .first()
+        .copied()
+        .unwrap_or(0.0)
+        .min(b.first().copied().unwrap_or(f64::INFINITY));
+    let hi = a
+        .last()
+        .copied()
+        .unwrap_or(0.0)
+        .max(b.last().copied().unwrap_or(f64::NEG_INFINITY));
     let n = (a.len() + b.len()) as f64;
     let (mut first, mut last) = (lo, hi);
     if first == last {
@@ -98,7 +119,11 @@ pub(crate) fn sturges_edges(a: &[f64], b: &[f64]) -> Vec<f64> {
         last += 0.5;
     }
     let width = (hi - lo) / (n.log2() + 1.0);
-    let n_bins = if width > 0.0 { ((last - first) / width).ceil() as usize } else { 1 };
+    let n_bins = if width > 0.0 {
+        ((last - first) / width).ceil() as usize
+    } else {
+        1
+    };
     // np.linspace(first, last, n_bins + 1): i * step + first, the last edge set exactly.
     let step = (last - first) / n_bins as f64;
     let mut edges: Vec<f64> = (0..=n_bins).map(|i| i as f64 * step + first).collect();
@@ -116,7 +141,11 @@ pub(crate) fn histogram_shares(sorted: &[f64], edges: &[f64]) -> Vec<f64> {
     let below = |e: f64| sorted.partition_point(|x| *x < e);
     let mut out = Vec::with_capacity(nb);
     for i in 0..nb {
-        let lo = if i == 0 { sorted.partition_point(|x| *x < edges[0]) } else { below(edges[i]) };
+        let lo = if i == 0 {
+            sorted.partition_point(|x| *x < edges[0])
+        } else {
+            below(edges[i])
+        };
         let hi = if i + 1 == nb {
             sorted.partition_point(|x| *x <= edges[nb])
         } else {
@@ -130,8 +159,16 @@ pub(crate) fn histogram_shares(sorted: &[f64], edges: &[f64]) -> Vec<f64> {
 /// Evidently's zero fill: every 0 share becomes 1e-4, or (min non-zero share) / 1e6 when
 /// that minimum is itself at most 1e-4.
 fn fill_zeroes(shares: &mut [f64]) {
-    let min_nonzero = shares.iter().copied().filter(|x| *x != 0.0).fold(f64::INFINITY, f64::min);
-    let fill = if min_nonzero <= 1e-4 { min_nonzero / 1e6 } else { 1e-4 };
+    let min_nonzero = shares
+        .iter()
+        .copied()
+        .filter(|x| *x != 0.0)
+        .fold(f64::INFINITY, f64::min);
+    let fill = if min_nonzero <= 1e-4 {
+        min_nonzero / 1e6
+    } else {
+        1e-4
+    };
     for s in shares.iter_mut() {
         if *s == 0.0 {
             *s = fill;
@@ -146,7 +183,10 @@ pub(crate) fn psi(reference: &ColumnSample, current: &ColumnSample) -> Result<Ou
     fill_zeroes(&mut r);
     fill_zeroes(&mut c);
     let value = r.iter().zip(&c).map(|(r, c)| (r - c) * (r / c).ln()).sum();
-    Ok(Outcome { statistic: value, p_value: None })
+    Ok(Outcome {
+        statistic: value,
+        p_value: None,
+    })
 }
 
 fn rel_entr(x: f64, y: f64) -> f64 {
@@ -172,7 +212,10 @@ pub(crate) fn jensen_shannon(reference: &ColumnSample, current: &ColumnSample) -
         left += rel_entr(p, m);
         right += rel_entr(q, m);
     }
-    Ok(Outcome { statistic: ((left + right) / 2.0).sqrt(), p_value: None })
+    Ok(Outcome {
+        statistic: ((left + right) / 2.0).sqrt(),
+        p_value: None,
+    })
 }
 
 /// First Wasserstein distance between two ascending samples
@@ -227,7 +270,10 @@ pub(crate) fn wasserstein_norm(
     match (&reference.values, &current.values) {
         (SampleValues::Numeric { sorted: a }, SampleValues::Numeric { sorted: b }) => {
             let norm = reference_std.max(0.001);
-            Ok(Outcome { statistic: wasserstein_distance(a, b) / norm, p_value: None })
+            Ok(Outcome {
+                statistic: wasserstein_distance(a, b) / norm,
+                p_value: None,
+            })
         }
         _ => Err(kind_mismatch(reference, current)),
     }

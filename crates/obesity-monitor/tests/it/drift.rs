@@ -9,7 +9,10 @@ use proptest::prelude::*;
 use rand::{Rng, SeedableRng};
 
 fn num(name: &str, v: Vec<f64>) -> NamedColumn {
-    NamedColumn { name: name.to_owned(), values: ColumnValues::Numeric(v) }
+    NamedColumn {
+        name: name.to_owned(),
+        values: ColumnValues::Numeric(v),
+    }
 }
 
 fn cat(name: &str, v: &[&str]) -> NamedColumn {
@@ -45,7 +48,9 @@ fn batch(seed: u64, n: usize, shift: f64) -> Vec<NamedColumn> {
             }
         })
         .collect();
-    let smoke: Vec<&str> = (0..n).map(|i| if i % 20 == 0 { "yes" } else { "no" }).collect();
+    let smoke: Vec<&str> = (0..n)
+        .map(|i| if i % 20 == 0 { "yes" } else { "no" })
+        .collect();
     vec![
         num("Weight", normal(seed, n, 80.0 + 20.0 * shift)),
         num("Height", normal(seed + 7, n, 1.7)),
@@ -58,9 +63,15 @@ fn batch(seed: u64, n: usize, shift: f64) -> Vec<NamedColumn> {
 fn profile_records_kinds_and_survives_json() {
     let profile = ReferenceProfile::from_columns(&batch(1, 500, 0.0)).unwrap();
     assert_eq!(profile.rows, 500);
-    assert_eq!(profile.column_order, ["Weight", "Height", "MTRANS", "SMOKE"]);
+    assert_eq!(
+        profile.column_order,
+        ["Weight", "Height", "MTRANS", "SMOKE"]
+    );
     assert_eq!(profile.column("Weight").unwrap().kind, FeatureKind::Numeric);
-    assert_eq!(profile.column("MTRANS").unwrap().kind, FeatureKind::Categorical);
+    assert_eq!(
+        profile.column("MTRANS").unwrap().kind,
+        FeatureKind::Categorical
+    );
     assert_eq!(profile.column("SMOKE").unwrap().kind, FeatureKind::Binary);
     let json = profile.to_json().unwrap();
     let back = ReferenceProfile::from_json(&json).unwrap();
@@ -70,16 +81,25 @@ fn profile_records_kinds_and_survives_json() {
 #[test]
 fn profile_with_another_format_version_is_rejected() {
     let profile = ReferenceProfile::from_columns(&batch(1, 50, 0.0)).unwrap();
-    let json = profile.to_json().unwrap().replace("\"format_version\":1", "\"format_version\":99");
+    let json = profile
+        .to_json()
+        .unwrap()
+        .replace("\"format_version\":1", "\"format_version\":99");
     let err = ReferenceProfile::from_json(&json).unwrap_err();
     assert!(err.to_string().contains("format_version 99"), "{err}");
-    assert!(matches!(ReferenceProfile::from_json("{"), Err(MonitorError::ProfileFormat { .. })));
+    assert!(matches!(
+        ReferenceProfile::from_json("{"),
+        Err(MonitorError::ProfileFormat { .. })
+    ));
 }
 
 #[test]
 fn tampered_profile_sample_is_rejected() {
     let profile = ReferenceProfile::from_columns(&[num("x", vec![3.0, 1.0, 2.0])]).unwrap();
-    let json = profile.to_json().unwrap().replace("[1.0,2.0,3.0]", "[3.0,2.0,1.0]");
+    let json = profile
+        .to_json()
+        .unwrap()
+        .replace("[1.0,2.0,3.0]", "[3.0,2.0,1.0]");
     let err = ReferenceProfile::from_json(&json).unwrap_err();
     assert!(err.to_string().contains("column `x`"), "{err}");
 }
@@ -87,14 +107,21 @@ fn tampered_profile_sample_is_rejected() {
 #[test]
 fn no_drift_on_the_same_distribution_and_drift_on_a_shift() {
     let profile = ReferenceProfile::from_columns(&batch(1, 800, 0.0)).unwrap();
-    let same = profile.drift(&batch(2, 600, 0.0), &DriftOptions::default()).unwrap();
+    let same = profile
+        .drift(&batch(2, 600, 0.0), &DriftOptions::default())
+        .unwrap();
     assert!(!same.dataset_drift, "{same}");
-    let shifted = profile.drift(&batch(3, 600, 1.0), &DriftOptions::default()).unwrap();
+    let shifted = profile
+        .drift(&batch(3, 600, 1.0), &DriftOptions::default())
+        .unwrap();
     let weight = shifted.column("Weight").unwrap();
     assert_eq!(weight.stattest, StatTest::Ks, "<= 1000 reference rows: KS");
     assert!(weight.drifted && weight.p_value.unwrap() < 1e-10);
     assert!(shifted.column("MTRANS").unwrap().drifted);
-    assert_eq!(shifted.column("MTRANS").unwrap().stattest, StatTest::ChiSquare);
+    assert_eq!(
+        shifted.column("MTRANS").unwrap().stattest,
+        StatTest::ChiSquare
+    );
     assert_eq!(shifted.column("SMOKE").unwrap().stattest, StatTest::Z);
     assert!(!shifted.column("Height").unwrap().drifted);
     assert_eq!(shifted.number_of_drifted_columns, 2);
@@ -105,10 +132,15 @@ fn no_drift_on_the_same_distribution_and_drift_on_a_shift() {
 #[test]
 fn large_reference_uses_wasserstein_and_jensen_shannon() {
     let profile = ReferenceProfile::from_columns(&batch(1, 1001, 0.0)).unwrap();
-    let r = profile.drift(&batch(3, 300, 1.0), &DriftOptions::default()).unwrap();
+    let r = profile
+        .drift(&batch(3, 300, 1.0), &DriftOptions::default())
+        .unwrap();
     assert_eq!(r.column("Weight").unwrap().stattest, StatTest::Wasserstein);
     assert_eq!(r.column("Weight").unwrap().threshold, 0.1);
-    assert_eq!(r.column("MTRANS").unwrap().stattest, StatTest::JensenShannon);
+    assert_eq!(
+        r.column("MTRANS").unwrap().stattest,
+        StatTest::JensenShannon
+    );
     assert_eq!(r.column("SMOKE").unwrap().stattest, StatTest::JensenShannon);
     // Wasserstein normed by the reference std (~1): the mean moved by 20.
     assert!(r.column("Weight").unwrap().score > 15.0);
@@ -137,14 +169,19 @@ fn overrides_win_per_column_then_overall_then_default() {
 #[test]
 fn report_json_round_trips_and_table_lists_every_column() {
     let profile = ReferenceProfile::from_columns(&batch(1, 300, 0.0)).unwrap();
-    let r = profile.drift(&batch(3, 300, 1.0), &DriftOptions::default()).unwrap();
+    let r = profile
+        .drift(&batch(3, 300, 1.0), &DriftOptions::default())
+        .unwrap();
     let back: DriftReport = serde_json::from_str(&r.to_json().unwrap()).unwrap();
     assert_eq!(back, r);
     let table = r.to_string();
     for name in ["Weight", "Height", "MTRANS", "SMOKE"] {
         assert!(table.contains(name), "{table}");
     }
-    assert!(table.contains("DRIFT") && table.contains("dataset drift DETECTED"), "{table}");
+    assert!(
+        table.contains("DRIFT") && table.contains("dataset drift DETECTED"),
+        "{table}"
+    );
 }
 
 #[test]
@@ -154,12 +191,19 @@ fn capped_profile_is_a_quantile_sketch_close_to_the_exact_result() {
     let capped = ReferenceProfile::from_columns_capped(&cols, 1_001).unwrap();
     let c = capped.column("x").unwrap();
     assert!(c.sketched && c.sample.rows == 20_000);
-    assert_eq!(c.std, exact.column("x").unwrap().std, "std is of the full column");
+    assert_eq!(
+        c.std,
+        exact.column("x").unwrap().std,
+        "std is of the full column"
+    );
     let cur = [num("x", normal(6, 500, 0.3))];
     let options = DriftOptions::default().stattest(StatTest::Ks);
     let d_exact = exact.drift(&cur, &options).unwrap().columns[0].statistic;
     let d_sketch = capped.drift(&cur, &options).unwrap().columns[0].statistic;
-    assert!((d_exact - d_sketch).abs() <= 1.0 / 1000.0 + 1e-12, "{d_exact} vs {d_sketch}");
+    assert!(
+        (d_exact - d_sketch).abs() <= 1.0 / 1000.0 + 1e-12,
+        "{d_exact} vs {d_sketch}"
+    );
     assert!(ReferenceProfile::from_columns_capped(&cols, 1).is_err());
 }
 
@@ -167,20 +211,35 @@ fn capped_profile_is_a_quantile_sketch_close_to_the_exact_result() {
 fn prediction_drift_on_classes_and_confidence() {
     let classes = ["Normal_Weight", "Obesity_Type_I", "Overweight_Level_I"];
     let reference_pred: Vec<String> = (0..600).map(|i| classes[i % 3].to_owned()).collect();
-    let reference_conf: Vec<f64> = (0..600).map(|i| 0.6 + 0.3 * ((i * 37 % 100) as f64 / 100.0)).collect();
-    let profile =
-        ReferenceProfile::from_columns(&prediction_columns(&reference_pred, &reference_conf).unwrap())
-            .unwrap();
+    let reference_conf: Vec<f64> = (0..600)
+        .map(|i| 0.6 + 0.3 * ((i * 37 % 100) as f64 / 100.0))
+        .collect();
+    let profile = ReferenceProfile::from_columns(
+        &prediction_columns(&reference_pred, &reference_conf).unwrap(),
+    )
+    .unwrap();
     // The model now predicts mostly one class, with less confidence.
-    let current_pred: Vec<String> =
-        (0..300).map(|i| classes[if i % 5 == 0 { 1 } else { 0 }].to_owned()).collect();
-    let current_conf: Vec<f64> = (0..300).map(|i| 0.4 + 0.3 * ((i * 37 % 100) as f64 / 100.0)).collect();
+    let current_pred: Vec<String> = (0..300)
+        .map(|i| classes[if i % 5 == 0 { 1 } else { 0 }].to_owned())
+        .collect();
+    let current_conf: Vec<f64> = (0..300)
+        .map(|i| 0.4 + 0.3 * ((i * 37 % 100) as f64 / 100.0))
+        .collect();
     let r = profile
-        .drift(&prediction_columns(&current_pred, &current_conf).unwrap(), &DriftOptions::default())
+        .drift(
+            &prediction_columns(&current_pred, &current_conf).unwrap(),
+            &DriftOptions::default(),
+        )
         .unwrap();
-    assert_eq!(r.column("prediction").unwrap().stattest, StatTest::ChiSquare);
+    assert_eq!(
+        r.column("prediction").unwrap().stattest,
+        StatTest::ChiSquare
+    );
     assert!(r.column("prediction").unwrap().drifted);
-    assert_eq!(r.column("prediction_confidence").unwrap().stattest, StatTest::Ks);
+    assert_eq!(
+        r.column("prediction_confidence").unwrap().stattest,
+        StatTest::Ks
+    );
     assert!(r.column("prediction_confidence").unwrap().drifted);
     assert!(r.dataset_drift);
 }
@@ -190,7 +249,10 @@ fn max_probability_takes_each_rows_largest_and_rejects_ragged_input() {
     let conf = max_probability(&[0.2, 0.8, 0.6, 0.4, 0.5, 0.5], 2).unwrap();
     assert_eq!(conf.len(), 3);
     assert!((conf[0] - 0.8).abs() < 1e-7 && (conf[1] - 0.6).abs() < 1e-7);
-    assert!(matches!(max_probability(&[0.1, 0.2, 0.7], 2), Err(MonitorError::LengthMismatch { .. })));
+    assert!(matches!(
+        max_probability(&[0.1, 0.2, 0.7], 2),
+        Err(MonitorError::LengthMismatch { .. })
+    ));
     assert!(max_probability(&[], 0).is_err());
     assert!(prediction_columns(&["a".to_owned()], &[0.5, 0.6]).is_err());
 }
@@ -200,9 +262,14 @@ fn max_probability_takes_each_rows_largest_and_rejects_ragged_input() {
 #[test]
 fn empty_samples_are_errors_naming_the_column() {
     let err = ReferenceProfile::from_columns(&[num("Age", vec![])]).unwrap_err();
-    assert!(matches!(&err, MonitorError::EmptyColumn { column } if column == "Age"), "{err}");
+    assert!(
+        matches!(&err, MonitorError::EmptyColumn { column } if column == "Age"),
+        "{err}"
+    );
     let profile = ReferenceProfile::from_columns(&[num("Age", vec![1.0, 2.0])]).unwrap();
-    let err = profile.drift(&[num("Age", vec![])], &DriftOptions::default()).unwrap_err();
+    let err = profile
+        .drift(&[num("Age", vec![])], &DriftOptions::default())
+        .unwrap_err();
     assert!(err.to_string().contains("`Age`"), "{err}");
     assert!(ks_2samp(&[], &[1.0], KsMethod::Auto).is_err());
     assert!(ks_2samp(&[1.0], &[], KsMethod::Auto).is_err());
@@ -217,7 +284,10 @@ fn nan_in_a_numeric_column_is_an_error_naming_column_and_row() {
     );
     let profile = ReferenceProfile::from_columns(&[num("Weight", vec![70.0, 80.0])]).unwrap();
     let err = profile
-        .drift(&[num("Weight", vec![f64::INFINITY, 1.0])], &DriftOptions::default())
+        .drift(
+            &[num("Weight", vec![f64::INFINITY, 1.0])],
+            &DriftOptions::default(),
+        )
         .unwrap_err();
     assert!(err.to_string().contains("`Weight`, row 0"), "{err}");
     assert!(ks_2samp(&[1.0, f64::NAN], &[1.0], KsMethod::Exact).is_err());
@@ -226,10 +296,19 @@ fn nan_in_a_numeric_column_is_an_error_naming_column_and_row() {
 #[test]
 fn kind_mismatch_between_profile_and_batch_is_an_error() {
     let profile = ReferenceProfile::from_columns(&[num("FCVC", vec![1.0, 2.0, 3.0])]).unwrap();
-    let err = profile.drift(&[cat("FCVC", &["1", "2"])], &DriftOptions::default()).unwrap_err();
+    let err = profile
+        .drift(&[cat("FCVC", &["1", "2"])], &DriftOptions::default())
+        .unwrap_err();
     match err {
-        MonitorError::KindMismatch { column, expected, found } => {
-            assert_eq!((column.as_str(), expected.as_str(), found.as_str()), ("FCVC", "numeric", "categorical"));
+        MonitorError::KindMismatch {
+            column,
+            expected,
+            found,
+        } => {
+            assert_eq!(
+                (column.as_str(), expected.as_str(), found.as_str()),
+                ("FCVC", "numeric", "categorical")
+            );
         }
         other => panic!("unexpected {other}"),
     }
@@ -243,10 +322,18 @@ fn missing_and_duplicate_columns_are_errors() {
     let profile = ReferenceProfile::from_columns(&batch(1, 50, 0.0)).unwrap();
     let mut current = batch(2, 50, 0.0);
     current.retain(|c| c.name != "MTRANS");
-    let err = profile.drift(&current, &DriftOptions::default()).unwrap_err();
-    assert!(matches!(&err, MonitorError::MissingColumn { column } if column == "MTRANS"), "{err}");
+    let err = profile
+        .drift(&current, &DriftOptions::default())
+        .unwrap_err();
+    assert!(
+        matches!(&err, MonitorError::MissingColumn { column } if column == "MTRANS"),
+        "{err}"
+    );
     let dup = [num("a", vec![1.0]), num("a", vec![2.0])];
-    assert!(matches!(ReferenceProfile::from_columns(&dup), Err(MonitorError::DuplicateColumn { .. })));
+    assert!(matches!(
+        ReferenceProfile::from_columns(&dup),
+        Err(MonitorError::DuplicateColumn { .. })
+    ));
 }
 
 #[test]
@@ -254,23 +341,36 @@ fn tests_that_do_not_apply_and_bad_options_are_errors() {
     let profile = ReferenceProfile::from_columns(&batch(1, 50, 0.0)).unwrap();
     let options = DriftOptions::default().column("MTRANS", Some(StatTest::Ks), None);
     let err = profile.drift(&batch(2, 50, 0.0), &options).unwrap_err();
-    assert!(matches!(err, MonitorError::StatTestNotApplicable { .. }), "{err}");
+    assert!(
+        matches!(err, MonitorError::StatTestNotApplicable { .. }),
+        "{err}"
+    );
     for bad in [
         DriftOptions::default().drift_share(1.5),
         DriftOptions::default().threshold(f64::NAN),
         DriftOptions::default().column("Weight", None, Some(-0.1)),
     ] {
         let err = profile.drift(&batch(2, 50, 0.0), &bad).unwrap_err();
-        assert!(matches!(err, MonitorError::InvalidDriftOption { .. }), "{err}");
+        assert!(
+            matches!(err, MonitorError::InvalidDriftOption { .. }),
+            "{err}"
+        );
     }
-    assert!(StatTestDetector::new(StatTest::Ks).with_threshold(-1.0).is_err());
+    assert!(
+        StatTestDetector::new(StatTest::Ks)
+            .with_threshold(-1.0)
+            .is_err()
+    );
 }
 
 #[test]
 fn stattest_names_are_evidentlys() {
     for t in StatTest::ALL {
         assert_eq!(StatTest::parse(t.name()), Some(t));
-        assert_eq!(serde_json::to_string(&t).unwrap(), format!("\"{}\"", t.name()));
+        assert_eq!(
+            serde_json::to_string(&t).unwrap(),
+            format!("\"{}\"", t.name())
+        );
     }
     assert_eq!(StatTest::parse("kolmogorov"), None);
 }

@@ -17,18 +17,29 @@ const P_TOL: f64 = 1e-6;
 fn reference() -> &'static Value {
     static DATA: OnceLock<Value> = OnceLock::new();
     DATA.get_or_init(|| {
-        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/drift_reference.json");
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/data/drift_reference.json"
+        );
         let text = std::fs::read_to_string(path).expect("reference JSON is committed");
         serde_json::from_str(&text).expect("reference JSON parses")
     })
 }
 
 fn floats(v: &Value) -> Vec<f64> {
-    v.as_array().expect("array").iter().map(|x| x.as_f64().expect("number")).collect()
+    v.as_array()
+        .expect("array")
+        .iter()
+        .map(|x| x.as_f64().expect("number"))
+        .collect()
 }
 
 fn strings(v: &Value) -> Vec<String> {
-    v.as_array().expect("array").iter().map(|x| x.as_str().expect("string").to_owned()).collect()
+    v.as_array()
+        .expect("array")
+        .iter()
+        .map(|x| x.as_str().expect("string").to_owned())
+        .collect()
 }
 
 fn column(name: &str, numeric: bool, values: &Value) -> NamedColumn {
@@ -77,8 +88,18 @@ fn ks_2samp_matches_scipy_statistic_and_p_value() {
             _ => KsMethod::Asymp,
         };
         let r = ks_2samp(&floats(&case["a"]), &floats(&case["b"]), method).expect("valid input");
-        close(&format!("{name}: statistic"), r.statistic, case["statistic"].as_f64().unwrap(), STAT_TOL);
-        close(&format!("{name}: p-value"), r.p_value, case["p_value"].as_f64().unwrap(), P_TOL);
+        close(
+            &format!("{name}: statistic"),
+            r.statistic,
+            case["statistic"].as_f64().unwrap(),
+            STAT_TOL,
+        );
+        close(
+            &format!("{name}: p-value"),
+            r.p_value,
+            case["p_value"].as_f64().unwrap(),
+            P_TOL,
+        );
         let want_p = case["p_value"].as_f64().unwrap();
         if want_p > 1e-300 {
             // Tiny p-values must also agree relatively, not just both be ~0.
@@ -91,10 +112,23 @@ fn ks_2samp_matches_scipy_statistic_and_p_value() {
 #[test]
 fn ks_auto_is_exact_up_to_10000_and_asymptotic_above() {
     let a: Vec<f64> = (0..10_000).map(|i| i as f64).collect();
-    let b: Vec<f64> = (0..10_000).map(|i| i as f64 + 0.5).collect();
-    assert_eq!(ks_2samp(&a, &b, KsMethod::Auto).unwrap().method, KsMethod::Exact);
+    let b: Vec<f64> = (0..10_000).map(|i| i as f64 + 50.5).collect();
+    assert_eq!(
+        ks_2samp(&a, &b, KsMethod::Auto).unwrap().method,
+        KsMethod::Exact
+    );
     let c: Vec<f64> = (0..10_001).map(|i| i as f64).collect();
-    assert_eq!(ks_2samp(&a, &c, KsMethod::Auto).unwrap().method, KsMethod::Asymp);
+    assert_eq!(
+        ks_2samp(&a, &c, KsMethod::Auto).unwrap().method,
+        KsMethod::Asymp
+    );
+    // scipy's fallback: at D = 1/n the exact sum rounds outside [0, 1].
+    let d: Vec<f64> = (0..2000).map(|i| i as f64).collect();
+    let e: Vec<f64> = (0..2000).map(|i| i as f64 + 0.5).collect();
+    assert_eq!(
+        ks_2samp(&d, &e, KsMethod::Exact).unwrap().method,
+        KsMethod::Asymp
+    );
 }
 
 fn sample(case: &Value, side: &str) -> ColumnSample {
@@ -110,16 +144,29 @@ fn evidently_stattests_match_on_every_case() {
         let name = case["name"].as_str().expect("name");
         let (r, c) = (sample(case, "reference"), sample(case, "current"));
         for test in StatTest::ALL {
-            let Some(want) = case.get(test.name()).and_then(Value::as_f64) else { continue };
-            let got = StatTestDetector::new(test).detect(&r, &c).expect("applicable test");
+            let Some(want) = case.get(test.name()).and_then(Value::as_f64) else {
+                continue;
+            };
+            let got = StatTestDetector::new(test)
+                .detect(&r, &c)
+                .expect("applicable test");
             let tol = if test.is_p_value() { P_TOL } else { STAT_TOL };
             close(&format!("{name}: {test}"), got.score, want, tol);
             let stat_key = format!("{}_statistic", test.name());
             if let Some(stat) = case.get(&stat_key).and_then(num) {
-                close(&format!("{name}: {test} statistic"), got.statistic, stat, STAT_TOL);
+                close(
+                    &format!("{name}: {test} statistic"),
+                    got.statistic,
+                    stat,
+                    STAT_TOL,
+                );
             }
             if let Some(ev) = case.get("evidently").and_then(|e| e.get(test.name())) {
-                assert_eq!(got.drifted, ev["drifted"].as_bool().unwrap(), "{name}: {test} verdict");
+                assert_eq!(
+                    got.drifted,
+                    ev["drifted"].as_bool().unwrap(),
+                    "{name}: {test} verdict"
+                );
             }
             checked += 1;
         }
@@ -130,7 +177,11 @@ fn evidently_stattests_match_on_every_case() {
 #[test]
 fn data_drift_preset_matches_evidently_choice_scores_and_verdicts() {
     let cases = reference()["datasets"].as_array().expect("dataset cases");
-    assert_eq!(cases.len(), 4, "regenerate the JSON with Evidently installed");
+    assert_eq!(
+        cases.len(),
+        4,
+        "regenerate the JSON with Evidently installed"
+    );
     for case in cases {
         let name = case["name"].as_str().expect("name");
         let cols = |side: &str| -> Vec<NamedColumn> {
@@ -138,25 +189,66 @@ fn data_drift_preset_matches_evidently_choice_scores_and_verdicts() {
                 .as_array()
                 .unwrap()
                 .iter()
-                .map(|c| column(c["name"].as_str().unwrap(), c["numeric"].as_bool().unwrap(), &c["values"]))
+                .map(|c| {
+                    column(
+                        c["name"].as_str().unwrap(),
+                        c["numeric"].as_bool().unwrap(),
+                        &c["values"],
+                    )
+                })
                 .collect()
         };
         let profile = ReferenceProfile::from_columns(&cols("reference")).expect("profile");
-        let report = profile.drift(&cols("current"), &DriftOptions::default()).expect("report");
+        let report = profile
+            .drift(&cols("current"), &DriftOptions::default())
+            .expect("report");
         for (col, want) in case["columns"].as_object().unwrap() {
-            let got = report.column(col).unwrap_or_else(|| panic!("{name}: {col} missing"));
-            assert_eq!(got.stattest.name(), want["stattest"].as_str().unwrap(), "{name}: {col} stattest");
-            close(&format!("{name}: {col} threshold"), got.threshold, want["threshold"].as_f64().unwrap(), 0.0);
-            let tol = if got.stattest.is_p_value() { P_TOL } else { STAT_TOL };
-            close(&format!("{name}: {col} score"), got.score, want["score"].as_f64().unwrap(), tol);
-            assert_eq!(got.drifted, want["drifted"].as_bool().unwrap(), "{name}: {col} verdict");
+            let got = report
+                .column(col)
+                .unwrap_or_else(|| panic!("{name}: {col} missing"));
+            assert_eq!(
+                got.stattest.name(),
+                want["stattest"].as_str().unwrap(),
+                "{name}: {col} stattest"
+            );
+            close(
+                &format!("{name}: {col} threshold"),
+                got.threshold,
+                want["threshold"].as_f64().unwrap(),
+                0.0,
+            );
+            let tol = if got.stattest.is_p_value() {
+                P_TOL
+            } else {
+                STAT_TOL
+            };
+            close(
+                &format!("{name}: {col} score"),
+                got.score,
+                want["score"].as_f64().unwrap(),
+                tol,
+            );
+            assert_eq!(
+                got.drifted,
+                want["drifted"].as_bool().unwrap(),
+                "{name}: {col} verdict"
+            );
         }
         assert_eq!(
             report.number_of_drifted_columns as u64,
             case["number_of_drifted_columns"].as_u64().unwrap(),
             "{name}"
         );
-        close(name, report.share_of_drifted_columns, case["share_of_drifted_columns"].as_f64().unwrap(), 1e-15);
-        assert_eq!(report.dataset_drift, case["dataset_drift"].as_bool().unwrap(), "{name}");
+        close(
+            name,
+            report.share_of_drifted_columns,
+            case["share_of_drifted_columns"].as_f64().unwrap(),
+            1e-15,
+        );
+        assert_eq!(
+            report.dataset_drift,
+            case["dataset_drift"].as_bool().unwrap(),
+            "{name}"
+        );
     }
 }

@@ -2,3 +2,7 @@
 
 mod drift;
 mod drift_reference;
+mod abtest;
+mod alerts;
+mod perf;
+mod retrain;

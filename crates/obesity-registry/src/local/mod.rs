@@ -26,6 +26,11 @@ use self::layout::{
     join_key, path_to_file_uri,
 };
 
+/// The local path of the part of a `file://` URI after the scheme.
+pub(crate) fn file_uri_path(rest: &str) -> Option<PathBuf> {
+    file_uri_to_path(&format!("file://{rest}"))
+}
+
 /// The tag MLflow keeps the run name in.
 const RUN_NAME_TAG: &str = "mlflow.runName";
 

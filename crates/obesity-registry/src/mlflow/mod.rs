@@ -206,15 +206,17 @@ fn parse_base_url(url: &str) -> Result<String> {
         reason: reason.to_string(),
     };
     let trimmed = url.trim().trim_end_matches('/');
-    if trimmed.starts_with("https://") {
+    let lower = trimmed.to_ascii_lowercase();
+    if lower.starts_with("https://") {
         return Err(unsupported(
             "this build has no TLS support; reach the server over http:// (e.g. through a \
              local TLS-terminating proxy or an SSH tunnel)",
         ));
     }
-    let Some(rest) = trimmed.strip_prefix("http://") else {
+    if !lower.starts_with("http://") {
         return Err(unsupported("an MLflow server URL starts with http://"));
-    };
+    }
+    let rest = trimmed.get("http://".len()..).unwrap_or_default();
     let host = rest.split('/').next().unwrap_or_default();
     if host.is_empty() || host.contains('@') {
         return Err(unsupported(
@@ -225,7 +227,7 @@ fn parse_base_url(url: &str) -> Result<String> {
     if rest.contains(['?', '#', ' ']) {
         return Err(unsupported("the URL must not have a query, fragment or space"));
     }
-    Ok(trimmed.to_string())
+    Ok(format!("http://{rest}"))
 }
 
 impl MlflowStore {
@@ -995,7 +997,7 @@ mod tests {
             "http://127.0.0.1:5000"
         );
         assert_eq!(
-            parse_base_url("http://host/mlflow").unwrap(),
+            parse_base_url("HTTP://host/mlflow").unwrap(),
             "http://host/mlflow"
         );
         for bad in [

@@ -1,0 +1,308 @@
+//! PerformanceMonitor: logging, late labels, windows, persistence and torn lines.
+
+use std::fs::OpenOptions;
+use std::io::Write;
+use std::sync::Arc;
+
+use chrono::{DateTime, Duration, TimeZone, Utc};
+use ndarray::array;
+use obesity_monitor::{ManualClock, MonitorError, PerformanceMonitor, PredictionBatch};
+
+fn t0() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 3, 1, 12, 0, 0).single().unwrap_or_default()
+}
+
+fn clock() -> ManualClock {
+    ManualClock::new(t0())
+}
+
+/// Four served requests r0..r3 predicting classes 0,1,2,0 with latencies 10,20,30,40 ms,
+/// plus one failure at 100 ms.
+fn batch(prefix: &str, version: &str) -> PredictionBatch {
+    let mut b = PredictionBatch::new(version);
+    for (i, (p, l)) in [(0, 10.0), (1, 20.0), (2, 30.0), (0, 40.0)].into_iter().enumerate() {
+        b.push(format!("{prefix}{i}"), p, 0.6 + 0.1 * i as f64, l);
+    }
+    b.push_failure(format!("{prefix}fail"), 100.0, "timeout");
+    b
+}
+
+fn close(a: Option<f64>, b: f64) -> bool {
+    a.is_some_and(|a| (a - b).abs() < 1e-12)
+}
+
+#[test]
+fn summary_counts_rates_latency_and_scores() -> Result<(), MonitorError> {
+    let c = clock();
+    let mut m = PerformanceMonitor::in_memory("obesity", Arc::new(c.clone()))?;
+    m.log_batch(batch("a", "1").with_drift_score(0.2).with_invalid_rows(1))?;
+    m.log_batch(batch("b", "1").with_drift_score(0.4))?;
+    let s = m.summary_hours(1);
+    assert_eq!((s.n_batches, s.n_requests, s.n_predictions, s.n_errors), (2, 10, 8, 2));
+    assert!(close(s.error_rate, 0.2));
+    // No labels yet: accuracy and F1 are unknown, not 0.
+    assert_eq!((s.n_labelled, s.accuracy, s.f1_macro), (0, None, None));
+    // Latencies of both batches: [10,10,20,20,30,30,40,40,100,100];
+    // numpy.percentile(..., [50, 95, 99]) = [30, 100, 100].
+    assert!(close(s.latency_p50_ms, 30.0));
+    assert!(close(s.latency_p95_ms, 100.0));
+    assert!(close(s.drift_score, 0.3));
+    assert!(close(s.max_drift_score, 0.4));
+    assert!(close(s.invalid_row_share, 0.1));
+    assert!(close(s.data_quality_score, 0.9));
+    assert!(close(s.mean_confidence, 0.75));
+    assert_eq!(s.predictions_by_version.get("1"), Some(&8));
+    Ok(())
+}
+
+#[test]
+fn late_labels_give_accuracy_and_f1_and_unknown_ids_are_reported() -> Result<(), MonitorError> {
+    let c = clock();
+    let mut m = PerformanceMonitor::in_memory("obesity", Arc::new(c.clone()))?;
+    m.log_batch(batch("a", "1"))?;
+    c.advance(Duration::minutes(30));
+    // predictions 0,1,2,0; truth 0,1,1,2 → accuracy 0.5.
+    let report = m.record_labels(&[("a0", 0), ("a1", 1), ("a2", 1), ("a3", 2), ("nope", 1)])?;
+    assert_eq!(report.matched, 4);
+    assert_eq!(report.unknown, vec!["nope".to_string()]);
+    let s = m.summary_hours(1);
+    assert_eq!(s.n_labelled, 4);
+    assert!(close(s.accuracy, 0.5));
+    // f1_score([0,1,1,2],[0,1,2,0],average="macro") = 0.4444444444444444 (scikit-learn)
+    assert!(
+        s.f1_macro.is_some_and(|f| (f - 0.444_444_444_444_444_4).abs() < 1e-12),
+        "{:?}",
+        s.f1_macro
+    );
+    // A corrected label replaces the first one.
+    m.record_labels(&[("a2", 2)])?;
+    assert!(close(m.summary_hours(1).accuracy, 0.75));
+    // Labels for a failed request cannot be joined.
+    let r = m.record_labels(&[("afail", 0)])?;
+    assert_eq!((r.matched, r.unknown.len()), (0, 1));
+    Ok(())
+}
+
+#[test]
+fn windows_follow_the_clock() -> Result<(), MonitorError> {
+    let c = clock();
+    let mut m = PerformanceMonitor::in_memory("obesity", Arc::new(c.clone()))?;
+    m.log_batch(batch("old", "1"))?;
+    c.advance(Duration::hours(5));
+    m.log_batch(batch("new", "2"))?;
+    assert_eq!(m.summary_hours(1).n_batches, 1);
+    assert_eq!(m.summary_hours(6).n_batches, 2);
+    assert_eq!(m.summary_for_version(Duration::hours(6), "1").n_predictions, 4);
+    assert_eq!(m.summary_for_version(Duration::hours(1), "1").n_predictions, 0);
+    c.advance(Duration::hours(2));
+    let empty = m.summary_hours(1);
+    assert_eq!(empty.n_requests, 0);
+    assert_eq!((empty.error_rate, empty.latency_p95_ms), (None, None));
+    Ok(())
+}
+
+#[test]
+fn features_from_a_matrix_are_kept_for_drift() -> Result<(), MonitorError> {
+    let c = clock();
+    let mut m = PerformanceMonitor::in_memory("obesity", Arc::new(c.clone()))?;
+    let proba = array![[0.1f32, 0.7, 0.2], [0.5, 0.2, 0.3]];
+    let b = PredictionBatch::from_probabilities(
+        "1",
+        vec!["x".into(), "y".into()],
+        proba.view(),
+        vec![1.0, 2.0],
+    )?
+    .with_features(array![[1.5f32, 2.0], [3.0, 4.0]].view());
+    assert_eq!(b.predictions, vec![1, 0]);
+    assert!((b.confidences[0] - 0.7).abs() < 1e-6);
+    m.log_batch(b)?;
+    assert_eq!(m.recent_features(Duration::hours(1)), vec![vec![1.5, 2.0], vec![3.0, 4.0]]);
+    c.advance(Duration::hours(2));
+    assert!(m.recent_features(Duration::hours(1)).is_empty());
+    Ok(())
+}
+
+#[test]
+fn bad_batches_are_rejected_naming_the_field() -> Result<(), MonitorError> {
+    let c = clock();
+    let mut m = PerformanceMonitor::in_memory("obesity", Arc::new(c.clone()))?;
+    let field_of = |e: MonitorError| match e {
+        MonitorError::InvalidBatch { field, index, .. } => Some((field, index)),
+        _ => None,
+    };
+
+    let mut b = batch("a", "1");
+    b.latencies_ms.pop();
+    assert_eq!(m.log_batch(b).err().and_then(field_of), Some(("latencies_ms", None)));
+
+    let mut b = batch("a", "1");
+    b.confidences[2] = 1.5;
+    assert_eq!(m.log_batch(b).err().and_then(field_of), Some(("confidences", Some(2))));
+
+    let mut b = batch("a", "1");
+    b.latencies_ms[1] = f64::NAN;
+    assert_eq!(m.log_batch(b).err().and_then(field_of), Some(("latencies_ms", Some(1))));
+
+    let b = batch("a", "1").with_invalid_rows(6);
+    assert_eq!(m.log_batch(b).err().and_then(field_of), Some(("invalid_rows", None)));
+
+    let b = batch("a", "");
+    assert_eq!(m.log_batch(b).err().and_then(field_of), Some(("model_version", None)));
+
+    let b = batch("a", "1").with_drift_score(-1.0);
+    assert_eq!(m.log_batch(b).err().and_then(field_of), Some(("drift_score", None)));
+
+    let mut b = batch("a", "1");
+    b.request_ids[1] = "a0".into();
+    assert_eq!(m.log_batch(b).err().and_then(field_of), Some(("request_ids", Some(1))));
+
+    // The same ids again in a later batch.
+    m.log_batch(batch("a", "1"))?;
+    assert!(matches!(
+        m.log_batch(batch("a", "1")),
+        Err(MonitorError::InvalidBatch { field: "request_ids", .. })
+    ));
+
+    let nan = ndarray::array![[f32::NAN, 0.5]];
+    let e = PredictionBatch::from_probabilities("1", vec!["q".into()], nan.view(), vec![1.0]);
+    assert_eq!(e.err().and_then(field_of), Some(("probabilities", Some(0))));
+    // Nothing invalid was counted.
+    assert_eq!(m.summary_hours(1).n_batches, 1);
+    Ok(())
+}
+
+#[test]
+fn unsafe_model_names_are_rejected() {
+    let c = Arc::new(clock());
+    let dir = tempfile::tempdir().ok();
+    let root = dir.as_ref().map(|d| d.path().to_path_buf()).unwrap_or_default();
+    for name in ["", "..", "a/b", "../escape"] {
+        let e = PerformanceMonitor::open(&root, name, c.clone());
+        assert!(
+            matches!(e, Err(MonitorError::InvalidConfig { field: "model", .. })),
+            "{name:?} accepted"
+        );
+    }
+}
+
+#[test]
+fn state_survives_a_restart() -> Result<(), Box<dyn std::error::Error>> {
+    let dir = tempfile::tempdir()?;
+    let c = clock();
+    let before = {
+        let mut m = PerformanceMonitor::open(dir.path(), "obesity", Arc::new(c.clone()))?;
+        m.log_batch(batch("a", "1").with_drift_score(0.05))?;
+        m.record_labels(&[("a0", 0), ("a1", 0)])?;
+        m.summary_hours(1)
+    };
+    let path = PerformanceMonitor::events_path(dir.path(), "obesity");
+    assert_eq!(std::fs::read_to_string(&path)?.lines().count(), 2);
+    let m = PerformanceMonitor::open(dir.path(), "obesity", Arc::new(c.clone()))?;
+    assert!(m.torn_tail().is_none());
+    assert_eq!(m.summary_hours(1), before);
+    assert!(close(before.accuracy, 0.5));
+    Ok(())
+}
+
+fn append(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
+    OpenOptions::new().append(true).open(path)?.write_all(bytes)
+}
+
+#[test]
+fn a_torn_last_line_is_reported_and_cut_and_earlier_lines_survive()
+-> Result<(), Box<dyn std::error::Error>> {
+    let dir = tempfile::tempdir()?;
+    let c = clock();
+    let path = PerformanceMonitor::events_path(dir.path(), "obesity");
+    {
+        let mut m = PerformanceMonitor::open(dir.path(), "obesity", Arc::new(c.clone()))?;
+        m.log_batch(batch("a", "1"))?;
+        m.log_batch(batch("b", "1"))?;
+    }
+    let good_len = std::fs::metadata(&path)?.len();
+    // Half of a third batch line, as a crash mid-write leaves it.
+    let full = std::fs::read_to_string(&path)?;
+    let second = full.lines().nth(1).unwrap_or_default();
+    append(&path, &second.as_bytes()[..second.len() / 2])?;
+
+    let mut m = PerformanceMonitor::open(dir.path(), "obesity", Arc::new(c.clone()))?;
+    let torn = m.torn_tail().cloned();
+    assert_eq!(torn.as_ref().map(|t| t.line), Some(3));
+    assert_eq!(torn.map(|t| t.bytes_removed), Some((second.len() / 2) as u64));
+    assert_eq!(m.summary_hours(1).n_batches, 2);
+    assert_eq!(std::fs::metadata(&path)?.len(), good_len);
+    // Appending after recovery yields a clean file.
+    m.log_batch(batch("c", "1"))?;
+    drop(m);
+    let m = PerformanceMonitor::open(dir.path(), "obesity", Arc::new(c.clone()))?;
+    assert!(m.torn_tail().is_none());
+    assert_eq!(m.summary_hours(1).n_batches, 3);
+    Ok(())
+}
+
+#[test]
+fn garbage_as_last_line_is_treated_as_torn() -> Result<(), Box<dyn std::error::Error>> {
+    let dir = tempfile::tempdir()?;
+    let c = clock();
+    let path = PerformanceMonitor::events_path(dir.path(), "obesity");
+    {
+        let mut m = PerformanceMonitor::open(dir.path(), "obesity", Arc::new(c.clone()))?;
+        m.log_batch(batch("a", "1"))?;
+    }
+    append(&path, b"\x00\xffnot json at all\n")?;
+    let m = PerformanceMonitor::open(dir.path(), "obesity", Arc::new(c.clone()))?;
+    assert_eq!(m.torn_tail().map(|t| t.line), Some(2));
+    assert_eq!(m.summary_hours(1).n_batches, 1);
+    Ok(())
+}
+
+#[test]
+fn a_complete_last_line_without_newline_is_kept() -> Result<(), Box<dyn std::error::Error>> {
+    let dir = tempfile::tempdir()?;
+    let c = clock();
+    let path = PerformanceMonitor::events_path(dir.path(), "obesity");
+    {
+        let mut m = PerformanceMonitor::open(dir.path(), "obesity", Arc::new(c.clone()))?;
+        m.log_batch(batch("a", "1"))?;
+        m.log_batch(batch("b", "1"))?;
+    }
+    // Lose only the final newline.
+    let len = std::fs::metadata(&path)?.len();
+    OpenOptions::new().write(true).open(&path)?.set_len(len - 1)?;
+    let mut m = PerformanceMonitor::open(dir.path(), "obesity", Arc::new(c.clone()))?;
+    assert!(m.torn_tail().is_none());
+    m.log_batch(batch("c", "1"))?;
+    drop(m);
+    let m = PerformanceMonitor::open(dir.path(), "obesity", Arc::new(c.clone()))?;
+    assert_eq!(m.summary_hours(1).n_batches, 3);
+    Ok(())
+}
+
+#[test]
+fn damage_before_the_last_line_is_an_error_naming_the_line()
+-> Result<(), Box<dyn std::error::Error>> {
+    let dir = tempfile::tempdir()?;
+    let c = clock();
+    let path = PerformanceMonitor::events_path(dir.path(), "obesity");
+    {
+        let mut m = PerformanceMonitor::open(dir.path(), "obesity", Arc::new(c.clone()))?;
+        m.log_batch(batch("a", "1"))?;
+    }
+    append(&path, b"{broken\n")?;
+    {
+        let mut m = PerformanceMonitor::open(dir.path(), "obesity", Arc::new(c.clone()));
+        // The broken line was last, so it was cut; put it back in the middle this time.
+        assert!(m.as_mut().is_ok_and(|m| m.torn_tail().is_some()));
+    }
+    let good = std::fs::read(&path)?;
+    let mut damaged = b"{broken\n".to_vec();
+    damaged.extend_from_slice(&good);
+    std::fs::write(&path, &damaged)?;
+    match PerformanceMonitor::open(dir.path(), "obesity", Arc::new(c.clone())) {
+        Err(MonitorError::CorruptLog { line, .. }) => assert_eq!(line, 1),
+        other => panic!("expected CorruptLog, got {other:?}"),
+    }
+    // The file was not touched.
+    assert_eq!(std::fs::read(&path)?, damaged);
+    Ok(())
+}

@@ -1,0 +1,4 @@
+#[path = "it/drift.rs"]
+mod drift;
+#[path = "it/drift_reference.rs"]
+mod drift_reference;

@@ -1,0 +1,313 @@
+//! `MlflowStore` against a scripted fake server (a `std::net::TcpListener` on 127.0.0.1):
+//! retries, error mapping, the wire format of special floats and credentials, without MLflow.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpListener};
+use std::thread::{self, JoinHandle};
+use std::time::Duration;
+
+use obesity_registry::{Error, Metric, MlflowStore, Param, RetryPolicy, Store};
+
+/// One request as the fake server saw it.
+#[derive(Debug)]
+struct Seen {
+    request_line: String,
+    headers: Vec<(String, String)>,
+    body: String,
+}
+
+impl Seen {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// Serves `script` (status, JSON body), one connection per answer, then returns what it saw.
+fn fake_server(script: Vec<(u16, &'static str)>) -> (SocketAddr, JoinHandle<Vec<Seen>>) {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind a local port");
+    let addr = listener.local_addr().expect("local addr");
+    let handle = thread::spawn(move || {
+        let mut seen = Vec::new();
+        for (status, body) in script {
+            let Ok((stream, _)) = listener.accept() else {
+                break;
+            };
+            stream
+                .set_read_timeout(Some(Duration::from_secs(5)))
+                .expect("timeout");
+            let mut reader = BufReader::new(stream);
+            let mut request_line = String::new();
+            reader.read_line(&mut request_line).expect("request line");
+            let mut headers = Vec::new();
+            loop {
+                let mut line = String::new();
+                reader.read_line(&mut line).expect("header");
+                let line = line.trim_end();
+                if line.is_empty() {
+                    break;
+                }
+                if let Some((k, v)) = line.split_once(':') {
+                    headers.push((k.trim().to_string(), v.trim().to_string()));
+                }
+            }
+            let len = headers
+                .iter()
+                .find(|(k, _)| k.eq_ignore_ascii_case("content-length"))
+                .and_then(|(_, v)| v.parse::<usize>().ok())
+                .unwrap_or(0);
+            let mut req_body = vec![0; len];
+            reader.read_exact(&mut req_body).expect("body");
+            let mut stream = reader.into_inner();
+            let answer = format!(
+                "HTTP/1.1 {status} X\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\
+                 Connection: close\r\n\r\n{body}",
+                body.len()
+            );
+            stream.write_all(answer.as_bytes()).expect("write");
+            seen.push(Seen {
+                request_line: request_line.trim_end().to_string(),
+                headers,
+                body: String::from_utf8_lossy(&req_body).into_owned(),
+            });
+        }
+        seen
+    });
+    (addr, handle)
+}
+
+fn fast_retry(attempts: u32) -> RetryPolicy {
+    RetryPolicy::default()
+        .max_attempts(attempts)
+        .initial_backoff(Duration::from_millis(1))
+        .max_backoff(Duration::from_millis(5))
+}
+
+fn store(addr: SocketAddr, retry: RetryPolicy) -> MlflowStore {
+    MlflowStore::builder(format!("http://{addr}"))
+        .retry(retry)
+        .no_auth()
+        .timeout(Duration::from_secs(10))
+        .build()
+        .expect("valid url")
+}
+
+const EXPERIMENT: &str = r#"{"experiment":{"experiment_id":"7","name":"exp","artifact_location":"mlflow-artifacts:/7","lifecycle_stage":"active"}}"#;
+
+#[test]
+fn mlflow_retries_a_503_then_succeeds() {
+    let (addr, server) = fake_server(vec![
+        (503, r#"{"error_code":"TEMPORARILY_UNAVAILABLE","message":"busy"}"#),
+        (503, "<html>still busy</html>"),
+        (200, EXPERIMENT),
+    ]);
+    let exp = store(addr, fast_retry(3))
+        .get_experiment("7")
+        .expect("third attempt succeeds");
+    assert_eq!(exp.name, "exp");
+    let seen = server.join().expect("server thread");
+    assert_eq!(seen.len(), 3);
+    assert!(seen.iter().all(|s| s.request_line
+        == "GET /api/2.0/mlflow/experiments/get?experiment_id=7 HTTP/1.1"));
+}
+
+#[test]
+fn mlflow_gives_up_after_the_budget_with_the_last_server_error() {
+    let (addr, server) = fake_server(vec![
+        (503, r#"{"error_code":"TEMPORARILY_UNAVAILABLE","message":"busy 1"}"#),
+        (502, r#"{"error_code":"BAD_GATEWAY","message":"busy 2"}"#),
+    ]);
+    let err = store(addr, fast_retry(2)).get_experiment("7").unwrap_err();
+    assert!(
+        matches!(err, Error::Server { status: 502, ref error_code, ref message, .. }
+            if error_code == "BAD_GATEWAY" && message == "busy 2"),
+        "{err:?}"
+    );
+    assert_eq!(server.join().expect("server thread").len(), 2);
+}
+
+#[test]
+fn mlflow_does_not_retry_a_400() {
+    // The script has a 200 after the 400: a retry would turn the error into a success.
+    let (addr, server) = fake_server(vec![
+        (400, r#"{"error_code":"INVALID_PARAMETER_VALUE","message":"Invalid experiment ID"}"#),
+        (200, EXPERIMENT),
+    ]);
+    let err = store(addr, fast_retry(5)).get_experiment("7").unwrap_err();
+    assert!(
+        matches!(err, Error::InvalidParameter { ref error_code, ref message, .. }
+            if error_code == "INVALID_PARAMETER_VALUE" && message == "Invalid experiment ID"),
+        "{err:?}"
+    );
+    // Unblock the server's second accept, then check it saw exactly one API call before.
+    let _ = std::net::TcpStream::connect(addr).map(|mut s| {
+        let _ = s.write_all(b"GET /probe HTTP/1.1\r\n\r\n");
+    });
+    let seen = server.join().expect("server thread");
+    assert_eq!(seen.len(), 2);
+    assert_eq!(seen[1].request_line, "GET /probe HTTP/1.1");
+}
+
+#[test]
+fn mlflow_unreachable_server_is_a_typed_error_after_every_attempt() {
+    // Bind then drop: nothing listens on the port any more.
+    let addr = TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("free port");
+    let err = store(addr, fast_retry(3)).get_run("abc").unwrap_err();
+    assert!(
+        matches!(err, Error::Unreachable { attempts: 3, ref url, .. } if url.contains("/runs/get")),
+        "{err:?}"
+    );
+}
+
+#[test]
+fn mlflow_error_codes_map_to_not_found_and_already_exists() {
+    let (addr, server) = fake_server(vec![
+        (404, r#"{"error_code":"RESOURCE_DOES_NOT_EXIST","message":"Run with id=abc not found"}"#),
+        (400, r#"{"error_code":"RESOURCE_ALREADY_EXISTS","message":"exists"}"#),
+        (404, r#"{"error_code":"RESOURCE_DOES_NOT_EXIST","message":"no"}"#),
+    ]);
+    let s = store(addr, RetryPolicy::none());
+    let err = s.get_run("abc").unwrap_err();
+    assert!(
+        matches!(err, Error::NotFound { what: "run", ref name } if name == "abc"),
+        "{err:?}"
+    );
+    let err = s.create_experiment("exp", None, &[]).unwrap_err();
+    assert!(
+        matches!(err, Error::AlreadyExists { what: "experiment", ref name } if name == "exp"),
+        "{err:?}"
+    );
+    assert_eq!(s.get_experiment_by_name("nope").expect("no error"), None);
+    server.join().expect("server thread");
+}
+
+#[test]
+fn mlflow_special_floats_travel_as_strings_both_ways() {
+    let (addr, server) = fake_server(vec![
+        (200, "{}"),
+        (
+            200,
+            r#"{"metrics":[{"key":"m","value":"NaN","timestamp":5,"step":1},
+                           {"key":"m","value":"-Infinity","timestamp":6,"step":2},
+                           {"key":"m","value":1.7976931348623157e308,"timestamp":7,"step":3},
+                           {"key":"m","value":0.25,"timestamp":"8","step":"4"}]}"#,
+        ),
+    ]);
+    let s = store(addr, RetryPolicy::none());
+    let metrics = [
+        Metric {
+            key: "m".into(),
+            value: f64::NAN,
+            timestamp_ms: 5,
+            step: 1,
+        },
+        Metric {
+            key: "m".into(),
+            value: f64::INFINITY,
+            timestamp_ms: 6,
+            step: 2,
+        },
+    ];
+    s.log_batch("abc", &metrics, &[], &[]).expect("logged");
+    let history = s.get_metric_history("abc", "m").expect("history");
+    let seen = server.join().expect("server thread");
+    let sent: serde_json::Value = serde_json::from_str(&seen[0].body).expect("json body");
+    assert_eq!(sent["metrics"][0]["value"], "NaN");
+    assert_eq!(sent["metrics"][1]["value"], "Infinity");
+    assert_eq!(sent["run_id"], "abc");
+    assert!(history[0].value.is_nan());
+    assert_eq!(history[1].value, f64::NEG_INFINITY);
+    assert_eq!(history[2].value, f64::INFINITY, "SQL stores keep inf as f64::MAX");
+    assert_eq!((history[3].value, history[3].timestamp_ms, history[3].step), (0.25, 8, 4));
+}
+
+#[test]
+fn mlflow_changed_param_becomes_param_changed_with_both_values() {
+    let (addr, server) = fake_server(vec![
+        (
+            400,
+            r#"{"error_code":"INVALID_PARAMETER_VALUE","message":"Changing param values is not allowed. Params were already logged='[...]'"}"#,
+        ),
+        (
+            200,
+            r#"{"run":{"info":{"run_id":"abc","experiment_id":"1","status":"RUNNING"},
+                       "data":{"params":[{"key":"depth","value":"10"}]}}}"#,
+        ),
+    ]);
+    let s = store(addr, RetryPolicy::none());
+    let err = s
+        .log_batch("abc", &[], &[Param::new("depth", "11")], &[])
+        .unwrap_err();
+    assert!(
+        matches!(err, Error::ParamChanged { ref key, ref old, ref new, .. }
+            if key == "depth" && old == "10" && new == "11"),
+        "{err:?}"
+    );
+    server.join().expect("server thread");
+}
+
+#[test]
+fn mlflow_credentials_are_sent_as_authorization_header() {
+    let (addr, server) = fake_server(vec![(200, EXPERIMENT), (200, EXPERIMENT)]);
+    let url = format!("http://{addr}");
+    MlflowStore::builder(&url)
+        .bearer_token("tok")
+        .build()
+        .and_then(|s| s.get_experiment("7"))
+        .expect("bearer");
+    MlflowStore::builder(&url)
+        .basic_auth("user", "pass")
+        .build()
+        .and_then(|s| s.get_experiment("7"))
+        .expect("basic");
+    let seen = server.join().expect("server thread");
+    assert_eq!(seen[0].header("authorization"), Some("Bearer tok"));
+    assert_eq!(seen[1].header("authorization"), Some("Basic dXNlcjpwYXNz"));
+}
+
+#[test]
+fn mlflow_malformed_answer_is_a_protocol_error_not_a_panic() {
+    let (addr, server) = fake_server(vec![
+        (200, r#"{"experiment":{"name":"no id"}}"#),
+        (200, "this is not json"),
+    ]);
+    let s = store(addr, RetryPolicy::none());
+    for _ in 0..2 {
+        let err = s.get_experiment("7").unwrap_err();
+        assert!(matches!(err, Error::Protocol { .. }), "{err:?}");
+    }
+    server.join().expect("server thread");
+}
+
+#[test]
+fn mlflow_bad_names_are_refused_before_any_request() {
+    // Nothing listens here: a request would be an Unreachable error, not InvalidName.
+    let addr = TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("free port");
+    let s = store(addr, RetryPolicy::none());
+    assert!(matches!(
+        s.create_registered_model("a/b", &[], None),
+        Err(Error::InvalidName { .. })
+    ));
+    assert!(matches!(
+        s.set_registered_model_alias("m", "latest", 1),
+        Err(Error::InvalidName { .. })
+    ));
+    assert!(matches!(
+        s.log_artifact("abc", "../escape.txt", b"x"),
+        Err(Error::InvalidArtifactPath { .. })
+    ));
+    assert!(matches!(
+        s.search_runs(&obesity_registry::SearchRuns {
+            experiment_ids: vec!["1".into()],
+            filter: Some("metrics.acc >> 1".into()),
+            ..Default::default()
+        }),
+        Err(Error::Filter { .. })
+    ));
+}

@@ -1,0 +1,317 @@
+//! `MlflowStore` against a real MLflow tracking server: the shared conformance suite plus the
+//! server-specific behaviour (special floats through SQL, the artifact proxy, MLflow's own
+//! error answers).
+//!
+//! Runs only when `OBESITY_MLFLOW_TEST_URI` or `MLFLOW_TRACKING_URI` names an `http://`
+//! server (`scripts/mlflow_suite.sh` starts one and sets it); otherwise each test returns
+//! early and says why. Every name has a random suffix, so the tests can share one server and
+//! run in parallel.
+
+use obesity_registry::{
+    CreateModelVersion, CreateRun, Error, Metric, MlflowStore, Param, SearchRuns, Stage, Store,
+    Tag, UpdateRun, RunStatus,
+};
+
+/// The server under test, or `None` (with a note on stderr) when none is configured.
+fn server() -> Option<MlflowStore> {
+    let uri = ["OBESITY_MLFLOW_TEST_URI", "MLFLOW_TRACKING_URI"]
+        .iter()
+        .filter_map(|k| std::env::var(k).ok())
+        .find(|v| v.starts_with("http://") || v.starts_with("https://"));
+    match uri {
+        Some(uri) => Some(MlflowStore::new(&uri).expect("test server URI is valid")),
+        None => {
+            eprintln!(
+                "skipped: set OBESITY_MLFLOW_TEST_URI=http://host:port (scripts/mlflow_suite.sh \
+                 does) to run the MlflowStore tests against a real MLflow server"
+            );
+            None
+        }
+    }
+}
+
+fn unique(prefix: &str) -> String {
+    format!("{prefix}-{}", uuid::Uuid::new_v4().simple())
+}
+
+fn new_run(store: &dyn Store) -> (String, String) {
+    let exp = store
+        .create_experiment(&unique("mlflow-server-exp"), None, &[])
+        .expect("create experiment");
+    let info = store
+        .create_run(&CreateRun {
+            experiment_id: exp.clone(),
+            run_name: Some("server-run".into()),
+            start_time: 1_700_000_000_000,
+            user_id: "tester".into(),
+            tags: vec![Tag::new("origin", "rust")],
+        })
+        .expect("create run");
+    (exp, info.run_id)
+}
+
+#[test]
+fn mlflow_server_conformance_suite() {
+    let Some(store) = server() else { return };
+    crate::conformance::run_all(&store);
+}
+
+#[test]
+fn mlflow_server_keeps_nan_and_infinities_through_sql() {
+    let Some(store) = server() else { return };
+    let (_, run_id) = new_run(&store);
+    let values = [f64::NAN, f64::INFINITY, f64::NEG_INFINITY, 0.5, -1e-300];
+    let metrics: Vec<Metric> = values
+        .iter()
+        .enumerate()
+        .map(|(i, v)| Metric {
+            key: "special".into(),
+            value: *v,
+            timestamp_ms: 1_700_000_000_000 + i as i64,
+            step: i as i64,
+        })
+        .collect();
+    store.log_batch(&run_id, &metrics, &[], &[]).expect("log");
+    let mut history = store
+        .get_metric_history(&run_id, "special")
+        .expect("history");
+    history.sort_by_key(|m| m.step);
+    assert_eq!(history.len(), values.len());
+    assert!(history[0].value.is_nan());
+    assert_eq!(history[1].value, f64::INFINITY);
+    assert_eq!(history[2].value, f64::NEG_INFINITY);
+    assert_eq!(history[3].value, 0.5);
+    assert_eq!(history[4].value, -1e-300);
+    let latest = store.get_run(&run_id).expect("run").data.metrics["special"].clone();
+    assert_eq!((latest.step, latest.value), (4, -1e-300));
+}
+
+#[test]
+fn mlflow_server_artifacts_go_through_the_proxy() {
+    let Some(store) = server() else { return };
+    let (exp, run_id) = new_run(&store);
+    let info = store.get_run(&run_id).expect("run").info;
+    assert!(
+        info.artifact_uri.starts_with("mlflow-artifacts:"),
+        "server must proxy artifacts: {}",
+        info.artifact_uri
+    );
+    assert!(info.artifact_uri.contains(&exp));
+    let bytes: Vec<u8> = (0..=255u8).cycle().take(70_000).collect();
+    store
+        .log_artifact(&run_id, "model/weights file.bin", &bytes)
+        .expect("upload");
+    store
+        .log_artifact(&run_id, "readme.txt", b"hello")
+        .expect("upload");
+    assert_eq!(
+        store
+            .download_artifact(&run_id, "model/weights file.bin")
+            .expect("download"),
+        bytes
+    );
+    let root = store.list_artifacts(&run_id, None).expect("list root");
+    let paths: Vec<(&str, bool)> = root.iter().map(|f| (f.path.as_str(), f.is_dir)).collect();
+    assert_eq!(paths, vec![("model", true), ("readme.txt", false)]);
+    let inner = store.list_artifacts(&run_id, Some("model")).expect("list");
+    assert_eq!(inner.len(), 1);
+    assert_eq!(inner[0].path, "model/weights file.bin");
+    assert_eq!(inner[0].file_size, Some(70_000));
+    let err = store.download_artifact(&run_id, "missing.txt").unwrap_err();
+    assert!(err.is_not_found(), "{err:?}");
+}
+
+#[test]
+fn mlflow_server_refusals_are_typed() {
+    let Some(store) = server() else { return };
+    let (exp, run_id) = new_run(&store);
+    // Changing a param.
+    store
+        .log_batch(&run_id, &[], &[Param::new("depth", "10")], &[])
+        .expect("first param");
+    let err = store
+        .log_batch(&run_id, &[], &[Param::new("depth", "12")], &[])
+        .unwrap_err();
+    assert!(
+        matches!(err, Error::ParamChanged { ref old, ref new, .. } if old == "10" && new == "12"),
+        "{err:?}"
+    );
+    // Unknown objects.
+    assert!(store.get_run("0123456789abcdef0123456789abcdef").unwrap_err().is_not_found());
+    assert!(store.get_experiment("987654321").unwrap_err().is_not_found());
+    assert!(store.get_experiment("not-a-number").unwrap_err().is_not_found());
+    let model = unique("mlflow-server-model");
+    assert!(store.get_registered_model(&model).unwrap_err().is_not_found());
+    // Duplicates.
+    let name = store.get_experiment(&exp).expect("exp").name;
+    assert!(store.create_experiment(&name, None, &[]).unwrap_err().is_already_exists());
+    store.create_registered_model(&model, &[], None).expect("model");
+    assert!(store
+        .create_registered_model(&model, &[], None)
+        .unwrap_err()
+        .is_already_exists());
+    // An alias on a version that does not exist, and an unknown alias.
+    assert!(store
+        .set_registered_model_alias(&model, "champion", 9)
+        .unwrap_err()
+        .is_not_found());
+    assert!(store
+        .get_model_version_by_alias(&model, "champion")
+        .unwrap_err()
+        .is_not_found());
+    assert!(store
+        .delete_registered_model_alias(&model, "champion")
+        .unwrap_err()
+        .is_not_found());
+    // A filter the server's grammar refuses although ours parses it is a server error, not
+    // a panic; a filter ours refuses never reaches the server.
+    let err = store
+        .search_runs(&SearchRuns {
+            experiment_ids: vec![exp],
+            filter: Some("metrics.acc >> 1".into()),
+            ..Default::default()
+        })
+        .unwrap_err();
+    assert!(matches!(err, Error::Filter { .. }), "{err:?}");
+}
+
+#[test]
+fn mlflow_server_registry_round_trip_with_stages_and_aliases() {
+    let Some(store) = server() else { return };
+    let (_, run_id) = new_run(&store);
+    let model = unique("mlflow-server-reg");
+    store
+        .create_registered_model(&model, &[Tag::new("team", "ml")], Some("obesity"))
+        .expect("model");
+    for i in 1..=3u64 {
+        let v = store
+            .create_model_version(&CreateModelVersion {
+                name: model.clone(),
+                source: format!("runs:/{run_id}/model"),
+                run_id: Some(run_id.clone()),
+                tags: vec![Tag::new("i", i.to_string())],
+                description: None,
+            })
+            .expect("version");
+        assert_eq!(v.version, i);
+        assert_eq!(v.current_stage, Stage::None);
+    }
+    store
+        .transition_model_version_stage(&model, 1, Stage::Production, false)
+        .expect("v1 prod");
+    let v2 = store
+        .transition_model_version_stage(&model, 2, Stage::Production, true)
+        .expect("v2 prod");
+    assert_eq!(v2.current_stage, Stage::Production);
+    assert_eq!(
+        store.get_model_version(&model, 1).expect("v1").current_stage,
+        Stage::Archived
+    );
+    // Archiving others only makes sense for Staging/Production; it must not be a 500.
+    store
+        .transition_model_version_stage(&model, 3, Stage::None, true)
+        .expect("v3 none");
+    store
+        .set_registered_model_alias(&model, "champion", 2)
+        .expect("alias");
+    store
+        .set_registered_model_alias(&model, "challenger", 3)
+        .expect("alias");
+    store
+        .set_registered_model_alias(&model, "challenger", 1)
+        .expect("move alias");
+    assert_eq!(
+        store
+            .get_model_version_by_alias(&model, "challenger")
+            .expect("by alias")
+            .version,
+        1
+    );
+    let versions = store.search_model_versions(&model).expect("versions");
+    let summary: Vec<(u64, Vec<String>)> = versions
+        .iter()
+        .map(|v| (v.version, v.aliases.clone()))
+        .collect();
+    assert_eq!(
+        summary,
+        vec![
+            (1, vec!["challenger".to_string()]),
+            (2, vec!["champion".to_string()]),
+            (3, vec![]),
+        ]
+    );
+    store
+        .delete_registered_model_alias(&model, "challenger")
+        .expect("delete alias");
+    let m = store.get_registered_model(&model).expect("model");
+    assert_eq!(m.aliases.len(), 1);
+    assert_eq!(m.description.as_deref(), Some("obesity"));
+    assert_eq!(m.tags.get("team").map(String::as_str), Some("ml"));
+}
+
+#[test]
+fn mlflow_server_search_pages_through_many_runs() {
+    let Some(store) = server() else { return };
+    let (exp, first) = new_run(&store);
+    store
+        .update_run(
+            &first,
+            &UpdateRun {
+                status: Some(RunStatus::Finished),
+                end_time: Some(1_700_000_000_500),
+                run_name: None,
+            },
+        )
+        .expect("finish");
+    for i in 0..24 {
+        let info = store
+            .create_run(&CreateRun {
+                experiment_id: exp.clone(),
+                run_name: Some(format!("r{i}")),
+                start_time: 1_700_000_001_000 + i,
+                user_id: "tester".into(),
+                tags: vec![],
+            })
+            .expect("run");
+        store
+            .log_batch(
+                &info.run_id,
+                &[Metric {
+                    key: "acc".into(),
+                    value: i as f64 / 100.0,
+                    timestamp_ms: 1,
+                    step: 0,
+                }],
+                &[],
+                &[],
+            )
+            .expect("log");
+    }
+    let all = store
+        .search_runs(&SearchRuns {
+            experiment_ids: vec![exp.clone()],
+            ..Default::default()
+        })
+        .expect("search");
+    assert_eq!(all.len(), 25);
+    let top = store
+        .search_runs(&SearchRuns {
+            experiment_ids: vec![exp.clone()],
+            filter: Some("metrics.acc >= 0.2".into()),
+            order_by: vec!["metrics.acc DESC".into()],
+            max_results: 3,
+            ..Default::default()
+        })
+        .expect("search");
+    let accs: Vec<f64> = top.iter().filter_map(|r| r.metric("acc")).collect();
+    assert_eq!(accs, vec![0.23, 0.22, 0.21]);
+    let finished = store
+        .search_runs(&SearchRuns {
+            experiment_ids: vec![exp],
+            filter: Some("status = 'FINISHED'".into()),
+            ..Default::default()
+        })
+        .expect("search");
+    assert_eq!(finished.len(), 1);
+    assert_eq!(finished[0].info.run_id, first);
+}

@@ -1,0 +1,64 @@
+//! Several processes registering versions in one local store: numbers stay unique and
+//! gap-free. The test re-executes its own binary, running only `child_registers_versions`.
+
+use std::process::Command;
+
+use obesity_registry::{CreateModelVersion, LocalStore, Store};
+
+const STORE_ENV: &str = "OBESITY_REGISTRY_TEST_CHILD_STORE";
+const RUN_ENV: &str = "OBESITY_REGISTRY_TEST_CHILD_RUN";
+const PER_CHILD: u64 = 8;
+
+/// The child's body: only does something when the parent set the env vars.
+#[test]
+fn child_registers_versions() {
+    let (Ok(root), Ok(run_id)) = (std::env::var(STORE_ENV), std::env::var(RUN_ENV)) else {
+        println!("not a child process ({STORE_ENV} unset): nothing to do");
+        return;
+    };
+    let store = LocalStore::open(&root).expect("open");
+    for _ in 0..PER_CHILD {
+        store
+            .create_model_version(&CreateModelVersion {
+                name: "shared".into(),
+                source: "s".into(),
+                run_id: Some(run_id.clone()),
+                ..CreateModelVersion::default()
+            })
+            .expect("version");
+    }
+}
+
+#[test]
+fn processes_register_gap_free_versions() {
+    if std::env::var(STORE_ENV).is_ok() {
+        return; // we are a child; do not recurse
+    }
+    let (_dir, _store, local) = crate::temp_store();
+    let (_, run_id) = crate::conformance::new_run(&local, "procs");
+    local.create_registered_model("shared", &[], None).expect("model");
+    let exe = std::env::current_exe().expect("current exe");
+    let children = 4;
+    let handles: Vec<_> = (0..children)
+        .map(|_| {
+            Command::new(&exe)
+                .args(["processes::child_registers_versions", "--exact", "--test-threads=1"])
+                .env(STORE_ENV, local.root())
+                .env(RUN_ENV, &run_id)
+                .spawn()
+                .expect("spawn child")
+        })
+        .collect();
+    for mut h in handles {
+        let status = h.wait().expect("wait");
+        assert!(status.success(), "child failed: {status}");
+    }
+    let versions: Vec<u64> = local
+        .search_model_versions("shared")
+        .expect("list")
+        .iter()
+        .map(|v| v.version)
+        .collect();
+    let expected: Vec<u64> = (1..=children * PER_CHILD).collect();
+    assert_eq!(versions, expected);
+}

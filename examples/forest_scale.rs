@@ -1,0 +1,122 @@
+//! How the random forest's fit cost and memory grow with the number of rows.
+//!
+//! `cargo run --release --example forest_scale -- 100000` generates 100,000 synthetic rows ×
+//! 32 features (7 classes by a noisy BMI-like score, as the obesity data), fits 100 trees with
+//! the default parameters and prints fit time, peak resident memory (VmHWM from
+//! /proc/self/status, so run one size per process), node counts and bytes per node.
+//! `-- uci 20` instead fits the UCI table 20 times (OBESITY_UCI_CSV), a profiling target.
+
+use std::time::Instant;
+
+use ndarray::{Array1, Array2};
+use obesity_forest::{Classifier, ForestParams, RandomForest};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+fn synthetic(n: usize, seed: u64) -> (Array2<f32>, Array1<usize>) {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let mut x = Array2::zeros((n, 32));
+    let mut y = Array1::zeros(n);
+    for r in 0..n {
+        let h = rng.gen_range(1.45f32..1.98);
+        let w = rng.gen_range(39.0f32..173.0);
+        x[[r, 0]] = rng.gen_range(14.0f32..61.0);
+        x[[r, 1]] = h;
+        x[[r, 2]] = w;
+        for j in 3..8 {
+            x[[r, j]] = rng.gen_range(0.0f32..3.0);
+        }
+        let bmi = w / (h * h);
+        x[[r, 8]] = bmi;
+        let mut j = 9;
+        for width in [2, 2, 2, 4, 2, 2, 4, 5] {
+            x[[r, j + rng.gen_range(0..width)]] = 1.0;
+            j += width;
+        }
+        let noisy = bmi + rng.gen_range(-1.0f32..1.0);
+        y[r] = [18.5f32, 25.0, 27.5, 30.0, 35.0, 40.0].iter().filter(|&&t| noisy > t).count();
+    }
+    (x, y)
+}
+
+fn vm_hwm_kib() -> Option<u64> {
+    let s = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = s.lines().find(|l| l.starts_with("VmHWM:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
+
+fn uci(repeats: usize) -> Result<(), Box<dyn std::error::Error>> {
+    let path = std::env::var("OBESITY_UCI_CSV")?;
+    let text = std::fs::read_to_string(path)?;
+    // Numeric columns only are enough for a profile of the tree builder's loops.
+    let mut lines = text.lines().map(|l| l.trim_end_matches('\r'));
+    let header: Vec<&str> = lines.next().unwrap_or_default().split(',').collect();
+    let rows: Vec<Vec<&str>> = lines.filter(|l| !l.is_empty()).map(|l| l.split(',').collect()).collect();
+    let mut cols: Vec<Vec<f32>> = Vec::new();
+    let mut y = Vec::new();
+    let target = header.iter().position(|h| *h == "NObeyesdad").ok_or("no target")?;
+    let mut classes: Vec<&str> = rows.iter().map(|r| r[target]).collect();
+    classes.sort_unstable();
+    classes.dedup();
+    for (j, _) in header.iter().enumerate().filter(|&(j, _)| j != target) {
+        let mut vals: Vec<&str> = rows.iter().map(|r| r[j]).collect();
+        if rows[0][j].parse::<f32>().is_ok() {
+            cols.push(rows.iter().map(|r| r[j].parse().unwrap_or(0.0)).collect());
+        } else {
+            vals.sort_unstable();
+            vals.dedup();
+            for v in vals {
+                cols.push(rows.iter().map(|r| f32::from(u8::from(r[j] == v))).collect());
+            }
+        }
+    }
+    for r in &rows {
+        y.push(classes.iter().position(|c| *c == r[target]).unwrap_or(0));
+    }
+    let x = Array2::from_shape_fn((rows.len(), cols.len()), |(i, j)| cols[j][i]);
+    let y = Array1::from(y);
+    let params = ForestParams::builder().n_threads(Some(1)).build()?;
+    let t = Instant::now();
+    for _ in 0..repeats {
+        RandomForest::fit(&params, x.view(), y.view(), classes.len())?;
+    }
+    println!("{} fits of {}x{}: {:.1} ms each", repeats, x.nrows(), x.ncols(), t.elapsed().as_secs_f64() * 1e3 / repeats as f64);
+    Ok(())
+}
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.first().map(String::as_str) == Some("uci") {
+        return uci(args.get(1).and_then(|s| s.parse().ok()).unwrap_or(20));
+    }
+    let n: usize = args.first().and_then(|s| s.parse().ok()).unwrap_or(10_000);
+    let (x, y) = synthetic(n, 1);
+    let (xt, yt) = synthetic(10_000, 2);
+    let before = vm_hwm_kib();
+    let params = ForestParams::default();
+    let t = Instant::now();
+    let model = RandomForest::fit(&params, x.view(), y.view(), 7)?;
+    let fit_s = t.elapsed().as_secs_f64();
+    let peak = vm_hwm_kib();
+    let pred = model.predict(xt.view())?;
+    let acc = pred.iter().zip(&yt).filter(|(a, b)| a == b).count() as f64 / yt.len() as f64;
+    let stats = model.tree_stats();
+    let n_nodes = model.n_nodes();
+    let n_leaves: usize = stats.iter().map(|s| s.n_leaves).sum();
+    let n_splits = n_nodes - n_leaves;
+    let max_depth = stats.iter().map(|s| s.depth).max().unwrap_or(0);
+    let hot = n_splits * 16 + n_leaves * 7 * 4;
+    let file = model.to_bytes()?.len();
+    println!(
+        "rows={n} threads={} fit={fit_s:.3}s peak_rss={}MiB (data alone {}MiB) nodes={n_nodes} \
+         leaves={n_leaves} max_depth={max_depth} hot_bytes/node={:.1} file_bytes/node={:.1} \
+         test_acc={acc:.4} oob={:.4}",
+        rayon::current_num_threads(),
+        peak.unwrap_or(0) / 1024,
+        before.unwrap_or(0) / 1024,
+        hot as f64 / n_nodes as f64,
+        file as f64 / n_nodes as f64,
+        model.oob_score().unwrap_or(f64::NAN),
+    );
+    Ok(())
+}
