@@ -110,19 +110,32 @@ fn load() -> (Array2<f32>, Array1<usize>, &'static str) {
     (d.0, d.1, "generated")
 }
 
-/// Stratified 80/20 split with a seeded per-class shuffle.
+/// Stratified 80/20 split with a seeded per-class shuffle; `ceil(0.2 n)` test rows as
+/// scikit-learn's `train_test_split`, the remainder after flooring going to the classes with
+/// the largest fractional share.
 fn split(y: &Array1<usize>) -> (Vec<usize>, Vec<usize>) {
     let k = y.iter().max().map_or(0, |m| m + 1);
     let mut rng = ChaCha8Rng::seed_from_u64(42);
+    let groups: Vec<Vec<usize>> = (0..k)
+        .map(|c| {
+            let mut g: Vec<usize> = (0..y.len()).filter(|&i| y[i] == c).collect();
+            for i in (1..g.len()).rev() {
+                g.swap(i, rng.gen_range(0..=i));
+            }
+            g
+        })
+        .collect();
+    let want = (y.len() as f64 * 0.2).ceil() as usize;
+    let mut n_test: Vec<usize> = groups.iter().map(|g| g.len() / 5).collect();
+    let mut order: Vec<usize> = (0..k).collect();
+    order.sort_by_key(|&c| std::cmp::Reverse(groups[c].len() % 5));
+    for &c in order.iter().cycle().take(want.saturating_sub(n_test.iter().sum())) {
+        n_test[c] += 1;
+    }
     let (mut tr, mut te) = (Vec::new(), Vec::new());
-    for c in 0..k {
-        let mut g: Vec<usize> = (0..y.len()).filter(|&i| y[i] == c).collect();
-        for i in (1..g.len()).rev() {
-            g.swap(i, rng.gen_range(0..=i));
-        }
-        let n_test = (g.len() as f64 * 0.2).round() as usize;
-        te.extend_from_slice(&g[..n_test]);
-        tr.extend_from_slice(&g[n_test..]);
+    for (g, &nt) in groups.iter().zip(&n_test) {
+        te.extend_from_slice(&g[..nt]);
+        tr.extend_from_slice(&g[nt..]);
     }
     tr.sort_unstable();
     te.sort_unstable();

@@ -61,14 +61,21 @@ fn main() -> ExitCode {
 }
 
 fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
-    let path = match args.data.or_else(|| std::env::var_os("OBESITY_UCI_CSV").map(PathBuf::from)) {
+    let path = match args
+        .data
+        .or_else(|| std::env::var_os("OBESITY_UCI_CSV").map(PathBuf::from))
+    {
         Some(p) => p,
         None => return Err("give --data FILE or set OBESITY_UCI_CSV".into()),
     };
     let loaded = load_csv(&path, &LoadOptions::strict())?;
     let labels = target_indices(&loaded.records)?;
     let (train_idx, test_idx) = stratified_split(&labels, 0.2, args.seed)?;
-    let pick = |idx: &[usize]| idx.iter().map(|&i| loaded.records[i].clone()).collect::<Vec<_>>();
+    let pick = |idx: &[usize]| {
+        idx.iter()
+            .map(|&i| loaded.records[i].clone())
+            .collect::<Vec<_>>()
+    };
     let (train_rec, test_rec) = (pick(&train_idx), pick(&test_idx));
     let pipeline = FeaturePipeline::standard().fit(&train_rec)?;
     let train = pipeline.dataset(&train_rec)?;
@@ -97,12 +104,22 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         "search: {:.2} s (CV fits and scoring), {total:.2} s including the refit",
         r.elapsed_seconds
     );
-    println!("best {}: {:.4} (+/- {:.4})", r.scoring, r.best_score(), r.candidates[r.best_index].score.std);
+    println!(
+        "best {}: {:.4} (+/- {:.4})",
+        r.scoring,
+        r.best_score(),
+        r.candidates[r.best_index].score.std
+    );
     println!("best params: {}", r.best_params());
     println!("\ntop 10:\n{}", r.to_table(10));
     if let Some(model) = &out.best_estimator {
         let pred = model.predict(test.x.view())?.to_vec();
-        let report = ClassificationReport::new(&test.y.to_vec(), &pred, &test.class_names, ZeroDivision::Warn)?;
+        let report = ClassificationReport::new(
+            &test.y.to_vec(),
+            &pred,
+            &test.class_names,
+            ZeroDivision::Warn,
+        )?;
         println!("held-out test split ({} rows):\n{report}", test.n_samples());
     }
     if let Some(json) = args.json {

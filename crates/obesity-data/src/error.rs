@@ -37,7 +37,7 @@ pub enum DataError {
         /// Source file.
         file: String,
         /// The repeated column name.
-        column: String,
+        column: &'static str,
         /// 1-based position of the first occurrence.
         first: usize,
         /// 1-based position of the second occurrence.
@@ -52,8 +52,8 @@ pub enum DataError {
         file: String,
         /// Line of the row (header = 1).
         line: u64,
-        /// Column name.
-        column: String,
+        /// Column name (a schema column, hence static).
+        column: &'static str,
         /// The field as written (trimmed).
         value: String,
         /// Smallest valid value.
@@ -70,8 +70,8 @@ pub enum DataError {
         file: String,
         /// Line of the row (header = 1).
         line: u64,
-        /// Column name.
-        column: String,
+        /// Column name (a schema column, hence static).
+        column: &'static str,
         /// The field as written (empty, or the marker used).
         value: String,
         /// What the column needs, in words.
@@ -87,8 +87,8 @@ pub enum DataError {
         file: String,
         /// Line of the row (header = 1).
         line: u64,
-        /// Column name.
-        column: String,
+        /// Column name (a schema column, hence static).
+        column: &'static str,
         /// The field as written (trimmed).
         value: String,
         /// The allowed spellings (exact, case-sensitive).
@@ -103,8 +103,8 @@ pub enum DataError {
         file: String,
         /// Line of the row (header = 1).
         line: u64,
-        /// Column name.
-        column: String,
+        /// Column name (a schema column, hence static).
+        column: &'static str,
         /// The field as written (trimmed).
         value: String,
         /// Smallest valid value.
@@ -152,7 +152,7 @@ pub enum DataError {
         /// Line of the row (header = 1).
         line: u64,
         /// Column name (or `<header>` when the header itself is not UTF-8).
-        column: String,
+        column: &'static str,
         /// The field with invalid bytes replaced by U+FFFD.
         value: String,
         /// Offset of the first invalid byte from the start of the input.

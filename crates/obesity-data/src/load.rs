@@ -328,7 +328,7 @@ fn read_header(row: &csv::ByteRecord, file: &str, input: &[u8]) -> Result<Vec<St
                 return Err(DataError::NotUtf8 {
                     file: file.to_owned(),
                     line: 1,
-                    column: "<header>".to_owned(),
+                    column: "<header>",
                     value: String::from_utf8_lossy(field).into_owned(),
                     byte_offset: utf8_offset(input, 0, field, &e),
                 });
@@ -355,7 +355,7 @@ impl Columns {
 }
 
 fn bind_columns(header: &[String], file: &str) -> Result<Columns> {
-    let find = |name: &str| -> Result<Option<usize>> {
+    let find = |name: &'static str| -> Result<Option<usize>> {
         let mut hits = header
             .iter()
             .enumerate()
@@ -365,7 +365,7 @@ fn bind_columns(header: &[String], file: &str) -> Result<Columns> {
         if let (Some(first), Some(second)) = (first, hits.next()) {
             return Err(DataError::DuplicateColumn {
                 file: file.to_owned(),
-                column: name.to_owned(),
+                column: name,
                 first: first + 1,
                 second: second + 1,
             });
@@ -485,23 +485,23 @@ impl RowParser<'_> {
         row: &'r csv::ByteRecord,
         i: usize,
         line: u64,
-        column: &str,
+        column: &'static str,
     ) -> Result<&'r str> {
         let raw = row.get(i).unwrap_or_default().trim_ascii();
         std::str::from_utf8(raw).map_err(|e| DataError::NotUtf8 {
             file: self.file.to_owned(),
             line,
-            column: column.to_owned(),
+            column,
             value: String::from_utf8_lossy(raw).into_owned(),
             byte_offset: utf8_offset(self.input, row.position().map_or(0, |p| p.byte()), raw, &e),
         })
     }
 
-    fn missing(&self, line: u64, column: &str, value: &str, expected: String) -> DataError {
+    fn missing(&self, line: u64, column: &'static str, value: &str, expected: String) -> DataError {
         DataError::MissingValue {
             file: self.file.to_owned(),
             line,
-            column: column.to_owned(),
+            column,
             value: value.to_owned(),
             expected,
         }
@@ -528,7 +528,7 @@ impl RowParser<'_> {
                 return Err(DataError::NotNumeric {
                     file: self.file.to_owned(),
                     line,
-                    column: column.to_owned(),
+                    column,
                     value: text.to_owned(),
                     min,
                     max,
@@ -540,7 +540,7 @@ impl RowParser<'_> {
             return Err(DataError::OutOfRange {
                 file: self.file.to_owned(),
                 line,
-                column: column.to_owned(),
+                column,
                 value: text.to_owned(),
                 min,
                 max,
@@ -585,7 +585,7 @@ impl RowParser<'_> {
         &self,
         text: &str,
         line: u64,
-        column: &str,
+        column: &'static str,
         parse: fn(&str) -> Option<T>,
         all: &[T],
     ) -> Result<T> {
@@ -596,11 +596,11 @@ impl RowParser<'_> {
         })
     }
 
-    fn unknown(&self, line: u64, column: &str, value: &str, allowed: &[&str]) -> DataError {
+    fn unknown(&self, line: u64, column: &'static str, value: &str, allowed: &[&str]) -> DataError {
         DataError::UnknownCategory {
             file: self.file.to_owned(),
             line,
-            column: column.to_owned(),
+            column,
             value: value.to_owned(),
             allowed: allowed.iter().map(|s| (*s).to_owned()).collect(),
         }

@@ -220,7 +220,7 @@ impl ValidationReport {
             {
                 range_violations.push(RangeViolation {
                     line: *line,
-                    column: column.clone(),
+                    column: (*column).to_owned(),
                     value: value.clone(),
                     min: *min,
                     max: *max,

@@ -98,8 +98,11 @@ pub fn confusion_matrix_chart(
                 let colour = RGBColor(shade(BLUE.0), shade(BLUE.1), shade(BLUE.2));
                 let x0 = left + j as i32 * cell;
                 let y0 = top + i as i32 * cell;
-                root.draw(&Rectangle::new([(x0, y0), (x0 + cell, y0 + cell)], colour.filled()))
-                    .map_err(s)?;
+                root.draw(&Rectangle::new(
+                    [(x0, y0), (x0 + cell, y0 + cell)],
+                    colour.filled(),
+                ))
+                .map_err(s)?;
                 root.draw(&Rectangle::new([(x0, y0), (x0 + cell, y0 + cell)], GREY))
                     .map_err(s)?;
                 let ink = if rate > 0.5 { WHITE } else { BLACK };
@@ -159,8 +162,11 @@ impl ValueAxis {
         for t in 0..=ticks {
             let v = self.lo + (self.hi - self.lo) * t as f64 / ticks as f64;
             let y = self.y(v);
-            root.draw(&PathElement::new(vec![(self.left, y), (self.right, y)], GREY))
-                .map_err(s)?;
+            root.draw(&PathElement::new(
+                vec![(self.left, y), (self.right, y)],
+                GREY,
+            ))
+            .map_err(s)?;
             root.draw(&Text::new(
                 format!("{v:.2}"),
                 (self.left - 6, y),
@@ -169,7 +175,11 @@ impl ValueAxis {
             .map_err(s)?;
         }
         root.draw(&PathElement::new(
-            vec![(self.left, self.top), (self.left, self.bottom), (self.right, self.bottom)],
+            vec![
+                (self.left, self.top),
+                (self.left, self.bottom),
+                (self.right, self.bottom),
+            ],
             BLACK,
         ))
         .map_err(s)?;
@@ -207,8 +217,11 @@ fn legend(
 ) -> std::result::Result<(), String> {
     for (i, (name, colour)) in entries.iter().enumerate() {
         let yy = y + i as i32 * 18;
-        root.draw(&Rectangle::new([(x, yy - 6), (x + 12, yy + 6)], colour.filled()))
-            .map_err(s)?;
+        root.draw(&Rectangle::new(
+            [(x, yy - 6), (x + 12, yy + 6)],
+            colour.filled(),
+        ))
+        .map_err(s)?;
         root.draw(&Text::new(
             (*name).to_string(),
             (x + 18, yy),
@@ -251,9 +264,13 @@ pub fn per_class_chart(path: impl AsRef<Path>, report: &ClassificationReport) ->
         axis.draw(root, 5, "score")?;
         let bar = (slot - 18) / 3;
         for (k, row) in report.classes.iter().enumerate() {
-            for (m, (v, colour)) in [(row.precision, BLUE), (row.recall, ORANGE), (row.f1_score, GREEN)]
-                .into_iter()
-                .enumerate()
+            for (m, (v, colour)) in [
+                (row.precision, BLUE),
+                (row.recall, ORANGE),
+                (row.f1_score, GREEN),
+            ]
+            .into_iter()
+            .enumerate()
             {
                 let v = if v.is_nan() { 0.0 } else { v };
                 let x0 = axis.left + k as i32 * slot + 9 + m as i32 * bar;
@@ -347,8 +364,11 @@ pub fn feature_importance_chart(
         for (r, &i) in order.iter().enumerate() {
             let y0 = top + r as i32 * row + 3;
             let (a, b) = (x(0.0).min(x(values[i])), x(0.0).max(x(values[i])));
-            root.draw(&Rectangle::new([(a, y0), (b.max(a + 1), y0 + row - 6)], BLUE.filled()))
-                .map_err(s)?;
+            root.draw(&Rectangle::new(
+                [(a, y0), (b.max(a + 1), y0 + row - 6)],
+                BLUE.filled(),
+            ))
+            .map_err(s)?;
             if err(i) > 0.0 {
                 let yc = y0 + (row - 6) / 2;
                 root.draw(&PathElement::new(
@@ -364,8 +384,11 @@ pub fn feature_importance_chart(
             ))
             .map_err(s)?;
         }
-        root.draw(&PathElement::new(vec![(x(0.0), top), (x(0.0), bottom)], BLACK))
-            .map_err(s)?;
+        root.draw(&PathElement::new(
+            vec![(x(0.0), top), (x(0.0), bottom)],
+            BLACK,
+        ))
+        .map_err(s)?;
         Ok(())
     })
 }
@@ -380,7 +403,11 @@ pub fn cv_scores_chart(path: impl AsRef<Path>, cv: &CvResult) -> Result<()> {
     if cv.scores.is_empty() || cv.scores.values().any(|v| v.per_fold.is_empty()) {
         return Err(EvalError::EmptyInput { what: "cv.scores" });
     }
-    let all: Vec<f64> = cv.scores.values().flat_map(|v| v.per_fold.iter().copied()).collect();
+    let all: Vec<f64> = cv
+        .scores
+        .values()
+        .flat_map(|v| v.per_fold.iter().copied())
+        .collect();
     if let Some(v) = all.iter().find(|v| !v.is_finite()) {
         return Err(EvalError::InvalidValue {
             what: "cv.scores",
@@ -402,7 +429,11 @@ pub fn cv_scores_chart(path: impl AsRef<Path>, cv: &CvResult) -> Result<()> {
         hi: max + pad,
     };
     let size = ((axis.right + 150) as u32, 540);
-    let title = format!("Cross-validation scores: {} ({} folds)", cv.model, all.len() / names.len());
+    let title = format!(
+        "Cross-validation scores: {} ({} folds)",
+        cv.model,
+        all.len() / names.len()
+    );
     render(path, size, |root| {
         root.draw(&Text::new(
             title,
@@ -420,8 +451,11 @@ pub fn cv_scores_chart(path: impl AsRef<Path>, cv: &CvResult) -> Result<()> {
                     .map_err(s)?;
             }
             let ym = axis.y(summary.mean);
-            root.draw(&PathElement::new(vec![(xc - 30, ym), (xc + 30, ym)], ORANGE.stroke_width(3)))
-                .map_err(s)?;
+            root.draw(&PathElement::new(
+                vec![(xc - 30, ym), (xc + 30, ym)],
+                ORANGE.stroke_width(3),
+            ))
+            .map_err(s)?;
             root.draw(&Text::new(
                 format!("{:.3}", summary.mean),
                 (xc + 34, ym),

@@ -19,9 +19,7 @@
 //! All p-values are two-sided and come from `statrs` distributions.
 
 use serde::{Deserialize, Serialize};
-use statrs::distribution::{
-    Binomial, ChiSquared, ContinuousCDF, DiscreteCDF, Normal, StudentsT,
-};
+use statrs::distribution::{Binomial, ChiSquared, ContinuousCDF, DiscreteCDF, Normal, StudentsT};
 
 use crate::error::{EvalError, Result};
 
@@ -359,7 +357,10 @@ pub fn chi_square_contingency(table: &[Vec<u64>], correction: bool) -> Result<Ch
             expected: format!("{c} columns in every row"),
         });
     }
-    let row_sums: Vec<f64> = table.iter().map(|row| row.iter().sum::<u64>() as f64).collect();
+    let row_sums: Vec<f64> = table
+        .iter()
+        .map(|row| row.iter().sum::<u64>() as f64)
+        .collect();
     let col_sums: Vec<f64> = (0..c)
         .map(|j| table.iter().map(|row| row[j]).sum::<u64>() as f64)
         .collect();

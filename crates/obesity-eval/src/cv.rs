@@ -7,11 +7,11 @@ use std::time::Instant;
 use obesity_data::StratifiedKFold;
 use obesity_features::Dataset;
 use obesity_forest::ModelStrategy;
-use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::compare::student_t_quantile;
 use crate::error::{EvalError, Result};
+use crate::exec::{default_workers, run_jobs};
 use crate::scorer::Scorer;
 
 /// Train and test row indices of one fold.
@@ -195,7 +195,12 @@ pub(crate) fn run_fold(
     let model = strategy.fit(fold.train.x.view(), fold.train.y.view(), n_classes)?;
     let fit_time = start.elapsed().as_secs_f64();
     let start = Instant::now();
-    let scores = Scorer::score_model_many(scorers, model.as_ref(), fold.test.x.view(), fold.test.y.view())?;
+    let scores = Scorer::score_model_many(
+        scorers,
+        model.as_ref(),
+        fold.test.x.view(),
+        fold.test.y.view(),
+    )?;
     Ok(FoldOutcome {
         scores,
         fit_time,
@@ -206,7 +211,7 @@ pub(crate) fn run_fold(
 /// Cross-validates `strategy` on `dataset` over precomputed `folds` (train and test row
 /// indices, e.g. from `obesity_data::StratifiedKFold`), as scikit-learn's `cross_validate`.
 ///
-/// Folds are fitted in parallel (rayon). Scores depend only on the strategy's seed and the
+/// Folds are fitted in parallel (one worker per rayon thread). Scores depend only on the strategy's seed and the
 /// folds, never on the thread count; the times of course vary.
 ///
 /// # Errors
@@ -223,10 +228,9 @@ pub fn cross_validate(
     }
     let data = materialise(dataset, folds)?;
     let n_classes = dataset.n_classes();
-    let outcomes: Vec<FoldOutcome> = data
-        .par_iter()
-        .map(|fold| run_fold(strategy, fold, n_classes, scorers))
-        .collect::<Result<_>>()?;
+    let outcomes: Vec<FoldOutcome> = run_jobs(data.len(), default_workers(), |f| {
+        run_fold(strategy, &data[f], n_classes, scorers)
+    })?;
     Ok(summarise(strategy, scorers, &outcomes))
 }
 
@@ -240,7 +244,10 @@ pub(crate) fn summarise(
         .enumerate()
         .map(|(s, scorer)| {
             let per_fold = outcomes.iter().map(|o| o.scores[s]).collect();
-            (scorer.name().to_string(), ScoreSummary::from_scores(per_fold))
+            (
+                scorer.name().to_string(),
+                ScoreSummary::from_scores(per_fold),
+            )
         })
         .collect();
     CvResult {

@@ -94,8 +94,16 @@ pub fn group_fairness<G: AsRef<str>>(
             let fp = pred[k] - tp;
             let pos = truth[k];
             let neg = n as u64 - pos;
-            tpr.push(if pos == 0 { f64::NAN } else { tp as f64 / pos as f64 });
-            fpr.push(if neg == 0 { f64::NAN } else { fp as f64 / neg as f64 });
+            tpr.push(if pos == 0 {
+                f64::NAN
+            } else {
+                tp as f64 / pos as f64
+            });
+            fpr.push(if neg == 0 {
+                f64::NAN
+            } else {
+                fp as f64 / neg as f64
+            });
             sel.push(pred[k] as f64 / n as f64);
         }
         out.push(GroupMetrics {
@@ -147,7 +155,10 @@ fn max_ignoring_nan(v: &[f64]) -> f64 {
     v.iter()
         .copied()
         .filter(|x| !x.is_nan())
-        .fold(f64::NAN, |acc, x| if acc.is_nan() || x > acc { x } else { acc })
+        .fold(
+            f64::NAN,
+            |acc, x| if acc.is_nan() || x > acc { x } else { acc },
+        )
 }
 
 /// Half-open age bands with the given ascending cut points, for slicing by age:

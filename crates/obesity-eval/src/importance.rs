@@ -6,11 +6,11 @@ use obesity_forest::Classifier;
 use rand::SeedableRng;
 use rand::seq::SliceRandom;
 use rand_chacha::ChaCha8Rng;
-use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::compare::check_same_len;
 use crate::error::{EvalError, Result};
+use crate::exec::{default_workers, run_jobs};
 use crate::scorer::Scorer;
 
 /// How much the score drops when one feature's values are shuffled.
@@ -61,26 +61,23 @@ pub fn permutation_importance(
     }
     let scorers = [scoring];
     let baseline = Scorer::score_model_many(&scorers, model, x, y)?[0];
-    let per_feature: Vec<Vec<f64>> = (0..x.ncols())
-        .into_par_iter()
-        .map(|j| {
-            let mut rng = ChaCha8Rng::seed_from_u64(seed);
-            rng.set_stream(j as u64);
-            let mut shuffled: Array2<f32> = x.to_owned();
-            let original: Vec<f32> = x.column(j).to_vec();
-            let mut order: Vec<usize> = (0..x.nrows()).collect();
-            (0..n_repeats)
-                .map(|_| {
-                    order.shuffle(&mut rng);
-                    for (dst, &src) in shuffled.column_mut(j).iter_mut().zip(&order) {
-                        *dst = original[src];
-                    }
-                    let s = Scorer::score_model_many(&scorers, model, shuffled.view(), y)?[0];
-                    Ok(baseline - s)
-                })
-                .collect::<Result<Vec<f64>>>()
-        })
-        .collect::<Result<_>>()?;
+    let per_feature: Vec<Vec<f64>> = run_jobs(x.ncols(), default_workers(), |j| {
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        rng.set_stream(j as u64);
+        let mut shuffled: Array2<f32> = x.to_owned();
+        let original: Vec<f32> = x.column(j).to_vec();
+        let mut order: Vec<usize> = (0..x.nrows()).collect();
+        (0..n_repeats)
+            .map(|_| {
+                order.shuffle(&mut rng);
+                for (dst, &src) in shuffled.column_mut(j).iter_mut().zip(&order) {
+                    *dst = original[src];
+                }
+                let s = Scorer::score_model_many(&scorers, model, shuffled.view(), y)?[0];
+                Ok(baseline - s)
+            })
+            .collect::<Result<Vec<f64>>>()
+    })?;
     let (mean, std) = per_feature
         .iter()
         .map(|v| {

@@ -62,6 +62,7 @@ mod charts;
 mod compare;
 mod cv;
 mod error;
+mod exec;
 mod fairness;
 mod forest_search;
 mod importance;
@@ -82,9 +83,7 @@ pub use compare::{
 };
 pub use cv::{CvResult, Fold, ScoreSummary, cross_validate, stratified_folds};
 pub use error::{EvalError, Result};
-pub use fairness::{
-    DEFAULT_AGE_CUTS, FairnessReport, GroupMetrics, age_bands, group_fairness,
-};
+pub use fairness::{DEFAULT_AGE_CUTS, FairnessReport, GroupMetrics, age_bands, group_fairness};
 pub use forest_search::{FOREST_PARAM_NAMES, forest_factory, seeds_forest_grid};
 pub use importance::{
     FeatureImportanceRow, PermutationImportance, importance_table, permutation_importance,

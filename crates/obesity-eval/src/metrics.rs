@@ -296,9 +296,7 @@ impl ConfusionMatrix {
             LabelSet::Present => {
                 let t = self.true_counts();
                 let p = self.predicted_counts();
-                (0..self.n_classes())
-                    .filter(|&k| t[k] + p[k] > 0)
-                    .collect()
+                (0..self.n_classes()).filter(|&k| t[k] + p[k] > 0).collect()
             }
         }
     }
@@ -650,7 +648,10 @@ fn check_range(what: &'static str, labels: &[usize], n_classes: usize) -> Result
 
 /// Checks a probability matrix against labels: one row per label, labels within the column
 /// count, every value finite and within [0, 1] (scikit-learn rejects values outside).
-pub(crate) fn check_proba<T: Probability>(y_true: &[usize], proba: ArrayView2<'_, T>) -> Result<()> {
+pub(crate) fn check_proba<T: Probability>(
+    y_true: &[usize],
+    proba: ArrayView2<'_, T>,
+) -> Result<()> {
     check_same_len("y_true", y_true.len(), "proba rows", proba.nrows())?;
     if y_true.is_empty() {
         return Err(EvalError::EmptyInput { what: "y_true" });

@@ -110,12 +110,14 @@ impl ParamSet {
     pub fn get_usize(&self, name: &str) -> Result<Option<usize>> {
         match self.get(name) {
             None | Some(ParamValue::None) => Ok(None),
-            Some(ParamValue::Int(i)) => usize::try_from(*i).map(Some).map_err(|_| {
-                EvalError::BadParam {
-                    name: name.to_string(),
-                    reason: format!("{i} is negative"),
-                }
-            }),
+            Some(ParamValue::Int(i)) => {
+                usize::try_from(*i)
+                    .map(Some)
+                    .map_err(|_| EvalError::BadParam {
+                        name: name.to_string(),
+                        reason: format!("{i} is negative"),
+                    })
+            }
             Some(other) => Err(bad_type(name, other, "a non-negative integer")),
         }
     }
@@ -196,9 +198,15 @@ impl ParamGrid {
     }
 
     /// Adds one axis: parameter `name` takes each of `values`.
-    pub fn add<V: Into<ParamValue>>(mut self, name: &str, values: impl IntoIterator<Item = V>) -> Self {
-        self.axes
-            .insert(name.to_string(), values.into_iter().map(Into::into).collect());
+    pub fn add<V: Into<ParamValue>>(
+        mut self,
+        name: &str,
+        values: impl IntoIterator<Item = V>,
+    ) -> Self {
+        self.axes.insert(
+            name.to_string(),
+            values.into_iter().map(Into::into).collect(),
+        );
         self
     }
 
@@ -291,7 +299,9 @@ impl Distribution {
             Distribution::LogUniform { low, high }
                 if low.is_nan() || high.is_nan() || *low <= 0.0 || low >= high =>
             {
-                Err(bad(format!("log-uniform needs 0 < low < high, got [{low}, {high})")))
+                Err(bad(format!(
+                    "log-uniform needs 0 < low < high, got [{low}, {high})"
+                )))
             }
             _ => Ok(()),
         }
@@ -329,7 +339,11 @@ impl ParamSpace {
     }
 
     /// Adds a parameter drawn uniformly from `values`.
-    pub fn choice<V: Into<ParamValue>>(self, name: &str, values: impl IntoIterator<Item = V>) -> Self {
+    pub fn choice<V: Into<ParamValue>>(
+        self,
+        name: &str,
+        values: impl IntoIterator<Item = V>,
+    ) -> Self {
         self.add(
             name,
             Distribution::Choice(values.into_iter().map(Into::into).collect()),

@@ -120,11 +120,7 @@ impl ClassificationReport {
         let row = |s: &mut String, r: &ReportRow| {
             s.push_str(&format!(
                 "{:>width$}  {:>9.digits$} {:>9.digits$} {:>9.digits$} {:>9}\n",
-                r.label,
-                r.precision,
-                r.recall,
-                r.f1_score,
-                r.support
+                r.label, r.precision, r.recall, r.f1_score, r.support
             ));
         };
         for r in &self.classes {

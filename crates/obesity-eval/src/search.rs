@@ -8,11 +8,11 @@ use std::time::Instant;
 use indicatif::{ProgressBar, ProgressStyle};
 use obesity_features::Dataset;
 use obesity_forest::{Classifier, ModelStrategy};
-use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::cv::{Fold, FoldData, FoldOutcome, ScoreSummary, materialise, run_fold};
 use crate::error::{EvalError, Result};
+use crate::exec::{default_workers, run_jobs};
 use crate::params::{ParamGrid, ParamSet, ParamSpace};
 use crate::scorer::Scorer;
 
@@ -75,8 +75,7 @@ impl SearchResults {
     pub fn to_table(&self, top: usize) -> String {
         let mut s = format!(
             "{:>4}  {:>8}  {:>8}  {:>9}  params\n",
-            "rank", "mean", "std",
-            "fit s"
+            "rank", "mean", "std", "fit s"
         );
         for c in self.ranked().into_iter().take(top) {
             s.push_str(&format!(
@@ -128,6 +127,7 @@ struct SearchSettings {
     scoring: Scorer,
     refit: bool,
     progress: bool,
+    n_jobs: Option<usize>,
 }
 
 impl Default for SearchSettings {
@@ -136,15 +136,17 @@ impl Default for SearchSettings {
             scoring: Scorer::default(),
             refit: true,
             progress: true,
+            n_jobs: None,
         }
     }
 }
 
 /// Exhaustive search over a [`ParamGrid`], as scikit-learn's `GridSearchCV`.
 ///
-/// Every (candidate, fold) pair is an independent job run on rayon's pool, so both levels
-/// are parallel; for the fastest search give the factory's models one thread each
-/// (`n_threads(Some(1))` for the forest) and let the search spread the jobs.
+/// Every (candidate, fold) pair is an independent job; `n_jobs` of them run at once on
+/// worker threads. For the fastest search give the factory's models one thread each
+/// (`n_threads(Some(1))` for the forest) and let the search spread the jobs: fits of one
+/// thread each scale better than splitting one fit's trees across threads.
 pub struct GridSearch<F: StrategyFactory> {
     factory: F,
     grid: ParamGrid,
@@ -170,6 +172,13 @@ impl<F: StrategyFactory> GridSearch<F> {
     /// Whether to refit the best candidate on all rows. By default, this is `true`.
     pub fn refit(mut self, refit: bool) -> Self {
         self.settings.refit = refit;
+        self
+    }
+
+    /// Number of (candidate, fold) fits run at once (scikit-learn's `n_jobs`); `None` uses
+    /// rayon's thread count. Results do not depend on it. By default, this is `None`.
+    pub fn n_jobs(mut self, n: Option<usize>) -> Self {
+        self.settings.n_jobs = n.map(|n| n.max(1));
         self
     }
 
@@ -234,6 +243,13 @@ impl<F: StrategyFactory> RandomSearch<F> {
     /// Whether to refit the best candidate on all rows. By default, this is `true`.
     pub fn refit(mut self, refit: bool) -> Self {
         self.settings.refit = refit;
+        self
+    }
+
+    /// Number of (candidate, fold) fits run at once (scikit-learn's `n_jobs`); `None` uses
+    /// rayon's thread count. Results do not depend on it. By default, this is `None`.
+    pub fn n_jobs(mut self, n: Option<usize>) -> Self {
+        self.settings.n_jobs = n.map(|n| n.max(1));
         self
     }
 
@@ -304,18 +320,14 @@ fn run_search(
     let n_classes = dataset.n_classes();
     let scorers = [settings.scoring];
     let bar = progress_bar(settings.progress, candidates.len() * n_folds);
-    let jobs: Vec<(usize, usize)> = (0..candidates.len())
-        .flat_map(|c| (0..n_folds).map(move |f| (c, f)))
-        .collect();
-    let outcomes: Vec<FoldOutcome> = jobs
-        .par_iter()
-        .map(|&(c, f)| {
-            let out = run_fold(strategies[c].as_ref(), &data[f], n_classes, &scorers)
-                .map_err(|e| candidate_error(&candidates[c], e));
-            bar.inc(1);
-            out
-        })
-        .collect::<Result<_>>()?;
+    let workers = settings.n_jobs.unwrap_or_else(default_workers);
+    let outcomes: Vec<FoldOutcome> = run_jobs(candidates.len() * n_folds, workers, |job| {
+        let (c, f) = (job / n_folds, job % n_folds);
+        let out = run_fold(strategies[c].as_ref(), &data[f], n_classes, &scorers)
+            .map_err(|e| candidate_error(&candidates[c], e));
+        bar.inc(1);
+        out
+    })?;
     bar.finish_and_clear();
     let elapsed_seconds = start.elapsed().as_secs_f64();
 

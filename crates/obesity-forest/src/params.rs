@@ -258,6 +258,11 @@ impl ForestParams {
         ForestParamsBuilder { spec: ForestParamsSpec::default() }
     }
 
+    /// Starts a builder from these parameters, to change a few of them.
+    pub fn builder_from(params: &ForestParams) -> ForestParamsBuilder {
+        ForestParamsBuilder { spec: params.spec.clone() }
+    }
+
     /// Number of trees.
     pub fn n_estimators(&self) -> usize {
         self.spec.n_estimators

@@ -142,7 +142,10 @@ fn put<T: Copy, const N: usize>(out: &mut Vec<u8>, v: &[T], to: fn(T) -> [u8; N]
 
 pub(crate) fn forest_to_bytes(m: &RandomForest) -> Result<Vec<u8>> {
     let f = &m.flat;
-    let json = serde_json::to_vec(&m.params)
+    // `n_threads` is how the model was trained, not what it is: it is not stored, so the
+    // same seed gives the same bytes whatever the thread count.
+    let stored = ForestParams::builder_from(&m.params).n_threads(None).build()?;
+    let json = serde_json::to_vec(&stored)
         .map_err(|e| ModelError::Backend { library: "serde_json", message: e.to_string() })?;
     let mut p = Vec::new();
     p.extend_from_slice(&(json.len() as u32).to_le_bytes());

@@ -45,6 +45,9 @@ pub(crate) struct Kernel {
     leaf_delta: Vec<u32>,
     /// Leaf probabilities divided by the number of trees, so sums need no final scaling.
     proba: Vec<f32>,
+    /// Row stride of the block buffer: `n_features` rounded up to a power of two, so the
+    /// feature lookup is masked instead of bounds-checked.
+    stride: usize,
 }
 
 impl Kernel {
@@ -82,6 +85,11 @@ impl Kernel {
                 k.nodes.push(WalkNode { feature: 0, threshold: f32::INFINITY, children: [me, me] });
             }
         }
+        // Pad to a power of two so `nodes[w & (len - 1)]` needs no bounds check (the mask
+        // is the identity on valid indices).
+        let len = k.nodes.len().next_power_of_two();
+        k.nodes.resize(len, WalkNode { feature: 0, threshold: f32::INFINITY, children: [0, 0] });
+        k.stride = f.n_features.next_power_of_two();
         k
     }
 
@@ -90,10 +98,11 @@ impl Kernel {
     #[inline]
     pub(crate) fn row(&self, row: &[f32], out: &mut [f32]) {
         let k = self.n_classes;
+        let mask = self.nodes.len() - 1;
         for ((&root, &lb), &delta) in self.roots.iter().zip(&self.leaf_base).zip(&self.leaf_delta) {
             let mut w = root;
             while w < lb {
-                let nd = &self.nodes[w as usize];
+                let nd = &self.nodes[w as usize & mask];
                 w = nd.children[usize::from(row[nd.feature as usize] > nd.threshold)];
             }
             let leaf = (w - delta) as usize;
@@ -125,18 +134,24 @@ impl Kernel {
 
     /// Tree-major walk of one block of rows.
     fn block(&self, xb: &[f32], ob: &mut [f32]) {
-        let (f, k) = (self.n_features, self.n_classes);
+        let (f, k, stride) = (self.n_features, self.n_classes, self.stride);
         let n = xb.len() / f;
-        let full = n - n % GROUP;
+        // Copy the block into rows of a power-of-two stride (zero padded).
+        let mut buf = vec![0.0f32; n.div_ceil(GROUP) * GROUP * stride];
+        for (d, s) in buf.chunks_exact_mut(stride).zip(xb.chunks_exact(f)) {
+            d[..f].copy_from_slice(s);
+        }
+        let mask = self.nodes.len() - 1;
+        let nodes = &self.nodes[..=mask];
         for ((&root, &lb), &delta) in self.roots.iter().zip(&self.leaf_base).zip(&self.leaf_delta) {
-            for g in (0..full).step_by(GROUP) {
-                let xg = &xb[g * f..(g + GROUP) * f];
+            for (g, og) in buf.chunks_exact(GROUP * stride).zip(ob.chunks_mut(GROUP * k)) {
+                let rows: [&[f32]; GROUP] = std::array::from_fn(|j| &g[j * stride..(j + 1) * stride]);
                 let mut idx = [root; GROUP];
                 loop {
                     let mut done = true;
-                    for (j, w) in idx.iter_mut().enumerate() {
-                        let nd = &self.nodes[*w as usize];
-                        let v = xg[j * f + nd.feature as usize];
+                    for (w, row) in idx.iter_mut().zip(&rows) {
+                        let nd = &nodes[*w as usize & mask];
+                        let v = row[nd.feature as usize & (row.len() - 1)];
                         *w = nd.children[usize::from(v > nd.threshold)];
                         done &= *w >= lb;
                     }
@@ -144,25 +159,12 @@ impl Kernel {
                         break;
                     }
                 }
-                let og = &mut ob[g * k..(g + GROUP) * k];
+                // The last group may be partial: `og` then has fewer rows than `idx`.
                 for (o, &w) in og.chunks_exact_mut(k).zip(&idx) {
                     let leaf = (w - delta) as usize;
                     for (o, p) in o.iter_mut().zip(&self.proba[leaf * k..(leaf + 1) * k]) {
                         *o += p;
                     }
-                }
-            }
-            for r in full..n {
-                let row = &xb[r * f..(r + 1) * f];
-                let mut w = root;
-                while w < lb {
-                    let nd = &self.nodes[w as usize];
-                    w = nd.children[usize::from(row[nd.feature as usize] > nd.threshold)];
-                }
-                let leaf = (w - delta) as usize;
-                let o = &mut ob[r * k..(r + 1) * k];
-                for (o, p) in o.iter_mut().zip(&self.proba[leaf * k..(leaf + 1) * k]) {
-                    *o += p;
                 }
             }
         }

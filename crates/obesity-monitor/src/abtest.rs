@@ -592,7 +592,12 @@ impl AbTest {
         self.ends_at().is_some_and(|end| self.clock.now() >= end)
     }
 
-    fn transition(&mut self, action: &'static str, allowed: &[TestStatus], to: TestStatus) -> Result<()> {
+    fn transition(
+        &mut self,
+        action: &'static str,
+        allowed: &[TestStatus],
+        to: TestStatus,
+    ) -> Result<()> {
         if !allowed.contains(&self.state.status) {
             return Err(MonitorError::InvalidTransition {
                 experiment: self.state.config.name.clone(),
@@ -613,7 +618,11 @@ impl AbTest {
         if self.state.started_at.is_none() && self.state.status == TestStatus::Draft {
             self.state.started_at = Some(self.clock.now());
         }
-        self.transition("start", &[TestStatus::Draft, TestStatus::Paused], TestStatus::Running)
+        self.transition(
+            "start",
+            &[TestStatus::Draft, TestStatus::Paused],
+            TestStatus::Running,
+        )
     }
 
     /// Pauses enrolment: new users get control and are not counted.
@@ -663,7 +672,11 @@ impl AbTest {
     /// Whether these request features meet every segment rule (a missing feature or a
     /// feature of the wrong type fails its rule).
     pub fn in_segment(&self, features: &BTreeMap<String, FeatureValue>) -> bool {
-        self.state.config.segment.iter().all(|r| r.matches(features))
+        self.state
+            .config
+            .segment
+            .iter()
+            .all(|r| r.matches(features))
     }
 
     fn version(&self, v: Variant) -> &str {
@@ -776,7 +789,11 @@ impl AbTest {
         let n = values.len();
         let mean = (n > 0).then(|| values.iter().sum::<f64>() / n as f64);
         let proportion = self.state.config.primary_metric.kind == MetricKind::Proportion;
-        let std_dev = if proportion { None } else { stats::sample_std(&values) };
+        let std_dev = if proportion {
+            None
+        } else {
+            stats::sample_std(&values)
+        };
         (
             VariantSummary {
                 variant,
@@ -842,7 +859,10 @@ impl AbTest {
         if testable {
             match cfg.primary_metric.kind {
                 MetricKind::Proportion => {
-                    let (st, nt) = (a.treatment.successes.unwrap_or(0), a.treatment.samples as u64);
+                    let (st, nt) = (
+                        a.treatment.successes.unwrap_or(0),
+                        a.treatment.samples as u64,
+                    );
                     let (sc, nc) = (a.control.successes.unwrap_or(0), a.control.samples as u64);
                     let z = obesity_eval::two_proportion_z_test_with_level(st, nt, sc, nc, level)?;
                     a.statistic = Some(z.statistic);
@@ -880,9 +900,17 @@ impl AbTest {
                 a.control.samples, a.treatment.samples, cfg.min_samples_per_variant
             );
             if over {
-                (None, Recommendation::KeepControl, format!("ended with only {need}: inconclusive, keep the control"))
+                (
+                    None,
+                    Recommendation::KeepControl,
+                    format!("ended with only {need}: inconclusive, keep the control"),
+                )
             } else {
-                (None, Recommendation::KeepRunning, format!("{need}: keep running"))
+                (
+                    None,
+                    Recommendation::KeepRunning,
+                    format!("{need}: keep running"),
+                )
             }
         } else if a.significant && treatment_better {
             (

@@ -205,7 +205,10 @@ impl PredictionBatch {
                 return Err(bad(
                     "features",
                     Some(i),
-                    format!("row has {} values, row 0 has {width}", self.features[i].len()),
+                    format!(
+                        "row has {} values, row 0 has {width}",
+                        self.features[i].len()
+                    ),
                 ));
             }
         }
@@ -235,7 +238,11 @@ impl PredictionBatch {
         if let Some(s) = self.drift_score
             && !(s.is_finite() && s >= 0.0)
         {
-            return Err(bad("drift_score", None, format!("{s} is not a finite score >= 0")));
+            return Err(bad(
+                "drift_score",
+                None,
+                format!("{s} is not a finite score >= 0"),
+            ));
         }
         if self.invalid_rows > self.n_requests() {
             return Err(bad(
@@ -249,17 +256,21 @@ impl PredictionBatch {
             ));
         }
         let mut seen = std::collections::HashSet::with_capacity(self.n_requests());
-        let ids = self
-            .request_ids
-            .iter()
-            .map(|s| ("request_ids", s))
-            .chain(self.failed.iter().map(|f| ("failed.request_id", &f.request_id)));
+        let ids = self.request_ids.iter().map(|s| ("request_ids", s)).chain(
+            self.failed
+                .iter()
+                .map(|f| ("failed.request_id", &f.request_id)),
+        );
         for (i, (field, id)) in ids.enumerate() {
             if id.is_empty() {
                 return Err(bad(field, Some(i), "request id is empty".into()));
             }
             if !seen.insert(id.as_str()) {
-                return Err(bad(field, Some(i), format!("request id `{id}` appears twice")));
+                return Err(bad(
+                    field,
+                    Some(i),
+                    format!("request id `{id}` appears twice"),
+                ));
             }
         }
         Ok(())
@@ -616,7 +627,8 @@ impl PerformanceMonitor {
             latency_p50_ms: percentile(&latencies, 0.50),
             latency_p95_ms: percentile(&latencies, 0.95),
             latency_p99_ms: percentile(&latencies, 0.99),
-            drift_score: (!drift.is_empty()).then(|| drift.iter().sum::<f64>() / drift.len() as f64),
+            drift_score: (!drift.is_empty())
+                .then(|| drift.iter().sum::<f64>() / drift.len() as f64),
             max_drift_score: drift.iter().copied().reduce(f64::max),
             invalid_row_share: invalid_share,
             data_quality_score: invalid_share.map(|s| 1.0 - s),

@@ -323,7 +323,7 @@ pub fn prediction_columns(predicted: &[String], confidence: &[f64]) -> Result<Ve
 /// The confidence of each row of a row-major `rows x n_classes` probability matrix: its
 /// largest probability. Errors when the length is not a multiple of `n_classes`.
 pub fn max_probability(proba: &[f32], n_classes: usize) -> Result<Vec<f64>> {
-    if n_classes == 0 || proba.len() % n_classes != 0 {
+    if n_classes == 0 || !proba.len().is_multiple_of(n_classes) {
         return Err(MonitorError::LengthMismatch {
             left: "proba",
             left_len: proba.len(),

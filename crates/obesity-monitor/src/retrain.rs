@@ -527,7 +527,14 @@ impl RetrainTrigger {
             });
         }
         let actor = self.name.clone();
-        let result = self.execute(id, actor, now, decision.reasons.clone(), Some(state), handler)?;
+        let result = self.execute(
+            id,
+            actor,
+            now,
+            decision.reasons.clone(),
+            Some(state),
+            handler,
+        )?;
         Ok(RunReport {
             decision,
             result: Some(result),

@@ -89,7 +89,9 @@ pub use lineage::{CompareRow, Comparison, Lineage, git_commit};
 pub use local::LocalStore;
 pub use mlflow::{MlflowStore, MlflowStoreBuilder, RetryPolicy};
 pub use model_uri::ModelRef;
-pub use open::{MLFLOW_TRACKING_URI_ENV, OBESITY_TRACKING_URI_ENV, open_store, tracking_uri_from_env};
+pub use open::{
+    MLFLOW_TRACKING_URI_ENV, OBESITY_TRACKING_URI_ENV, open_store, tracking_uri_from_env,
+};
 pub use promotion::{PromotionDecision, PromotionOutcome, PromotionPolicy};
 pub use registry::{
     ARTIFACT_PATH_TAG, ClassifierLoader, LINEAGE_FILE, LoadedModel, MODEL_FILE, NewVersion,

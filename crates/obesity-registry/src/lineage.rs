@@ -45,9 +45,7 @@ impl Lineage {
     pub fn current() -> Self {
         Lineage {
             crate_version: env!("CARGO_PKG_VERSION").to_string(),
-            git_commit: std::env::current_dir()
-                .ok()
-                .and_then(|d| git_commit(&d)),
+            git_commit: std::env::current_dir().ok().and_then(|d| git_commit(&d)),
             ..Lineage::default()
         }
     }
@@ -83,7 +81,10 @@ impl Lineage {
             data_fingerprint: t.get(TAG_FINGERPRINT).cloned(),
             crate_version: t.get(TAG_CRATE_VERSION).cloned().unwrap_or_default(),
             git_commit: t.get(TAG_GIT_COMMIT).cloned(),
-            run_id: t.get(TAG_RUN_ID).cloned().or_else(|| version.run_id.clone()),
+            run_id: t
+                .get(TAG_RUN_ID)
+                .cloned()
+                .or_else(|| version.run_id.clone()),
             ..Lineage::default()
         };
         for (k, v) in t {
@@ -157,7 +158,11 @@ fn find_git_dir(dir: &Path) -> Option<PathBuf> {
             let text = std::fs::read_to_string(&dot_git).ok()?;
             let p = text.trim().strip_prefix("gitdir:")?.trim();
             let p = Path::new(p);
-            return Some(if p.is_absolute() { p.to_path_buf() } else { d.join(p) });
+            return Some(if p.is_absolute() {
+                p.to_path_buf()
+            } else {
+                d.join(p)
+            });
         }
         cur = d.parent();
     }
@@ -274,25 +279,32 @@ impl Comparison {
     }
 }
 
+/// One printed row: key, left text, right text, differs.
+struct TextRow(String, String, String, bool);
+
 impl fmt::Display for Comparison {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let l = format!("v{}", self.left_version);
         let r = format!("v{}", self.right_version);
-        writeln!(f, "{}: {l} ({}) vs {r} ({})", self.name, self.stages.0, self.stages.1)?;
+        writeln!(
+            f,
+            "{}: {l} ({}) vs {r} ({})",
+            self.name, self.stages.0, self.stages.1
+        )?;
         let show = |v: &Option<String>| v.clone().unwrap_or_else(|| "-".into());
-        let sections: [(&str, Vec<(String, String, String, bool)>); 3] = [
+        let sections: [(&str, Vec<TextRow>); 3] = [
             (
                 "lineage",
                 self.lineage
                     .iter()
-                    .map(|x| (x.key.clone(), show(&x.left), show(&x.right), x.differs))
+                    .map(|x| TextRow(x.key.clone(), show(&x.left), show(&x.right), x.differs))
                     .collect(),
             ),
             (
                 "params",
                 self.params
                     .iter()
-                    .map(|x| (x.key.clone(), show(&x.left), show(&x.right), x.differs))
+                    .map(|x| TextRow(x.key.clone(), show(&x.left), show(&x.right), x.differs))
                     .collect(),
             ),
             (
@@ -304,7 +316,7 @@ impl fmt::Display for Comparison {
                             (Some(a), Some(b)) if x.differs => format!("  ({:+.6})", b - a),
                             _ => String::new(),
                         };
-                        (
+                        TextRow(
                             x.key.clone(),
                             x.left.map_or("-".into(), |v| format!("{v:.6}")),
                             format!(
@@ -322,10 +334,15 @@ impl fmt::Display for Comparison {
                 continue;
             }
             let kw = rows.iter().map(|r| r.0.len()).max().unwrap_or(0).max(3);
-            let lw = rows.iter().map(|r| r.1.len()).max().unwrap_or(0).max(l.len());
+            let lw = rows
+                .iter()
+                .map(|r| r.1.len())
+                .max()
+                .unwrap_or(0)
+                .max(l.len());
             writeln!(f, "{title}:")?;
             writeln!(f, "  {:kw$}  {:lw$}  {r}", "key", l)?;
-            for (k, a, b, d) in rows {
+            for TextRow(k, a, b, d) in rows {
                 let mark = if d { "*" } else { " " };
                 writeln!(f, "{mark} {k:kw$}  {a:lw$}  {b}")?;
             }

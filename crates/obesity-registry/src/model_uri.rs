@@ -78,13 +78,13 @@ impl FromStr for ModelRef {
             });
         }
         let Some((name, rest)) = body.split_once('/') else {
-            return Err(bad(
-                "expected name/<version|stage|latest> or name@<alias>",
-            ));
+            return Err(bad("expected name/<version|stage|latest> or name@<alias>"));
         };
         validate::model_name(name)?;
         if rest.is_empty() || rest.contains('/') {
-            return Err(bad("expected exactly one of <version>, <stage> or latest after the name"));
+            return Err(bad(
+                "expected exactly one of <version>, <stage> or latest after the name",
+            ));
         }
         let name = name.to_string();
         if rest.chars().all(|c| c.is_ascii_digit()) {
@@ -136,7 +136,12 @@ mod tests {
         let s: ModelRef = "models:/obesity/production".parse().unwrap();
         assert_eq!(s.to_string(), "models:/obesity/Production");
         let l: ModelRef = "models:/obesity/latest".parse().unwrap();
-        assert_eq!(l, ModelRef::Latest { name: "obesity".into() });
+        assert_eq!(
+            l,
+            ModelRef::Latest {
+                name: "obesity".into()
+            }
+        );
     }
 
     #[test]

@@ -251,11 +251,7 @@ impl Registry {
         let mut tags: BTreeMap<String, String> = lineage.to_tags();
         tags.insert(ARTIFACT_PATH_TAG.into(), dir.clone());
         tags.extend(new.tags.clone());
-        let source = format!(
-            "{}/{}",
-            run.info.artifact_uri.trim_end_matches('/'),
-            dir
-        );
+        let source = format!("{}/{}", run.info.artifact_uri.trim_end_matches('/'), dir);
         self.store.create_model_version(&CreateModelVersion {
             name: new.name.clone(),
             source,
@@ -292,7 +288,9 @@ impl Registry {
                 .into_iter()
                 .filter(|v| v.current_stage == *stage)
                 .max_by_key(|v| v.version)
-                .ok_or_else(|| Error::not_found("model version", format!("{name} in stage {stage}"))),
+                .ok_or_else(|| {
+                    Error::not_found("model version", format!("{name} in stage {stage}"))
+                }),
             ModelRef::Latest { name } => self
                 .versions(name)?
                 .into_iter()
@@ -378,7 +376,10 @@ impl Registry {
     pub fn load(&self, reference: &ModelRef) -> Result<LoadedModel> {
         let version = self.resolve(reference)?;
         let (run_id, dir) = self.artifact_location(&version)?;
-        let get = |file: &str| self.store.download_artifact(&run_id, &format!("{dir}/{file}"));
+        let get = |file: &str| {
+            self.store
+                .download_artifact(&run_id, &format!("{dir}/{file}"))
+        };
         let optional = |file: &str| match get(file) {
             Ok(b) => Ok(Some(b)),
             Err(e) if e.is_not_found() => Ok(None),

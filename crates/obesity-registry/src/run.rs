@@ -90,10 +90,7 @@ impl ActiveRun {
         K: Into<String>,
         V: Into<String>,
     {
-        let params: Vec<Param> = params
-            .into_iter()
-            .map(|(k, v)| Param::new(k, v))
-            .collect();
+        let params: Vec<Param> = params.into_iter().map(|(k, v)| Param::new(k, v)).collect();
         {
             let known = self.params.lock().map_err(|_| poisoned(&self.info))?;
             for p in &params {
@@ -157,8 +154,12 @@ impl ActiveRun {
 
     /// Sets (or overwrites) a tag.
     pub fn set_tag(&self, key: &str, value: impl Display) -> Result<()> {
-        self.store
-            .log_batch(&self.info.run_id, &[], &[], &[Tag::new(key, value.to_string())])
+        self.store.log_batch(
+            &self.info.run_id,
+            &[],
+            &[],
+            &[Tag::new(key, value.to_string())],
+        )
     }
 
     /// Writes `bytes` as the artifact `path` (relative, `/`-separated) of this run.
@@ -185,7 +186,11 @@ impl ActiveRun {
 
     /// Uploads every file below `local_dir` (recursively) into `artifact_dir`, keeping the
     /// folder structure, as `mlflow.log_artifacts`. Returns the artifact paths, sorted.
-    pub fn log_artifacts(&self, local_dir: &Path, artifact_dir: Option<&str>) -> Result<Vec<String>> {
+    pub fn log_artifacts(
+        &self,
+        local_dir: &Path,
+        artifact_dir: Option<&str>,
+    ) -> Result<Vec<String>> {
         if !local_dir.is_dir() {
             return Err(Error::io(
                 local_dir,
@@ -288,7 +293,11 @@ fn join_artifact(dir: Option<&str>, name: &str) -> String {
     }
 }
 
-fn collect_files(dir: &Path, prefix: &str, out: &mut Vec<(String, std::path::PathBuf)>) -> Result<()> {
+fn collect_files(
+    dir: &Path,
+    prefix: &str,
+    out: &mut Vec<(String, std::path::PathBuf)>,
+) -> Result<()> {
     let entries = std::fs::read_dir(dir).map_err(|e| Error::io(dir, e))?;
     for entry in entries {
         let entry = entry.map_err(|e| Error::io(dir, e))?;

@@ -307,11 +307,10 @@ impl Parser<'_> {
     }
 
     fn next_or(&mut self, expected: &str) -> Result<Token> {
-        let t = self
-            .toks
-            .get(self.i)
-            .cloned()
-            .ok_or_else(|| self.end_err(format!("unexpected end of input; expected {expected}")))?;
+        let t =
+            self.toks.get(self.i).cloned().ok_or_else(|| {
+                self.end_err(format!("unexpected end of input; expected {expected}"))
+            })?;
         self.i += 1;
         Ok(t)
     }

@@ -246,10 +246,7 @@ fn check_value(f: &InputField, v: &serde_json::Value) -> Result<()> {
                 .as_str()
                 .ok_or_else(|| bad(format!("expected a string, got {v}")))?;
             if !levels.iter().any(|l| l == s) {
-                return Err(bad(format!(
-                    "{s:?} is not one of {}",
-                    levels.join(", ")
-                )));
+                return Err(bad(format!("{s:?} is not one of {}", levels.join(", "))));
             }
         }
     }

@@ -588,8 +588,13 @@ pub trait Store: Send + Sync {
 
     /// Logs metrics, params and tags in one call. Re-logging a param with a different value
     /// fails with [`Error::ParamChanged`](crate::Error::ParamChanged); the same value is fine.
-    fn log_batch(&self, run_id: &str, metrics: &[Metric], params: &[Param], tags: &[Tag])
-    -> Result<()>;
+    fn log_batch(
+        &self,
+        run_id: &str,
+        metrics: &[Metric],
+        params: &[Param],
+        tags: &[Tag],
+    ) -> Result<()>;
 
     /// Every logged value of one metric, in logging order.
     fn get_metric_history(&self, run_id: &str, key: &str) -> Result<Vec<Metric>>;
@@ -657,8 +662,12 @@ pub trait Store: Send + Sync {
     ) -> Result<ModelVersion>;
 
     /// Replaces a version's description.
-    fn update_model_version(&self, name: &str, version: u64, description: &str)
-    -> Result<ModelVersion>;
+    fn update_model_version(
+        &self,
+        name: &str,
+        version: u64,
+        description: &str,
+    ) -> Result<ModelVersion>;
 
     /// Sets (or overwrites) a model-version tag.
     fn set_model_version_tag(&self, name: &str, version: u64, key: &str, value: &str)

@@ -142,7 +142,8 @@ impl Tracker {
     /// Sets a tag on the experiment called `name` (created on first use).
     pub fn set_experiment_tag(&self, name: &str, key: &str, value: &str) -> Result<()> {
         let exp = self.experiment(name)?;
-        self.store.set_experiment_tag(&exp.experiment_id, key, value)
+        self.store
+            .set_experiment_tag(&exp.experiment_id, key, value)
     }
 
     /// Starts a run in the experiment called `experiment` (created on first use). The store

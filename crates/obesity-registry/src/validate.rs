@@ -68,11 +68,7 @@ pub(crate) fn model_name(name: &str) -> Result<()> {
         ));
     }
     if name.trim() != name {
-        return Err(invalid(
-            WHAT,
-            name,
-            "must not start or end with whitespace",
-        ));
+        return Err(invalid(WHAT, name, "must not start or end with whitespace"));
     }
     Ok(())
 }

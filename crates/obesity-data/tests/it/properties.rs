@@ -83,7 +83,7 @@ fn bits(records: &[ObesityRecord]) -> Vec<[u64; 8]> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
 
     #[test]
     fn generated_records_survive_write_then_load(n in 1usize..300, seed in any::<u64>()) {

@@ -202,3 +202,37 @@ fn display_is_readable() {
         assert!(text.contains(needle), "missing {needle:?} in\n{text}");
     }
 }
+
+#[test]
+fn lenient_load_with_every_row_bad_gives_an_empty_report_not_a_panic() {
+    let text = std::fs::read_to_string(bad("ok.csv"))
+        .unwrap()
+        .replace(",1.8,", ",18,")
+        .replace(",1.62,", ",16.2,");
+    let loaded =
+        obesity_data::load_csv_bytes("all_bad.csv", text.as_bytes(), &LoadOptions::lenient())
+            .unwrap();
+    assert!(loaded.records.is_empty());
+    assert_eq!(
+        loaded.rejected.iter().map(|r| r.line).collect::<Vec<_>>(),
+        vec![2, 3, 4]
+    );
+    let report = ValidationReport::from_loaded(&loaded);
+    assert_eq!((report.shape.rows, report.range_violations.len()), (0, 3));
+    assert!(report.numeric.is_empty());
+    assert_eq!(report.duplicates.share, 0.0);
+    assert!(report.to_string().contains("Range violations (3)"));
+}
+
+#[test]
+fn digests_parse_back_from_hex_and_reject_bad_hex() {
+    let d = obesity_data::Digest::of_bytes(b"abc");
+    // The SHA-256 test vector of "abc" (FIPS 180-2).
+    assert_eq!(
+        d.to_hex(),
+        "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+    );
+    assert_eq!(d.to_hex().parse::<obesity_data::Digest>().unwrap(), d);
+    assert!("abc".parse::<obesity_data::Digest>().is_err());
+    assert!(serde_json::from_str::<obesity_data::Digest>("\"zz\"").is_err());
+}

@@ -1,24 +1,34 @@
 //! Charts are valid SVG files with the expected labels; empty input is an error.
 
 use obesity_eval::{
-    ClassificationReport, ConfusionMatrix, EvalError, Scorer, ZeroDivision,
-    confusion_matrix_chart, cross_validate, cv_scores_chart, feature_importance_chart,
-    per_class_chart, stratified_folds,
+    ClassificationReport, ConfusionMatrix, EvalError, Scorer, ZeroDivision, confusion_matrix_chart,
+    cross_validate, cv_scores_chart, feature_importance_chart, per_class_chart, stratified_folds,
 };
 
 use crate::support::{NearestCentroid, synthetic};
 
 fn read_svg(path: &std::path::Path) -> String {
     let text = std::fs::read_to_string(path).unwrap();
-    assert!(text.trim_start().starts_with("<svg"), "not an SVG: {}", &text[..60.min(text.len())]);
+    assert!(
+        text.trim_start().starts_with("<svg"),
+        "not an SVG: {}",
+        &text[..60.min(text.len())]
+    );
     assert!(text.trim_end().ends_with("</svg>"));
     // Balanced text elements: every label is a well-formed <text> node.
-    assert_eq!(text.matches("<text").count(), text.matches("</text>").count());
+    assert_eq!(
+        text.matches("<text").count(),
+        text.matches("</text>").count()
+    );
     text
 }
 
 fn names() -> Vec<String> {
-    vec!["Normal_Weight".into(), "Obesity_Type_I".into(), "Insufficient_Weight".into()]
+    vec![
+        "Normal_Weight".into(),
+        "Obesity_Type_I".into(),
+        "Insufficient_Weight".into(),
+    ]
 }
 
 #[test]
@@ -86,7 +96,10 @@ fn importance_and_cv_charts() {
     let data = synthetic(90, 3, 4);
     let folds = stratified_folds(&data, 3, 0).unwrap();
     let cv = cross_validate(
-        &NearestCentroid { offset: 0, n_used: 1 },
+        &NearestCentroid {
+            offset: 0,
+            n_used: 1,
+        },
         &data,
         &folds,
         &[Scorer::Accuracy, Scorer::default()],
@@ -96,7 +109,11 @@ fn importance_and_cv_charts() {
     cv_scores_chart(&path, &cv).unwrap();
     let svg = read_svg(&path);
     assert!(svg.contains("accuracy") && svg.contains("f1_macro"));
-    assert_eq!(svg.matches("<circle").count(), 6, "one point per fold and scorer");
+    assert_eq!(
+        svg.matches("<circle").count(),
+        6,
+        "one point per fold and scorer"
+    );
     let mut empty = cv.clone();
     empty.scores.clear();
     assert!(matches!(

@@ -58,7 +58,10 @@ fn mcnemar_counts_discordant_pairs_from_predictions() {
 fn mcnemar_rejects_bad_input() {
     assert!(matches!(
         mcnemar(&[0, 1], &[0], &[0, 1]),
-        Err(EvalError::LengthMismatch { right: "pred_a", .. })
+        Err(EvalError::LengthMismatch {
+            right: "pred_a",
+            ..
+        })
     ));
     assert!(matches!(
         mcnemar(&[], &[], &[]),
@@ -129,8 +132,8 @@ fn two_proportion_matches_scipy() {
     for case in data["two_proportion"].as_array().unwrap() {
         let g = |k: &str| case[k].as_u64().unwrap();
         let level = case["level"].as_f64().unwrap();
-        let r = two_proportion_z_test_with_level(g("sa"), g("na"), g("sb"), g("nb"), level)
-            .unwrap();
+        let r =
+            two_proportion_z_test_with_level(g("sa"), g("na"), g("sb"), g("nb"), level).unwrap();
         for (got, key) in [
             (r.statistic, "statistic"),
             (r.p_value, "p_value"),
@@ -171,11 +174,22 @@ fn chi_square_matches_scipy() {
             .as_array()
             .unwrap()
             .iter()
-            .map(|r| r.as_array().unwrap().iter().map(|v| v.as_u64().unwrap()).collect())
+            .map(|r| {
+                r.as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|v| v.as_u64().unwrap())
+                    .collect()
+            })
             .collect();
         let correction = case["correction"].as_bool().unwrap();
         let r = chi_square_contingency(&table, correction).unwrap();
-        assert_close(r.statistic, case["statistic"].as_f64().unwrap(), TOL, "chi2");
+        assert_close(
+            r.statistic,
+            case["statistic"].as_f64().unwrap(),
+            TOL,
+            "chi2",
+        );
         assert_close(r.p_value, case["p_value"].as_f64().unwrap(), TOL, "p");
         assert_eq!(r.dof as u64, case["dof"].as_u64().unwrap());
         let expected: Vec<f64> = case["expected"]

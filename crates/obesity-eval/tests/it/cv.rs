@@ -1,8 +1,6 @@
 //! Cross-validation: summaries, determinism, parallel folds, bad folds, scorer names.
 
-use obesity_eval::{
-    EvalError, Scorer, ScoreSummary, accuracy, cross_validate, stratified_folds,
-};
+use obesity_eval::{EvalError, ScoreSummary, Scorer, accuracy, cross_validate, stratified_folds};
 use obesity_forest::ForestParams;
 
 use crate::common::assert_close;
@@ -24,7 +22,10 @@ fn summary_matches_hand_computed_t_interval() {
 fn cross_validate_scores_each_fold_like_a_manual_loop() {
     let data = synthetic(150, 4, 7);
     let folds = stratified_folds(&data, 5, 42).unwrap();
-    let strategy = NearestCentroid { offset: 0, n_used: 1 };
+    let strategy = NearestCentroid {
+        offset: 0,
+        n_used: 1,
+    };
     let scorers = Scorer::parse_list(&["accuracy", "f1_macro", "neg_log_loss"]).unwrap();
     let cv = cross_validate(&strategy, &data, &folds, &scorers).unwrap();
     assert_eq!(cv.model, "nearest_centroid");
@@ -34,13 +35,17 @@ fn cross_validate_scores_each_fold_like_a_manual_loop() {
     for (f, (train, test)) in folds.iter().enumerate() {
         let tr = data.select(train);
         let te = data.select(test);
-        let model = obesity_forest::ModelStrategy::fit(&strategy, tr.x.view(), tr.y.view(), 3)
-            .unwrap();
+        let model =
+            obesity_forest::ModelStrategy::fit(&strategy, tr.x.view(), tr.y.view(), 3).unwrap();
         let pred = model.predict(te.x.view()).unwrap().to_vec();
         let want = accuracy(&te.y.to_vec(), &pred).unwrap();
         assert_close(acc.per_fold[f], want, 1e-12, "fold accuracy");
     }
-    assert!(acc.mean > 0.8, "feature 0 separates the classes: {}", acc.mean);
+    assert!(
+        acc.mean > 0.8,
+        "feature 0 separates the classes: {}",
+        acc.mean
+    );
     assert!(cv.get("neg_log_loss").unwrap().mean < 0.0);
     assert!(acc.ci95_low <= acc.mean && acc.mean <= acc.ci95_high);
 }
@@ -75,7 +80,10 @@ fn cross_validation_is_deterministic_on_any_thread_count() {
 #[test]
 fn bad_folds_and_scorers_are_errors() {
     let data = synthetic(30, 2, 1);
-    let s = NearestCentroid { offset: 0, n_used: 1 };
+    let s = NearestCentroid {
+        offset: 0,
+        n_used: 1,
+    };
     let acc = [Scorer::Accuracy];
     let err = |folds: &[(Vec<usize>, Vec<usize>)]| cross_validate(&s, &data, folds, &acc);
     assert!(matches!(err(&[]), Err(EvalError::InvalidFolds { .. })));
@@ -111,6 +119,9 @@ fn bad_folds_and_scorers_are_errors() {
         assert_eq!(Scorer::from_name(name).unwrap().name(), *name);
     }
     // A model that rejects the width surfaces as a model error.
-    let wide = NearestCentroid { offset: 5, n_used: 1 };
+    let wide = NearestCentroid {
+        offset: 5,
+        n_used: 1,
+    };
     assert!(cross_validate(&wide, &data, &[(vec![0, 1, 2], vec![3])], &acc).is_err());
 }

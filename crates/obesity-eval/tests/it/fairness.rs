@@ -13,7 +13,10 @@ fn fairness_numbers_match_the_hand_computation() {
     let r = group_fairness(&y, &p, &g, 2).unwrap();
     assert_eq!(r.groups.len(), 2);
     let (a, b) = (&r.groups[0], &r.groups[1]);
-    assert_eq!((a.group.as_str(), a.n, b.group.as_str(), b.n), ("A", 4, "B", 4));
+    assert_eq!(
+        (a.group.as_str(), a.n, b.group.as_str(), b.n),
+        ("A", 4, "B", 4)
+    );
     assert_close(a.accuracy, 0.75, 1e-12, "acc A");
     assert_close(b.accuracy, 0.5, 1e-12, "acc B");
     assert_eq!(a.tpr, vec![0.5, 1.0]);
@@ -42,15 +45,26 @@ fn undefined_rates_are_skipped_not_zeroed() {
     let g = ["A", "A", "B", "B"];
     let r = group_fairness(&y, &p, &g, 2).unwrap();
     assert!(r.groups[1].tpr[1].is_nan());
-    assert_close(r.recall_gap[1], 0.0, 1e-12, "recall gap over defined groups");
+    assert_close(
+        r.recall_gap[1],
+        0.0,
+        1e-12,
+        "recall gap over defined groups",
+    );
 }
 
 #[test]
 fn age_bands_are_half_open() {
-    let bands = age_bands(&[14.0, 18.0, 25.9, 26.0, 45.99, 46.0, 61.0], DEFAULT_AGE_CUTS).unwrap();
+    let bands = age_bands(
+        &[14.0, 18.0, 25.9, 26.0, 45.99, 46.0, 61.0],
+        DEFAULT_AGE_CUTS,
+    )
+    .unwrap();
     assert_eq!(
         bands,
-        ["<18", "[18, 26)", "[18, 26)", "[26, 36)", "[36, 46)", ">=46", ">=46"]
+        [
+            "<18", "[18, 26)", "[18, 26)", "[26, 36)", "[36, 46)", ">=46", ">=46"
+        ]
     );
     assert!(matches!(
         age_bands(&[20.0], &[30.0, 20.0]),
@@ -60,14 +74,20 @@ fn age_bands_are_half_open() {
         age_bands(&[20.0, f64::NAN], DEFAULT_AGE_CUTS),
         Err(EvalError::InvalidValue { what: "ages", .. })
     ));
-    assert!(matches!(age_bands(&[1.0], &[]), Err(EvalError::EmptyInput { .. })));
+    assert!(matches!(
+        age_bands(&[1.0], &[]),
+        Err(EvalError::EmptyInput { .. })
+    ));
 }
 
 #[test]
 fn fairness_rejects_bad_input() {
     assert!(matches!(
         group_fairness(&[0, 1], &[0, 1], &["A"], 2),
-        Err(EvalError::LengthMismatch { right: "groups", .. })
+        Err(EvalError::LengthMismatch {
+            right: "groups",
+            ..
+        })
     ));
     assert!(matches!(
         group_fairness::<&str>(&[], &[], &[], 2),

@@ -9,9 +9,12 @@ use crate::support::{NearestCentroid, synthetic};
 fn permutation_importance_finds_the_informative_feature() {
     let train = synthetic(300, 5, 1);
     let test = synthetic(150, 5, 2);
-    let model = NearestCentroid { offset: 0, n_used: 5 }
-        .fit(train.x.view(), train.y.view(), 3)
-        .unwrap();
+    let model = NearestCentroid {
+        offset: 0,
+        n_used: 5,
+    }
+    .fit(train.x.view(), train.y.view(), 3)
+    .unwrap();
     let run = |threads: usize| {
         rayon::ThreadPoolBuilder::new()
             .num_threads(threads)
@@ -57,14 +60,28 @@ fn permutation_importance_finds_the_informative_feature() {
 #[test]
 fn permutation_importance_rejects_bad_input() {
     let d = synthetic(30, 3, 1);
-    let model = NearestCentroid { offset: 0, n_used: 1 }
-        .fit(d.x.view(), d.y.view(), 3)
-        .unwrap();
+    let model = NearestCentroid {
+        offset: 0,
+        n_used: 1,
+    }
+    .fit(d.x.view(), d.y.view(), 3)
+    .unwrap();
     assert!(matches!(
-        permutation_importance(model.as_ref(), d.x.view(), d.y.view(), Scorer::Accuracy, 0, 1),
-        Err(EvalError::InvalidValue { what: "n_repeats", .. })
+        permutation_importance(
+            model.as_ref(),
+            d.x.view(),
+            d.y.view(),
+            Scorer::Accuracy,
+            0,
+            1
+        ),
+        Err(EvalError::InvalidValue {
+            what: "n_repeats",
+            ..
+        })
     ));
-    let short = d.y.slice_axis(ndarray::Axis(0), ndarray::Slice::from(0..10));
+    let short =
+        d.y.slice_axis(ndarray::Axis(0), ndarray::Slice::from(0..10));
     assert!(matches!(
         permutation_importance(model.as_ref(), d.x.view(), short, Scorer::Accuracy, 2, 1),
         Err(EvalError::LengthMismatch { .. })

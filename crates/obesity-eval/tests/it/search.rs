@@ -1,8 +1,8 @@
 //! Grid and random search: ranking, refit, determinism, the forest factory, bad input.
 
 use obesity_eval::{
-    Distribution, EvalError, GridSearch, ParamGrid, ParamSet, ParamSpace, ParamValue,
-    RandomSearch, Scorer, SearchResults, forest_factory, seeds_forest_grid, stratified_folds,
+    Distribution, EvalError, GridSearch, ParamGrid, ParamSet, ParamSpace, ParamValue, RandomSearch,
+    Scorer, SearchResults, forest_factory, seeds_forest_grid, stratified_folds,
 };
 use obesity_forest::ForestParams;
 
@@ -49,11 +49,19 @@ fn grid_search_ranks_the_informative_feature_first_and_refits() {
     for c in &r.candidates {
         let offset = c.params.get_usize("offset").unwrap().unwrap();
         if offset != 0 {
-            assert!(c.score.mean < 0.6, "noise-only candidate scored {}", c.score.mean);
+            assert!(
+                c.score.mean < 0.6,
+                "noise-only candidate scored {}",
+                c.score.mean
+            );
             assert!(c.rank >= 3);
         }
         // rank = 1 + number of strictly better candidates
-        let better = r.candidates.iter().filter(|o| o.score.mean > c.score.mean).count();
+        let better = r
+            .candidates
+            .iter()
+            .filter(|o| o.score.mean > c.score.mean)
+            .count();
         assert_eq!(c.rank, better + 1);
     }
     // Refit: the best strategy trained on all rows predicts like a fresh fit.
@@ -68,7 +76,10 @@ fn grid_search_ranks_the_informative_feature_first_and_refits() {
     );
     // Table and JSON.
     let table = r.to_string();
-    assert!(table.contains("6 candidates x 5 folds, scored by f1_macro"), "{table}");
+    assert!(
+        table.contains("6 candidates x 5 folds, scored by f1_macro"),
+        "{table}"
+    );
     assert!(table.contains("n_used=1, offset=0") || table.contains("n_used=2, offset=0"));
     let json = serde_json::to_string(r).unwrap();
     let back: SearchResults = serde_json::from_str(&json).unwrap();
@@ -88,7 +99,10 @@ fn search_with_another_scorer_and_no_refit() {
         .unwrap();
     assert!(out.best_estimator.is_none());
     assert!(out.results.best_score() < 0.0);
-    assert_eq!(out.results.best_params().get_usize("offset").unwrap(), Some(0));
+    assert_eq!(
+        out.results.best_params().get_usize("offset").unwrap(),
+        Some(0)
+    );
 }
 
 #[test]
@@ -114,11 +128,21 @@ fn random_search_is_seeded() {
     let out = make(3).fit(&data, &folds).unwrap();
     let again = make(3).fit(&data, &folds).unwrap();
     let scores = |o: &obesity_eval::SearchOutcome| {
-        o.results.candidates.iter().map(|c| c.score.per_fold.clone()).collect::<Vec<_>>()
+        o.results
+            .candidates
+            .iter()
+            .map(|c| c.score.per_fold.clone())
+            .collect::<Vec<_>>()
     };
     assert_eq!(scores(&out), scores(&again));
     let lu = ParamSpace::new()
-        .add("x", Distribution::LogUniform { low: 1e-3, high: 1.0 })
+        .add(
+            "x",
+            Distribution::LogUniform {
+                low: 1e-3,
+                high: 1.0,
+            },
+        )
         .sample(50, 1)
         .unwrap();
     for p in lu {
@@ -167,14 +191,21 @@ fn small_forest_grid_search_runs_end_to_end() {
     let grid = ParamGrid::new()
         .add("n_estimators", [5, 10])
         .add("max_depth", [Some(2), None]);
-    let out = GridSearch::new(forest_factory(ForestParams::builder().n_threads(Some(1))), grid)
-        .progress(false)
-        .fit(&data, &folds)
-        .unwrap();
+    let out = GridSearch::new(
+        forest_factory(ForestParams::builder().n_threads(Some(1))),
+        grid,
+    )
+    .progress(false)
+    .fit(&data, &folds)
+    .unwrap();
     assert_eq!(out.results.candidates.len(), 4);
     let model = out.best_estimator.unwrap();
     assert_eq!(model.n_features(), 4);
-    assert!(out.results.best_score() > 0.7, "{}", out.results.best_score());
+    assert!(
+        out.results.best_score() > 0.7,
+        "{}",
+        out.results.best_score()
+    );
 }
 
 #[test]
@@ -204,7 +235,10 @@ fn empty_grids_and_failing_candidates_are_errors() {
     ));
     // offset 5 does not exist in a 2-column matrix: the fit fails, the error names the candidate.
     let bad = ParamGrid::new().add("offset", [0, 5]);
-    match GridSearch::new(centroid_factory, bad).progress(false).fit(&data, &folds) {
+    match GridSearch::new(centroid_factory, bad)
+        .progress(false)
+        .fit(&data, &folds)
+    {
         Err(EvalError::Candidate { params, source }) => {
             assert_eq!(params, "offset=5");
             assert!(matches!(*source, EvalError::Model(_)));

@@ -36,7 +36,12 @@ fn label_metrics_match_sklearn() {
         let k = case["n_classes"].as_u64().unwrap() as usize;
         let cm = ConfusionMatrix::new(&y_true, &y_pred, k).unwrap();
         let w = |key: &str| num(&case[key]);
-        assert_close(cm.accuracy(), w("accuracy"), TOL, &format!("{name} accuracy"));
+        assert_close(
+            cm.accuracy(),
+            w("accuracy"),
+            TOL,
+            &format!("{name} accuracy"),
+        );
         assert_close(
             accuracy(&y_true, &y_pred).unwrap(),
             w("accuracy"),
@@ -49,8 +54,18 @@ fn label_metrics_match_sklearn() {
             TOL,
             &format!("{name} balanced_accuracy"),
         );
-        assert_close(cm.cohen_kappa(), w("cohen_kappa"), TOL, &format!("{name} kappa"));
-        assert_close(cm.matthews_corrcoef(), w("matthews"), TOL, &format!("{name} mcc"));
+        assert_close(
+            cm.cohen_kappa(),
+            w("cohen_kappa"),
+            TOL,
+            &format!("{name} kappa"),
+        );
+        assert_close(
+            cm.matthews_corrcoef(),
+            w("matthews"),
+            TOL,
+            &format!("{name} mcc"),
+        );
         let want_counts: Vec<Vec<u64>> = case["confusion"]
             .as_array()
             .unwrap()
@@ -64,7 +79,12 @@ fn label_metrics_match_sklearn() {
             .iter()
             .map(nums)
             .collect();
-        for (g, w) in cm.normalized_by_true().iter().flatten().zip(want_norm.iter().flatten()) {
+        for (g, w) in cm
+            .normalized_by_true()
+            .iter()
+            .flatten()
+            .zip(want_norm.iter().flatten())
+        {
             assert_close(*g, *w, TOL, &format!("{name} normalized confusion"));
         }
     }
@@ -127,7 +147,9 @@ fn precision_recall_f1_match_sklearn_for_every_zero_division_and_label_set() {
 fn probability_metrics_match_sklearn() {
     let mut checked = 0;
     for case in &cases() {
-        let Some(proba) = proba_of(case) else { continue };
+        let Some(proba) = proba_of(case) else {
+            continue;
+        };
         let name = case["name"].as_str().unwrap();
         let y_true = usizes(&case["y_true"]);
         let v = proba.view();
@@ -167,7 +189,9 @@ fn probability_metrics_match_sklearn() {
 fn classification_report_text_is_byte_identical_to_sklearn() {
     let mut checked = 0;
     for case in &cases() {
-        let Some(want) = case["report_text"].as_str() else { continue };
+        let Some(want) = case["report_text"].as_str() else {
+            continue;
+        };
         let names: Vec<String> = case["class_names"]
             .as_array()
             .unwrap()
@@ -222,7 +246,12 @@ fn metrics_reject_bad_input() {
     ));
     assert!(matches!(
         ConfusionMatrix::new(&[0, 3], &[0, 1], 3),
-        Err(EvalError::LabelOutOfRange { what: "y_true", index: 1, label: 3, n_classes: 3 })
+        Err(EvalError::LabelOutOfRange {
+            what: "y_true",
+            index: 1,
+            label: 3,
+            n_classes: 3
+        })
     ));
     assert!(matches!(
         ConfusionMatrix::new(&[0, 1], &[0, 1], 0),
@@ -231,7 +260,10 @@ fn metrics_reject_bad_input() {
     let p = Array2::from_shape_vec((2, 2), vec![0.5f64, 0.5, 0.5, 0.5]).unwrap();
     assert!(matches!(
         Metrics::compute(&[0, 1], &[0, 1], Some(p.view()), 3),
-        Err(EvalError::ClassCountMismatch { expected: 3, got: 2 })
+        Err(EvalError::ClassCountMismatch {
+            expected: 3,
+            got: 2
+        })
     ));
     assert!(matches!(
         log_loss(&[0, 1, 0], p.view()),
@@ -255,6 +287,8 @@ fn metrics_reject_bad_input() {
     ));
     assert!(matches!(
         ClassificationReport::new(&[0], &[0], &[], ZeroDivision::Warn),
-        Err(EvalError::EmptyInput { what: "class_names" })
+        Err(EvalError::EmptyInput {
+            what: "class_names"
+        })
     ));
 }

@@ -140,3 +140,34 @@ fn error_rule_applies_to_ordinal_and_yes_no_columns_too() {
         "{err:?}"
     );
 }
+
+#[test]
+fn ignore_unseen_on_yes_no_columns_depends_on_their_encoding() {
+    // Nobody in training smokes.
+    let train: Vec<_> = sample(40)
+        .into_iter()
+        .map(|mut r| {
+            r.smoke = false;
+            r
+        })
+        .collect();
+    let mut smoker = person();
+    smoker.smoke = true;
+
+    // One column per yes/no column is defined by the schema: a smoker is still a 1.
+    let single = FeatureConfig {
+        binary: obesity_features::BinaryEncoding::Single,
+        ..with_rule(UnseenCategory::IgnoreUnseen)
+    };
+    let fitted = FeaturePipeline::new(single).fit(&train).unwrap();
+    let x = fitted.transform(std::slice::from_ref(&smoker)).unwrap();
+    assert_eq!(x[[0, col(fitted.feature_names(), "SMOKE=yes")]], 1.0);
+
+    // Two one-hot columns: only SMOKE=no was seen, so a smoker is all zeros.
+    let fitted = FeaturePipeline::new(with_rule(UnseenCategory::IgnoreUnseen))
+        .fit(&train)
+        .unwrap();
+    assert!(!fitted.feature_names().iter().any(|n| n == "SMOKE=yes"));
+    let x = fitted.transform(&[smoker]).unwrap();
+    assert_eq!(x[[0, col(fitted.feature_names(), "SMOKE=no")]], 0.0);
+}

@@ -1,1 +1,57 @@
-//! todo
+//! Both prediction kernels agree with the plain reference walk (proptest), and rows sum to 1.
+
+use ndarray::Array2;
+use obesity_forest::{Classifier, ForestParams, RandomForest};
+use proptest::prelude::*;
+
+fn model(n: usize, f: usize, k: usize, trees: usize, seed: u64) -> RandomForest {
+    let (x, y) = crate::common::synthetic(n, f, k, seed);
+    let p = ForestParams::builder().n_estimators(trees).seed(seed).build().unwrap();
+    RandomForest::fit(&p, x.view(), y.view(), k).unwrap()
+}
+
+fn close(a: &Array2<f32>, b: &Array2<f32>) -> bool {
+    a.shape() == b.shape() && a.iter().zip(b).all(|(x, y)| (x - y).abs() < 1e-5)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(24))]
+
+    #[test]
+    fn kernels_match_reference_walk(
+        seed in 0u64..1000,
+        f in 1usize..40,
+        k in 1usize..6,
+        trees in 1usize..12,
+        rows in 1usize..700,
+    ) {
+        let m = model(150, f, k, trees, seed);
+        let (x, _) = crate::common::synthetic(rows, f, k, seed + 1);
+        let reference = m.predict_proba_reference(x.view()).unwrap();
+        let batch = m.predict_proba(x.view()).unwrap();
+        let row_major = m.predict_proba_row_major(x.view()).unwrap();
+        prop_assert!(close(&batch, &reference));
+        prop_assert!(close(&row_major, &reference));
+        let mut out = vec![0.0f32; k];
+        for (r, expected) in x.rows().into_iter().zip(reference.rows()) {
+            m.predict_proba_row(r.as_slice().unwrap(), &mut out).unwrap();
+            prop_assert!(out.iter().zip(expected).all(|(a, b)| (a - b).abs() < 1e-5));
+        }
+        for r in batch.rows() {
+            prop_assert!((r.sum() - 1.0).abs() < 1e-4);
+        }
+    }
+}
+
+#[test]
+fn large_batch_uses_the_parallel_kernel_and_matches() {
+    let m = model(400, 9, 4, 25, 21);
+    let (x, _) = crate::common::synthetic(5003, 9, 4, 22);
+    let reference = m.predict_proba_reference(x.view()).unwrap();
+    assert!(close(&m.predict_proba(x.view()).unwrap(), &reference));
+    let labels = m.predict(x.view()).unwrap();
+    for (l, r) in labels.iter().zip(reference.rows()) {
+        let best = r.iter().cloned().fold(f32::MIN, f32::max);
+        assert!((r[*l] - best).abs() < 1e-5);
+    }
+}

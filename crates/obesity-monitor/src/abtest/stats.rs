@@ -73,7 +73,10 @@ pub(crate) fn welch_t_test(a: &[f64], b: &[f64], level: f64) -> WelchResult {
     let df = (qa + qb).powi(2) / (qa * qa / (na - 1.0) + qb * qb / (nb - 1.0));
     let t = diff / se;
     let (p, q) = match StudentsT::new(0.0, 1.0, df) {
-        Ok(d) => ((2.0 * d.sf(t.abs())).min(1.0), d.inverse_cdf(0.5 + level / 2.0)),
+        Ok(d) => (
+            (2.0 * d.sf(t.abs())).min(1.0),
+            d.inverse_cdf(0.5 + level / 2.0),
+        ),
         Err(_) => (f64::NAN, f64::NAN),
     };
     WelchResult {

@@ -15,7 +15,9 @@ use serde_json::Value;
 type TestResult = Result<(), Box<dyn std::error::Error>>;
 
 fn t0() -> DateTime<Utc> {
-    Utc.with_ymd_and_hms(2026, 3, 1, 12, 0, 0).single().unwrap_or_default()
+    Utc.with_ymd_and_hms(2026, 3, 1, 12, 0, 0)
+        .single()
+        .unwrap_or_default()
 }
 
 fn config() -> ABTestConfig {
@@ -49,27 +51,100 @@ fn running(cfg: ABTestConfig, clock: &ManualClock) -> Result<AbTest, MonitorErro
 fn bad_config_values_name_the_field() {
     let c = Arc::new(ManualClock::new(t0()));
     let cases: Vec<(ABTestConfig, &str)> = vec![
-        (ABTestConfig { traffic_split: 0.0, ..config() }, "traffic_split"),
-        (ABTestConfig { traffic_split: 1.0, ..config() }, "traffic_split"),
-        (ABTestConfig { traffic_split: f64::NAN, ..config() }, "traffic_split"),
-        (ABTestConfig { significance_level: 0.0, ..config() }, "significance_level"),
-        (ABTestConfig { significance_level: 1.2, ..config() }, "significance_level"),
-        (ABTestConfig { name: String::new(), ..config() }, "name"),
-        (ABTestConfig { name: "../x".into(), ..config() }, "name"),
-        (ABTestConfig { treatment_version: "1".into(), ..config() }, "treatment_version"),
-        (ABTestConfig { control_version: " ".into(), ..config() }, "control_version"),
-        (ABTestConfig { duration_hours: 0, ..config() }, "duration_hours"),
-        (ABTestConfig { min_samples_per_variant: 0, ..config() }, "min_samples_per_variant"),
         (
             ABTestConfig {
-                segment: vec![SegmentRule::Range { feature: "Age".into(), min: Some(50.0), max: Some(20.0) }],
+                traffic_split: 0.0,
+                ..config()
+            },
+            "traffic_split",
+        ),
+        (
+            ABTestConfig {
+                traffic_split: 1.0,
+                ..config()
+            },
+            "traffic_split",
+        ),
+        (
+            ABTestConfig {
+                traffic_split: f64::NAN,
+                ..config()
+            },
+            "traffic_split",
+        ),
+        (
+            ABTestConfig {
+                significance_level: 0.0,
+                ..config()
+            },
+            "significance_level",
+        ),
+        (
+            ABTestConfig {
+                significance_level: 1.2,
+                ..config()
+            },
+            "significance_level",
+        ),
+        (
+            ABTestConfig {
+                name: String::new(),
+                ..config()
+            },
+            "name",
+        ),
+        (
+            ABTestConfig {
+                name: "../x".into(),
+                ..config()
+            },
+            "name",
+        ),
+        (
+            ABTestConfig {
+                treatment_version: "1".into(),
+                ..config()
+            },
+            "treatment_version",
+        ),
+        (
+            ABTestConfig {
+                control_version: " ".into(),
+                ..config()
+            },
+            "control_version",
+        ),
+        (
+            ABTestConfig {
+                duration_hours: 0,
+                ..config()
+            },
+            "duration_hours",
+        ),
+        (
+            ABTestConfig {
+                min_samples_per_variant: 0,
+                ..config()
+            },
+            "min_samples_per_variant",
+        ),
+        (
+            ABTestConfig {
+                segment: vec![SegmentRule::Range {
+                    feature: "Age".into(),
+                    min: Some(50.0),
+                    max: Some(20.0),
+                }],
                 ..config()
             },
             "segment.range",
         ),
         (
             ABTestConfig {
-                segment: vec![SegmentRule::OneOf { feature: "Gender".into(), values: Default::default() }],
+                segment: vec![SegmentRule::OneOf {
+                    feature: "Gender".into(),
+                    values: Default::default(),
+                }],
                 ..config()
             },
             "segment.values",
@@ -94,8 +169,19 @@ fn assignment_is_deterministic_and_per_experiment() -> TestResult {
         let id = format!("user-{i}");
         let va = a.assign(&id, &no_features());
         assert_eq!(va, a.assign(&id, &no_features()), "same user, same variant");
-        assert_eq!(va, b.assign(&id, &no_features()), "independent of the instance");
-        assert_eq!(va.model_version, if va.variant == Variant::Treatment { "2" } else { "1" });
+        assert_eq!(
+            va,
+            b.assign(&id, &no_features()),
+            "independent of the instance"
+        );
+        assert_eq!(
+            va.model_version,
+            if va.variant == Variant::Treatment {
+                "2"
+            } else {
+                "1"
+            }
+        );
         differs += usize::from(other.variant_for(&id) != va.variant);
     }
     // Experiments split independently: about half the users differ.
@@ -107,14 +193,23 @@ fn assignment_is_deterministic_and_per_experiment() -> TestResult {
 fn the_split_is_honoured_within_sampling_error_on_100k_ids() -> TestResult {
     let c = Arc::new(ManualClock::new(t0()));
     for split in [0.5, 0.2, 0.05] {
-        let t = AbTest::in_memory(ABTestConfig { traffic_split: split, ..config() }, c.clone())?;
+        let t = AbTest::in_memory(
+            ABTestConfig {
+                traffic_split: split,
+                ..config()
+            },
+            c.clone(),
+        )?;
         let n = 100_000usize;
         let treated = (0..n)
             .filter(|i| t.variant_for(&format!("user-{i}")) == Variant::Treatment)
             .count();
         let share = treated as f64 / n as f64;
         let sigma = (split * (1.0 - split) / n as f64).sqrt();
-        assert!((share - split).abs() < 4.0 * sigma, "split {split}: share {share}");
+        assert!(
+            (share - split).abs() < 4.0 * sigma,
+            "split {split}: share {share}"
+        );
     }
     Ok(())
 }
@@ -125,7 +220,11 @@ fn users_outside_the_segment_get_control_and_are_not_counted() -> TestResult {
     let cfg = ABTestConfig {
         traffic_split: 0.999_999,
         segment: vec![
-            SegmentRule::Range { feature: "Age".into(), min: Some(18.0), max: Some(40.0) },
+            SegmentRule::Range {
+                feature: "Age".into(),
+                min: Some(18.0),
+                max: Some(40.0),
+            },
             SegmentRule::OneOf {
                 feature: "MTRANS".into(),
                 values: ["Walking".to_string(), "Bike".to_string()].into(),
@@ -135,10 +234,17 @@ fn users_outside_the_segment_get_control_and_are_not_counted() -> TestResult {
     };
     let mut t = running(cfg, &c)?;
     let f = |age: FeatureValue, mtrans: &str| -> BTreeMap<String, FeatureValue> {
-        [("Age".to_string(), age), ("MTRANS".to_string(), mtrans.into())].into()
+        [
+            ("Age".to_string(), age),
+            ("MTRANS".to_string(), mtrans.into()),
+        ]
+        .into()
     };
     let inside = t.assign("in", &f(30.0.into(), "Bike"));
-    assert_eq!((inside.variant, inside.enrolled, inside.in_segment), (Variant::Treatment, true, true));
+    assert_eq!(
+        (inside.variant, inside.enrolled, inside.in_segment),
+        (Variant::Treatment, true, true)
+    );
     for (id, features) in [
         ("old", f(41.0.into(), "Bike")),
         ("car", f(30.0.into(), "Automobile")),
@@ -146,7 +252,11 @@ fn users_outside_the_segment_get_control_and_are_not_counted() -> TestResult {
         ("missing", BTreeMap::new()),
     ] {
         let a = t.assign(id, &features);
-        assert_eq!((a.variant, a.enrolled, a.in_segment), (Variant::Control, false, false), "{id}");
+        assert_eq!(
+            (a.variant, a.enrolled, a.in_segment),
+            (Variant::Control, false, false),
+            "{id}"
+        );
         assert!(matches!(
             t.record_outcome(id, Outcome::Success(true)),
             Err(MonitorError::UnknownUser { .. })
@@ -161,11 +271,32 @@ fn users_outside_the_segment_get_control_and_are_not_counted() -> TestResult {
 #[test]
 fn lifecycle_controls_enrolment() -> TestResult {
     let c = ManualClock::new(t0());
-    let mut t = AbTest::in_memory(ABTestConfig { duration_hours: 48, ..config() }, Arc::new(c.clone()))?;
-    assert!(!t.assign("early", &no_features()).enrolled, "draft enrols nobody");
-    assert!(matches!(t.pause(), Err(MonitorError::InvalidTransition { action: "pause", .. })));
+    let mut t = AbTest::in_memory(
+        ABTestConfig {
+            duration_hours: 48,
+            ..config()
+        },
+        Arc::new(c.clone()),
+    )?;
+    assert!(
+        !t.assign("early", &no_features()).enrolled,
+        "draft enrols nobody"
+    );
+    assert!(matches!(
+        t.pause(),
+        Err(MonitorError::InvalidTransition {
+            action: "pause",
+            ..
+        })
+    ));
     t.start()?;
-    assert!(matches!(t.start(), Err(MonitorError::InvalidTransition { action: "start", .. })));
+    assert!(matches!(
+        t.start(),
+        Err(MonitorError::InvalidTransition {
+            action: "start",
+            ..
+        })
+    ));
     assert!(t.assign("u1", &no_features()).enrolled);
     t.pause()?;
     let paused = t.assign("u2", &no_features());
@@ -176,11 +307,20 @@ fn lifecycle_controls_enrolment() -> TestResult {
     t.start()?;
     c.advance(Duration::hours(49));
     assert!(t.is_expired());
-    assert!(!t.assign("late", &no_features()).enrolled, "expired experiments enrol nobody");
+    assert!(
+        !t.assign("late", &no_features()).enrolled,
+        "expired experiments enrol nobody"
+    );
     t.stop()?;
     assert_eq!(t.status(), TestStatus::Stopped);
-    assert!(matches!(t.stop(), Err(MonitorError::InvalidTransition { action: "stop", .. })));
-    assert!(matches!(t.start(), Err(MonitorError::InvalidTransition { .. })));
+    assert!(matches!(
+        t.stop(),
+        Err(MonitorError::InvalidTransition { action: "stop", .. })
+    ));
+    assert!(matches!(
+        t.start(),
+        Err(MonitorError::InvalidTransition { .. })
+    ));
     assert_eq!(t.started_at(), Some(t0()));
     Ok(())
 }
@@ -190,32 +330,52 @@ fn outcomes_for_unknown_users_or_of_the_wrong_kind_are_errors() -> TestResult {
     let c = ManualClock::new(t0());
     let mut t = running(config(), &c)?;
     match t.record_outcome("ghost", Outcome::Success(true)) {
-        Err(MonitorError::UnknownUser { user_id, experiment }) => {
-            assert_eq!((user_id.as_str(), experiment.as_str()), ("ghost", "forest-v2-vs-v1"));
+        Err(MonitorError::UnknownUser {
+            user_id,
+            experiment,
+        }) => {
+            assert_eq!(
+                (user_id.as_str(), experiment.as_str()),
+                ("ghost", "forest-v2-vs-v1")
+            );
         }
         other => panic!("expected UnknownUser, got {other:?}"),
     }
     t.assign("u", &no_features());
     assert!(matches!(
         t.record_outcome("u", Outcome::Value(1.0)),
-        Err(MonitorError::OutcomeKindMismatch { expected: "a success/failure", .. })
+        Err(MonitorError::OutcomeKindMismatch {
+            expected: "a success/failure",
+            ..
+        })
     ));
     let mean = ABTestConfig {
         name: "mean".into(),
-        primary_metric: PrimaryMetric { name: "score".into(), kind: MetricKind::Mean, higher_is_better: true },
+        primary_metric: PrimaryMetric {
+            name: "score".into(),
+            kind: MetricKind::Mean,
+            higher_is_better: true,
+        },
         ..config()
     };
     let mut m = running(mean, &c)?;
     m.assign("u", &no_features());
     assert!(matches!(
         m.record_outcome("u", Outcome::Value(f64::NAN)),
-        Err(MonitorError::InvalidInput { what: "outcome", .. })
+        Err(MonitorError::InvalidInput {
+            what: "outcome",
+            ..
+        })
     ));
     Ok(())
 }
 
 /// Enrols users until each arm has the given outcomes: `successes` of `n` per arm.
-fn fill(t: &mut AbTest, treatment: (usize, usize), control: (usize, usize)) -> Result<(), MonitorError> {
+fn fill(
+    t: &mut AbTest,
+    treatment: (usize, usize),
+    control: (usize, usize),
+) -> Result<(), MonitorError> {
     let (mut nt, mut nc) = (0, 0);
     let mut i = 0;
     while nt < treatment.1 || nc < control.1 {
@@ -242,12 +402,18 @@ fn proportion_analysis_matches_scipy() -> TestResult {
     let mut t = running(config(), &c)?;
     fill(&mut t, (60, 100), (45, 100))?;
     let a = t.analyze()?;
-    assert_eq!((a.treatment.samples, a.treatment.successes), (100, Some(60)));
+    assert_eq!(
+        (a.treatment.samples, a.treatment.successes),
+        (100, Some(60))
+    );
     assert_eq!((a.control.samples, a.control.successes), (100, Some(45)));
     assert!(a.treatment.users >= 100 && a.control.users >= 100);
     let close = |x: Option<f64>, key: &str, tol: f64| {
         let want = num(p, &[key]);
-        assert!(x.is_some_and(|x| (x - want).abs() < tol), "{key}: {x:?} vs {want}");
+        assert!(
+            x.is_some_and(|x| (x - want).abs() < tol),
+            "{key}: {x:?} vs {want}"
+        );
     };
     close(a.statistic, "z", 1e-12);
     close(a.p_value, "p_value", 1e-9);
@@ -255,7 +421,11 @@ fn proportion_analysis_matches_scipy() -> TestResult {
     close(a.ci_high, "ci_high", 1e-12);
     close(a.effect_size, "cohens_h", 1e-12);
     close(a.chi_square.as_ref().map(|c| c.statistic), "chi2", 1e-12);
-    close(a.chi_square.as_ref().map(|c| c.p_value), "chi2_p_value", 1e-9);
+    close(
+        a.chi_square.as_ref().map(|c| c.p_value),
+        "chi2_p_value",
+        1e-9,
+    );
     assert!((a.difference.unwrap_or(0.0) - 0.15).abs() < 1e-12);
     assert!(a.significant && a.min_samples_reached);
     assert_eq!(a.winner, Some(Variant::Treatment));
@@ -270,22 +440,40 @@ fn a_better_control_is_kept() -> TestResult {
     let mut t = running(config(), &c)?;
     fill(&mut t, (45, 100), (60, 100))?;
     let a = t.analyze()?;
-    assert_eq!((a.winner, a.recommendation), (Some(Variant::Control), Recommendation::KeepControl));
+    assert_eq!(
+        (a.winner, a.recommendation),
+        (Some(Variant::Control), Recommendation::KeepControl)
+    );
     Ok(())
 }
 
 #[test]
 fn too_few_samples_or_no_difference_keeps_running_until_the_end() -> TestResult {
     let c = ManualClock::new(t0());
-    let mut t = running(ABTestConfig { min_samples_per_variant: 500, ..config() }, &c)?;
+    let mut t = running(
+        ABTestConfig {
+            min_samples_per_variant: 500,
+            ..config()
+        },
+        &c,
+    )?;
     fill(&mut t, (60, 100), (45, 100))?;
     let a = t.analyze()?;
     assert!(a.significant && !a.min_samples_reached);
-    assert_eq!((a.winner, a.recommendation), (None, Recommendation::KeepRunning));
+    assert_eq!(
+        (a.winner, a.recommendation),
+        (None, Recommendation::KeepRunning)
+    );
     t.stop()?;
     assert_eq!(t.analyze()?.recommendation, Recommendation::KeepControl);
 
-    let mut t = running(ABTestConfig { name: "flat".into(), ..config() }, &c)?;
+    let mut t = running(
+        ABTestConfig {
+            name: "flat".into(),
+            ..config()
+        },
+        &c,
+    )?;
     fill(&mut t, (50, 100), (50, 100))?;
     let a = t.analyze()?;
     assert!(!a.significant && a.min_samples_reached);
@@ -294,8 +482,18 @@ fn too_few_samples_or_no_difference_keeps_running_until_the_end() -> TestResult 
     assert_eq!(t.analyze()?.recommendation, Recommendation::KeepControl);
 
     // Nothing recorded: nothing to test, no panic.
-    let empty = running(ABTestConfig { name: "empty".into(), ..config() }, &c)?.analyze()?;
-    assert_eq!((empty.p_value, empty.recommendation), (None, Recommendation::KeepRunning));
+    let empty = running(
+        ABTestConfig {
+            name: "empty".into(),
+            ..config()
+        },
+        &c,
+    )?
+    .analyze()?;
+    assert_eq!(
+        (empty.p_value, empty.recommendation),
+        (None, Recommendation::KeepRunning)
+    );
     Ok(())
 }
 
@@ -304,13 +502,19 @@ fn mean_metrics_use_welch_matching_scipy() -> TestResult {
     let r = reference()?;
     let w = &r["welch"];
     let values = |k: &str| -> Vec<f64> {
-        w[k].as_array().map(|a| a.iter().filter_map(Value::as_f64).collect()).unwrap_or_default()
+        w[k].as_array()
+            .map(|a| a.iter().filter_map(Value::as_f64).collect())
+            .unwrap_or_default()
     };
     let (tv, cv) = (values("treatment"), values("control"));
     let c = ManualClock::new(t0());
     let cfg = ABTestConfig {
         min_samples_per_variant: 5,
-        primary_metric: PrimaryMetric { name: "score".into(), kind: MetricKind::Mean, higher_is_better: true },
+        primary_metric: PrimaryMetric {
+            name: "score".into(),
+            kind: MetricKind::Mean,
+            higher_is_better: true,
+        },
         ..config()
     };
     let mut t = running(cfg, &c)?;
@@ -343,7 +547,14 @@ fn mean_metrics_use_welch_matching_scipy() -> TestResult {
 #[test]
 fn a_simulated_better_model_wins() -> TestResult {
     let c = ManualClock::new(t0());
-    let mut t = running(ABTestConfig { traffic_split: 0.3, min_samples_per_variant: 300, ..config() }, &c)?;
+    let mut t = running(
+        ABTestConfig {
+            traffic_split: 0.3,
+            min_samples_per_variant: 300,
+            ..config()
+        },
+        &c,
+    )?;
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(7);
     for i in 0..5000 {
         let id = format!("patient-{i}");
@@ -355,8 +566,16 @@ fn a_simulated_better_model_wins() -> TestResult {
     }
     let a = t.analyze()?;
     let share = a.treatment.users as f64 / 5000.0;
-    assert!((share - 0.3).abs() < 4.0 * (0.3f64 * 0.7 / 5000.0).sqrt(), "{share}");
-    assert_eq!(a.recommendation, Recommendation::PromoteTreatment, "{}", a.explanation);
+    assert!(
+        (share - 0.3).abs() < 4.0 * (0.3f64 * 0.7 / 5000.0).sqrt(),
+        "{share}"
+    );
+    assert_eq!(
+        a.recommendation,
+        Recommendation::PromoteTreatment,
+        "{}",
+        a.explanation
+    );
     assert!(a.ci_low.unwrap_or(-1.0) > 0.0);
     Ok(())
 }
@@ -379,7 +598,11 @@ fn state_is_persisted_atomically_and_reopens() -> TestResult {
     let names: Vec<String> = std::fs::read_dir(dir.path())?
         .filter_map(|e| e.ok().map(|e| e.file_name().to_string_lossy().into_owned()))
         .collect();
-    assert_eq!(names, vec!["forest-v2-vs-v1.json".to_string()], "no temp files left");
+    assert_eq!(
+        names,
+        vec!["forest-v2-vs-v1.json".to_string()],
+        "no temp files left"
+    );
 
     let mut t = AbTest::open(dir.path(), "forest-v2-vs-v1", Arc::new(c.clone()))?;
     assert_eq!(t.status(), TestStatus::Running);

@@ -110,11 +110,19 @@ fn bad_policy_values_name_the_field() {
         Some("critical_error_rate")
     );
     assert_eq!(
-        field(AlertPolicy::builder().critical_latency_p95_ms(f64::NAN).build()),
+        field(
+            AlertPolicy::builder()
+                .critical_latency_p95_ms(f64::NAN)
+                .build()
+        ),
         Some("critical_latency_p95_ms")
     );
     assert_eq!(
-        field(AlertPolicy::builder().drift_threshold(f64::INFINITY).build()),
+        field(
+            AlertPolicy::builder()
+                .drift_threshold(f64::INFINITY)
+                .build()
+        ),
         Some("drift_threshold")
     );
     assert!(AlertPolicy::builder().build().is_ok());
@@ -132,7 +140,10 @@ fn a_persisting_condition_fires_once_then_again_after_it_clears() {
     assert_eq!(m.process(&slow).len(), 1);
     assert!(m.process(&slow).is_empty());
     assert!(m.process(&slow).is_empty());
-    assert_eq!(m.active().get(&AlertKind::Latency), Some(&Severity::Critical));
+    assert_eq!(
+        m.active().get(&AlertKind::Latency),
+        Some(&Severity::Critical)
+    );
 
     // Clears: one INFO resolved notice.
     let sent = m.process(&summary(0.90));
@@ -145,7 +156,9 @@ fn a_persisting_condition_fires_once_then_again_after_it_clears() {
     let all = collected.alerts();
     assert_eq!(all.len(), 3);
     assert_eq!(
-        all.iter().filter(|a| a.severity == Severity::Critical).count(),
+        all.iter()
+            .filter(|a| a.severity == Severity::Critical)
+            .count(),
         2
     );
 }
@@ -155,8 +168,14 @@ fn escalation_fires_and_missing_data_keeps_state() {
     let collected = CollectingAlertHandler::new();
     let mut m = AlertManager::new(policy());
     m.add_handler(collected.clone()).notify_resolved(false);
-    assert_eq!(kinds(&m.process(&summary(0.87))), vec![(AlertKind::AccuracyDrop, Severity::Warning)]);
-    assert_eq!(kinds(&m.process(&summary(0.80))), vec![(AlertKind::AccuracyDrop, Severity::Critical)]);
+    assert_eq!(
+        kinds(&m.process(&summary(0.87))),
+        vec![(AlertKind::AccuracyDrop, Severity::Warning)]
+    );
+    assert_eq!(
+        kinds(&m.process(&summary(0.80))),
+        vec![(AlertKind::AccuracyDrop, Severity::Critical)]
+    );
     // A window with no labels neither repeats nor resolves the accuracy alert.
     let unlabelled = PerformanceSummary {
         n_labelled: 0,
@@ -164,7 +183,10 @@ fn escalation_fires_and_missing_data_keeps_state() {
         ..summary(0.0)
     };
     assert!(m.process(&unlabelled).is_empty());
-    assert_eq!(m.active().get(&AlertKind::AccuracyDrop), Some(&Severity::Critical));
+    assert_eq!(
+        m.active().get(&AlertKind::AccuracyDrop),
+        Some(&Severity::Critical)
+    );
     // Resolved notices are off: clearing is silent.
     assert!(m.process(&summary(0.9)).is_empty());
     assert!(m.active().is_empty());
@@ -177,6 +199,9 @@ fn severities_read_like_the_seeds() -> Result<(), serde_json::Error> {
     assert_eq!(Severity::Critical.to_string(), "CRITICAL");
     assert_eq!(serde_json::to_string(&Severity::Warning)?, "\"WARNING\"");
     let a = &policy().evaluate(&summary(0.8))[0];
-    assert!(a.to_string().starts_with("[CRITICAL] accuracy_drop:"), "{a}");
+    assert!(
+        a.to_string().starts_with("[CRITICAL] accuracy_drop:"),
+        "{a}"
+    );
     Ok(())
 }

@@ -9,7 +9,9 @@ use ndarray::array;
 use obesity_monitor::{ManualClock, MonitorError, PerformanceMonitor, PredictionBatch};
 
 fn t0() -> DateTime<Utc> {
-    Utc.with_ymd_and_hms(2026, 3, 1, 12, 0, 0).single().unwrap_or_default()
+    Utc.with_ymd_and_hms(2026, 3, 1, 12, 0, 0)
+        .single()
+        .unwrap_or_default()
 }
 
 fn clock() -> ManualClock {
@@ -20,7 +22,10 @@ fn clock() -> ManualClock {
 /// plus one failure at 100 ms.
 fn batch(prefix: &str, version: &str) -> PredictionBatch {
     let mut b = PredictionBatch::new(version);
-    for (i, (p, l)) in [(0, 10.0), (1, 20.0), (2, 30.0), (0, 40.0)].into_iter().enumerate() {
+    for (i, (p, l)) in [(0, 10.0), (1, 20.0), (2, 30.0), (0, 40.0)]
+        .into_iter()
+        .enumerate()
+    {
         b.push(format!("{prefix}{i}"), p, 0.6 + 0.1 * i as f64, l);
     }
     b.push_failure(format!("{prefix}fail"), 100.0, "timeout");
@@ -38,7 +43,10 @@ fn summary_counts_rates_latency_and_scores() -> Result<(), MonitorError> {
     m.log_batch(batch("a", "1").with_drift_score(0.2).with_invalid_rows(1))?;
     m.log_batch(batch("b", "1").with_drift_score(0.4))?;
     let s = m.summary_hours(1);
-    assert_eq!((s.n_batches, s.n_requests, s.n_predictions, s.n_errors), (2, 10, 8, 2));
+    assert_eq!(
+        (s.n_batches, s.n_requests, s.n_predictions, s.n_errors),
+        (2, 10, 8, 2)
+    );
     assert!(close(s.error_rate, 0.2));
     // No labels yet: accuracy and F1 are unknown, not 0.
     assert_eq!((s.n_labelled, s.accuracy, s.f1_macro), (0, None, None));
@@ -70,7 +78,8 @@ fn late_labels_give_accuracy_and_f1_and_unknown_ids_are_reported() -> Result<(),
     assert!(close(s.accuracy, 0.5));
     // f1_score([0,1,1,2],[0,1,2,0],average="macro") = 0.4444444444444444 (scikit-learn)
     assert!(
-        s.f1_macro.is_some_and(|f| (f - 0.444_444_444_444_444_4).abs() < 1e-12),
+        s.f1_macro
+            .is_some_and(|f| (f - 0.444_444_444_444_444_4).abs() < 1e-12),
         "{:?}",
         s.f1_macro
     );
@@ -92,8 +101,14 @@ fn windows_follow_the_clock() -> Result<(), MonitorError> {
     m.log_batch(batch("new", "2"))?;
     assert_eq!(m.summary_hours(1).n_batches, 1);
     assert_eq!(m.summary_hours(6).n_batches, 2);
-    assert_eq!(m.summary_for_version(Duration::hours(6), "1").n_predictions, 4);
-    assert_eq!(m.summary_for_version(Duration::hours(1), "1").n_predictions, 0);
+    assert_eq!(
+        m.summary_for_version(Duration::hours(6), "1").n_predictions,
+        4
+    );
+    assert_eq!(
+        m.summary_for_version(Duration::hours(1), "1").n_predictions,
+        0
+    );
     c.advance(Duration::hours(2));
     let empty = m.summary_hours(1);
     assert_eq!(empty.n_requests, 0);
@@ -116,7 +131,10 @@ fn features_from_a_matrix_are_kept_for_drift() -> Result<(), MonitorError> {
     assert_eq!(b.predictions, vec![1, 0]);
     assert!((b.confidences[0] - 0.7).abs() < 1e-6);
     m.log_batch(b)?;
-    assert_eq!(m.recent_features(Duration::hours(1)), vec![vec![1.5, 2.0], vec![3.0, 4.0]]);
+    assert_eq!(
+        m.recent_features(Duration::hours(1)),
+        vec![vec![1.5, 2.0], vec![3.0, 4.0]]
+    );
     c.advance(Duration::hours(2));
     assert!(m.recent_features(Duration::hours(1)).is_empty());
     Ok(())
@@ -133,34 +151,58 @@ fn bad_batches_are_rejected_naming_the_field() -> Result<(), MonitorError> {
 
     let mut b = batch("a", "1");
     b.latencies_ms.pop();
-    assert_eq!(m.log_batch(b).err().and_then(field_of), Some(("latencies_ms", None)));
+    assert_eq!(
+        m.log_batch(b).err().and_then(field_of),
+        Some(("latencies_ms", None))
+    );
 
     let mut b = batch("a", "1");
     b.confidences[2] = 1.5;
-    assert_eq!(m.log_batch(b).err().and_then(field_of), Some(("confidences", Some(2))));
+    assert_eq!(
+        m.log_batch(b).err().and_then(field_of),
+        Some(("confidences", Some(2)))
+    );
 
     let mut b = batch("a", "1");
     b.latencies_ms[1] = f64::NAN;
-    assert_eq!(m.log_batch(b).err().and_then(field_of), Some(("latencies_ms", Some(1))));
+    assert_eq!(
+        m.log_batch(b).err().and_then(field_of),
+        Some(("latencies_ms", Some(1)))
+    );
 
     let b = batch("a", "1").with_invalid_rows(6);
-    assert_eq!(m.log_batch(b).err().and_then(field_of), Some(("invalid_rows", None)));
+    assert_eq!(
+        m.log_batch(b).err().and_then(field_of),
+        Some(("invalid_rows", None))
+    );
 
     let b = batch("a", "");
-    assert_eq!(m.log_batch(b).err().and_then(field_of), Some(("model_version", None)));
+    assert_eq!(
+        m.log_batch(b).err().and_then(field_of),
+        Some(("model_version", None))
+    );
 
     let b = batch("a", "1").with_drift_score(-1.0);
-    assert_eq!(m.log_batch(b).err().and_then(field_of), Some(("drift_score", None)));
+    assert_eq!(
+        m.log_batch(b).err().and_then(field_of),
+        Some(("drift_score", None))
+    );
 
     let mut b = batch("a", "1");
     b.request_ids[1] = "a0".into();
-    assert_eq!(m.log_batch(b).err().and_then(field_of), Some(("request_ids", Some(1))));
+    assert_eq!(
+        m.log_batch(b).err().and_then(field_of),
+        Some(("request_ids", Some(1)))
+    );
 
     // The same ids again in a later batch.
     m.log_batch(batch("a", "1"))?;
     assert!(matches!(
         m.log_batch(batch("a", "1")),
-        Err(MonitorError::InvalidBatch { field: "request_ids", .. })
+        Err(MonitorError::InvalidBatch {
+            field: "request_ids",
+            ..
+        })
     ));
 
     let nan = ndarray::array![[f32::NAN, 0.5]];
@@ -175,7 +217,10 @@ fn bad_batches_are_rejected_naming_the_field() -> Result<(), MonitorError> {
 fn unsafe_model_names_are_rejected() {
     let c = Arc::new(clock());
     let dir = tempfile::tempdir().ok();
-    let root = dir.as_ref().map(|d| d.path().to_path_buf()).unwrap_or_default();
+    let root = dir
+        .as_ref()
+        .map(|d| d.path().to_path_buf())
+        .unwrap_or_default();
     for name in ["", "..", "a/b", "../escape"] {
         let e = PerformanceMonitor::open(&root, name, c.clone());
         assert!(
@@ -228,7 +273,10 @@ fn a_torn_last_line_is_reported_and_cut_and_earlier_lines_survive()
     let mut m = PerformanceMonitor::open(dir.path(), "obesity", Arc::new(c.clone()))?;
     let torn = m.torn_tail().cloned();
     assert_eq!(torn.as_ref().map(|t| t.line), Some(3));
-    assert_eq!(torn.map(|t| t.bytes_removed), Some((second.len() / 2) as u64));
+    assert_eq!(
+        torn.map(|t| t.bytes_removed),
+        Some((second.len() / 2) as u64)
+    );
     assert_eq!(m.summary_hours(1).n_batches, 2);
     assert_eq!(std::fs::metadata(&path)?.len(), good_len);
     // Appending after recovery yields a clean file.
@@ -268,7 +316,10 @@ fn a_complete_last_line_without_newline_is_kept() -> Result<(), Box<dyn std::err
     }
     // Lose only the final newline.
     let len = std::fs::metadata(&path)?.len();
-    OpenOptions::new().write(true).open(&path)?.set_len(len - 1)?;
+    OpenOptions::new()
+        .write(true)
+        .open(&path)?
+        .set_len(len - 1)?;
     let mut m = PerformanceMonitor::open(dir.path(), "obesity", Arc::new(c.clone()))?;
     assert!(m.torn_tail().is_none());
     m.log_batch(batch("c", "1"))?;

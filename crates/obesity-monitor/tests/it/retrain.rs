@@ -15,7 +15,9 @@ use obesity_monitor::{
 type TestResult = Result<(), Box<dyn std::error::Error>>;
 
 fn t0() -> DateTime<Utc> {
-    Utc.with_ymd_and_hms(2026, 3, 1, 12, 0, 0).single().unwrap_or_default()
+    Utc.with_ymd_and_hms(2026, 3, 1, 12, 0, 0)
+        .single()
+        .unwrap_or_default()
 }
 
 /// A handler that numbers versions 2, 3, ... and counts its calls.
@@ -38,7 +40,11 @@ fn drifting() -> TriggerState {
     }
 }
 
-fn open(dir: &Path, c: &ManualClock, cfg: RetrainingTriggerConfig) -> Result<RetrainTrigger, MonitorError> {
+fn open(
+    dir: &Path,
+    c: &ManualClock,
+    cfg: RetrainingTriggerConfig,
+) -> Result<RetrainTrigger, MonitorError> {
     RetrainTrigger::open(dir, "nightly", cfg, Arc::new(c.clone()))
 }
 
@@ -47,17 +53,32 @@ fn bad_config_values_name_the_field() -> TestResult {
     let dir = tempfile::tempdir()?;
     let c = ManualClock::new(t0());
     let cases: Vec<(RetrainingTriggerConfig, &str)> = vec![
-        (RetrainingTriggerConfig { min_new_samples: 0, ..Default::default() }, "min_new_samples"),
         (
-            RetrainingTriggerConfig { accuracy_degradation_threshold: 1.5, ..Default::default() },
+            RetrainingTriggerConfig {
+                min_new_samples: 0,
+                ..Default::default()
+            },
+            "min_new_samples",
+        ),
+        (
+            RetrainingTriggerConfig {
+                accuracy_degradation_threshold: 1.5,
+                ..Default::default()
+            },
             "accuracy_degradation_threshold",
         ),
         (
-            RetrainingTriggerConfig { drift_score_threshold: f64::NAN, ..Default::default() },
+            RetrainingTriggerConfig {
+                drift_score_threshold: f64::NAN,
+                ..Default::default()
+            },
             "drift_score_threshold",
         ),
         (
-            RetrainingTriggerConfig { max_retrains_per_day: 0, ..Default::default() },
+            RetrainingTriggerConfig {
+                max_retrains_per_day: 0,
+                ..Default::default()
+            },
             "max_retrains_per_day",
         ),
         (
@@ -82,7 +103,10 @@ fn bad_config_values_name_the_field() -> TestResult {
         }
     }
     let reserved = RetrainTrigger::open(dir.path(), "manual", Default::default(), Arc::new(c));
-    assert!(matches!(reserved, Err(MonitorError::InvalidConfig { field: "name", .. })));
+    assert!(matches!(
+        reserved,
+        Err(MonitorError::InvalidConfig { field: "name", .. })
+    ));
     Ok(())
 }
 
@@ -115,10 +139,27 @@ fn each_reason_carries_its_numbers() -> TestResult {
     assert!(d.retrain);
     assert_eq!(d.reasons.len(), 5, "{:?}", d.reasons);
     assert!(d.reasons.iter().any(|r| matches!(r, Reason::Stale { days_since, max_days: 7 } if (*days_since - 7.0).abs() < 1e-9)));
-    assert!(d.reasons.iter().any(|r| matches!(r, Reason::AccuracyDegradation { drop, .. } if (*drop - 0.10).abs() < 1e-9)));
-    assert!(d.reasons.iter().any(|r| matches!(r, Reason::Drift { score, .. } if *score == 0.2)));
-    assert!(d.reasons.iter().any(|r| matches!(r, Reason::ErrorRate { rate, .. } if *rate == 0.05)));
-    assert!(d.reasons.iter().any(|r| matches!(r, Reason::NewSamples { labelled: 1000, file_rows: 0, .. })));
+    assert!(d.reasons.iter().any(
+        |r| matches!(r, Reason::AccuracyDegradation { drop, .. } if (*drop - 0.10).abs() < 1e-9)
+    ));
+    assert!(
+        d.reasons
+            .iter()
+            .any(|r| matches!(r, Reason::Drift { score, .. } if *score == 0.2))
+    );
+    assert!(
+        d.reasons
+            .iter()
+            .any(|r| matches!(r, Reason::ErrorRate { rate, .. } if *rate == 0.05))
+    );
+    assert!(d.reasons.iter().any(|r| matches!(
+        r,
+        Reason::NewSamples {
+            labelled: 1000,
+            file_rows: 0,
+            ..
+        }
+    )));
 
     // Both decisions are in the audit trail with their inputs.
     let h = t.trigger_history(1);
@@ -141,7 +182,12 @@ fn state_from_a_monitor_summary() {
     };
     let st = TriggerState::from_summary(&s, Some(0.9));
     assert_eq!(
-        (st.accuracy, st.baseline_accuracy, st.drift_score, st.new_samples),
+        (
+            st.accuracy,
+            st.baseline_accuracy,
+            st.drift_score,
+            st.new_samples
+        ),
         (Some(0.7), Some(0.9), Some(0.2), 1234)
     );
 }
@@ -160,10 +206,22 @@ fn rows_in_files_modified_after_the_last_retrain_count_as_new_samples() -> TestR
     let store = tempfile::tempdir()?;
     let data = tempfile::tempdir()?;
     write_csv(&data.path().join("old.csv"), 5000, t0() - Duration::days(1))?;
-    write_csv(&data.path().join("new1.csv"), 600, t0() + Duration::hours(1))?;
-    write_csv(&data.path().join("notes.txt"), 5000, t0() + Duration::hours(1))?;
+    write_csv(
+        &data.path().join("new1.csv"),
+        600,
+        t0() + Duration::hours(1),
+    )?;
+    write_csv(
+        &data.path().join("notes.txt"),
+        5000,
+        t0() + Duration::hours(1),
+    )?;
     std::fs::create_dir(data.path().join("sub"))?;
-    write_csv(&data.path().join("sub/deep.csv"), 300, t0() + Duration::hours(1))?;
+    write_csv(
+        &data.path().join("sub/deep.csv"),
+        300,
+        t0() + Duration::hours(1),
+    )?;
 
     let c = ManualClock::new(t0() + Duration::hours(2));
     let cfg = RetrainingTriggerConfig {
@@ -179,11 +237,22 @@ fn rows_in_files_modified_after_the_last_retrain_count_as_new_samples() -> TestR
     };
     // 600 + 300 rows + 50 labelled = 950 < 1000: old.csv and notes.txt do not count.
     assert!(!t.evaluate(c.now(), &state)?.retrain);
-    write_csv(&data.path().join("new2.csv"), 100, t0() + Duration::hours(1))?;
+    write_csv(
+        &data.path().join("new2.csv"),
+        100,
+        t0() + Duration::hours(1),
+    )?;
     let d = t.evaluate(c.now(), &state)?;
     assert!(d.retrain);
     match &d.reasons[..] {
-        [Reason::NewSamples { labelled: 50, file_rows: 1000, new_files, threshold: 1000 }] => {
+        [
+            Reason::NewSamples {
+                labelled: 50,
+                file_rows: 1000,
+                new_files,
+                threshold: 1000,
+            },
+        ] => {
             assert_eq!(new_files.len(), 3, "{new_files:?}");
         }
         other => panic!("unexpected reasons {other:?}"),
@@ -208,7 +277,10 @@ fn guards_veto_too_soon_and_too_many() -> TestResult {
     c.advance(Duration::hours(1));
     let r = t.run(&drifting(), &mut handler)?;
     assert!(r.result.is_none() && !r.decision.retrain);
-    assert!(matches!(r.decision.vetoes[..], [Veto::TooSoon { min_hours: 2, .. }]));
+    assert!(matches!(
+        r.decision.vetoes[..],
+        [Veto::TooSoon { min_hours: 2, .. }]
+    ));
 
     c.advance(Duration::hours(2));
     assert!(t.run(&drifting(), &mut handler)?.result.is_some());
@@ -217,7 +289,10 @@ fn guards_veto_too_soon_and_too_many() -> TestResult {
     let r = t.run(&drifting(), &mut handler)?;
     assert!(matches!(
         r.decision.vetoes[..],
-        [Veto::DailyLimit { retrains_last_24h: 2, max_per_day: 2 }]
+        [Veto::DailyLimit {
+            retrains_last_24h: 2,
+            max_per_day: 2
+        }]
     ));
 
     // 24 hours after the first retrain one slot is free again.
@@ -239,7 +314,13 @@ fn guards_veto_too_soon_and_too_many() -> TestResult {
     assert_eq!(
         outcomes,
         [
-            "approved", "succeeded", "vetoed", "approved", "succeeded", "vetoed", "approved",
+            "approved",
+            "succeeded",
+            "vetoed",
+            "approved",
+            "succeeded",
+            "vetoed",
+            "approved",
             "succeeded"
         ]
     );
@@ -284,7 +365,9 @@ fn a_failing_handler_is_an_error_and_an_audit_record() -> TestResult {
         other => panic!("expected RetrainFailed, got {other:?}"),
     }
     let h = t.trigger_history(1);
-    assert!(matches!(&h.last().map(|r| &r.outcome), Some(AuditOutcome::Failed { error, .. }) if error == "out of disk"));
+    assert!(
+        matches!(&h.last().map(|r| &r.outcome), Some(AuditOutcome::Failed { error, .. }) if error == "out of disk")
+    );
     // A failed run still counts for the guards.
     c.advance(Duration::hours(1));
     let d = t.evaluate(c.now(), &drifting())?;
@@ -305,7 +388,10 @@ fn history_survives_reopen_filters_by_days_and_recovers_from_a_torn_line() -> Te
         t.evaluate(t0() + Duration::days(3), &TriggerState::default())?;
     }
     let path = RetrainTrigger::audit_path(dir.path(), "nightly");
-    OpenOptions::new().append(true).open(&path)?.write_all(b"{\"v\":1,\"id\":9,\"at\":\"20")?;
+    OpenOptions::new()
+        .append(true)
+        .open(&path)?
+        .write_all(b"{\"v\":1,\"id\":9,\"at\":\"20")?;
 
     let t = open(dir.path(), &c, Default::default())?;
     assert_eq!(t.torn_tail().map(|x| x.line), Some(4));

@@ -17,13 +17,12 @@ use crate::store::{
 use crate::validate;
 
 use self::fs::{
-    StoreLock, create_dir_all, list_dirs, read_key_files, read_string_opt, sync_dir,
-    write_atomic,
+    StoreLock, create_dir_all, list_dirs, read_key_files, read_string_opt, sync_dir, write_atomic,
 };
 use self::layout::{
-    ExperimentMeta, Layout, META, ModelMeta, RESERVED_EXPERIMENT_FOLDERS,
-    STAGE_DELETED_INTERNAL, RunMeta, VersionMeta, file_uri_to_path, format_metric_value,
-    join_key, path_to_file_uri,
+    ExperimentMeta, Layout, META, ModelMeta, RESERVED_EXPERIMENT_FOLDERS, RunMeta,
+    STAGE_DELETED_INTERNAL, VersionMeta, file_uri_to_path, format_metric_value, join_key,
+    path_to_file_uri,
 };
 
 /// The local path of the part of a `file://` URI after the scheme.
@@ -131,8 +130,8 @@ impl LocalStore {
 
     fn read_experiment(&self, dir: &Path) -> Result<Experiment> {
         let path = dir.join(META);
-        let meta: ExperimentMeta =
-            Self::read_yaml(&path)?.ok_or_else(|| Error::not_found("experiment", dir.display().to_string()))?;
+        let meta: ExperimentMeta = Self::read_yaml(&path)?
+            .ok_or_else(|| Error::not_found("experiment", dir.display().to_string()))?;
         let tags = read_key_files(&dir.join("tags"))?.into_iter().collect();
         Ok(Experiment {
             experiment_id: meta.experiment_id,
@@ -172,7 +171,8 @@ impl LocalStore {
         out.sort_by(|a, b| {
             let ka = a.experiment_id.parse::<u64>().ok();
             let kb = b.experiment_id.parse::<u64>().ok();
-            ka.cmp(&kb).then_with(|| a.experiment_id.cmp(&b.experiment_id))
+            ka.cmp(&kb)
+                .then_with(|| a.experiment_id.cmp(&b.experiment_id))
         });
         Ok(out)
     }
@@ -392,12 +392,18 @@ impl LocalStore {
             Self::read_yaml(&self.layout.version(name, version).join(META))?;
         match meta {
             Some(m) if m.current_stage != STAGE_DELETED_INTERNAL => Ok(m),
-            _ => Err(Error::not_found("model version", format!("{name} version {version}"))),
+            _ => Err(Error::not_found(
+                "model version",
+                format!("{name} version {version}"),
+            )),
         }
     }
 
     fn write_version_meta(&self, meta: &VersionMeta) -> Result<()> {
-        Self::write_yaml(&self.layout.version(&meta.name, meta.version).join(META), meta)
+        Self::write_yaml(
+            &self.layout.version(&meta.name, meta.version).join(META),
+            meta,
+        )
     }
 
     fn touch_model(&self, name: &str, time: i64) -> Result<()> {
@@ -567,7 +573,12 @@ impl Store for LocalStore {
         let exp_dir = self.layout.active_experiment(&exp.experiment_id);
         let artifact_root = file_uri_to_path(&exp.artifact_location)
             .map(|p| path_to_file_uri(&p.join(&run_id).join("artifacts")))
-            .unwrap_or_else(|| format!("{}/{run_id}/artifacts", exp.artifact_location.trim_end_matches('/')));
+            .unwrap_or_else(|| {
+                format!(
+                    "{}/{run_id}/artifacts",
+                    exp.artifact_location.trim_end_matches('/')
+                )
+            });
         let meta = RunMeta::new(
             &run_id,
             &exp.experiment_id,
@@ -822,9 +833,10 @@ impl Store for LocalStore {
         let file = join_key(&Self::artifact_dir(&meta)?, path);
         match stdfs::read(&file) {
             Ok(b) => Ok(b),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                Err(Error::not_found("artifact", format!("{path} of run {run_id}")))
-            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(Error::not_found(
+                "artifact",
+                format!("{path} of run {run_id}"),
+            )),
             Err(e) => Err(Error::io(file, e)),
         }
     }
@@ -912,7 +924,10 @@ impl Store for LocalStore {
         }
         let _lock = self.lock()?;
         self.model_meta(&args.name)?;
-        let version = self.version_numbers(&args.name)?.last().map_or(1, |v| v + 1);
+        let version = self
+            .version_numbers(&args.name)?
+            .last()
+            .map_or(1, |v| v + 1);
         let now = now_ms();
         let meta = VersionMeta {
             aliases: Vec::new(),
@@ -952,7 +967,9 @@ impl Store for LocalStore {
         self.touch_model(&args.name, now)?;
         let aliases = BTreeMap::new();
         self.version_from_dir(&self.layout.version(&args.name, version), &aliases)?
-            .ok_or_else(|| Error::not_found("model version", format!("{} version {version}", args.name)))
+            .ok_or_else(|| {
+                Error::not_found("model version", format!("{} version {version}", args.name))
+            })
     }
 
     fn get_model_version(&self, name: &str, version: u64) -> Result<ModelVersion> {
@@ -1023,7 +1040,13 @@ impl Store for LocalStore {
         self.get_model_version(name, version)
     }
 
-    fn set_model_version_tag(&self, name: &str, version: u64, key: &str, value: &str) -> Result<()> {
+    fn set_model_version_tag(
+        &self,
+        name: &str,
+        version: u64,
+        key: &str,
+        value: &str,
+    ) -> Result<()> {
         validate::key("tag", key)?;
         let _lock = self.lock()?;
         self.read_version_meta(name, version)?;

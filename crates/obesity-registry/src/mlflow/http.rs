@@ -321,19 +321,28 @@ mod tests {
     fn error_codes_become_typed_errors() {
         let e = error_from_reply(
             "u",
-            &reply(404, r#"{"error_code":"RESOURCE_DOES_NOT_EXIST","message":"x"}"#),
+            &reply(
+                404,
+                r#"{"error_code":"RESOURCE_DOES_NOT_EXIST","message":"x"}"#,
+            ),
             &subject(),
         );
         assert!(matches!(e, Error::NotFound { what: "run", ref name } if name == "abc"));
         let e = error_from_reply(
             "u",
-            &reply(400, r#"{"error_code":"RESOURCE_ALREADY_EXISTS","message":"x"}"#),
+            &reply(
+                400,
+                r#"{"error_code":"RESOURCE_ALREADY_EXISTS","message":"x"}"#,
+            ),
             &subject(),
         );
         assert!(e.is_already_exists());
         let e = error_from_reply(
             "u",
-            &reply(400, r#"{"error_code":"INVALID_PARAMETER_VALUE","message":"bad"}"#),
+            &reply(
+                400,
+                r#"{"error_code":"INVALID_PARAMETER_VALUE","message":"bad"}"#,
+            ),
             &subject(),
         );
         assert!(
@@ -375,7 +384,9 @@ mod tests {
         let v: serde_json::Value = decode("GET x", b"").unwrap();
         assert_eq!(v, serde_json::json!({}));
         let e = decode::<serde_json::Value>("GET x", b"not json").unwrap_err();
-        assert!(matches!(e, Error::Protocol { ref url, ref reason } if url == "GET x" && reason.contains("not json")));
+        assert!(
+            matches!(e, Error::Protocol { ref url, ref reason } if url == "GET x" && reason.contains("not json"))
+        );
     }
 
     #[test]

@@ -225,7 +225,9 @@ fn parse_base_url(url: &str) -> Result<String> {
         ));
     }
     if rest.contains(['?', '#', ' ']) {
-        return Err(unsupported("the URL must not have a query, fragment or space"));
+        return Err(unsupported(
+            "the URL must not have a query, fragment or space",
+        ));
     }
     Ok(format!("http://{rest}"))
 }
@@ -258,8 +260,7 @@ impl MlflowStore {
         query: &[(&str, &str)],
         subject: &Subject,
     ) -> Result<T> {
-        self.http
-            .call(Method::Get, endpoint, query, None, subject)
+        self.http.call(Method::Get, endpoint, query, None, subject)
     }
 
     fn post<T: serde::de::DeserializeOwned>(
@@ -461,7 +462,8 @@ impl Store for MlflowStore {
             }
         }
         out.sort_by(|a, b| {
-            let key = |e: &Experiment| (e.experiment_id.parse::<u64>().ok(), e.experiment_id.clone());
+            let key =
+                |e: &Experiment| (e.experiment_id.parse::<u64>().ok(), e.experiment_id.clone());
             key(a).cmp(&key(b))
         });
         Ok(out)
@@ -519,8 +521,11 @@ impl Store for MlflowStore {
     }
 
     fn get_run(&self, run_id: &str) -> Result<Run> {
-        let r: wire::RunResponse =
-            self.get("runs/get", &[("run_id", run_id)], &Subject::new("run", run_id))?;
+        let r: wire::RunResponse = self.get(
+            "runs/get",
+            &[("run_id", run_id)],
+            &Subject::new("run", run_id),
+        )?;
         let run = r.run.into_run(&self.url_of("runs/get"))?;
         self.remember_root(&run.info);
         Ok(run)
@@ -560,7 +565,8 @@ impl Store for MlflowStore {
             match sent {
                 Ok(_) => {}
                 Err(e @ Error::InvalidParameter { .. })
-                    if e.to_string().contains("Changing param values is not allowed") =>
+                    if e.to_string()
+                        .contains("Changing param values is not allowed") =>
                 {
                     return Err(self.param_changed(run_id, &p[..np], e));
                 }
@@ -604,7 +610,10 @@ impl Store for MlflowStore {
         // checking the run first keeps the two apart.
         let run = self.get_run(run_id)?;
         if !run.data.tags.contains_key(key) {
-            return Err(Error::not_found("run tag", format!("{key} on run {run_id}")));
+            return Err(Error::not_found(
+                "run tag",
+                format!("{key} on run {run_id}"),
+            ));
         }
         let _: wire::Empty = self.post(
             "runs/delete-tag",
@@ -877,7 +886,8 @@ impl Store for MlflowStore {
         validate::model_name(name)?;
         // MLflow fails with a 500 when asked to archive others for a stage other than
         // Staging or Production; there is nothing to archive then anyway.
-        let archive = archive_existing_versions && matches!(stage, Stage::Staging | Stage::Production);
+        let archive =
+            archive_existing_versions && matches!(stage, Stage::Staging | Stage::Production);
         let r: wire::ModelVersionResponse = self.post(
             "model-versions/transition-stage",
             json!({
@@ -1010,7 +1020,10 @@ mod tests {
             "https://h",
         ] {
             let e = parse_base_url(bad).unwrap_err();
-            assert!(matches!(e, Error::UnsupportedUri { ref uri, .. } if uri == bad), "{bad}");
+            assert!(
+                matches!(e, Error::UnsupportedUri { ref uri, .. } if uri == bad),
+                "{bad}"
+            );
         }
     }
 

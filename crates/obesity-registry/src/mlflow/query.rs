@@ -125,6 +125,9 @@ mod tests {
             filter("metrics.acc >> 1"),
             Err(Error::Filter { .. })
         ));
-        assert!(matches!(order_by("metrics.acc sideways"), Err(Error::Filter { .. })));
+        assert!(matches!(
+            order_by("metrics.acc sideways"),
+            Err(Error::Filter { .. })
+        ));
     }
 }

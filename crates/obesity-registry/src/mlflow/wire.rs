@@ -545,7 +545,10 @@ mod tests {
     #[test]
     fn special_floats_are_sent_as_strings() {
         assert_eq!(metric_value_json(f64::NAN), serde_json::json!("NaN"));
-        assert_eq!(metric_value_json(f64::INFINITY), serde_json::json!("Infinity"));
+        assert_eq!(
+            metric_value_json(f64::INFINITY),
+            serde_json::json!("Infinity")
+        );
         assert_eq!(
             metric_value_json(f64::NEG_INFINITY),
             serde_json::json!("-Infinity")

@@ -3,13 +3,16 @@
 //! `mlflow*.rs`). Names carry a random suffix so the suite can run against a shared server.
 
 use obesity_registry::{
-    CreateModelVersion, CreateRun, Error, Metric, Param, RunStatus, SearchRuns, Stage, Store,
-    Tag, UpdateRun, ViewType, now_ms,
+    CreateModelVersion, CreateRun, Error, Metric, Param, RunStatus, SearchRuns, Stage, Store, Tag,
+    UpdateRun, ViewType, now_ms,
 };
 
 /// A unique suffix for names.
 pub fn unique(prefix: &str) -> String {
-    format!("{prefix}-{}", &uuid::Uuid::new_v4().simple().to_string()[..12])
+    format!(
+        "{prefix}-{}",
+        &uuid::Uuid::new_v4().simple().to_string()[..12]
+    )
 }
 
 /// Creates an experiment and a RUNNING run in it; returns (experiment id, run id).
@@ -56,16 +59,20 @@ pub fn experiments(store: &dyn Store) {
     assert_eq!(e.tags.get("owner").map(String::as_str), Some("alice"));
     let by_name = store.get_experiment_by_name(&name).expect("by name");
     assert_eq!(by_name.map(|e| e.experiment_id), Some(id.clone()));
-    assert!(store
-        .get_experiment_by_name(&unique("missing"))
-        .expect("lookup")
-        .is_none());
+    assert!(
+        store
+            .get_experiment_by_name(&unique("missing"))
+            .expect("lookup")
+            .is_none()
+    );
     let dup = store.create_experiment(&name, None, &[]).unwrap_err();
     assert!(dup.is_already_exists(), "duplicate experiment: {dup}");
     store.set_experiment_tag(&id, "stage", "dev").expect("tag");
     let e = store.get_experiment(&id).expect("get");
     assert_eq!(e.tags.get("stage").map(String::as_str), Some("dev"));
-    let listed = store.search_experiments(ViewType::ActiveOnly).expect("list");
+    let listed = store
+        .search_experiments(ViewType::ActiveOnly)
+        .expect("list");
     assert!(listed.iter().any(|e| e.experiment_id == id));
     let missing = store.get_experiment("987654321987").unwrap_err();
     assert!(missing.is_not_found(), "missing experiment: {missing}");
@@ -99,14 +106,19 @@ pub fn run_lifecycle(store: &dyn Store) {
     assert_eq!(run.info.end_time, Some(end));
     assert_eq!(run.info.run_name, "renamed");
     assert_eq!(run.tag("mlflow.runName"), Some("renamed"));
-    let missing = store.get_run("0123456789abcdef0123456789abcdef").unwrap_err();
+    let missing = store
+        .get_run("0123456789abcdef0123456789abcdef")
+        .unwrap_err();
     assert!(missing.is_not_found(), "missing run: {missing}");
 }
 
 /// Params: same value again is fine, a different value is refused and changes nothing.
 pub fn params_are_immutable(store: &dyn Store) {
     let (_, run_id) = new_run(store, "params");
-    let p = [Param::new("max_depth", "10"), Param::new("criterion", "gini")];
+    let p = [
+        Param::new("max_depth", "10"),
+        Param::new("criterion", "gini"),
+    ];
     store.log_batch(&run_id, &[], &p, &[]).expect("log params");
     store
         .log_batch(&run_id, &[], &[Param::new("max_depth", "10")], &[])
@@ -135,11 +147,28 @@ pub fn metrics_history_and_non_finite(store: &dyn Store) {
         .collect();
     store.log_batch(&run_id, &losses, &[], &[]).expect("log");
     let special = [
-        Metric { key: "nan_metric".into(), value: f64::NAN, timestamp_ms: t, step: 0 },
-        Metric { key: "pos_inf".into(), value: f64::INFINITY, timestamp_ms: t, step: 0 },
-        Metric { key: "neg_inf".into(), value: f64::NEG_INFINITY, timestamp_ms: t, step: 0 },
+        Metric {
+            key: "nan_metric".into(),
+            value: f64::NAN,
+            timestamp_ms: t,
+            step: 0,
+        },
+        Metric {
+            key: "pos_inf".into(),
+            value: f64::INFINITY,
+            timestamp_ms: t,
+            step: 0,
+        },
+        Metric {
+            key: "neg_inf".into(),
+            value: f64::NEG_INFINITY,
+            timestamp_ms: t,
+            step: 0,
+        },
     ];
-    store.log_batch(&run_id, &special, &[], &[]).expect("log non-finite");
+    store
+        .log_batch(&run_id, &special, &[], &[])
+        .expect("log non-finite");
     let history = store.get_metric_history(&run_id, "loss").expect("history");
     let mut steps: Vec<(i64, f64)> = history.iter().map(|m| (m.step, m.value)).collect();
     steps.sort_by_key(|s| s.0);
@@ -163,10 +192,16 @@ pub fn tags_set_and_delete(store: &dyn Store) {
     store
         .log_batch(&run_id, &[], &[], &[Tag::new("note", "second")])
         .expect("overwrite");
-    assert_eq!(store.get_run(&run_id).expect("get").tag("note"), Some("second"));
+    assert_eq!(
+        store.get_run(&run_id).expect("get").tag("note"),
+        Some("second")
+    );
     store.delete_tag(&run_id, "note").expect("delete");
     assert_eq!(store.get_run(&run_id).expect("get").tag("note"), None);
-    assert!(store.delete_tag(&run_id, "note").is_err(), "deleting twice must fail");
+    assert!(
+        store.delete_tag(&run_id, "note").is_err(),
+        "deleting twice must fail"
+    );
 }
 
 /// Filtering on metrics, params, tags and attributes, ordering, and max_results.
@@ -222,7 +257,11 @@ pub fn search_runs_filter_and_order(store: &dyn Store) {
     let hits = search("", &["metrics.accuracy ASC"], 2);
     let names: Vec<&str> = hits.iter().map(|r| r.info.run_name.as_str()).collect();
     assert_eq!(names, ["run-3", "run-0"]);
-    let hits = search("attributes.status = 'RUNNING' and metrics.accuracy <= 0.8", &[], 10);
+    let hits = search(
+        "attributes.status = 'RUNNING' and metrics.accuracy <= 0.8",
+        &[],
+        10,
+    );
     assert_eq!(hits.len(), 2);
     let bad = store.search_runs(&SearchRuns {
         experiment_ids: vec![exp.clone()],
@@ -248,7 +287,9 @@ pub fn artifacts_round_trip(store: &dyn Store) {
     let paths: Vec<(&str, bool)> = root.iter().map(|f| (f.path.as_str(), f.is_dir)).collect();
     assert!(paths.contains(&("model", true)), "{paths:?}");
     assert!(paths.contains(&("report.txt", false)), "{paths:?}");
-    let model = store.list_artifacts(&run_id, Some("model")).expect("list model");
+    let model = store
+        .list_artifacts(&run_id, Some("model"))
+        .expect("list model");
     let mut names: Vec<&str> = model.iter().map(|f| f.path.as_str()).collect();
     names.sort();
     assert_eq!(names, ["model/model.bin", "model/pipeline.json"]);
@@ -258,19 +299,32 @@ pub fn artifacts_round_trip(store: &dyn Store) {
         .and_then(|f| f.file_size);
     assert_eq!(size, Some(4));
     assert_eq!(
-        store.download_artifact(&run_id, "model/model.bin").expect("download"),
+        store
+            .download_artifact(&run_id, "model/model.bin")
+            .expect("download"),
         vec![0, 1, 2, 255]
     );
     // Overwrite replaces.
-    store.log_artifact(&run_id, "report.txt", b"bye").expect("overwrite");
-    assert_eq!(store.download_artifact(&run_id, "report.txt").expect("dl"), b"bye");
+    store
+        .log_artifact(&run_id, "report.txt", b"bye")
+        .expect("overwrite");
+    assert_eq!(
+        store.download_artifact(&run_id, "report.txt").expect("dl"),
+        b"bye"
+    );
     assert!(store.download_artifact(&run_id, "nope.txt").is_err());
 }
 
 /// `..`, absolute paths and backslashes never reach the store.
 pub fn artifact_paths_cannot_escape(store: &dyn Store) {
     let (_, run_id) = new_run(store, "escape");
-    for bad in ["../escape.txt", "a/../../escape.txt", "/etc/passwd", "a\\..\\b", ""] {
+    for bad in [
+        "../escape.txt",
+        "a/../../escape.txt",
+        "/etc/passwd",
+        "a\\..\\b",
+        "",
+    ] {
         let err = store.log_artifact(&run_id, bad, b"x").unwrap_err();
         assert!(
             matches!(err, Error::InvalidArtifactPath { ref path, .. } if path == bad),
@@ -288,22 +342,39 @@ pub fn registered_models(store: &dyn Store) {
         .expect("create");
     assert_eq!(m.name, name);
     assert_eq!(m.description.as_deref(), Some("first"));
-    assert!(store
-        .create_registered_model(&name, &[], None)
-        .unwrap_err()
-        .is_already_exists());
-    store.set_registered_model_tag(&name, "owner", "bob").expect("tag");
-    let m = store.update_registered_model(&name, "second").expect("update");
+    assert!(
+        store
+            .create_registered_model(&name, &[], None)
+            .unwrap_err()
+            .is_already_exists()
+    );
+    store
+        .set_registered_model_tag(&name, "owner", "bob")
+        .expect("tag");
+    let m = store
+        .update_registered_model(&name, "second")
+        .expect("update");
     assert_eq!(m.description.as_deref(), Some("second"));
     let m = store.get_registered_model(&name).expect("get");
-    assert_eq!(m.tags.get("task").map(String::as_str), Some("classification"));
+    assert_eq!(
+        m.tags.get("task").map(String::as_str),
+        Some("classification")
+    );
     assert_eq!(m.tags.get("owner").map(String::as_str), Some("bob"));
     assert!(m.latest_versions.is_empty());
     let all = store.search_registered_models(1000).expect("list");
     assert!(all.iter().any(|m| m.name == name));
-    assert!(store.get_registered_model(&unique("missing")).unwrap_err().is_not_found());
+    assert!(
+        store
+            .get_registered_model(&unique("missing"))
+            .unwrap_err()
+            .is_not_found()
+    );
     for bad in ["a/b", "../x"] {
-        assert!(store.create_registered_model(bad, &[], None).is_err(), "{bad:?}");
+        assert!(
+            store.create_registered_model(bad, &[], None).is_err(),
+            "{bad:?}"
+        );
     }
 }
 
@@ -324,13 +395,18 @@ fn new_version(store: &dyn Store, name: &str, run_id: &str) -> u64 {
 pub fn model_versions_and_stages(store: &dyn Store) {
     let (_, run_id) = new_run(store, "versions");
     let name = unique("conf-model");
-    store.create_registered_model(&name, &[], None).expect("model");
+    store
+        .create_registered_model(&name, &[], None)
+        .expect("model");
     let vs: Vec<u64> = (0..3).map(|_| new_version(store, &name, &run_id)).collect();
     assert_eq!(vs, [1, 2, 3]);
     let v1 = store.get_model_version(&name, 1).expect("get");
     assert_eq!(v1.current_stage, Stage::None);
     assert_eq!(v1.run_id.as_deref(), Some(run_id.as_str()));
-    assert_eq!(v1.tags.get("lineage.data_fingerprint").map(String::as_str), Some("abc123"));
+    assert_eq!(
+        v1.tags.get("lineage.data_fingerprint").map(String::as_str),
+        Some("abc123")
+    );
     assert_eq!(v1.description.as_deref(), Some("v"));
     let listed: Vec<u64> = store
         .search_model_versions(&name)
@@ -347,58 +423,126 @@ pub fn model_versions_and_stages(store: &dyn Store) {
         .transition_model_version_stage(&name, 2, Stage::Production, false)
         .expect("v2 prod");
     // Without archiving both are in Production.
-    assert_eq!(store.get_model_version(&name, 1).expect("v1").current_stage, Stage::Production);
+    assert_eq!(
+        store.get_model_version(&name, 1).expect("v1").current_stage,
+        Stage::Production
+    );
     let v3 = store
         .transition_model_version_stage(&name, 3, Stage::Production, true)
         .expect("v3 prod");
     assert_eq!(v3.current_stage, Stage::Production);
     for v in [1, 2] {
         assert_eq!(
-            store.get_model_version(&name, v).expect("get").current_stage,
+            store
+                .get_model_version(&name, v)
+                .expect("get")
+                .current_stage,
             Stage::Archived,
             "v{v} should be archived"
         );
     }
     let m = store.get_registered_model(&name).expect("model");
-    let latest: Vec<(Stage, u64)> = m.latest_versions.iter().map(|v| (v.current_stage, v.version)).collect();
+    let latest: Vec<(Stage, u64)> = m
+        .latest_versions
+        .iter()
+        .map(|v| (v.current_stage, v.version))
+        .collect();
     assert!(latest.contains(&(Stage::Production, 3)), "{latest:?}");
     assert!(latest.contains(&(Stage::Archived, 2)), "{latest:?}");
 
-    store.set_model_version_tag(&name, 2, "reviewed", "yes").expect("tag");
+    store
+        .set_model_version_tag(&name, 2, "reviewed", "yes")
+        .expect("tag");
     assert_eq!(
-        store.get_model_version(&name, 2).expect("get").tags.get("reviewed").map(String::as_str),
+        store
+            .get_model_version(&name, 2)
+            .expect("get")
+            .tags
+            .get("reviewed")
+            .map(String::as_str),
         Some("yes")
     );
-    store.delete_model_version_tag(&name, 2, "reviewed").expect("delete tag");
-    assert!(!store.get_model_version(&name, 2).expect("get").tags.contains_key("reviewed"));
-    let v = store.update_model_version(&name, 2, "retired").expect("describe");
+    store
+        .delete_model_version_tag(&name, 2, "reviewed")
+        .expect("delete tag");
+    assert!(
+        !store
+            .get_model_version(&name, 2)
+            .expect("get")
+            .tags
+            .contains_key("reviewed")
+    );
+    let v = store
+        .update_model_version(&name, 2, "retired")
+        .expect("describe");
     assert_eq!(v.description.as_deref(), Some("retired"));
-    assert!(store.get_model_version(&name, 99).unwrap_err().is_not_found());
-    assert!(store
-        .create_model_version(&CreateModelVersion {
-            name: unique("no-such-model"),
-            source: "x".into(),
-            ..CreateModelVersion::default()
-        })
-        .is_err());
+    assert!(
+        store
+            .get_model_version(&name, 99)
+            .unwrap_err()
+            .is_not_found()
+    );
+    assert!(
+        store
+            .create_model_version(&CreateModelVersion {
+                name: unique("no-such-model"),
+                source: "x".into(),
+                ..CreateModelVersion::default()
+            })
+            .is_err()
+    );
 }
 
 /// Aliases: set, move, resolve, delete.
 pub fn aliases(store: &dyn Store) {
     let (_, run_id) = new_run(store, "aliases");
     let name = unique("conf-model");
-    store.create_registered_model(&name, &[], None).expect("model");
+    store
+        .create_registered_model(&name, &[], None)
+        .expect("model");
     new_version(store, &name, &run_id);
     new_version(store, &name, &run_id);
-    store.set_registered_model_alias(&name, "champion", 1).expect("alias");
-    assert_eq!(store.get_model_version_by_alias(&name, "champion").expect("by alias").version, 1);
-    assert_eq!(store.get_model_version(&name, 1).expect("v1").aliases, ["champion"]);
-    store.set_registered_model_alias(&name, "champion", 2).expect("move");
-    assert_eq!(store.get_model_version_by_alias(&name, "champion").expect("by alias").version, 2);
-    assert!(store.get_model_version(&name, 1).expect("v1").aliases.is_empty());
+    store
+        .set_registered_model_alias(&name, "champion", 1)
+        .expect("alias");
+    assert_eq!(
+        store
+            .get_model_version_by_alias(&name, "champion")
+            .expect("by alias")
+            .version,
+        1
+    );
+    assert_eq!(
+        store.get_model_version(&name, 1).expect("v1").aliases,
+        ["champion"]
+    );
+    store
+        .set_registered_model_alias(&name, "champion", 2)
+        .expect("move");
+    assert_eq!(
+        store
+            .get_model_version_by_alias(&name, "champion")
+            .expect("by alias")
+            .version,
+        2
+    );
+    assert!(
+        store
+            .get_model_version(&name, 1)
+            .expect("v1")
+            .aliases
+            .is_empty()
+    );
     let m = store.get_registered_model(&name).expect("model");
     assert_eq!(m.aliases.get("champion"), Some(&2));
-    store.delete_registered_model_alias(&name, "champion").expect("delete");
+    store
+        .delete_registered_model_alias(&name, "champion")
+        .expect("delete");
     assert!(store.get_model_version_by_alias(&name, "champion").is_err());
-    assert!(store.set_registered_model_alias(&name, "champion", 42).is_err(), "alias to a missing version");
+    assert!(
+        store
+            .set_registered_model_alias(&name, "champion", 42)
+            .is_err(),
+        "alias to a missing version"
+    );
 }

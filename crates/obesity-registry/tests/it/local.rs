@@ -4,8 +4,8 @@ use std::fs;
 use std::path::Path;
 
 use obesity_registry::{
-    CreateModelVersion, CreateRun, Error, LocalStore, Metric, Param, RunStatus, Stage, Store,
-    Tag, UpdateRun, now_ms,
+    CreateModelVersion, CreateRun, Error, LocalStore, Metric, Param, RunStatus, Stage, Store, Tag,
+    UpdateRun, now_ms,
 };
 
 use crate::conformance;
@@ -33,9 +33,17 @@ fn default_experiment_and_trash_exist() {
     assert!(root.join("models").is_dir());
     let meta = yaml(&root.join("0/meta.yaml"));
     assert_eq!(meta["name"].as_str(), Some("Default"));
-    assert_eq!(meta["experiment_id"].as_str(), Some("0"), "experiment_id must be a string");
+    assert_eq!(
+        meta["experiment_id"].as_str(),
+        Some("0"),
+        "experiment_id must be a string"
+    );
     assert_eq!(meta["lifecycle_stage"].as_str(), Some("active"));
-    assert!(meta["artifact_location"].as_str().is_some_and(|s| s.starts_with("file:///")));
+    assert!(
+        meta["artifact_location"]
+            .as_str()
+            .is_some_and(|s| s.starts_with("file:///"))
+    );
     assert!(meta["creation_time"].as_i64().is_some());
     assert!(meta["last_update_time"].as_i64().is_some());
     // Re-opening does not rewrite it.
@@ -47,7 +55,9 @@ fn default_experiment_and_trash_exist() {
 #[test]
 fn run_files_follow_mlflow_layout() {
     let (_dir, _s, local) = temp_store();
-    let exp = local.create_experiment("layout", None, &[Tag::new("k", "v")]).expect("exp");
+    let exp = local
+        .create_experiment("layout", None, &[Tag::new("k", "v")])
+        .expect("exp");
     let info = local
         .create_run(&CreateRun {
             experiment_id: exp.clone(),
@@ -58,15 +68,39 @@ fn run_files_follow_mlflow_layout() {
         })
         .expect("run");
     assert_eq!(info.run_id.len(), 32);
-    assert!(info.run_id.chars().all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase()));
+    assert!(
+        info.run_id
+            .chars()
+            .all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase())
+    );
     local
         .log_batch(
             &info.run_id,
             &[
-                Metric { key: "acc".into(), value: 0.5, timestamp_ms: 1000, step: 0 },
-                Metric { key: "acc".into(), value: f64::NAN, timestamp_ms: 1001, step: 1 },
-                Metric { key: "acc".into(), value: f64::NEG_INFINITY, timestamp_ms: 1002, step: 2 },
-                Metric { key: "cv/fold1".into(), value: 1.0, timestamp_ms: 1003, step: 0 },
+                Metric {
+                    key: "acc".into(),
+                    value: 0.5,
+                    timestamp_ms: 1000,
+                    step: 0,
+                },
+                Metric {
+                    key: "acc".into(),
+                    value: f64::NAN,
+                    timestamp_ms: 1001,
+                    step: 1,
+                },
+                Metric {
+                    key: "acc".into(),
+                    value: f64::NEG_INFINITY,
+                    timestamp_ms: 1002,
+                    step: 2,
+                },
+                Metric {
+                    key: "cv/fold1".into(),
+                    value: 1.0,
+                    timestamp_ms: 1003,
+                    step: 0,
+                },
             ],
             &[Param::new("max_depth", "10")],
             &[Tag::new("note", "hello")],
@@ -75,7 +109,11 @@ fn run_files_follow_mlflow_layout() {
     local
         .update_run(
             &info.run_id,
-            &UpdateRun { status: Some(RunStatus::Killed), end_time: Some(5), run_name: None },
+            &UpdateRun {
+                status: Some(RunStatus::Killed),
+                end_time: Some(5),
+                run_name: None,
+            },
         )
         .expect("end");
     let root = local.root();
@@ -85,7 +123,11 @@ fn run_files_follow_mlflow_layout() {
     assert_eq!(read(&exp_dir.join("tags/k")), "v");
     let run_dir = exp_dir.join(&info.run_id);
     let meta = yaml(&run_dir.join("meta.yaml"));
-    assert_eq!(meta["status"].as_i64(), Some(5), "status is MLflow's integer code");
+    assert_eq!(
+        meta["status"].as_i64(),
+        Some(5),
+        "status is MLflow's integer code"
+    );
     assert_eq!(meta["user_id"].as_str(), Some("alice"));
     assert_eq!(meta["run_id"].as_str(), Some(info.run_id.as_str()));
     assert_eq!(meta["run_uuid"].as_str(), Some(info.run_id.as_str()));
@@ -96,13 +138,19 @@ fn run_files_follow_mlflow_layout() {
     assert_eq!(meta["lifecycle_stage"].as_str(), Some("active"));
     assert!(meta["tags"].as_sequence().is_some_and(|s| s.is_empty()));
     let uri = meta["artifact_uri"].as_str().expect("artifact_uri");
-    assert!(uri.starts_with("file:///") && uri.ends_with(&format!("{}/artifacts", info.run_id)), "{uri}");
+    assert!(
+        uri.starts_with("file:///") && uri.ends_with(&format!("{}/artifacts", info.run_id)),
+        "{uri}"
+    );
     // Params and tags: no trailing newline.
     assert_eq!(read(&run_dir.join("params/max_depth")), "10");
     assert_eq!(read(&run_dir.join("tags/note")), "hello");
     assert_eq!(read(&run_dir.join("tags/mlflow.runName")), "r1");
     // Metrics: `<timestamp> <value> <step>` lines, NaN/inf as Python writes them.
-    assert_eq!(read(&run_dir.join("metrics/acc")), "1000 0.5 0\n1001 nan 1\n1002 -inf 2\n");
+    assert_eq!(
+        read(&run_dir.join("metrics/acc")),
+        "1000 0.5 0\n1001 nan 1\n1002 -inf 2\n"
+    );
     assert_eq!(read(&run_dir.join("metrics/cv/fold1")), "1003 1.0 0\n");
     assert!(run_dir.join("artifacts").is_dir());
     // The latest value is the highest step even though it is -inf.
@@ -115,13 +163,23 @@ fn run_files_follow_mlflow_layout() {
 fn param_change_is_a_typed_error_naming_old_and_new() {
     let (_dir, _s, local) = temp_store();
     let (_, run_id) = conformance::new_run(&local, "p");
-    local.log_batch(&run_id, &[], &[Param::new("lr", "0.1")], &[]).expect("log");
+    local
+        .log_batch(&run_id, &[], &[Param::new("lr", "0.1")], &[])
+        .expect("log");
     let err = local
-        .log_batch(&run_id, &[], &[Param::new("a", "1"), Param::new("lr", "0.2")], &[])
+        .log_batch(
+            &run_id,
+            &[],
+            &[Param::new("a", "1"), Param::new("lr", "0.2")],
+            &[],
+        )
         .unwrap_err();
     match err {
         Error::ParamChanged { key, old, new, .. } => {
-            assert_eq!((key.as_str(), old.as_str(), new.as_str()), ("lr", "0.1", "0.2"));
+            assert_eq!(
+                (key.as_str(), old.as_str(), new.as_str()),
+                ("lr", "0.1", "0.2")
+            );
         }
         other => panic!("expected ParamChanged, got {other}"),
     }
@@ -133,7 +191,9 @@ fn param_change_is_a_typed_error_naming_old_and_new() {
 fn registry_files_follow_mlflow_layout() {
     let (_dir, _s, local) = temp_store();
     let (_, run_id) = conformance::new_run(&local, "reg");
-    local.create_registered_model("obesity-rf", &[Tag::new("team", "ml")], None).expect("model");
+    local
+        .create_registered_model("obesity-rf", &[Tag::new("team", "ml")], None)
+        .expect("model");
     let v = local
         .create_model_version(&CreateModelVersion {
             name: "obesity-rf".into(),
@@ -143,7 +203,9 @@ fn registry_files_follow_mlflow_layout() {
             description: None,
         })
         .expect("version");
-    local.set_registered_model_alias("obesity-rf", "champion", v.version).expect("alias");
+    local
+        .set_registered_model_alias("obesity-rf", "champion", v.version)
+        .expect("alias");
     local
         .transition_model_version_stage("obesity-rf", 1, Stage::Staging, false)
         .expect("stage");
@@ -160,15 +222,24 @@ fn registry_files_follow_mlflow_layout() {
     assert_eq!(vmeta["current_stage"].as_str(), Some("Staging"));
     assert_eq!(vmeta["status"].as_str(), Some("READY"));
     assert_eq!(vmeta["source"].as_str(), Some("file:///somewhere/model"));
-    assert_eq!(vmeta["storage_location"].as_str(), Some("file:///somewhere/model"));
+    assert_eq!(
+        vmeta["storage_location"].as_str(),
+        Some("file:///somewhere/model")
+    );
     assert_eq!(vmeta["run_id"].as_str(), Some(run_id.as_str()));
     for field in ["creation_timestamp", "last_updated_timestamp"] {
         assert!(vmeta[field].as_i64().is_some(), "{field}");
     }
     for field in ["description", "user_id", "run_link", "status_message"] {
-        assert!(vmeta.get(field).is_some(), "{field} must be present (may be null)");
+        assert!(
+            vmeta.get(field).is_some(),
+            "{field} must be present (may be null)"
+        );
     }
-    assert_eq!(read(&model_dir.join("version-1/tags/lineage.git_commit")), "abc");
+    assert_eq!(
+        read(&model_dir.join("version-1/tags/lineage.git_commit")),
+        "abc"
+    );
 }
 
 #[test]
@@ -177,7 +248,9 @@ fn a_killed_writer_leaves_no_half_version() {
     // partial meta.yaml, but was never renamed to version-2.
     let (_dir, _s, local) = temp_store();
     let (_, run_id) = conformance::new_run(&local, "crash");
-    local.create_registered_model("m", &[], None).expect("model");
+    local
+        .create_registered_model("m", &[], None)
+        .expect("model");
     let create = || {
         local
             .create_model_version(&CreateModelVersion {
@@ -206,24 +279,51 @@ fn names_and_keys_cannot_escape_the_store() {
     let (_dir, _s, local) = temp_store();
     let (_, run_id) = conformance::new_run(&local, "esc");
     for bad in ["../evil", "a/../../b", "/abs"] {
-        let err = local.log_batch(&run_id, &[], &[Param::new(bad, "x")], &[]).unwrap_err();
+        let err = local
+            .log_batch(&run_id, &[], &[Param::new(bad, "x")], &[])
+            .unwrap_err();
         assert!(err.to_string().contains(bad), "{err}");
-        assert!(local.log_batch(&run_id, &[Metric::now(bad, 1.0)], &[], &[]).is_err());
-        assert!(local.log_batch(&run_id, &[], &[], &[Tag::new(bad, "x")]).is_err());
+        assert!(
+            local
+                .log_batch(&run_id, &[Metric::now(bad, 1.0)], &[], &[])
+                .is_err()
+        );
+        assert!(
+            local
+                .log_batch(&run_id, &[], &[], &[Tag::new(bad, "x")])
+                .is_err()
+        );
     }
     for bad in ["..", "../x", "a/b", "a\\b", ".hidden", ""] {
         let err = local.create_registered_model(bad, &[], None).unwrap_err();
-        assert!(matches!(err, Error::InvalidName { ref value, .. } if value == bad), "{bad:?}: {err}");
+        assert!(
+            matches!(err, Error::InvalidName { ref value, .. } if value == bad),
+            "{bad:?}: {err}"
+        );
     }
-    local.create_registered_model("m", &[], None).expect("model");
+    local
+        .create_registered_model("m", &[], None)
+        .expect("model");
     for bad in ["../../x", "a/b", "latest", "v1"] {
-        assert!(local.set_registered_model_alias("m", bad, 1).is_err(), "{bad:?}");
+        assert!(
+            local.set_registered_model_alias("m", bad, 1).is_err(),
+            "{bad:?}"
+        );
     }
-    assert!(local.get_run("../../etc").unwrap_err().to_string().contains("../../etc"));
+    assert!(
+        local
+            .get_run("../../etc")
+            .unwrap_err()
+            .to_string()
+            .contains("../../etc")
+    );
     assert!(local.get_experiment("../0").is_err());
     // Nothing was created outside the store.
     let parent = local.root().parent().expect("parent");
-    let entries: Vec<_> = fs::read_dir(parent).expect("ls").map(|e| e.expect("e").file_name()).collect();
+    let entries: Vec<_> = fs::read_dir(parent)
+        .expect("ls")
+        .map(|e| e.expect("e").file_name())
+        .collect();
     assert_eq!(entries, vec![std::ffi::OsString::from("mlruns")]);
 }
 
@@ -231,7 +331,9 @@ fn names_and_keys_cannot_escape_the_store() {
 fn concurrent_threads_register_gap_free_versions() {
     let (_dir, store, local) = temp_store();
     let (_, run_id) = conformance::new_run(&local, "threads");
-    store.create_registered_model("m", &[], None).expect("model");
+    store
+        .create_registered_model("m", &[], None)
+        .expect("model");
     let threads = 6;
     let per_thread = 5;
     let mut got: Vec<u64> = std::thread::scope(|s| {
@@ -256,12 +358,20 @@ fn concurrent_threads_register_gap_free_versions() {
                 })
             })
             .collect();
-        handles.into_iter().flat_map(|h| h.join().expect("thread")).collect()
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().expect("thread"))
+            .collect()
     });
     got.sort_unstable();
     let expected: Vec<u64> = (1..=(threads * per_thread) as u64).collect();
     assert_eq!(got, expected);
-    let listed: Vec<u64> = store.search_model_versions("m").expect("list").iter().map(|v| v.version).collect();
+    let listed: Vec<u64> = store
+        .search_model_versions("m")
+        .expect("list")
+        .iter()
+        .map(|v| v.version)
+        .collect();
     assert_eq!(listed, expected);
 }
 
@@ -272,7 +382,11 @@ fn experiment_ids_are_unique_under_concurrency() {
         let hs: Vec<_> = (0..8)
             .map(|i| {
                 let store = store.clone();
-                s.spawn(move || store.create_experiment(&format!("e{i}"), None, &[]).expect("exp"))
+                s.spawn(move || {
+                    store
+                        .create_experiment(&format!("e{i}"), None, &[])
+                        .expect("exp")
+                })
             })
             .collect();
         hs.into_iter().map(|h| h.join().expect("join")).collect()

@@ -2,6 +2,9 @@
 
 pub mod conformance;
 mod local;
+mod mlflow_client;
+mod mlflow_interop;
+mod mlflow_server;
 mod processes;
 mod promotion;
 mod registry;

@@ -99,7 +99,10 @@ const EXPERIMENT: &str = r#"{"experiment":{"experiment_id":"7","name":"exp","art
 #[test]
 fn mlflow_retries_a_503_then_succeeds() {
     let (addr, server) = fake_server(vec![
-        (503, r#"{"error_code":"TEMPORARILY_UNAVAILABLE","message":"busy"}"#),
+        (
+            503,
+            r#"{"error_code":"TEMPORARILY_UNAVAILABLE","message":"busy"}"#,
+        ),
         (503, "<html>still busy</html>"),
         (200, EXPERIMENT),
     ]);
@@ -109,14 +112,20 @@ fn mlflow_retries_a_503_then_succeeds() {
     assert_eq!(exp.name, "exp");
     let seen = server.join().expect("server thread");
     assert_eq!(seen.len(), 3);
-    assert!(seen.iter().all(|s| s.request_line
-        == "GET /api/2.0/mlflow/experiments/get?experiment_id=7 HTTP/1.1"));
+    assert!(
+        seen.iter()
+            .all(|s| s.request_line
+                == "GET /api/2.0/mlflow/experiments/get?experiment_id=7 HTTP/1.1")
+    );
 }
 
 #[test]
 fn mlflow_gives_up_after_the_budget_with_the_last_server_error() {
     let (addr, server) = fake_server(vec![
-        (503, r#"{"error_code":"TEMPORARILY_UNAVAILABLE","message":"busy 1"}"#),
+        (
+            503,
+            r#"{"error_code":"TEMPORARILY_UNAVAILABLE","message":"busy 1"}"#,
+        ),
         (502, r#"{"error_code":"BAD_GATEWAY","message":"busy 2"}"#),
     ]);
     let err = store(addr, fast_retry(2)).get_experiment("7").unwrap_err();
@@ -132,7 +141,10 @@ fn mlflow_gives_up_after_the_budget_with_the_last_server_error() {
 fn mlflow_does_not_retry_a_400() {
     // The script has a 200 after the 400: a retry would turn the error into a success.
     let (addr, server) = fake_server(vec![
-        (400, r#"{"error_code":"INVALID_PARAMETER_VALUE","message":"Invalid experiment ID"}"#),
+        (
+            400,
+            r#"{"error_code":"INVALID_PARAMETER_VALUE","message":"Invalid experiment ID"}"#,
+        ),
         (200, EXPERIMENT),
     ]);
     let err = store(addr, fast_retry(5)).get_experiment("7").unwrap_err();
@@ -166,9 +178,18 @@ fn mlflow_unreachable_server_is_a_typed_error_after_every_attempt() {
 #[test]
 fn mlflow_error_codes_map_to_not_found_and_already_exists() {
     let (addr, server) = fake_server(vec![
-        (404, r#"{"error_code":"RESOURCE_DOES_NOT_EXIST","message":"Run with id=abc not found"}"#),
-        (400, r#"{"error_code":"RESOURCE_ALREADY_EXISTS","message":"exists"}"#),
-        (404, r#"{"error_code":"RESOURCE_DOES_NOT_EXIST","message":"no"}"#),
+        (
+            404,
+            r#"{"error_code":"RESOURCE_DOES_NOT_EXIST","message":"Run with id=abc not found"}"#,
+        ),
+        (
+            400,
+            r#"{"error_code":"RESOURCE_ALREADY_EXISTS","message":"exists"}"#,
+        ),
+        (
+            404,
+            r#"{"error_code":"RESOURCE_DOES_NOT_EXIST","message":"no"}"#,
+        ),
     ]);
     let s = store(addr, RetryPolicy::none());
     let err = s.get_run("abc").unwrap_err();
@@ -221,8 +242,15 @@ fn mlflow_special_floats_travel_as_strings_both_ways() {
     assert_eq!(sent["run_id"], "abc");
     assert!(history[0].value.is_nan());
     assert_eq!(history[1].value, f64::NEG_INFINITY);
-    assert_eq!(history[2].value, f64::INFINITY, "SQL stores keep inf as f64::MAX");
-    assert_eq!((history[3].value, history[3].timestamp_ms, history[3].step), (0.25, 8, 4));
+    assert_eq!(
+        history[2].value,
+        f64::INFINITY,
+        "SQL stores keep inf as f64::MAX"
+    );
+    assert_eq!(
+        (history[3].value, history[3].timestamp_ms, history[3].step),
+        (0.25, 8, 4)
+    );
 }
 
 #[test]

@@ -67,10 +67,8 @@ fn expected_run(
             latest.insert(m.key.as_str(), m);
         }
     }
-    let latest: BTreeMap<&str, Value> = latest
-        .into_iter()
-        .map(|(k, m)| (k, num(m.value)))
-        .collect();
+    let latest: BTreeMap<&str, Value> =
+        latest.into_iter().map(|(k, m)| (k, num(m.value))).collect();
     json!({
         "run_id": run.info.run_id,
         "run_name": run.info.run_name,
@@ -109,7 +107,11 @@ fn mlflow_interop_write_local_store() -> Result<(), Box<dyn std::error::Error>> 
 
     // Run 1: the good one, with a learning curve, special floats, an artifact and a child.
     let run1 = tracker.start_run(EXPERIMENT, Some("rf-depth-10"))?;
-    run1.log_params([("max_depth", "10"), ("n_estimators", "100"), ("criterion", "gini")])?;
+    run1.log_params([
+        ("max_depth", "10"),
+        ("n_estimators", "100"),
+        ("criterion", "gini"),
+    ])?;
     let mut logged1: Vec<Metric> = (0..5)
         .map(|i| metric("loss", 1.0 / (i as f64 + 1.0), i, T0 + i * 1000))
         .collect();
@@ -141,7 +143,11 @@ fn mlflow_interop_write_local_store() -> Result<(), Box<dyn std::error::Error>> 
 
     // Run 2: a worse one that failed.
     let run2 = tracker.start_run(EXPERIMENT, Some("rf-depth-3"))?;
-    run2.log_params([("max_depth", "3"), ("n_estimators", "50"), ("criterion", "gini")])?;
+    run2.log_params([
+        ("max_depth", "3"),
+        ("n_estimators", "50"),
+        ("criterion", "gini"),
+    ])?;
     let logged2 = vec![metric("accuracy", 0.84, 0, T0 + 30_000)];
     run2.log_metrics_full(&logged2)?;
     run2.set_tag("model_type", "random_forest")?;
@@ -162,7 +168,8 @@ fn mlflow_interop_write_local_store() -> Result<(), Box<dyn std::error::Error>> 
     // A second version from the same run needs its own artifact folder: registering into the
     // same `model/` folder would overwrite version 2's files (see docs/registry.md).
     let v3 = registry.register(
-        NewVersion::new(MODEL, &run1_id, b"model-bytes-3".to_vec()).artifact_path("model-retrained"),
+        NewVersion::new(MODEL, &run1_id, b"model-bytes-3".to_vec())
+            .artifact_path("model-retrained"),
     )?;
     assert_eq!((v1.version, v2.version, v3.version), (1, 2, 3));
     registry.transition(MODEL, 1, Stage::Production, false)?;
@@ -198,8 +205,14 @@ fn mlflow_interop_write_local_store() -> Result<(), Box<dyn std::error::Error>> 
         ("metrics.accuracy > 0.9", vec!["metrics.accuracy DESC"]),
         ("params.max_depth = '3'", vec![]),
         ("attributes.status = 'FAILED'", vec![]),
-        ("tags.model_type = 'random_forest'", vec!["metrics.accuracy ASC"]),
-        ("attributes.run_name LIKE 'rf-%'", vec!["metrics.accuracy DESC"]),
+        (
+            "tags.model_type = 'random_forest'",
+            vec!["metrics.accuracy ASC"],
+        ),
+        (
+            "attributes.run_name LIKE 'rf-%'",
+            vec!["metrics.accuracy DESC"],
+        ),
         ("", vec!["metrics.accuracy ASC"]),
     ];
     let mut expected_searches = Vec::new();

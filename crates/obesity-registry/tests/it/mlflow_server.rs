@@ -8,8 +8,8 @@
 //! run in parallel.
 
 use obesity_registry::{
-    CreateModelVersion, CreateRun, Error, Metric, MlflowStore, Param, SearchRuns, Stage, Store,
-    Tag, UpdateRun, RunStatus,
+    CreateModelVersion, CreateRun, Error, Metric, MlflowStore, Param, RunStatus, SearchRuns, Stage,
+    Store, Tag, UpdateRun,
 };
 
 /// The server under test, or `None` (with a note on stderr) when none is configured.
@@ -137,32 +137,67 @@ fn mlflow_server_refusals_are_typed() {
         "{err:?}"
     );
     // Unknown objects.
-    assert!(store.get_run("0123456789abcdef0123456789abcdef").unwrap_err().is_not_found());
-    assert!(store.get_experiment("987654321").unwrap_err().is_not_found());
-    assert!(store.get_experiment("not-a-number").unwrap_err().is_not_found());
+    assert!(
+        store
+            .get_run("0123456789abcdef0123456789abcdef")
+            .unwrap_err()
+            .is_not_found()
+    );
+    assert!(
+        store
+            .get_experiment("987654321")
+            .unwrap_err()
+            .is_not_found()
+    );
+    assert!(
+        store
+            .get_experiment("not-a-number")
+            .unwrap_err()
+            .is_not_found()
+    );
     let model = unique("mlflow-server-model");
-    assert!(store.get_registered_model(&model).unwrap_err().is_not_found());
+    assert!(
+        store
+            .get_registered_model(&model)
+            .unwrap_err()
+            .is_not_found()
+    );
     // Duplicates.
     let name = store.get_experiment(&exp).expect("exp").name;
-    assert!(store.create_experiment(&name, None, &[]).unwrap_err().is_already_exists());
-    store.create_registered_model(&model, &[], None).expect("model");
-    assert!(store
+    assert!(
+        store
+            .create_experiment(&name, None, &[])
+            .unwrap_err()
+            .is_already_exists()
+    );
+    store
         .create_registered_model(&model, &[], None)
-        .unwrap_err()
-        .is_already_exists());
+        .expect("model");
+    assert!(
+        store
+            .create_registered_model(&model, &[], None)
+            .unwrap_err()
+            .is_already_exists()
+    );
     // An alias on a version that does not exist, and an unknown alias.
-    assert!(store
-        .set_registered_model_alias(&model, "champion", 9)
-        .unwrap_err()
-        .is_not_found());
-    assert!(store
-        .get_model_version_by_alias(&model, "champion")
-        .unwrap_err()
-        .is_not_found());
-    assert!(store
-        .delete_registered_model_alias(&model, "champion")
-        .unwrap_err()
-        .is_not_found());
+    assert!(
+        store
+            .set_registered_model_alias(&model, "champion", 9)
+            .unwrap_err()
+            .is_not_found()
+    );
+    assert!(
+        store
+            .get_model_version_by_alias(&model, "champion")
+            .unwrap_err()
+            .is_not_found()
+    );
+    assert!(
+        store
+            .delete_registered_model_alias(&model, "champion")
+            .unwrap_err()
+            .is_not_found()
+    );
     // A filter the server's grammar refuses although ours parses it is a server error, not
     // a panic; a filter ours refuses never reaches the server.
     let err = store
@@ -204,7 +239,10 @@ fn mlflow_server_registry_round_trip_with_stages_and_aliases() {
         .expect("v2 prod");
     assert_eq!(v2.current_stage, Stage::Production);
     assert_eq!(
-        store.get_model_version(&model, 1).expect("v1").current_stage,
+        store
+            .get_model_version(&model, 1)
+            .expect("v1")
+            .current_stage,
         Stage::Archived
     );
     // Archiving others only makes sense for Staging/Production; it must not be a 500.

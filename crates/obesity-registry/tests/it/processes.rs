@@ -1,7 +1,7 @@
 //! Several processes registering versions in one local store: numbers stay unique and
 //! gap-free. The test re-executes its own binary, running only `child_registers_versions`.
 
-use std::process::Command;
+use std::process::{Command, Stdio};
 
 use obesity_registry::{CreateModelVersion, LocalStore, Store};
 
@@ -36,22 +36,38 @@ fn processes_register_gap_free_versions() {
     }
     let (_dir, _store, local) = crate::temp_store();
     let (_, run_id) = crate::conformance::new_run(&local, "procs");
-    local.create_registered_model("shared", &[], None).expect("model");
+    local
+        .create_registered_model("shared", &[], None)
+        .expect("model");
     let exe = std::env::current_exe().expect("current exe");
     let children = 4;
     let handles: Vec<_> = (0..children)
         .map(|_| {
             Command::new(&exe)
-                .args(["processes::child_registers_versions", "--exact", "--test-threads=1"])
+                .args([
+                    "processes::child_registers_versions",
+                    "--exact",
+                    "--test-threads=1",
+                ])
                 .env(STORE_ENV, local.root())
                 .env(RUN_ENV, &run_id)
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
                 .spawn()
                 .expect("spawn child")
         })
         .collect();
-    for mut h in handles {
-        let status = h.wait().expect("wait");
-        assert!(status.success(), "child failed: {status}");
+    for h in handles {
+        let out = h.wait_with_output().expect("wait");
+        assert!(
+            out.status.success(),
+            "child failed: {}\n{}\n{}",
+            out.status,
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        // The child really ran the registering test (not zero tests).
+        assert!(String::from_utf8_lossy(&out.stdout).contains("1 passed"));
     }
     let versions: Vec<u64> = local
         .search_model_versions("shared")

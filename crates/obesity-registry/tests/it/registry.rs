@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use ndarray::{Array1, array};
-use obesity_forest::{Classifier, ForestParams, RandomForest};
+use obesity_forest::{ForestParams, RandomForest};
 use obesity_registry::{
     Error, Lineage, ModelRef, NewVersion, Registry, Signature, Stage, Store, Tracker,
 };
@@ -12,9 +12,20 @@ use obesity_registry::{
 use crate::temp_store;
 
 fn forest_bytes(seed: u64) -> Vec<u8> {
-    let x = array![[1.0f32, 0.0], [2.0, 0.0], [3.0, 1.0], [4.0, 1.0], [5.0, 1.0], [6.0, 0.0]];
+    let x = array![
+        [1.0f32, 0.0],
+        [2.0, 0.0],
+        [3.0, 1.0],
+        [4.0, 1.0],
+        [5.0, 1.0],
+        [6.0, 0.0]
+    ];
     let y: Array1<usize> = array![0, 0, 0, 1, 1, 1];
-    let params = ForestParams::builder().n_estimators(5).seed(seed).build().expect("params");
+    let params = ForestParams::builder()
+        .n_estimators(5)
+        .seed(seed)
+        .build()
+        .expect("params");
     let forest = RandomForest::fit(&params, x.view(), y.view(), 2).expect("fit");
     forest.to_bytes().expect("bytes")
 }
@@ -33,7 +44,10 @@ fn signature() -> Signature {
     Signature::new(
         vec![obesity_registry::InputField {
             name: "Age".into(),
-            field_type: obesity_registry::FieldType::Numeric { min: Some(0.0), max: Some(120.0) },
+            field_type: obesity_registry::FieldType::Numeric {
+                min: Some(0.0),
+                max: Some(120.0),
+            },
         }],
         vec!["thin".into(), "fat".into()],
     )
@@ -70,33 +84,71 @@ fn register_then_load_by_number_alias_stage_and_latest() {
     let loaded = reg.load_str("models:/obesity-rf/1").expect("load");
     assert_eq!(loaded.classifier.n_features(), 2);
     assert_eq!(loaded.classifier.to_bytes().expect("bytes"), bytes);
-    assert_eq!(loaded.pipeline_json.as_deref(), Some(&br#"{"steps":[]}"#[..]));
+    assert_eq!(
+        loaded.pipeline_json.as_deref(),
+        Some(&br#"{"steps":[]}"#[..])
+    );
     assert_eq!(loaded.signature, Some(signature()));
     assert_eq!(loaded.lineage.data_fingerprint.as_deref(), Some("feedbeef"));
     assert_eq!(loaded.lineage.metrics["accuracy"], 0.93);
 
     let run2 = logged_run(&store, 0.95, "12");
-    let v2 = reg.register(NewVersion::new("obesity-rf", &run2, forest_bytes(8))).expect("v2");
+    let v2 = reg
+        .register(NewVersion::new("obesity-rf", &run2, forest_bytes(8)))
+        .expect("v2");
     assert_eq!(v2.version, 2);
-    reg.transition("obesity-rf", 1, Stage::Production, false).expect("prod");
+    reg.transition("obesity-rf", 1, Stage::Production, false)
+        .expect("prod");
     reg.set_alias("obesity-rf", "champion", 2).expect("alias");
-    assert_eq!(reg.resolve_str("obesity-rf@champion").expect("alias").version, 2);
-    assert_eq!(reg.resolve_str("models:/obesity-rf/Production").expect("stage").version, 1);
-    assert_eq!(reg.resolve_str("models:/obesity-rf/latest").expect("latest").version, 2);
-    assert!(reg.resolve_str("models:/obesity-rf/Staging").unwrap_err().is_not_found());
-    let loaded = reg.load(&ModelRef::Alias { name: "obesity-rf".into(), alias: "champion".into() }).expect("load");
+    assert_eq!(
+        reg.resolve_str("obesity-rf@champion")
+            .expect("alias")
+            .version,
+        2
+    );
+    assert_eq!(
+        reg.resolve_str("models:/obesity-rf/Production")
+            .expect("stage")
+            .version,
+        1
+    );
+    assert_eq!(
+        reg.resolve_str("models:/obesity-rf/latest")
+            .expect("latest")
+            .version,
+        2
+    );
+    assert!(
+        reg.resolve_str("models:/obesity-rf/Staging")
+            .unwrap_err()
+            .is_not_found()
+    );
+    let loaded = reg
+        .load(&ModelRef::Alias {
+            name: "obesity-rf".into(),
+            alias: "champion".into(),
+        })
+        .expect("load");
     assert_eq!(loaded.version.version, 2);
     assert!(loaded.pipeline_json.is_none());
     assert!(loaded.signature.is_none());
 
     // Moving an alias.
     reg.set_alias("obesity-rf", "champion", 1).expect("move");
-    assert_eq!(reg.resolve_str("obesity-rf@champion").expect("alias").version, 1);
+    assert_eq!(
+        reg.resolve_str("obesity-rf@champion")
+            .expect("alias")
+            .version,
+        1
+    );
     reg.delete_alias("obesity-rf", "champion").expect("delete");
     assert!(reg.resolve_str("obesity-rf@champion").is_err());
 
     let versions = reg.versions("obesity-rf").expect("versions");
-    assert_eq!(versions.iter().map(|v| v.version).collect::<Vec<_>>(), [1, 2]);
+    assert_eq!(
+        versions.iter().map(|v| v.version).collect::<Vec<_>>(),
+        [1, 2]
+    );
     assert_eq!(reg.models().expect("models").len(), 1);
 }
 
@@ -105,9 +157,13 @@ fn corrupt_model_bytes_give_a_typed_error_naming_the_version() {
     let (_d, store, _) = temp_store();
     let reg = Registry::new(store.clone());
     let run = logged_run(&store, 0.9, "3");
-    reg.register(NewVersion::new("m", &run, b"not a model".to_vec())).expect("register");
+    reg.register(NewVersion::new("m", &run, b"not a model".to_vec()))
+        .expect("register");
     let err = reg.load_str("m/1").unwrap_err();
-    assert!(matches!(err, Error::Model { ref name, version: 1, .. } if name == "m"), "{err}");
+    assert!(
+        matches!(err, Error::Model { ref name, version: 1, .. } if name == "m"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -115,14 +171,30 @@ fn register_rejects_bad_names_and_missing_runs() {
     let (_d, store, _) = temp_store();
     let reg = Registry::new(store.clone());
     let run = logged_run(&store, 0.9, "3");
-    assert!(reg.register(NewVersion::new("../evil", &run, vec![1])).is_err());
-    assert!(reg.register(NewVersion::new("m", &run, vec![1]).artifact_path("../x")).is_err());
-    assert!(reg.register(NewVersion::new("m", &run, vec![1]).extra_artifact("a/b.json", vec![])).is_err());
+    assert!(
+        reg.register(NewVersion::new("../evil", &run, vec![1]))
+            .is_err()
+    );
+    assert!(
+        reg.register(NewVersion::new("m", &run, vec![1]).artifact_path("../x"))
+            .is_err()
+    );
+    assert!(
+        reg.register(NewVersion::new("m", &run, vec![1]).extra_artifact("a/b.json", vec![]))
+            .is_err()
+    );
     let err = reg
-        .register(NewVersion::new("m", "0123456789abcdef0123456789abcdef", vec![1]))
+        .register(NewVersion::new(
+            "m",
+            "0123456789abcdef0123456789abcdef",
+            vec![1],
+        ))
         .unwrap_err();
     assert!(err.is_not_found(), "{err}");
-    assert!(reg.versions("m").unwrap_err().is_not_found(), "nothing registered");
+    assert!(
+        reg.versions("m").unwrap_err().is_not_found(),
+        "nothing registered"
+    );
 }
 
 #[test]
@@ -132,12 +204,21 @@ fn attached_artifacts_live_next_to_the_model() {
     let run = logged_run(&store, 0.9, "3");
     reg.register(NewVersion::new("m", &run, vec![1, 2]).extra_artifact("notes.txt", b"n".to_vec()))
         .expect("register");
-    reg.attach_artifact("m", 1, "reference_profile.json", b"{\"rows\":3}").expect("attach");
-    assert_eq!(reg.artifact("m", 1, "reference_profile.json").expect("read"), b"{\"rows\":3}");
+    reg.attach_artifact("m", 1, "reference_profile.json", b"{\"rows\":3}")
+        .expect("attach");
+    assert_eq!(
+        reg.artifact("m", 1, "reference_profile.json")
+            .expect("read"),
+        b"{\"rows\":3}"
+    );
     assert_eq!(reg.artifact("m", 1, "notes.txt").expect("read"), b"n");
     assert_eq!(reg.artifact("m", 1, "model.bin").expect("read"), [1, 2]);
     assert!(reg.attach_artifact("m", 1, "../../escape", b"x").is_err());
-    assert!(reg.artifact("m", 2, "model.bin").unwrap_err().is_not_found());
+    assert!(
+        reg.artifact("m", 2, "model.bin")
+            .unwrap_err()
+            .is_not_found()
+    );
 }
 
 #[test]
@@ -148,18 +229,48 @@ fn compare_shows_params_and_metrics_side_by_side() {
     let r2 = logged_run(&store, 0.94, "12");
     let mut lineage = Lineage::current();
     lineage.git_commit = Some("aaa".into());
-    reg.register(NewVersion::new("m", &r1, vec![1]).lineage(lineage.clone()).data_fingerprint("f1"))
-        .expect("v1");
-    reg.register(NewVersion::new("m", &r2, vec![2]).lineage(lineage).data_fingerprint("f1"))
-        .expect("v2");
+    reg.register(
+        NewVersion::new("m", &r1, vec![1])
+            .lineage(lineage.clone())
+            .data_fingerprint("f1"),
+    )
+    .expect("v1");
+    reg.register(
+        NewVersion::new("m", &r2, vec![2])
+            .lineage(lineage)
+            .data_fingerprint("f1"),
+    )
+    .expect("v2");
     let c = reg.compare("m", 1, 2).expect("compare");
-    let depth = c.params.iter().find(|r| r.key == "max_depth").expect("param row");
-    assert_eq!((depth.left.as_deref(), depth.right.as_deref(), depth.differs), (Some("10"), Some("12"), true));
-    let acc = c.metrics.iter().find(|r| r.key == "accuracy").expect("metric row");
-    assert_eq!((acc.left, acc.right, acc.differs), (Some(0.90), Some(0.94), true));
-    let fp = c.lineage.iter().find(|r| r.key == "data_fingerprint").expect("fp row");
+    let depth = c
+        .params
+        .iter()
+        .find(|r| r.key == "max_depth")
+        .expect("param row");
+    assert_eq!(
+        (depth.left.as_deref(), depth.right.as_deref(), depth.differs),
+        (Some("10"), Some("12"), true)
+    );
+    let acc = c
+        .metrics
+        .iter()
+        .find(|r| r.key == "accuracy")
+        .expect("metric row");
+    assert_eq!(
+        (acc.left, acc.right, acc.differs),
+        (Some(0.90), Some(0.94), true)
+    );
+    let fp = c
+        .lineage
+        .iter()
+        .find(|r| r.key == "data_fingerprint")
+        .expect("fp row");
     assert!(!fp.differs);
-    let run_row = c.lineage.iter().find(|r| r.key == "run_id").expect("run row");
+    let run_row = c
+        .lineage
+        .iter()
+        .find(|r| r.key == "run_id")
+        .expect("run row");
     assert!(run_row.differs);
     let mut diffs = c.differences();
     diffs.sort_unstable();

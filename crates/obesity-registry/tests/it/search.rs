@@ -1,8 +1,6 @@
 //! The filter and order-by parser: valid forms and errors with positions.
 
-use obesity_registry::{
-    Comparator, Error, Filter, OrderBy, RunAttribute, SearchKey, SearchValue,
-};
+use obesity_registry::{Comparator, Error, Filter, OrderBy, RunAttribute, SearchKey, SearchValue};
 
 #[test]
 fn parses_the_documented_forms() {
@@ -14,16 +12,26 @@ fn parses_the_documented_forms() {
     assert_eq!(f.conditions[1].key, SearchKey::Param("max_depth".into()));
     assert_eq!(f.conditions[1].value, SearchValue::Text("10".into()));
 
-    let f = Filter::parse("tags.x != 'y' AND status = \"FINISHED\" AND attributes.run_name LIKE 'rf-%'")
-        .expect("parse");
+    let f = Filter::parse(
+        "tags.x != 'y' AND status = \"FINISHED\" AND attributes.run_name LIKE 'rf-%'",
+    )
+    .expect("parse");
     assert_eq!(f.conditions[0].comparator, Comparator::Ne);
-    assert_eq!(f.conditions[1].key, SearchKey::Attribute(RunAttribute::Status));
+    assert_eq!(
+        f.conditions[1].key,
+        SearchKey::Attribute(RunAttribute::Status)
+    );
     assert_eq!(f.conditions[2].comparator, Comparator::Like);
 
-    let f = Filter::parse("metrics.`f1 macro` >= 0.8 and metrics.cv.accuracy.mean<=1e-3 and metrics.fold.1 < -2")
-        .expect("parse");
+    let f = Filter::parse(
+        "metrics.`f1 macro` >= 0.8 and metrics.cv.accuracy.mean<=1e-3 and metrics.fold.1 < -2",
+    )
+    .expect("parse");
     assert_eq!(f.conditions[0].key, SearchKey::Metric("f1 macro".into()));
-    assert_eq!(f.conditions[1].key, SearchKey::Metric("cv.accuracy.mean".into()));
+    assert_eq!(
+        f.conditions[1].key,
+        SearchKey::Metric("cv.accuracy.mean".into())
+    );
     assert_eq!(f.conditions[1].value, SearchValue::Number(1e-3));
     assert_eq!(f.conditions[2].key, SearchKey::Metric("fold.1".into()));
     assert_eq!(f.conditions[2].value, SearchValue::Number(-2.0));
@@ -35,7 +43,12 @@ fn parses_the_documented_forms() {
 
 fn filter_err(input: &str) -> (usize, String, String) {
     match Filter::parse(input) {
-        Err(Error::Filter { position, token, message, .. }) => (position, token, message),
+        Err(Error::Filter {
+            position,
+            token,
+            message,
+            ..
+        }) => (position, token, message),
         other => panic!("{input:?}: expected a filter error, got {other:?}"),
     }
 }
@@ -83,7 +96,9 @@ fn errors_name_position_and_token() {
     assert_eq!((pos, tok.as_str()), (10, "~"));
 
     // The message carries the position too.
-    let e = Filter::parse("metrics.accuracy >> 0.9").unwrap_err().to_string();
+    let e = Filter::parse("metrics.accuracy >> 0.9")
+        .unwrap_err()
+        .to_string();
     assert!(e.contains("position 18") && e.contains("\">\""), "{e}");
 }
 
@@ -98,7 +113,9 @@ fn order_by_clauses() {
     let o = OrderBy::parse("params.x asc").expect("parse");
     assert!(o.ascending);
     match OrderBy::parse("metrics.accuracy DOWN") {
-        Err(Error::Filter { position, token, .. }) => assert_eq!((position, token.as_str()), (17, "DOWN")),
+        Err(Error::Filter {
+            position, token, ..
+        }) => assert_eq!((position, token.as_str()), (17, "DOWN")),
         other => panic!("{other:?}"),
     }
     assert!(OrderBy::parse("metrics.a DESC, metrics.b").is_err());

@@ -55,13 +55,19 @@ fn errors_name_the_offending_field() {
     let mut row = valid_row();
     row.insert("MTRANS".into(), json!("Rocket"));
     let err = sig.check_row(&row).unwrap_err();
-    assert!(err.to_string().contains("Rocket") && err.to_string().contains("MTRANS"), "{err}");
+    assert!(
+        err.to_string().contains("Rocket") && err.to_string().contains("MTRANS"),
+        "{err}"
+    );
 
     let mut row = valid_row();
     row.insert("SMOKE".into(), json!(1));
     assert_eq!(field_of(sig.check_row(&row).unwrap_err()), "SMOKE");
 
-    assert_eq!(field_of(sig.check_columns(&["Age", "Age"]).unwrap_err()), "Age");
+    assert_eq!(
+        field_of(sig.check_columns(&["Age", "Age"]).unwrap_err()),
+        "Age"
+    );
 }
 
 #[test]
@@ -70,9 +76,18 @@ fn invalid_signatures_are_refused() {
         name: name.into(),
         field_type: FieldType::Numeric { min, max },
     };
-    assert!(Signature::new(vec![num("a", None, None), num("a", None, None)], vec!["x".into()]).is_err());
+    assert!(
+        Signature::new(
+            vec![num("a", None, None), num("a", None, None)],
+            vec!["x".into()]
+        )
+        .is_err()
+    );
     assert!(Signature::new(vec![num("a", Some(2.0), Some(1.0))], vec!["x".into()]).is_err());
     assert!(Signature::new(vec![num("a", None, None)], vec![]).is_err());
-    assert!(Signature::from_json("{\"format_version\": 9, \"inputs\": [], \"classes\": [\"x\"]}").is_err());
+    assert!(
+        Signature::from_json("{\"format_version\": 9, \"inputs\": [], \"classes\": [\"x\"]}")
+            .is_err()
+    );
     assert!(Signature::from_json("not json").is_err());
 }

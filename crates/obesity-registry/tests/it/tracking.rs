@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use obesity_registry::{
-    Error, PARENT_RUN_TAG, RunStatus, Store, Tracker, USER_TAG, SOURCE_NAME_TAG,
+    Error, PARENT_RUN_TAG, RunStatus, SOURCE_NAME_TAG, Store, Tracker, USER_TAG,
 };
 
 use crate::temp_store;
@@ -24,7 +24,8 @@ fn experiments_are_created_on_first_use_and_reused() {
     let b = t.experiment("obesity").expect("reuse");
     assert_eq!(a.experiment_id, b.experiment_id);
     assert_ne!(a.experiment_id, "0");
-    t.set_experiment_tag("obesity", "dataset", "uci").expect("tag");
+    t.set_experiment_tag("obesity", "dataset", "uci")
+        .expect("tag");
     assert_eq!(t.experiment("obesity").expect("get").tags["dataset"], "uci");
     assert!(t.find_experiment("nope").unwrap_err().is_not_found());
     assert!(t.experiment("").is_err(), "empty name is rejected");
@@ -36,19 +37,26 @@ fn a_run_logs_and_finishes_with_system_tags() {
     let t = tracker(&store);
     let run = t.start_run("exp", Some("rf")).expect("start");
     run.log_param("n_estimators", 100).expect("param");
-    run.log_param("n_estimators", "100").expect("same value again");
+    run.log_param("n_estimators", "100")
+        .expect("same value again");
     run.log_metric("accuracy", 0.93).expect("metric");
     for step in 0..3 {
-        run.log_metric_at("loss", 1.0 / (step + 1) as f64, step).expect("step");
+        run.log_metric_at("loss", 1.0 / (step + 1) as f64, step)
+            .expect("step");
     }
-    run.log_metrics([("f1_macro", 0.9), ("nan_metric", f64::NAN)]).expect("metrics");
+    run.log_metrics([("f1_macro", 0.9), ("nan_metric", f64::NAN)])
+        .expect("metrics");
     run.set_tag("model_type", "forest").expect("tag");
     let id = run.id().to_string();
     let info = run.finish().expect("finish");
     assert_eq!(info.status, RunStatus::Finished);
     let got = store.get_run(&id).expect("get");
     assert_eq!(got.info.status, RunStatus::Finished);
-    assert!(got.info.end_time.is_some_and(|e| e >= got.info.start_time.unwrap_or(0)));
+    assert!(
+        got.info
+            .end_time
+            .is_some_and(|e| e >= got.info.start_time.unwrap_or(0))
+    );
     assert_eq!(got.info.run_name, "rf");
     assert_eq!(got.param("n_estimators"), Some("100"));
     assert_eq!(got.metric("accuracy"), Some(0.93));
@@ -63,7 +71,13 @@ fn a_run_logs_and_finishes_with_system_tags() {
         Some("0123456789abcdef0123456789abcdef01234567")
     );
     assert_eq!(got.info.user_id, "tester");
-    assert_eq!(store.get_metric_history(&id, "loss").expect("history").len(), 3);
+    assert_eq!(
+        store
+            .get_metric_history(&id, "loss")
+            .expect("history")
+            .len(),
+        3
+    );
 }
 
 #[test]
@@ -82,7 +96,12 @@ fn relogging_a_param_with_another_value_is_an_error() {
     let other = store.get_run(&id).expect("run");
     assert_eq!(other.param("max_depth"), Some("10"));
     let err = store
-        .log_batch(&id, &[], &[obesity_registry::Param::new("max_depth", "11")], &[])
+        .log_batch(
+            &id,
+            &[],
+            &[obesity_registry::Param::new("max_depth", "11")],
+            &[],
+        )
         .unwrap_err();
     assert!(matches!(err, Error::ParamChanged { .. }), "{err}");
     run.finish().expect("finish");
@@ -92,7 +111,9 @@ fn relogging_a_param_with_another_value_is_an_error() {
 fn a_dropped_run_is_marked_failed() {
     let (_d, store, _) = temp_store();
     let id = {
-        let run = tracker(&store).start_run("exp", Some("forgotten")).expect("start");
+        let run = tracker(&store)
+            .start_run("exp", Some("forgotten"))
+            .expect("start");
         run.log_metric("accuracy", 0.5).expect("metric");
         run.id().to_string()
     };
@@ -113,7 +134,10 @@ fn a_run_dropped_during_a_panic_is_marked_killed() {
     }));
     assert!(result.is_err());
     let id = id.into_inner().expect("id");
-    assert_eq!(store.get_run(&id).expect("get").info.status, RunStatus::Killed);
+    assert_eq!(
+        store.get_run(&id).expect("get").info.status,
+        RunStatus::Killed
+    );
 }
 
 #[test]
@@ -124,13 +148,18 @@ fn end_with_a_non_terminal_status_is_refused_and_the_run_still_ends() {
     let err = run.end(RunStatus::Running).unwrap_err();
     assert!(err.to_string().contains("RUNNING"), "{err}");
     // The handle was consumed by the refused call and dropped: FAILED, not RUNNING.
-    assert_eq!(store.get_run(&id).expect("get").info.status, RunStatus::Failed);
+    assert_eq!(
+        store.get_run(&id).expect("get").info.status,
+        RunStatus::Failed
+    );
 }
 
 #[test]
 fn nested_runs_carry_the_parent_tag() {
     let (_d, store, _) = temp_store();
-    let parent = tracker(&store).start_run("cv", Some("grid")).expect("start");
+    let parent = tracker(&store)
+        .start_run("cv", Some("grid"))
+        .expect("start");
     let child = parent.start_child("fold-1").expect("child");
     assert_eq!(child.info().experiment_id, parent.info().experiment_id);
     let child_id = child.id().to_string();
@@ -139,7 +168,12 @@ fn nested_runs_carry_the_parent_tag() {
     assert_eq!(got.tag(PARENT_RUN_TAG), Some(parent.id()));
     assert_eq!(got.tag(USER_TAG), Some("tester"));
     let children = tracker(&store)
-        .search_runs("cv", &format!("tags.mlflow.parentRunId = '{}'", parent.id()), &[], 10)
+        .search_runs(
+            "cv",
+            &format!("tags.mlflow.parentRunId = '{}'", parent.id()),
+            &[],
+            10,
+        )
         .expect("search");
     assert_eq!(children.len(), 1);
     assert_eq!(children[0].info.run_name, "fold-1");
@@ -159,16 +193,32 @@ fn artifacts_from_files_folders_and_bytes() {
     std::fs::write(nested.join("b.svg"), "<svg>b</svg>").expect("write");
 
     assert_eq!(run.log_artifact(&file, None).expect("file"), "report.txt");
-    assert_eq!(run.log_artifact(&file, Some("docs/")).expect("file"), "docs/report.txt");
-    let paths = run.log_artifacts(&src.path().join("charts"), Some("plots")).expect("folder");
+    assert_eq!(
+        run.log_artifact(&file, Some("docs/")).expect("file"),
+        "docs/report.txt"
+    );
+    let paths = run
+        .log_artifacts(&src.path().join("charts"), Some("plots"))
+        .expect("folder");
     assert_eq!(paths, ["plots/a.svg", "plots/svg/b.svg"]);
     run.log_bytes("model/model.bin", &[1, 2, 3]).expect("bytes");
     let id = run.id();
-    assert_eq!(store.download_artifact(id, "plots/svg/b.svg").expect("dl"), b"<svg>b</svg>");
-    assert_eq!(store.download_artifact(id, "docs/report.txt").expect("dl"), b"hello");
-    assert_eq!(store.download_artifact(id, "model/model.bin").expect("dl"), [1, 2, 3]);
+    assert_eq!(
+        store.download_artifact(id, "plots/svg/b.svg").expect("dl"),
+        b"<svg>b</svg>"
+    );
+    assert_eq!(
+        store.download_artifact(id, "docs/report.txt").expect("dl"),
+        b"hello"
+    );
+    assert_eq!(
+        store.download_artifact(id, "model/model.bin").expect("dl"),
+        [1, 2, 3]
+    );
 
-    let missing = run.log_artifact(&src.path().join("nope.txt"), None).unwrap_err();
+    let missing = run
+        .log_artifact(&src.path().join("nope.txt"), None)
+        .unwrap_err();
     assert!(missing.to_string().contains("nope.txt"), "{missing}");
     assert!(run.log_artifacts(&src.path().join("nope"), None).is_err());
     assert!(run.log_artifact(&file, Some("../up")).is_err());
@@ -185,10 +235,23 @@ fn search_runs_by_name_through_the_tracker() {
         r.log_metric("accuracy", acc).expect("m");
         r.finish().expect("finish");
     }
-    let runs = t.search_runs("exp", "metrics.accuracy >= 0.9", &["metrics.accuracy DESC"], 10).expect("search");
+    let runs = t
+        .search_runs(
+            "exp",
+            "metrics.accuracy >= 0.9",
+            &["metrics.accuracy DESC"],
+            10,
+        )
+        .expect("search");
     let names: Vec<_> = runs.iter().map(|r| r.info.run_name.as_str()).collect();
     assert_eq!(names, ["b", "c"]);
-    let err = t.search_runs("exp", "metrics.accuracy >= high", &[], 10).unwrap_err();
+    let err = t
+        .search_runs("exp", "metrics.accuracy >= high", &[], 10)
+        .unwrap_err();
     assert!(err.to_string().contains("high"), "{err}");
-    assert!(t.search_runs("missing-exp", "", &[], 10).unwrap_err().is_not_found());
+    assert!(
+        t.search_runs("missing-exp", "", &[], 10)
+            .unwrap_err()
+            .is_not_found()
+    );
 }

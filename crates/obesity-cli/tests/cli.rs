@@ -1,0 +1,262 @@
+//! The `obesity` binary, run as a user would, against a local store in a temp dir.
+
+use std::path::Path;
+use std::process::{Command, Output};
+use std::sync::Arc;
+
+use obesity_registry::{LocalStore, NewVersion, Registry, Store, Tracker};
+
+fn obesity(store: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_obesity"))
+        .arg("--tracking-uri")
+        .arg(store)
+        .args(args)
+        .env_remove("OBESITY_TRACKING_URI")
+        .env_remove("MLFLOW_TRACKING_URI")
+        .output()
+        .expect("run obesity")
+}
+
+fn stdout(o: &Output) -> String {
+    assert!(
+        o.status.success(),
+        "exit {}: {}",
+        o.status,
+        String::from_utf8_lossy(&o.stderr)
+    );
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn stderr_of_failure(o: &Output) -> String {
+    assert!(
+        !o.status.success(),
+        "expected failure, got: {}",
+        String::from_utf8_lossy(&o.stdout)
+    );
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// Two runs and two versions of `obesity-rf` (accuracy 0.91 and 0.95).
+fn populated() -> (tempfile::TempDir, std::path::PathBuf) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let root = dir.path().join("mlruns");
+    let store: Arc<dyn Store> = Arc::new(LocalStore::open(&root).expect("store"));
+    let tracker = Tracker::new(store.clone()).with_git_commit(None);
+    let registry = Registry::new(store);
+    for (i, (acc, depth)) in [(0.91, "10"), (0.95, "12")].into_iter().enumerate() {
+        let run = tracker
+            .start_run("obesity", Some(&format!("rf-{i}")))
+            .expect("run");
+        run.log_param("max_depth", depth).expect("param");
+        run.log_metric("accuracy", acc).expect("metric");
+        let id = run.id().to_string();
+        run.finish().expect("finish");
+        registry
+            .register(NewVersion::new("obesity-rf", &id, vec![i as u8]).data_fingerprint("fp"))
+            .expect("register");
+    }
+    (dir, root)
+}
+
+#[test]
+fn list_and_versions() {
+    let (_d, root) = populated();
+    let out = stdout(&obesity(&root, &["registry", "list"]));
+    assert!(out.starts_with("NAME"), "{out}");
+    assert!(out.contains("obesity-rf"), "{out}");
+    assert!(out.contains("None:v2"), "{out}");
+
+    let out = stdout(&obesity(&root, &["registry", "versions", "obesity-rf"]));
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), 3, "{out}");
+    assert!(
+        lines[1].starts_with("1 ") && lines[1].contains("0.91"),
+        "{out}"
+    );
+    assert!(
+        lines[2].starts_with("2 ") && lines[2].contains("0.95"),
+        "{out}"
+    );
+
+    let json: serde_json::Value = serde_json::from_str(&stdout(&obesity(
+        &root,
+        &["registry", "versions", "obesity-rf", "--json"],
+    )))
+    .expect("json");
+    assert_eq!(json.as_array().map(Vec::len), Some(2));
+    assert_eq!(json[1]["version"], 2);
+    assert_eq!(json[1]["current_stage"], "None");
+}
+
+#[test]
+fn promote_alias_and_compare() {
+    let (_d, root) = populated();
+    let out = stdout(&obesity(
+        &root,
+        &["registry", "promote", "obesity-rf", "1", "production"],
+    ));
+    assert_eq!(out, "obesity-rf version 1 is now in stage Production\n");
+    stdout(&obesity(
+        &root,
+        &[
+            "registry",
+            "promote",
+            "obesity-rf",
+            "2",
+            "Production",
+            "--archive-existing",
+        ],
+    ));
+    let json: serde_json::Value = serde_json::from_str(&stdout(&obesity(
+        &root,
+        &["--json", "registry", "versions", "obesity-rf"],
+    )))
+    .expect("json");
+    assert_eq!(json[0]["current_stage"], "Archived");
+    assert_eq!(json[1]["current_stage"], "Production");
+
+    let out = stdout(&obesity(
+        &root,
+        &["registry", "alias", "obesity-rf", "champion", "2"],
+    ));
+    assert_eq!(out, "obesity-rf@champion -> version 2\n");
+    let out = stdout(&obesity(&root, &["registry", "list"]));
+    assert!(out.contains("champion=v2"), "{out}");
+
+    let out = stdout(&obesity(
+        &root,
+        &["registry", "compare", "obesity-rf", "1", "2"],
+    ));
+    assert!(out.contains("* max_depth"), "{out}");
+    assert!(out.contains("+0.040000"), "{out}");
+    let json: serde_json::Value = serde_json::from_str(&stdout(&obesity(
+        &root,
+        &["registry", "compare", "obesity-rf", "1", "2", "--json"],
+    )))
+    .expect("json");
+    assert_eq!(json["right_version"], 2);
+
+    let out = stdout(&obesity(
+        &root,
+        &["registry", "delete-alias", "obesity-rf", "champion"],
+    ));
+    assert_eq!(out, "deleted obesity-rf@champion\n");
+    let err = stderr_of_failure(&obesity(
+        &root,
+        &["registry", "delete-alias", "obesity-rf", "champion"],
+    ));
+    assert!(err.contains("obesity-rf@champion"), "{err}");
+}
+
+#[test]
+fn policy_never_replaces_a_better_champion() {
+    let (_d, root) = populated();
+    let out = stdout(&obesity(&root, &["registry", "policy", "obesity-rf", "2"]));
+    assert!(out.contains("Champion"), "{out}");
+    let json: serde_json::Value = serde_json::from_str(&stdout(&obesity(
+        &root,
+        &["registry", "policy", "obesity-rf", "1", "--json"],
+    )))
+    .expect("json");
+    assert_eq!(json["outcome"], "Challenger");
+    assert_eq!(json["stage"], "Staging");
+}
+
+#[test]
+fn runs_with_filter_and_order() {
+    let (_d, root) = populated();
+    let out = stdout(&obesity(
+        &root,
+        &[
+            "registry",
+            "runs",
+            "obesity",
+            "--filter",
+            "metrics.accuracy > 0.9",
+            "--order-by",
+            "metrics.accuracy DESC",
+        ],
+    ));
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), 3, "{out}");
+    assert!(lines[0].contains("accuracy"), "{out}");
+    assert!(
+        lines[1].contains("rf-1") && lines[1].contains("0.9500"),
+        "{out}"
+    );
+    assert!(lines[2].contains("rf-0"), "{out}");
+    let out = stdout(&obesity(
+        &root,
+        &[
+            "registry",
+            "runs",
+            "obesity",
+            "--filter",
+            "params.max_depth = '12'",
+            "--json",
+        ],
+    ));
+    let json: serde_json::Value = serde_json::from_str(&out).expect("json");
+    assert_eq!(json.as_array().map(Vec::len), Some(1));
+    assert_eq!(json[0]["info"]["run_name"], "rf-1");
+}
+
+#[test]
+fn errors_are_reported_with_what_was_wrong() {
+    let (_d, root) = populated();
+    let err = stderr_of_failure(&obesity(
+        &root,
+        &[
+            "registry",
+            "runs",
+            "obesity",
+            "--filter",
+            "metrics.accuracy >> 1",
+        ],
+    ));
+    assert!(err.contains("position 18"), "{err}");
+    let err = stderr_of_failure(&obesity(
+        &root,
+        &["registry", "promote", "obesity-rf", "1", "Prod"],
+    ));
+    assert!(err.contains("\"Prod\""), "{err}");
+    let err = stderr_of_failure(&obesity(&root, &["registry", "versions", "nope"]));
+    assert!(err.contains("nope"), "{err}");
+    let err = stderr_of_failure(&obesity(
+        &root,
+        &["registry", "alias", "obesity-rf", "../x", "1"],
+    ));
+    assert!(err.contains("../x"), "{err}");
+    let err = stderr_of_failure(&obesity(&root, &["registry", "runs", "missing-experiment"]));
+    assert!(err.contains("missing-experiment"), "{err}");
+    let err = stderr_of_failure(&obesity(
+        Path::new("ftp://example.com"),
+        &["registry", "list"],
+    ));
+    assert!(err.contains("ftp"), "{err}");
+    // Bad usage is clap's job: exit code 2.
+    let o = obesity(
+        &root,
+        &["registry", "promote", "obesity-rf", "one", "Staging"],
+    );
+    assert_eq!(o.status.code(), Some(2));
+}
+
+#[test]
+fn tracking_uri_comes_from_the_environment() {
+    let (_d, root) = populated();
+    let out = Command::new(env!("CARGO_BIN_EXE_obesity"))
+        .args(["registry", "list"])
+        .env_remove("OBESITY_TRACKING_URI")
+        .env("MLFLOW_TRACKING_URI", &root)
+        .output()
+        .expect("run");
+    assert!(stdout(&out).contains("obesity-rf"));
+    let out = Command::new(env!("CARGO_BIN_EXE_obesity"))
+        .args(["registry", "list"])
+        .env("OBESITY_TRACKING_URI", &root)
+        .env("MLFLOW_TRACKING_URI", "/nonexistent/should-not-be-used")
+        .output()
+        .expect("run");
+    assert!(stdout(&out).contains("obesity-rf"));
+}

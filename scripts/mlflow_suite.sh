@@ -1,0 +1,150 @@
+#!/usr/bin/env bash
+# The obesity-registry tests that need the real MLflow (called by .ci/run):
+#
+#   1. starts `mlflow server` (SQLite backend, proxied artifacts, a free port, a temp dir),
+#      waits for GET /health, runs the MlflowStore tests against it
+#      (`cargo test -p obesity-registry --test it -- mlflow_client:: mlflow_server::`), then
+#      stops it by pid;
+#   2. has the Rust test `mlflow_interop_write_local_store` write a LocalStore folder and
+#      checks it with MLflow's own Python client (scripts/check_local_store_with_mlflow.py),
+#      directly and after `mlflow migrate-filestore`.
+#
+# MLflow comes from the venv that scripts/mlflow_env.sh caches outside the clone (the first
+# run installs it and takes minutes; later runs reuse it). Exits non-zero on any failure.
+#
+# Environment: OBESITY_MLFLOW_START_TIMEOUT (seconds to wait for /health, default 180),
+# OBESITY_KEEP_MLFLOW_TMP=1 keeps the temp dir (server log, store, database) for inspection.
+
+set -euo pipefail
+
+repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$repo"
+
+log() { printf 'mlflow_suite: %s\n' "$*" >&2; }
+die() {
+    log "FAILED: $*"
+    exit 1
+}
+
+suite_start=$(date +%s)
+# shellcheck source=scripts/mlflow_env.sh
+source "$repo/scripts/mlflow_env.sh" || die "could not set up the MLflow virtual environment"
+command -v mlflow >/dev/null || die "mlflow is not on PATH after sourcing mlflow_env.sh"
+log "using $(mlflow --version 2>/dev/null) from $OBESITY_MLFLOW_VENV"
+
+work="$(mktemp -d "${TMPDIR:-/tmp}/obesity-mlflow-suite.XXXXXX")"
+server_pid=""
+
+cleanup() {
+    local rc=$?
+    if [ -n "$server_pid" ] && kill -0 "$server_pid" 2>/dev/null; then
+        kill "$server_pid" 2>/dev/null || true
+        for _ in $(seq 50); do
+            kill -0 "$server_pid" 2>/dev/null || break
+            sleep 0.2
+        done
+        kill -9 "$server_pid" 2>/dev/null || true
+        wait "$server_pid" 2>/dev/null || true
+    fi
+    if [ "${OBESITY_KEEP_MLFLOW_TMP:-0}" = "1" ] || [ "$rc" -ne 0 ]; then
+        log "kept $work (server.log, interop/)"
+    else
+        rm -rf "$work"
+    fi
+    exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+port="$(python - <<'EOF'
+import socket
+s = socket.socket()
+s.bind(("127.0.0.1", 0))
+print(s.getsockname()[1])
+s.close()
+EOF
+)"
+url="http://127.0.0.1:$port"
+
+# An empty, fully migrated database, made once per cached venv: a fresh SQLite backend spends
+# ~10 s in schema migrations at every server start, a copy of this template none.
+template="$OBESITY_MLFLOW_VENV/empty-mlflow.db"
+if [ ! -s "$template" ]; then
+    log "creating the migrated database template $template (once)"
+    rm -f "$template.tmp"
+    if mlflow db upgrade "sqlite:///$template.tmp" >"$work/db-upgrade.log" 2>&1; then
+        mv "$template.tmp" "$template"
+    else
+        log "mlflow db upgrade failed (see $work/db-upgrade.log); the server will migrate"
+    fi
+fi
+[ -s "$template" ] && cp "$template" "$work/mlflow.db"
+
+log "starting mlflow server on $url (backend sqlite:///$work/mlflow.db)"
+(
+    cd "$work"
+    # `exec` so that $! is the server itself and stopping it by pid stops it.
+    MLFLOW_SERVER_ENABLE_JOB_EXECUTION=false exec mlflow server \
+        --backend-store-uri "sqlite:///$work/mlflow.db" \
+        --artifacts-destination "$work/artifacts" \
+        --host 127.0.0.1 --port "$port" --workers 1
+) >"$work/server.log" 2>&1 &
+server_pid=$!
+
+# Build the test binary while the server starts (MLflow takes ~10 s to import and boot).
+log "building the obesity-registry test binary"
+t=$(date +%s)
+cargo test -p obesity-registry --test it --no-run --quiet || die "the test binary does not build"
+log "built in $(($(date +%s) - t))s"
+
+timeout_s="${OBESITY_MLFLOW_START_TIMEOUT:-180}"
+started=$(date +%s)
+until curl -fsS "$url/health" >/dev/null 2>&1; do
+    if ! kill -0 "$server_pid" 2>/dev/null; then
+        log "server log:"
+        cat "$work/server.log" >&2
+        die "mlflow server exited before answering GET $url/health"
+    fi
+    if [ $(($(date +%s) - started)) -ge "$timeout_s" ]; then
+        log "server log:"
+        cat "$work/server.log" >&2
+        die "mlflow server did not answer GET $url/health within ${timeout_s}s"
+    fi
+    sleep 0.5
+done
+log "server healthy after $(($(date +%s) - started))s (pid $server_pid)"
+
+log "running the MlflowStore tests against $url"
+t=$(date +%s)
+out="$work/cargo-test.log"
+if ! OBESITY_MLFLOW_TEST_URI="$url" MLFLOW_TRACKING_URI="" \
+    cargo test -p obesity-registry --test it -- mlflow_client:: mlflow_server:: 2>&1 |
+    tee "$out"; then
+    log "server log (last 60 lines):"
+    tail -n 60 "$work/server.log" >&2
+    die "MlflowStore tests failed against the real server"
+fi
+# A filter that matches nothing also "passes": insist the server tests really ran.
+grep -q "mlflow_server_conformance_suite ... ok" "$out" ||
+    die "the server conformance test did not run (test filter or module wiring is wrong)"
+log "MlflowStore tests passed in $(($(date +%s) - t))s"
+
+# The server is not needed any more.
+kill "$server_pid" 2>/dev/null || true
+wait "$server_pid" 2>/dev/null || true
+server_pid=""
+
+log "writing a LocalStore folder from Rust and reading it with MLflow's Python client"
+t=$(date +%s)
+mkdir -p "$work/interop"
+if ! OBESITY_INTEROP_DIR="$work/interop" cargo test -p obesity-registry --test it \
+    mlflow_interop::mlflow_interop_write_local_store -- --exact >"$work/interop.log" 2>&1; then
+    cat "$work/interop.log" >&2
+    die "the Rust side could not write the LocalStore folder"
+fi
+[ -f "$work/interop/expected.json" ] || die "the Rust side wrote no $work/interop/expected.json"
+MLFLOW_ALLOW_FILE_STORE=true python "$repo/scripts/check_local_store_with_mlflow.py" \
+    "$work/interop" || die "MLflow's client disagrees with the Rust LocalStore (see above)"
+log "interop check passed in $(($(date +%s) - t))s"
+
+log "all MLflow checks passed in $(($(date +%s) - suite_start))s"
