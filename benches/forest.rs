@@ -23,16 +23,28 @@ use smartcore::ensemble::random_forest_classifier::{
 };
 use smartcore::linalg::basic::matrix::DenseMatrix;
 
-const NUMERIC: [&str; 8] = ["Age", "Height", "Weight", "FCVC", "NCP", "CH2O", "FAF", "TUE"];
-const CATEGORICAL: [&str; 8] =
-    ["Gender", "family_history_with_overweight", "FAVC", "CAEC", "SMOKE", "SCC", "CALC", "MTRANS"];
+const NUMERIC: [&str; 8] = [
+    "Age", "Height", "Weight", "FCVC", "NCP", "CH2O", "FAF", "TUE",
+];
+const CATEGORICAL: [&str; 8] = [
+    "Gender",
+    "family_history_with_overweight",
+    "FAVC",
+    "CAEC",
+    "SMOKE",
+    "SCC",
+    "CALC",
+    "MTRANS",
+];
 
 /// One-hot (sorted categories, as pandas.get_dummies) + numeric columns + BMI.
 fn parse_csv(text: &str) -> Option<(Array2<f32>, Array1<usize>)> {
     let mut lines = text.lines().map(|l| l.trim_end_matches('\r'));
     let header: Vec<&str> = lines.next()?.split(',').collect();
-    let rows: Vec<Vec<&str>> =
-        lines.filter(|l| !l.is_empty()).map(|l| l.split(',').collect()).collect();
+    let rows: Vec<Vec<&str>> = lines
+        .filter(|l| !l.is_empty())
+        .map(|l| l.split(',').collect())
+        .collect();
     let col = |name: &str| header.iter().position(|h| *h == name);
     let mut cats = Vec::new();
     for c in CATEGORICAL {
@@ -91,7 +103,10 @@ fn generated() -> (Array2<f32>, Array1<usize>) {
             j += width;
         }
         let noisy = bmi + rng.gen_range(-1.0f32..1.0);
-        y[r] = [18.5f32, 25.0, 27.5, 30.0, 35.0, 40.0].iter().filter(|&&t| noisy > t).count();
+        y[r] = [18.5f32, 25.0, 27.5, 30.0, 35.0, 40.0]
+            .iter()
+            .filter(|&&t| noisy > t)
+            .count();
     }
     (x, y)
 }
@@ -102,8 +117,14 @@ fn load() -> (Array2<f32>, Array1<usize>, &'static str) {
             return (d.0, d.1, "uci");
         }
     }
-    let fixture = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/obesity_synthetic.csv");
-    if let Some(d) = std::fs::read_to_string(fixture).ok().and_then(|t| parse_csv(&t)) {
+    let fixture = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/fixtures/obesity_synthetic.csv"
+    );
+    if let Some(d) = std::fs::read_to_string(fixture)
+        .ok()
+        .and_then(|t| parse_csv(&t))
+    {
         return (d.0, d.1, "fixture");
     }
     let d = generated();
@@ -129,7 +150,11 @@ fn split(y: &Array1<usize>) -> (Vec<usize>, Vec<usize>) {
     let mut n_test: Vec<usize> = groups.iter().map(|g| g.len() / 5).collect();
     let mut order: Vec<usize> = (0..k).collect();
     order.sort_by_key(|&c| std::cmp::Reverse(groups[c].len() % 5));
-    for &c in order.iter().cycle().take(want.saturating_sub(n_test.iter().sum())) {
+    for &c in order
+        .iter()
+        .cycle()
+        .take(want.saturating_sub(n_test.iter().sum()))
+    {
         n_test[c] += 1;
     }
     let (mut tr, mut te) = (Vec::new(), Vec::new());
@@ -166,11 +191,16 @@ fn data() -> Data {
 }
 
 fn pool(n: usize) -> rayon::ThreadPool {
-    rayon::ThreadPoolBuilder::new().num_threads(n).build().unwrap()
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(n)
+        .build()
+        .unwrap()
 }
 
 fn smartcore_params() -> RandomForestClassifierParameters {
-    RandomForestClassifierParameters::default().with_n_trees(100).with_seed(0)
+    RandomForestClassifierParameters::default()
+        .with_n_trees(100)
+        .with_seed(0)
 }
 
 fn to_dense(x: &Array2<f32>) -> DenseMatrix<f32> {
@@ -191,13 +221,21 @@ fn linfa_params() -> linfa_ensemble::RandomForestParams<f32, usize, ChaCha8Rng> 
 fn fit(c: &mut Criterion) {
     let d = data();
     let n = d.xtr.nrows();
-    eprintln!("forest bench data: {} ({} x {})", d.source, n, d.xtr.ncols());
+    eprintln!(
+        "forest bench data: {} ({} x {})",
+        d.source,
+        n,
+        d.xtr.ncols()
+    );
     let mut g = c.benchmark_group("forest_fit");
     g.throughput(Throughput::Elements(n as u64));
     g.sample_size(10);
     g.measurement_time(Duration::from_secs(4));
     for threads in [1usize, 2] {
-        let params = ForestParams::builder().n_threads(Some(threads)).build().unwrap();
+        let params = ForestParams::builder()
+            .n_threads(Some(threads))
+            .build()
+            .unwrap();
         let id = BenchmarkId::new("obesity_forest", format!("100t-sqrt-{n}r-{threads}thr"));
         g.bench_function(id, |b| {
             b.iter(|| RandomForest::fit(&params, d.xtr.view(), d.ytr.view(), d.n_classes).unwrap())
@@ -205,43 +243,58 @@ fn fit(c: &mut Criterion) {
     }
     let xs = to_dense(&d.xtr);
     let ys: Vec<usize> = d.ytr.to_vec();
-    g.bench_function(BenchmarkId::new("smartcore", format!("100t-sqrt-{n}r-1thr")), |b| {
-        b.iter(|| RandomForestClassifier::fit(&xs, &ys, smartcore_params()).unwrap())
-    });
+    g.bench_function(
+        BenchmarkId::new("smartcore", format!("100t-sqrt-{n}r-1thr")),
+        |b| b.iter(|| RandomForestClassifier::fit(&xs, &ys, smartcore_params()).unwrap()),
+    );
     let ds = linfa::Dataset::new(d.xtr.clone(), d.ytr.clone());
-    g.bench_function(BenchmarkId::new("linfa_ensemble", format!("100t-sqrt-{n}r-1thr")), |b| {
-        b.iter(|| linfa_params().fit(&ds).unwrap())
-    });
+    g.bench_function(
+        BenchmarkId::new("linfa_ensemble", format!("100t-sqrt-{n}r-1thr")),
+        |b| b.iter(|| linfa_params().fit(&ds).unwrap()),
+    );
     g.finish();
 }
 
 fn predict(c: &mut Criterion) {
     let d = data();
     let rows = d.batch.nrows();
-    let model = RandomForest::fit(&ForestParams::default(), d.xtr.view(), d.ytr.view(), d.n_classes)
-        .unwrap();
+    let model = RandomForest::fit(
+        &ForestParams::default(),
+        d.xtr.view(),
+        d.ytr.view(),
+        d.n_classes,
+    )
+    .unwrap();
     let mut g = c.benchmark_group("forest_predict_batch");
     g.throughput(Throughput::Elements(rows as u64));
     g.sample_size(20);
     for threads in [1usize, 2] {
         let p = pool(threads);
         let id = BenchmarkId::new("obesity_forest", format!("100t-{rows}r-{threads}thr"));
-        g.bench_function(id, |b| b.iter(|| p.install(|| model.predict_proba(d.batch.view()).unwrap())));
+        g.bench_function(id, |b| {
+            b.iter(|| p.install(|| model.predict_proba(d.batch.view()).unwrap()))
+        });
     }
     let id = BenchmarkId::new("obesity_forest_row_major", format!("100t-{rows}r-1thr"));
-    g.bench_function(id, |b| b.iter(|| model.predict_proba_row_major(d.batch.view()).unwrap()));
+    g.bench_function(id, |b| {
+        b.iter(|| model.predict_proba_row_major(d.batch.view()).unwrap())
+    });
     let xs = to_dense(&d.xtr);
     let ys: Vec<usize> = d.ytr.to_vec();
     let sc = RandomForestClassifier::fit(&xs, &ys, smartcore_params()).unwrap();
     let batch_dense = to_dense(&d.batch);
     g.sample_size(10);
-    g.bench_function(BenchmarkId::new("smartcore_predict", format!("100t-{rows}r-1thr")), |b| {
-        b.iter(|| sc.predict(&batch_dense).unwrap())
-    });
-    let lf = linfa_params().fit(&linfa::Dataset::new(d.xtr.clone(), d.ytr.clone())).unwrap();
-    g.bench_function(BenchmarkId::new("linfa_ensemble_predict", format!("100t-{rows}r-1thr")), |b| {
-        b.iter(|| lf.predict(&d.batch))
-    });
+    g.bench_function(
+        BenchmarkId::new("smartcore_predict", format!("100t-{rows}r-1thr")),
+        |b| b.iter(|| sc.predict(&batch_dense).unwrap()),
+    );
+    let lf = linfa_params()
+        .fit(&linfa::Dataset::new(d.xtr.clone(), d.ytr.clone()))
+        .unwrap();
+    g.bench_function(
+        BenchmarkId::new("linfa_ensemble_predict", format!("100t-{rows}r-1thr")),
+        |b| b.iter(|| lf.predict(&d.batch)),
+    );
     g.finish();
 
     let mut g = c.benchmark_group("forest_predict_row");
@@ -252,9 +305,10 @@ fn predict(c: &mut Criterion) {
         b.iter(|| model.predict_proba_row(black_box(&row), &mut out).unwrap())
     });
     let one = d.batch.select(Axis(0), &[0]);
-    g.bench_function(BenchmarkId::new("obesity_forest_predict_proba", "100t-1r"), |b| {
-        b.iter(|| model.predict_proba(black_box(one.view())).unwrap())
-    });
+    g.bench_function(
+        BenchmarkId::new("obesity_forest_predict_proba", "100t-1r"),
+        |b| b.iter(|| model.predict_proba(black_box(one.view())).unwrap()),
+    );
     let one_dense = to_dense(&one);
     g.bench_function(BenchmarkId::new("smartcore_predict", "100t-1r"), |b| {
         b.iter(|| sc.predict(black_box(&one_dense)).unwrap())

@@ -10,6 +10,7 @@
 //! the batch median); `--shift transport` moves every second public-transport user to a car;
 //! `--shift none` leaves the batch as it is (no drift expected).
 
+use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -89,10 +90,13 @@ fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
     let profile = ReferenceProfile::from_json(&stored)?;
 
     let report = profile.drift(&feature_columns(&current), &DriftOptions::default())?;
+    // writeln! rather than println!, so a closed pipe (`| head`) is an error, not a panic.
+    let mut out = std::io::stdout().lock();
     if args.json {
-        println!("{}", report.to_json()?);
+        writeln!(out, "{}", report.to_json()?)?;
     } else {
-        println!(
+        writeln!(
+            out,
             "reference: {} rows from {} (profile {} KiB); current: {} rows, shift {:?}\n",
             reference.len(),
             args.data.display(),
@@ -100,7 +104,7 @@ fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
             current.len(),
             args.shift
         );
-        println!("{report}\n");
+        writeln!(out, "{report}\n")?;
     }
 
     // The monitor takes the share of drifted columns as the batch's drift score; the alert
@@ -112,10 +116,10 @@ fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
     let alerts = AlertPolicy::default().evaluate(&monitor.summary_hours(1));
     if !args.json {
         if alerts.is_empty() {
-            println!("alerts: none");
+            writeln!(out, "alerts: none")?;
         }
         for alert in &alerts {
-            println!("alert: {alert}");
+            writeln!(out, "alert: {alert}")?;
         }
     }
     Ok(())

@@ -45,6 +45,10 @@ struct Args {
     /// Let every forest use rayon's whole pool instead of one thread each.
     #[arg(long)]
     parallel_forests: bool,
+    /// Only the 18 candidates with n_estimators=100 and max_depth=10 (as
+    /// `benches/sklearn_grid.py --quick`).
+    #[arg(long)]
+    quick: bool,
     /// Write the full results table as JSON to this file.
     #[arg(long)]
     json: Option<PathBuf>,
@@ -84,7 +88,13 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
 
     let threads = if args.parallel_forests { None } else { Some(1) };
     let base = ForestParams::builder().seed(args.seed).n_threads(threads);
-    let grid = seeds_forest_grid();
+    let grid = if args.quick {
+        seeds_forest_grid()
+            .add("n_estimators", [100])
+            .add("max_depth", [10])
+    } else {
+        seeds_forest_grid()
+    };
     let n_candidates = grid.len();
     println!(
         "grid search: {n_candidates} candidates x {} folds = {} fits on {} training rows x {} features, {} rayon threads",

@@ -7,8 +7,15 @@
 //! ([`monitor`]).
 //!
 //! Each module is a re-export of one crate, so a user can depend on this package alone or on
-//! the individual crates.
+//! the individual crates. [`pipeline`] composes them into the train-and-register chain that
+//! `cargo run --release --example train_and_register` runs and that a
+//! [`RetrainTrigger`](monitor::RetrainTrigger) calls to retrain.
 #![deny(missing_docs)]
+
+mod error;
+pub mod pipeline;
+
+pub use error::{PipelineError, Result};
 
 pub use obesity_data as data;
 pub use obesity_eval as eval;

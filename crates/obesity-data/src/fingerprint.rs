@@ -2,14 +2,12 @@
 //! the rows, one over the exact bytes.
 
 use std::fmt;
-use std::io::Write as _;
 use std::str::FromStr;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use sha2::{Digest as _, Sha256};
 
 use crate::record::ObesityRecord;
-use crate::write::write_csv;
 
 /// A SHA-256 digest. Displays and serializes as 64 lowercase hex digits.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -65,11 +63,11 @@ impl<'de> Deserialize<'de> for Digest {
 
 /// The identity of a data set, for lineage: log it with a run, compare it before retraining.
 ///
-/// * `canonical` hashes the rows' meaning: the records written back by
-///   [`write_csv`](crate::write_csv) (UCI column order, LF, shortest round-trip numbers).
-///   The same rows in the same order give the same hash whatever the file's column order,
-///   line endings, byte-order mark, whitespace around fields or number spelling (`21` vs
-///   `21.0`). Rows that a lenient load rejected are not part of it.
+/// * `canonical` hashes the rows' meaning, not their spelling: each record's values in the
+///   UCI column order as fixed-width binary (see [`canonical_digest`]). The same rows in the
+///   same order give the same hash whatever the file's column order, line endings,
+///   byte-order mark, whitespace around fields or number spelling (`21` vs `21.0`). Rows
+///   that a lenient load rejected are not part of it.
 /// * `raw` hashes the file's bytes exactly, like `sha256sum`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Fingerprint {
@@ -89,13 +87,50 @@ impl Fingerprint {
     }
 }
 
-/// SHA-256 of the canonical CSV form of `records`, streamed into the hasher.
+/// Bytes of one record in the canonical encoding.
+pub(crate) const RECORD_BYTES: usize = 8 * 8 + 9;
+
+/// Domain separator and version of the canonical encoding: a change of encoding must
+/// change every hash rather than collide with old ones.
+const CANONICAL_PREFIX: &[u8] = b"obesity-data/canonical/v1\n";
+
+/// One record in the canonical encoding: the 8 numbers as little-endian IEEE-754 bits in
+/// file order (`-0.0` folded into `0.0`, as they compare equal), then one byte per
+/// categorical column (the level's index in its enum's `ALL`; yes = 1, no = 0) in file
+/// order, the target last (255 when unlabelled). Also the key of exact-duplicate detection.
+pub(crate) fn record_bytes(r: &ObesityRecord) -> [u8; RECORD_BYTES] {
+    let mut out = [0u8; RECORD_BYTES];
+    let numbers = [
+        r.age, r.height, r.weight, r.fcvc, r.ncp, r.ch2o, r.faf, r.tue,
+    ];
+    for (chunk, x) in out.chunks_exact_mut(8).zip(numbers) {
+        let x = if x == 0.0 { 0.0 } else { x };
+        chunk.copy_from_slice(&x.to_bits().to_le_bytes());
+    }
+    let codes = [
+        r.gender.index() as u8,
+        u8::from(r.family_history_with_overweight),
+        u8::from(r.favc),
+        r.caec.index() as u8,
+        u8::from(r.smoke),
+        u8::from(r.scc),
+        r.calc.index() as u8,
+        r.mtrans.index() as u8,
+        r.target.map_or(u8::MAX, |t| t.index() as u8),
+    ];
+    out[64..].copy_from_slice(&codes);
+    out
+}
+
+/// SHA-256 of the canonical encoding of `records`: a version prefix, then each record as
+/// 73 fixed-width bytes (numbers as IEEE-754 bits, categories as level
+/// indices). Binary rather than text, so no number formatting is involved: it is exact and
+/// costs one pass of SHA-256 over 73 bytes per record.
 pub fn canonical_digest(records: &[ObesityRecord]) -> Digest {
     let mut hasher = Sha256::new();
-    // Writing into a hasher cannot fail; an error here would be a bug in the writer.
-    if write_csv(records, &mut hasher).is_err() {
-        // Unreachable in practice: hash the records' debug form rather than panic.
-        let _ = write!(hasher, "{records:?}");
+    hasher.update(CANONICAL_PREFIX);
+    for r in records {
+        hasher.update(record_bytes(r));
     }
     Digest(hasher.finalize().into())
 }

@@ -8,7 +8,7 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 
 use crate::error::DataError;
-use crate::fingerprint::Fingerprint;
+use crate::fingerprint::{Fingerprint, RECORD_BYTES, record_bytes};
 use crate::load::{ColumnCount, LoadWarning, Loaded};
 use crate::record::{ObesityLevel, ObesityRecord};
 use crate::schema::{ColumnKind, EXPECTED_ROWS, Schema};
@@ -312,38 +312,13 @@ fn summarize(name: &str, unit: String, values: &[f64]) -> Option<NumericSummary>
     })
 }
 
-/// Everything that makes two records equal, as hashable bits (`-0.0` folded into `0.0`).
-#[derive(PartialEq, Eq, Hash)]
-struct RowKey([u64; 8], [u8; 9]);
-
-fn row_key(r: &ObesityRecord) -> RowKey {
-    let bits = |x: f64| if x == 0.0 { 0 } else { x.to_bits() };
-    RowKey(
-        [
-            r.age, r.height, r.weight, r.fcvc, r.ncp, r.ch2o, r.faf, r.tue,
-        ]
-        .map(bits),
-        [
-            r.gender.index() as u8,
-            u8::from(r.family_history_with_overweight),
-            u8::from(r.favc),
-            r.caec.index() as u8,
-            u8::from(r.smoke),
-            u8::from(r.scc),
-            r.calc.index() as u8,
-            r.mtrans.index() as u8,
-            r.target.map_or(u8::MAX, |t| t.index() as u8),
-        ],
-    )
-}
-
 fn duplicates(records: &[ObesityRecord], lines: &[u64]) -> Duplicates {
-    let mut seen: HashMap<RowKey, u64> = HashMap::with_capacity(records.len());
+    let mut seen: HashMap<[u8; RECORD_BYTES], u64> = HashMap::with_capacity(records.len());
     let mut count = 0;
     let mut examples = Vec::new();
     for (i, r) in records.iter().enumerate() {
         let line = lines.get(i).copied().unwrap_or(0);
-        match seen.entry(row_key(r)) {
+        match seen.entry(record_bytes(r)) {
             std::collections::hash_map::Entry::Occupied(first) => {
                 count += 1;
                 if examples.len() < EXAMPLES {

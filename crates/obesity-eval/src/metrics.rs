@@ -94,8 +94,23 @@ pub struct PerClassScores {
 ///
 /// Every label metric derives from it, so build it once and ask it for the rest.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "ConfusionMatrixRepr")]
 pub struct ConfusionMatrix {
     counts: Vec<Vec<u64>>,
+}
+
+/// The serialised form, checked on the way in so a hand-edited file cannot make the methods
+/// index out of bounds.
+#[derive(Deserialize)]
+struct ConfusionMatrixRepr {
+    counts: Vec<Vec<u64>>,
+}
+
+impl TryFrom<ConfusionMatrixRepr> for ConfusionMatrix {
+    type Error = EvalError;
+    fn try_from(r: ConfusionMatrixRepr) -> Result<Self> {
+        ConfusionMatrix::from_counts(r.counts)
+    }
 }
 
 impl ConfusionMatrix {
@@ -111,6 +126,29 @@ impl ConfusionMatrix {
             if let Some(cell) = counts.get_mut(t).and_then(|r| r.get_mut(p)) {
                 *cell += 1;
             }
+        }
+        Ok(Self { counts })
+    }
+
+    /// A confusion matrix from counts (`counts[true][predicted]`), e.g. one read back from
+    /// a run log.
+    ///
+    /// # Errors
+    /// An empty or non-square table, or one whose counts sum to zero.
+    pub fn from_counts(counts: Vec<Vec<u64>>) -> Result<Self> {
+        let n = counts.len();
+        if n == 0 {
+            return Err(EvalError::EmptyInput { what: "counts" });
+        }
+        if let Some((i, row)) = counts.iter().enumerate().find(|(_, r)| r.len() != n) {
+            return Err(EvalError::InvalidValue {
+                what: "counts",
+                value: format!("row {i} has {} columns", row.len()),
+                expected: format!("a square {n}x{n} table"),
+            });
+        }
+        if counts.iter().flatten().all(|&c| c == 0) {
+            return Err(EvalError::EmptyInput { what: "counts" });
         }
         Ok(Self { counts })
     }

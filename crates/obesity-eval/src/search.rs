@@ -40,6 +40,7 @@ pub struct CandidateResult {
 
 /// The serialisable outcome of a search: every candidate, and the best one.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(try_from = "SearchResultsRepr")]
 pub struct SearchResults {
     /// Name of the scorer that ranked the candidates.
     pub scoring: Scorer,
@@ -51,6 +52,36 @@ pub struct SearchResults {
     pub best_index: usize,
     /// Wall-clock seconds of the whole search (without the refit).
     pub elapsed_seconds: f64,
+}
+
+/// The serialised form, checked on the way in (`best_index` must point at a candidate).
+#[derive(Deserialize)]
+struct SearchResultsRepr {
+    scoring: Scorer,
+    n_folds: usize,
+    candidates: Vec<CandidateResult>,
+    best_index: usize,
+    elapsed_seconds: f64,
+}
+
+impl TryFrom<SearchResultsRepr> for SearchResults {
+    type Error = EvalError;
+    fn try_from(r: SearchResultsRepr) -> Result<Self> {
+        if r.best_index >= r.candidates.len() {
+            return Err(EvalError::InvalidValue {
+                what: "best_index",
+                value: r.best_index.to_string(),
+                expected: format!("an index below the {} candidates", r.candidates.len()),
+            });
+        }
+        Ok(SearchResults {
+            scoring: r.scoring,
+            n_folds: r.n_folds,
+            candidates: r.candidates,
+            best_index: r.best_index,
+            elapsed_seconds: r.elapsed_seconds,
+        })
+    }
 }
 
 impl SearchResults {

@@ -40,6 +40,9 @@ impl BinCode for u16 {
     }
 }
 
+/// One feature's raw values, bin edges, exactness and codes.
+type ColumnBins<C> = (Vec<f32>, Vec<f32>, bool, Vec<C>);
+
 /// The training matrix, column-major, both as raw values and as bin codes.
 pub(crate) struct Binned<C> {
     pub(crate) n_rows: usize,
@@ -58,7 +61,7 @@ pub(crate) struct Binned<C> {
 impl<C: BinCode> Binned<C> {
     pub(crate) fn new(x: ArrayView2<'_, f32>, max_bins: usize) -> Self {
         let n_rows = x.nrows();
-        let per_feature: Vec<(Vec<f32>, Vec<f32>, bool, Vec<C>)> = (0..x.ncols())
+        let per_feature: Vec<ColumnBins<C>> = (0..x.ncols())
             .into_par_iter()
             .map(|f| {
                 let raw: Vec<f32> = x.column(f).iter().copied().collect();
@@ -109,7 +112,9 @@ pub(crate) fn midpoint(a: f32, b: f32) -> f32 {
 fn bin_edges(column: &[f32], max_bins: usize) -> (Vec<f32>, bool) {
     let mut v: Vec<f32> = if column.len() > EDGE_SAMPLE {
         let step = column.len() as f64 / EDGE_SAMPLE as f64;
-        (0..EDGE_SAMPLE).map(|i| column[(i as f64 * step) as usize]).collect()
+        (0..EDGE_SAMPLE)
+            .map(|i| column[(i as f64 * step) as usize])
+            .collect()
     } else {
         column.to_vec()
     };
@@ -123,7 +128,10 @@ fn bin_edges(column: &[f32], max_bins: usize) -> (Vec<f32>, bool) {
         }
     }
     if distinct.len() <= max_bins {
-        let edges = distinct.windows(2).map(|w| midpoint(w[0].0, w[1].0)).collect();
+        let edges = distinct
+            .windows(2)
+            .map(|w| midpoint(w[0].0, w[1].0))
+            .collect();
         return (edges, column.len() <= EDGE_SAMPLE);
     }
     let n = v.len() as f64;

@@ -87,7 +87,9 @@ pub enum ModelError {
         supported: u32,
     },
     /// The input ends before a field it announces.
-    #[error("truncated model: {what} needs {needed} bytes at offset {offset}, only {available} left")]
+    #[error(
+        "truncated model: {what} needs {needed} bytes at offset {offset}, only {available} left"
+    )]
     Truncated {
         /// The field being read.
         what: &'static str,

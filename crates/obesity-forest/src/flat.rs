@@ -60,7 +60,13 @@ impl FlatForest {
         for t in trees {
             let node_base = f.feature.len() as i32;
             let leaf_base = f.leaf_samples.len() as i32;
-            let rebase = |c: i32| if c >= 0 { c + node_base } else { !(!c + leaf_base) };
+            let rebase = |c: i32| {
+                if c >= 0 {
+                    c + node_base
+                } else {
+                    !(!c + leaf_base)
+                }
+            };
             f.roots.push(rebase(t.root));
             f.depths.push(t.depth);
             f.feature.extend_from_slice(&t.feature);
@@ -110,7 +116,9 @@ impl FlatForest {
         if self.n_classes == 0 || self.n_features == 0 {
             return bad("zero classes or features".into());
         }
-        if self.depths.len() != t || self.tree_nodes.len() != t + 1 || self.tree_leaves.len() != t + 1
+        if self.depths.len() != t
+            || self.tree_nodes.len() != t + 1
+            || self.tree_leaves.len() != t + 1
         {
             return bad("per-tree arrays disagree with the number of trees".into());
         }

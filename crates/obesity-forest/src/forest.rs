@@ -79,7 +79,12 @@ impl RandomForest {
 
     pub(crate) fn from_parts(params: ForestParams, flat: FlatForest, oob: Option<f64>) -> Self {
         let kernel = Kernel::new(&flat);
-        RandomForest { params, flat, oob_score: oob, kernel }
+        RandomForest {
+            params,
+            flat,
+            oob_score: oob,
+            kernel,
+        }
     }
 
     /// The parameters it was trained with.
@@ -104,7 +109,11 @@ impl RandomForest {
             .map(|t| {
                 let n_splits = (f.tree_nodes[t + 1] - f.tree_nodes[t]) as usize;
                 let n_leaves = (f.tree_leaves[t + 1] - f.tree_leaves[t]) as usize;
-                TreeStats { n_nodes: n_splits + n_leaves, n_leaves, depth: f.depths[t] as usize }
+                TreeStats {
+                    n_nodes: n_splits + n_leaves,
+                    n_leaves,
+                    depth: f.depths[t] as usize,
+                }
             })
             .collect()
     }
@@ -127,7 +136,10 @@ impl RandomForest {
     pub fn predict_proba_row(&self, row: &[f32], out: &mut [f32]) -> Result<()> {
         validate::check_row(row, self.flat.n_features)?;
         if out.len() != self.flat.n_classes {
-            return Err(ModelError::OutputLength { expected: self.flat.n_classes, got: out.len() });
+            return Err(ModelError::OutputLength {
+                expected: self.flat.n_classes,
+                got: out.len(),
+            });
         }
         out.fill(0.0);
         self.kernel.row(row, out);
@@ -147,7 +159,14 @@ impl RandomForest {
                 let feature = f.feature[i] as usize;
                 let value = row[feature];
                 let went_left = value <= f.threshold[i];
-                steps.push(PathStep { tree, depth, feature, threshold: f.threshold[i], value, went_left });
+                steps.push(PathStep {
+                    tree,
+                    depth,
+                    feature,
+                    threshold: f.threshold[i],
+                    value,
+                    went_left,
+                });
                 n = if went_left { f.left[i] } else { f.right[i] };
                 depth += 1;
             }

@@ -68,7 +68,9 @@ pub use error::{ModelError, Result};
 pub use forest::{PathStep, RandomForest, TreeStats};
 pub use linfa_adapter::{LinfaTree, LinfaTreeParams};
 pub use model::{Classifier, ModelStrategy};
-pub use params::{ClassWeight, Criterion, ForestParams, ForestParamsBuilder, MaxFeatures, MaxSamples};
+pub use params::{
+    ClassWeight, Criterion, ForestParams, ForestParamsBuilder, MaxFeatures, MaxSamples,
+};
 
 /// Reads any model file this crate writes (random forest or linfa tree), choosing by its
 /// 8-byte header, as a `Box<dyn Classifier>` a server or registry can use without knowing

@@ -7,8 +7,8 @@
 
 use std::collections::BTreeMap;
 
-use linfa::prelude::{Fit, Predict};
 use linfa::DatasetBase;
+use linfa::prelude::{Fit, Predict};
 use linfa_trees::{DecisionTree, SplitQuality};
 use ndarray::{Array2, ArrayView1, ArrayView2};
 use serde::{Deserialize, Serialize};
@@ -21,7 +21,7 @@ use crate::validate;
 
 /// Validated hyper-parameters of a linfa-trees decision tree; the [`ModelStrategy`] that
 /// trains a [`LinfaTree`].
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(try_from = "LinfaTreeSpec", into = "LinfaTreeSpec")]
 pub struct LinfaTreeParams {
     spec: LinfaTreeSpec,
@@ -39,7 +39,12 @@ struct LinfaTreeSpec {
 impl Default for LinfaTreeSpec {
     fn default() -> Self {
         // linfa-trees' own defaults.
-        LinfaTreeSpec { max_depth: None, min_weight_split: 2.0, min_weight_leaf: 1.0, split_quality: Criterion::Gini }
+        LinfaTreeSpec {
+            max_depth: None,
+            min_weight_split: 2.0,
+            min_weight_leaf: 1.0,
+            split_quality: Criterion::Gini,
+        }
     }
 }
 
@@ -47,16 +52,28 @@ impl TryFrom<LinfaTreeSpec> for LinfaTreeParams {
     type Error = ModelError;
     fn try_from(s: LinfaTreeSpec) -> Result<Self> {
         let bad = |name, value: String, expected: &str| {
-            Err(ModelError::InvalidParam { name, value, expected: expected.into() })
+            Err(ModelError::InvalidParam {
+                name,
+                value,
+                expected: expected.into(),
+            })
         };
         if s.max_depth == Some(0) {
             return bad("max_depth", "0".into(), "at least 1, or None for unlimited");
         }
         if !(s.min_weight_split.is_finite() && s.min_weight_split >= 1.0) {
-            return bad("min_weight_split", s.min_weight_split.to_string(), "a finite value >= 1");
+            return bad(
+                "min_weight_split",
+                s.min_weight_split.to_string(),
+                "a finite value >= 1",
+            );
         }
         if !(s.min_weight_leaf.is_finite() && s.min_weight_leaf >= 0.0) {
-            return bad("min_weight_leaf", s.min_weight_leaf.to_string(), "a finite value >= 0");
+            return bad(
+                "min_weight_leaf",
+                s.min_weight_leaf.to_string(),
+                "a finite value >= 0",
+            );
         }
         Ok(LinfaTreeParams { spec: s })
     }
@@ -65,12 +82,6 @@ impl TryFrom<LinfaTreeSpec> for LinfaTreeParams {
 impl From<LinfaTreeParams> for LinfaTreeSpec {
     fn from(p: LinfaTreeParams) -> Self {
         p.spec
-    }
-}
-
-impl Default for LinfaTreeParams {
-    fn default() -> Self {
-        LinfaTreeParams { spec: LinfaTreeSpec::default() }
     }
 }
 
@@ -83,7 +94,12 @@ impl LinfaTreeParams {
         min_weight_leaf: f32,
         split_quality: Criterion,
     ) -> Result<Self> {
-        LinfaTreeParams::try_from(LinfaTreeSpec { max_depth, min_weight_split, min_weight_leaf, split_quality })
+        LinfaTreeParams::try_from(LinfaTreeSpec {
+            max_depth,
+            min_weight_split,
+            min_weight_leaf,
+            split_quality,
+        })
     }
 
     fn linfa(&self) -> linfa_trees::DecisionTreeParams<f32, usize> {
@@ -106,14 +122,22 @@ impl ModelStrategy for LinfaTreeParams {
     fn params(&self) -> BTreeMap<String, String> {
         let s = &self.spec;
         BTreeMap::from([
-            ("max_depth".into(), s.max_depth.map_or("None".into(), |d| d.to_string())),
+            (
+                "max_depth".into(),
+                s.max_depth.map_or("None".into(), |d| d.to_string()),
+            ),
             ("min_weight_split".into(), s.min_weight_split.to_string()),
             ("min_weight_leaf".into(), s.min_weight_leaf.to_string()),
             ("split_quality".into(), s.split_quality.to_string()),
         ])
     }
 
-    fn fit(&self, x: ArrayView2<'_, f32>, y: ArrayView1<'_, usize>, n_classes: usize) -> Result<Box<dyn Classifier>> {
+    fn fit(
+        &self,
+        x: ArrayView2<'_, f32>,
+        y: ArrayView1<'_, usize>,
+        n_classes: usize,
+    ) -> Result<Box<dyn Classifier>> {
         Ok(Box::new(LinfaTree::fit(self, x, y, n_classes)?))
     }
 }
@@ -129,14 +153,24 @@ pub struct LinfaTree {
 
 impl LinfaTree {
     /// Trains linfa's tree after the same input checks as the forest.
-    pub fn fit(params: &LinfaTreeParams, x: ArrayView2<'_, f32>, y: ArrayView1<'_, usize>, n_classes: usize) -> Result<Self> {
+    pub fn fit(
+        params: &LinfaTreeParams,
+        x: ArrayView2<'_, f32>,
+        y: ArrayView1<'_, usize>,
+        n_classes: usize,
+    ) -> Result<Self> {
         validate::check_training(x, y, n_classes)?;
         let data = DatasetBase::new(x.to_owned(), y.to_owned());
-        let tree = params
-            .linfa()
-            .fit(&data)
-            .map_err(|e| ModelError::Backend { library: "linfa-trees", message: e.to_string() })?;
-        Ok(LinfaTree { params: params.clone(), n_features: x.ncols(), n_classes, tree })
+        let tree = params.linfa().fit(&data).map_err(|e| ModelError::Backend {
+            library: "linfa-trees",
+            message: e.to_string(),
+        })?;
+        Ok(LinfaTree {
+            params: params.clone(),
+            n_features: x.ncols(),
+            n_classes,
+            tree,
+        })
     }
 
     /// The parameters it was trained with.
@@ -153,10 +187,13 @@ impl LinfaTree {
     /// `OBLINFDT`, version, CRC32) around serde JSON of the model.
     pub fn from_bytes(bytes: &[u8]) -> Result<Self> {
         let payload = open(bytes, LINFA_MAGIC, "linfa_decision_tree")?;
-        let m: LinfaTree = serde_json::from_slice(payload)
-            .map_err(|e| ModelError::Corrupt { reason: format!("linfa tree: {e}") })?;
+        let m: LinfaTree = serde_json::from_slice(payload).map_err(|e| ModelError::Corrupt {
+            reason: format!("linfa tree: {e}"),
+        })?;
         if m.n_features == 0 || m.n_classes == 0 {
-            return Err(ModelError::Corrupt { reason: "linfa tree with zero features or classes".into() });
+            return Err(ModelError::Corrupt {
+                reason: "linfa tree with zero features or classes".into(),
+            });
         }
         Ok(m)
     }
@@ -192,8 +229,10 @@ impl Classifier for LinfaTree {
     }
 
     fn to_bytes(&self) -> Result<Vec<u8>> {
-        let json = serde_json::to_vec(self)
-            .map_err(|e| ModelError::Backend { library: "serde_json", message: e.to_string() })?;
+        let json = serde_json::to_vec(self).map_err(|e| ModelError::Backend {
+            library: "serde_json",
+            message: e.to_string(),
+        })?;
         Ok(seal(LINFA_MAGIC, &json))
     }
 }

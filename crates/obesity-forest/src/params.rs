@@ -173,7 +173,11 @@ impl Default for ForestParamsSpec {
 }
 
 fn invalid(name: &'static str, value: impl fmt::Display, expected: &str) -> ModelError {
-    ModelError::InvalidParam { name, value: value.to_string(), expected: expected.to_string() }
+    ModelError::InvalidParam {
+        name,
+        value: value.to_string(),
+        expected: expected.to_string(),
+    }
 }
 
 impl TryFrom<ForestParamsSpec> for ForestParams {
@@ -187,7 +191,11 @@ impl TryFrom<ForestParamsSpec> for ForestParams {
             return Err(invalid("max_depth", 0, "at least 1, or None for unlimited"));
         }
         if s.min_samples_split < 2 {
-            return Err(invalid("min_samples_split", s.min_samples_split, "at least 2"));
+            return Err(invalid(
+                "min_samples_split",
+                s.min_samples_split,
+                "at least 2",
+            ));
         }
         if s.min_samples_leaf == 0 {
             return Err(invalid("min_samples_leaf", 0, "at least 1"));
@@ -217,7 +225,11 @@ impl TryFrom<ForestParamsSpec> for ForestParams {
             return Err(invalid("max_bins", s.max_bins, "2..=65536"));
         }
         if s.n_threads == Some(0) {
-            return Err(invalid("n_threads", 0, "at least 1, or None for rayon's global pool"));
+            return Err(invalid(
+                "n_threads",
+                0,
+                "at least 1, or None for rayon's global pool",
+            ));
         }
         Ok(ForestParams { spec: s })
     }
@@ -240,27 +252,25 @@ impl From<ForestParams> for ForestParamsSpec {
 ///
 /// Serde reads back through the same validation (`#[serde(try_from)]`), so parameters
 /// loaded from a run store cannot smuggle in an invalid value.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(try_from = "ForestParamsSpec", into = "ForestParamsSpec")]
 pub struct ForestParams {
     spec: ForestParamsSpec,
 }
 
-impl Default for ForestParams {
-    fn default() -> Self {
-        ForestParams { spec: ForestParamsSpec::default() }
-    }
-}
-
 impl ForestParams {
     /// Starts a builder from the defaults.
     pub fn builder() -> ForestParamsBuilder {
-        ForestParamsBuilder { spec: ForestParamsSpec::default() }
+        ForestParamsBuilder {
+            spec: ForestParamsSpec::default(),
+        }
     }
 
     /// Starts a builder from these parameters, to change a few of them.
     pub fn builder_from(params: &ForestParams) -> ForestParamsBuilder {
-        ForestParamsBuilder { spec: params.spec.clone() }
+        ForestParamsBuilder {
+            spec: params.spec.clone(),
+        }
     }
 
     /// Number of trees.

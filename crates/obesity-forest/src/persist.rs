@@ -44,7 +44,12 @@ pub(crate) fn seal(magic: &[u8; 8], payload: &[u8]) -> Vec<u8> {
 
 /// Escapes the first bytes for an error message.
 pub(crate) fn describe_header(bytes: &[u8]) -> String {
-    bytes.iter().take(8).flat_map(|b| std::ascii::escape_default(*b)).map(char::from).collect()
+    bytes
+        .iter()
+        .take(8)
+        .flat_map(|b| std::ascii::escape_default(*b))
+        .map(char::from)
+        .collect()
 }
 
 /// Checks the envelope and returns the payload.
@@ -59,7 +64,11 @@ pub(crate) fn open<'a>(bytes: &'a [u8], magic: &[u8; 8], format: &'static str) -
     }
     let version = r.u32("format version")?;
     if version != VERSION {
-        return Err(ModelError::UnsupportedVersion { format, found: version, supported: VERSION });
+        return Err(ModelError::UnsupportedVersion {
+            format,
+            found: version,
+            supported: VERSION,
+        });
     }
     let len = r.u64("payload length")?;
     let len = usize::try_from(len).unwrap_or(usize::MAX);
@@ -67,7 +76,10 @@ pub(crate) fn open<'a>(bytes: &'a [u8], magic: &[u8; 8], format: &'static str) -
     let stored = r.u32("checksum")?;
     if r.pos != bytes.len() {
         return Err(ModelError::Corrupt {
-            reason: format!("{} unexpected bytes after the checksum", bytes.len() - r.pos),
+            reason: format!(
+                "{} unexpected bytes after the checksum",
+                bytes.len() - r.pos
+            ),
         });
     }
     let computed = crc32fast::hash(&bytes[..HEADER + len]);
@@ -87,7 +99,12 @@ impl<'a> Reader<'a> {
     fn take(&mut self, n: usize, what: &'static str) -> Result<&'a [u8]> {
         let available = self.buf.len() - self.pos;
         if n > available {
-            return Err(ModelError::Truncated { what, needed: n, offset: self.pos, available });
+            return Err(ModelError::Truncated {
+                what,
+                needed: n,
+                offset: self.pos,
+                available,
+            });
         }
         let s = &self.buf[self.pos..self.pos + n];
         self.pos += n;
@@ -111,7 +128,9 @@ impl<'a> Reader<'a> {
 
     fn count(&mut self, what: &'static str) -> Result<usize> {
         let v = self.u64(what)?;
-        usize::try_from(v).map_err(|_| ModelError::Corrupt { reason: format!("{what} = {v} is too large") })
+        usize::try_from(v).map_err(|_| ModelError::Corrupt {
+            reason: format!("{what} = {v} is too large"),
+        })
     }
 
     /// `n` fixed-size items, with the length checked before anything is allocated.
@@ -121,7 +140,9 @@ impl<'a> Reader<'a> {
         what: &'static str,
         conv: fn([u8; N]) -> T,
     ) -> Result<Vec<T>> {
-        let bytes = n.checked_mul(N).ok_or(ModelError::Corrupt { reason: format!("{what}: length overflows") })?;
+        let bytes = n.checked_mul(N).ok_or(ModelError::Corrupt {
+            reason: format!("{what}: length overflows"),
+        })?;
         let s = self.take(bytes, what)?;
         Ok(s.chunks_exact(N)
             .map(|c| {
@@ -144,13 +165,23 @@ pub(crate) fn forest_to_bytes(m: &RandomForest) -> Result<Vec<u8>> {
     let f = &m.flat;
     // `n_threads` is how the model was trained, not what it is: it is not stored, so the
     // same seed gives the same bytes whatever the thread count.
-    let stored = ForestParams::builder_from(&m.params).n_threads(None).build()?;
-    let json = serde_json::to_vec(&stored)
-        .map_err(|e| ModelError::Backend { library: "serde_json", message: e.to_string() })?;
+    let stored = ForestParams::builder_from(&m.params)
+        .n_threads(None)
+        .build()?;
+    let json = serde_json::to_vec(&stored).map_err(|e| ModelError::Backend {
+        library: "serde_json",
+        message: e.to_string(),
+    })?;
     let mut p = Vec::new();
     p.extend_from_slice(&(json.len() as u32).to_le_bytes());
     p.extend_from_slice(&json);
-    for v in [f.n_features, f.n_classes, f.n_trees(), f.feature.len(), f.leaf_samples.len()] {
+    for v in [
+        f.n_features,
+        f.n_classes,
+        f.n_trees(),
+        f.feature.len(),
+        f.leaf_samples.len(),
+    ] {
         p.extend_from_slice(&(v as u64).to_le_bytes());
     }
     p.push(u8::from(m.oob_score.is_some()));
@@ -175,11 +206,15 @@ pub(crate) fn forest_to_bytes(m: &RandomForest) -> Result<Vec<u8>> {
 
 pub(crate) fn forest_from_bytes(bytes: &[u8]) -> Result<RandomForest> {
     let payload = open(bytes, FOREST_MAGIC, "random_forest")?;
-    let mut r = Reader { buf: payload, pos: 0 };
+    let mut r = Reader {
+        buf: payload,
+        pos: 0,
+    };
     let json_len = r.u32("parameter length")? as usize;
     let json = r.take(json_len, "parameters")?;
-    let params: ForestParams = serde_json::from_slice(json)
-        .map_err(|e| ModelError::Corrupt { reason: format!("parameters: {e}") })?;
+    let params: ForestParams = serde_json::from_slice(json).map_err(|e| ModelError::Corrupt {
+        reason: format!("parameters: {e}"),
+    })?;
     let n_features = r.count("n_features")?;
     let n_classes = r.count("n_classes")?;
     let n_trees = r.count("n_trees")?;
@@ -190,18 +225,30 @@ pub(crate) fn forest_from_bytes(bytes: &[u8]) -> Result<RandomForest> {
     let oob_score = match has_oob {
         0 => None,
         1 => Some(oob),
-        v => return Err(ModelError::Corrupt { reason: format!("oob flag is {v}, expected 0 or 1") }),
+        v => {
+            return Err(ModelError::Corrupt {
+                reason: format!("oob flag is {v}, expected 0 or 1"),
+            });
+        }
     };
-    let n_proba = n_leaves
-        .checked_mul(n_classes)
-        .ok_or(ModelError::Corrupt { reason: "n_leaves × n_classes overflows".into() })?;
+    let n_proba = n_leaves.checked_mul(n_classes).ok_or(ModelError::Corrupt {
+        reason: "n_leaves × n_classes overflows".into(),
+    })?;
     let flat = FlatForest {
         n_features,
         n_classes,
         roots: r.items(n_trees, "roots", i32::from_le_bytes)?,
         depths: r.items(n_trees, "depths", u32::from_le_bytes)?,
-        tree_nodes: r.items(n_trees.saturating_add(1), "tree node offsets", u32::from_le_bytes)?,
-        tree_leaves: r.items(n_trees.saturating_add(1), "tree leaf offsets", u32::from_le_bytes)?,
+        tree_nodes: r.items(
+            n_trees.saturating_add(1),
+            "tree node offsets",
+            u32::from_le_bytes,
+        )?,
+        tree_leaves: r.items(
+            n_trees.saturating_add(1),
+            "tree leaf offsets",
+            u32::from_le_bytes,
+        )?,
         feature: r.items(n_nodes, "feature", u32::from_le_bytes)?,
         threshold: r.items(n_nodes, "threshold", f32::from_le_bytes)?,
         left: r.items(n_nodes, "left", i32::from_le_bytes)?,
@@ -216,12 +263,18 @@ pub(crate) fn forest_from_bytes(bytes: &[u8]) -> Result<RandomForest> {
     };
     if r.pos != payload.len() {
         return Err(ModelError::Corrupt {
-            reason: format!("{} unexpected bytes at the end of the payload", payload.len() - r.pos),
+            reason: format!(
+                "{} unexpected bytes at the end of the payload",
+                payload.len() - r.pos
+            ),
         });
     }
     if n_trees != params.n_estimators() {
         return Err(ModelError::Corrupt {
-            reason: format!("{n_trees} trees stored but the parameters say {}", params.n_estimators()),
+            reason: format!(
+                "{n_trees} trees stored but the parameters say {}",
+                params.n_estimators()
+            ),
         });
     }
     flat.validate()?;
@@ -232,8 +285,18 @@ pub(crate) fn forest_from_bytes(bytes: &[u8]) -> Result<RandomForest> {
 pub(crate) fn load_any(bytes: &[u8]) -> Result<Box<dyn crate::model::Classifier>> {
     match bytes.get(..8) {
         Some(m) if m == FOREST_MAGIC => Ok(Box::new(forest_from_bytes(bytes)?)),
-        Some(m) if m == LINFA_MAGIC => Ok(Box::new(crate::linfa_adapter::LinfaTree::from_bytes(bytes)?)),
-        Some(m) => Err(ModelError::UnknownFormat { found: describe_header(m), known: "OBFOREST, OBLINFDT" }),
-        None => Err(ModelError::Truncated { what: "magic", needed: 8, offset: 0, available: bytes.len() }),
+        Some(m) if m == LINFA_MAGIC => Ok(Box::new(crate::linfa_adapter::LinfaTree::from_bytes(
+            bytes,
+        )?)),
+        Some(m) => Err(ModelError::UnknownFormat {
+            found: describe_header(m),
+            known: "OBFOREST, OBLINFDT",
+        }),
+        None => Err(ModelError::Truncated {
+            what: "magic",
+            needed: 8,
+            offset: 0,
+            available: bytes.len(),
+        }),
     }
 }

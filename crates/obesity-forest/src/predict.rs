@@ -68,7 +68,11 @@ impl Kernel {
             let base = k.nodes.len() as u32;
             let leaf_base = base + (ne - ns) as u32;
             let map = |c: i32| -> u32 {
-                if c >= 0 { base + (c as u32 - ns as u32) } else { leaf_base + (!c as u32 - ls as u32) }
+                if c >= 0 {
+                    base + (c as u32 - ns as u32)
+                } else {
+                    leaf_base + (!c as u32 - ls as u32)
+                }
             };
             k.roots.push(map(f.roots[t]));
             k.leaf_base.push(leaf_base);
@@ -82,13 +86,24 @@ impl Kernel {
             }
             for l in 0..(le - ls) as u32 {
                 let me = leaf_base + l;
-                k.nodes.push(WalkNode { feature: 0, threshold: f32::INFINITY, children: [me, me] });
+                k.nodes.push(WalkNode {
+                    feature: 0,
+                    threshold: f32::INFINITY,
+                    children: [me, me],
+                });
             }
         }
         // Pad to a power of two so `nodes[w & (len - 1)]` needs no bounds check (the mask
         // is the identity on valid indices).
         let len = k.nodes.len().next_power_of_two();
-        k.nodes.resize(len, WalkNode { feature: 0, threshold: f32::INFINITY, children: [0, 0] });
+        k.nodes.resize(
+            len,
+            WalkNode {
+                feature: 0,
+                threshold: f32::INFINITY,
+                children: [0, 0],
+            },
+        );
         k.stride = f.n_features.next_power_of_two();
         k
     }
@@ -144,8 +159,12 @@ impl Kernel {
         let mask = self.nodes.len() - 1;
         let nodes = &self.nodes[..=mask];
         for ((&root, &lb), &delta) in self.roots.iter().zip(&self.leaf_base).zip(&self.leaf_delta) {
-            for (g, og) in buf.chunks_exact(GROUP * stride).zip(ob.chunks_mut(GROUP * k)) {
-                let rows: [&[f32]; GROUP] = std::array::from_fn(|j| &g[j * stride..(j + 1) * stride]);
+            for (g, og) in buf
+                .chunks_exact(GROUP * stride)
+                .zip(ob.chunks_mut(GROUP * k))
+            {
+                let rows: [&[f32]; GROUP] =
+                    std::array::from_fn(|j| &g[j * stride..(j + 1) * stride]);
                 let mut idx = [root; GROUP];
                 loop {
                     let mut done = true;

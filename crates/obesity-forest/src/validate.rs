@@ -19,14 +19,21 @@ pub(crate) fn check_training(
         });
     }
     if x.nrows() != y.len() {
-        return Err(ModelError::LengthMismatch { x_rows: x.nrows(), y_rows: y.len() });
+        return Err(ModelError::LengthMismatch {
+            x_rows: x.nrows(),
+            y_rows: y.len(),
+        });
     }
     if x.nrows() == 0 || x.ncols() == 0 {
         return Err(ModelError::EmptyInput);
     }
     check_finite(x)?;
     if let Some((row, &label)) = y.iter().enumerate().find(|(_, l)| **l >= n_classes) {
-        return Err(ModelError::LabelOutOfRange { row, label, n_classes });
+        return Err(ModelError::LabelOutOfRange {
+            row,
+            label,
+            n_classes,
+        });
     }
     Ok(())
 }
@@ -34,7 +41,10 @@ pub(crate) fn check_training(
 /// Checks a prediction input against the model's width.
 pub(crate) fn check_predict(x: ArrayView2<'_, f32>, n_features: usize) -> Result<()> {
     if x.ncols() != n_features {
-        return Err(ModelError::FeatureCountMismatch { expected: n_features, got: x.ncols() });
+        return Err(ModelError::FeatureCountMismatch {
+            expected: n_features,
+            got: x.ncols(),
+        });
     }
     if x.nrows() == 0 {
         return Err(ModelError::EmptyInput);
@@ -45,10 +55,17 @@ pub(crate) fn check_predict(x: ArrayView2<'_, f32>, n_features: usize) -> Result
 /// Checks one row against the model's width.
 pub(crate) fn check_row(row: &[f32], n_features: usize) -> Result<()> {
     if row.len() != n_features {
-        return Err(ModelError::FeatureCountMismatch { expected: n_features, got: row.len() });
+        return Err(ModelError::FeatureCountMismatch {
+            expected: n_features,
+            got: row.len(),
+        });
     }
     if let Some((feature, &value)) = row.iter().enumerate().find(|(_, v)| !v.is_finite()) {
-        return Err(ModelError::NonFinite { row: 0, feature, value });
+        return Err(ModelError::NonFinite {
+            row: 0,
+            feature,
+            value,
+        });
     }
     Ok(())
 }
@@ -56,7 +73,11 @@ pub(crate) fn check_row(row: &[f32], n_features: usize) -> Result<()> {
 fn check_finite(x: ArrayView2<'_, f32>) -> Result<()> {
     for (row, r) in x.rows().into_iter().enumerate() {
         if let Some((feature, &value)) = r.iter().enumerate().find(|(_, v)| !v.is_finite()) {
-            return Err(ModelError::NonFinite { row, feature, value });
+            return Err(ModelError::NonFinite {
+                row,
+                feature,
+                value,
+            });
         }
     }
     Ok(())

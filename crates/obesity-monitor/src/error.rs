@@ -158,7 +158,9 @@ pub enum MonitorError {
         user_id: String,
     },
     /// An outcome of the wrong kind (a number for a conversion metric, or the reverse).
-    #[error("experiment `{experiment}`: outcome for user `{user_id}` is {got}, but the primary metric expects {expected}")]
+    #[error(
+        "experiment `{experiment}`: outcome for user `{user_id}` is {got}, but the primary metric expects {expected}"
+    )]
     OutcomeKindMismatch {
         /// The experiment.
         experiment: String,

@@ -30,6 +30,11 @@ pub enum FeatureKind {
 }
 
 /// What the profile keeps of one column.
+///
+/// Numeric columns keep their sorted values rather than fixed histogram edges: Evidently
+/// bins PSI and Jensen–Shannon with Sturges bins over reference *and* current together, so
+/// edges frozen at training time could not reproduce its numbers. Histograms are computed
+/// per comparison from the sorted sample (a binary search per edge).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ColumnProfile {
     /// Numeric, categorical or binary.

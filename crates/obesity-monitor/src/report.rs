@@ -171,21 +171,6 @@ impl DriftReport {
             reason: e.to_string(),
         })
     }
-
-    /// The largest drift among distance tests, or `1 - p` of the most significant test: a
-    /// single number in [0, ∞) for dashboards and alert rules (`drift score`).
-    pub fn max_drift_score(&self) -> f64 {
-        self.columns
-            .iter()
-            .map(|c| {
-                if c.stattest.is_p_value() {
-                    1.0 - c.score
-                } else {
-                    c.score
-                }
-            })
-            .fold(0.0, f64::max)
-    }
 }
 
 impl ReferenceProfile {

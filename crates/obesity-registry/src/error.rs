@@ -154,6 +154,18 @@ pub enum Error {
         source: obesity_forest::ModelError,
     },
 
+    /// The registered feature pipeline could not be read back.
+    #[error("cannot load the feature pipeline of model {name} version {version}: {source}")]
+    Pipeline {
+        /// The registered model.
+        name: String,
+        /// The version.
+        version: u64,
+        /// The feature layer's error.
+        #[source]
+        source: obesity_features::FeatureError,
+    },
+
     /// The tracking URI names a store this build cannot open.
     #[error("unsupported tracking uri {uri:?}: {reason}")]
     UnsupportedUri {

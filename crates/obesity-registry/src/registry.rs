@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use obesity_features::FittedPipeline;
 use obesity_forest::{Classifier, ModelError};
 
 use crate::error::{Error, Result};
@@ -72,7 +73,19 @@ impl NewVersion {
         }
     }
 
-    /// The fitted feature pipeline as JSON (e.g. `FittedPipeline::to_json`). By default, none.
+    /// The fitted feature pipeline the model was trained behind. By default, none.
+    pub fn pipeline(mut self, pipeline: &FittedPipeline) -> Result<Self> {
+        let json = pipeline.to_json().map_err(|e| Error::InvalidState {
+            what: format!("feature pipeline of {}", self.name),
+            reason: e.to_string(),
+        })?;
+        self.pipeline_json = Some(json.into_bytes());
+        Ok(self)
+    }
+
+    /// The fitted feature pipeline as JSON already serialised (`FittedPipeline::to_json`);
+    /// it must read back with `FittedPipeline::from_json` for [`Registry::load`] to succeed.
+    /// By default, none.
     pub fn pipeline_json(mut self, json: impl Into<Vec<u8>>) -> Self {
         self.pipeline_json = Some(json.into());
         self
@@ -128,9 +141,9 @@ pub struct LoadedModel {
     pub version: ModelVersion,
     /// The classifier.
     pub classifier: Box<dyn Classifier>,
-    /// The fitted feature pipeline JSON, if one was registered (parse it with
-    /// `obesity_features`' `FittedPipeline::from_json`).
-    pub pipeline_json: Option<Vec<u8>>,
+    /// The fitted feature pipeline, if one was registered: `transform` request records with
+    /// it before calling the classifier.
+    pub pipeline: Option<FittedPipeline>,
     /// The signature, if one was registered.
     pub signature: Option<Signature>,
     /// Where the version came from.
@@ -143,7 +156,7 @@ impl std::fmt::Debug for LoadedModel {
             .field("name", &self.version.name)
             .field("version", &self.version.version)
             .field("classifier", &self.classifier.name())
-            .field("has_pipeline", &self.pipeline_json.is_some())
+            .field("has_pipeline", &self.pipeline.is_some())
             .field("has_signature", &self.signature.is_some())
             .finish()
     }
@@ -391,7 +404,18 @@ impl Registry {
             version: version.version,
             source: e,
         })?;
-        let pipeline_json = optional(PIPELINE_FILE)?;
+        let pipeline = match optional(PIPELINE_FILE)? {
+            Some(b) => {
+                let pipeline_error = |source| Error::Pipeline {
+                    name: version.name.clone(),
+                    version: version.version,
+                    source,
+                };
+                let text = String::from_utf8_lossy(&b);
+                Some(FittedPipeline::from_json(&text).map_err(pipeline_error)?)
+            }
+            None => None,
+        };
         let signature = match optional(SIGNATURE_FILE)? {
             Some(b) => {
                 let text = String::from_utf8(b).map_err(|_| Error::Corrupt {
@@ -406,7 +430,7 @@ impl Registry {
         Ok(LoadedModel {
             version,
             classifier,
-            pipeline_json,
+            pipeline,
             signature,
             lineage,
         })

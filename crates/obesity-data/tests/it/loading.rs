@@ -164,3 +164,26 @@ fn non_finite_numbers_are_rejected() {
         );
     }
 }
+
+#[test]
+fn canonical_digest_follows_the_documented_encoding() {
+    use sha2::{Digest as _, Sha256};
+    let loaded = ok("ok.csv");
+    let first = &loaded.records[..1];
+    // Female,21,1.62,64,yes,no,2,3,Sometimes,no,2,no,0,1,no,Public_Transportation,Normal_Weight
+    let mut bytes = b"obesity-data/canonical/v1\n".to_vec();
+    for x in [21.0f64, 1.62, 64.0, 2.0, 3.0, 2.0, 0.0, 1.0] {
+        bytes.extend_from_slice(&x.to_bits().to_le_bytes());
+    }
+    bytes.extend_from_slice(&[0, 1, 0, 1, 0, 0, 0, 3, 1]);
+    let expected: [u8; 32] = Sha256::digest(&bytes).into();
+    assert_eq!(obesity_data::canonical_digest(first).0, expected);
+
+    // Any change of value changes it; so does a missing label.
+    let mut changed = first.to_vec();
+    changed[0].weight = 64.1;
+    assert_ne!(obesity_data::canonical_digest(&changed), obesity_data::canonical_digest(first));
+    changed[0].weight = 64.0;
+    changed[0].target = None;
+    assert_ne!(obesity_data::canonical_digest(&changed), obesity_data::canonical_digest(first));
+}

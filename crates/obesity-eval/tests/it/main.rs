@@ -6,6 +6,8 @@ mod compare;
 mod cv;
 mod fairness;
 mod importance;
+mod props;
 mod search;
 mod sklearn_vectors;
 mod support;
+mod uci;

@@ -55,7 +55,10 @@ pub(crate) fn in_pool<T: Send>(n: Option<usize>, f: impl FnOnce() -> T + Send) -
             .num_threads(n)
             .build()
             .map(|p| p.install(f))
-            .map_err(|e| ModelError::Backend { library: "rayon", message: e.to_string() }),
+            .map_err(|e| ModelError::Backend {
+                library: "rayon",
+                message: e.to_string(),
+            }),
     }
 }
 
@@ -70,7 +73,11 @@ pub(crate) fn train(
     let n_features = x.ncols();
     let mtry = params.max_features().resolve(n_features)?;
     let n_draws = if params.bootstrap() {
-        Some(params.max_samples().map_or(Ok(n_rows), |m| m.resolve(n_rows))?)
+        Some(
+            params
+                .max_samples()
+                .map_or(Ok(n_rows), |m| m.resolve(n_rows))?,
+        )
     } else {
         None
     };
@@ -112,7 +119,13 @@ fn class_weights(cw: ClassWeight, y: &[u32], n_classes: usize) -> Vec<f32> {
             let present = counts.iter().filter(|&&c| c > 0).count().max(1);
             counts
                 .iter()
-                .map(|&c| if c == 0 { 0.0 } else { y.len() as f32 / (present as f32 * c as f32) })
+                .map(|&c| {
+                    if c == 0 {
+                        0.0
+                    } else {
+                        y.len() as f32 / (present as f32 * c as f32)
+                    }
+                })
                 .collect()
         }
     }
@@ -132,9 +145,14 @@ fn grow_all<C: BinCode>(
         .map(|t| {
             let mut rng = tree_rng(seed, t);
             let counts = bootstrap_counts(&mut rng, b.n_rows, n_draws);
-            let w: Vec<f32> =
-                counts.iter().zip(y).map(|(&c, &l)| c as f32 * class_w[l as usize]).collect();
-            let rows: Vec<u32> = (0..b.n_rows as u32).filter(|&r| counts[r as usize] > 0).collect();
+            let w: Vec<f32> = counts
+                .iter()
+                .zip(y)
+                .map(|(&c, &l)| c as f32 * class_w[l as usize])
+                .collect();
+            let rows: Vec<u32> = (0..b.n_rows as u32)
+                .filter(|&r| counts[r as usize] > 0)
+                .collect();
             grow(b, y, &w, rows, cfg, &mut rng)
         })
         .collect()
@@ -177,7 +195,10 @@ fn oob_score(
                     if m[r / 64] >> (r % 64) & 1 == 1 {
                         any = true;
                         let leaf = flat.leaf_of(t, row);
-                        for (v, p) in votes.iter_mut().zip(&flat.leaf_proba[leaf * k..(leaf + 1) * k]) {
+                        for (v, p) in votes
+                            .iter_mut()
+                            .zip(&flat.leaf_proba[leaf * k..(leaf + 1) * k])
+                        {
                             *v += p;
                         }
                     }

@@ -115,7 +115,11 @@ pub(crate) fn evaluate<C: BinCode>(
     } else {
         n <= SMALL_NODE
     };
-    if use_sort { exact(binned, f, node, scratch) } else { histogram(binned, f, node, scratch) }
+    if use_sort {
+        exact(binned, f, node, scratch)
+    } else {
+        histogram(binned, f, node, scratch)
+    }
 }
 
 fn histogram<C: BinCode>(
@@ -168,14 +172,15 @@ fn histogram<C: BinCode>(
             continue;
         }
         // A candidate split between `pending` (left) and `b` (right).
-        if let Some(pb) = pending.take() {
-            if nl >= node.min_leaf && n - nl >= node.min_leaf {
-                let wr = node.w_total - wl;
-                let p = proxy(node.criterion, &s.left, node.totals, wl, wr);
-                if best.is_none_or(|(bp, _, _, _)| p > bp) {
-                    best = Some((p, pb, b, nl));
-                    s.best_left.copy_from_slice(&s.left);
-                }
+        if let Some(pb) = pending.take()
+            && nl >= node.min_leaf
+            && n - nl >= node.min_leaf
+        {
+            let wr = node.w_total - wl;
+            let p = proxy(node.criterion, &s.left, node.totals, wl, wr);
+            if best.is_none_or(|(bp, _, _, _)| p > bp) {
+                best = Some((p, pb, b, nl));
+                s.best_left.copy_from_slice(&s.left);
             }
         }
         let h = &mut s.hist[b * k..(b + 1) * k];
@@ -204,7 +209,12 @@ fn histogram<C: BinCode>(
             // sides; take the middle of the gap, as scikit-learn takes the middle between
             // the two nearest values.
             let threshold = midpoint(edges[left_bin], edges[right_bin - 1]);
-            Outcome::Found(Split { feature: f, threshold, proxy: p, n_left })
+            Outcome::Found(Split {
+                feature: f,
+                threshold,
+                proxy: p,
+                n_left,
+            })
         }
     }
 }
@@ -213,7 +223,11 @@ fn histogram<C: BinCode>(
 #[inline(always)]
 fn order_key(v: f32) -> u32 {
     let b = (v + 0.0).to_bits();
-    if b & 0x8000_0000 != 0 { !b } else { b | 0x8000_0000 }
+    if b & 0x8000_0000 != 0 {
+        !b
+    } else {
+        b | 0x8000_0000
+    }
 }
 
 fn exact<C: BinCode>(binned: &Binned<C>, f: usize, node: &NodeCtx<'_>, s: &mut Scratch) -> Outcome {
@@ -263,7 +277,12 @@ fn exact<C: BinCode>(binned: &Binned<C>, f: usize, node: &NodeCtx<'_>, s: &mut S
             let b = raw[s.keys[n_left] as u32 as usize];
             let threshold = midpoint(a + 0.0, b + 0.0);
             s.left.copy_from_slice(&s.best_left);
-            Outcome::Found(Split { feature: f, threshold, proxy: p, n_left })
+            Outcome::Found(Split {
+                feature: f,
+                threshold,
+                proxy: p,
+                n_left,
+            })
         }
     }
 }

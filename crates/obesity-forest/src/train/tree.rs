@@ -153,7 +153,11 @@ pub(crate) fn grow<C: BinCode>(
             None => {
                 let leaf = tree.leaf_samples.len();
                 for &t in &task.totals {
-                    tree.leaf_proba.push(if w_total > 0.0 { (t / w_total) as f32 } else { 0.0 });
+                    tree.leaf_proba.push(if w_total > 0.0 {
+                        (t / w_total) as f32
+                    } else {
+                        0.0
+                    });
                 }
                 tree.leaf_impurity.push(imp);
                 tree.leaf_weight.push(w_total);
@@ -171,7 +175,11 @@ pub(crate) fn grow<C: BinCode>(
                 tree.node_weight.push(w_total);
                 tree.node_samples.push(n as u32);
                 link(&mut tree, id as i32);
-                let n_left = partition(&mut rows[task.start..task.end], binned.raw(s.feature), s.threshold);
+                let n_left = partition(
+                    &mut rows[task.start..task.end],
+                    binned.raw(s.feature),
+                    s.threshold,
+                );
                 debug_assert_eq!(n_left, s.n_left);
                 let mid = task.start + n_left;
                 let mut right_totals = task.totals.clone();

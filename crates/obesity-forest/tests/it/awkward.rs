@@ -4,7 +4,11 @@ use ndarray::{Array1, Array2, array};
 use obesity_forest::{Classifier, ForestParams, RandomForest};
 
 fn fit(x: &Array2<f32>, y: &Array1<usize>, k: usize) -> RandomForest {
-    let p = ForestParams::builder().n_estimators(20).seed(3).build().unwrap();
+    let p = ForestParams::builder()
+        .n_estimators(20)
+        .seed(3)
+        .build()
+        .unwrap();
     RandomForest::fit(&p, x.view(), y.view(), k).unwrap()
 }
 
@@ -32,9 +36,17 @@ fn all_features_constant_gives_prior_leaves() {
     let x = Array2::<f32>::ones((10, 3));
     let y = array![0usize, 0, 0, 1, 1, 1, 1, 1, 1, 1];
     let m = fit(&x, &y, 2);
-    assert!(m.tree_stats().iter().all(|s| s.n_nodes == 1 && s.depth == 0));
+    assert!(
+        m.tree_stats()
+            .iter()
+            .all(|s| s.n_nodes == 1 && s.depth == 0)
+    );
     let p = m.predict_proba(x.view()).unwrap();
-    assert!(p[[0, 1]] > 0.5 && p[[0, 1]] < 0.95, "bootstrap prior, got {}", p[[0, 1]]);
+    assert!(
+        p[[0, 1]] > 0.5 && p[[0, 1]] < 0.95,
+        "bootstrap prior, got {}",
+        p[[0, 1]]
+    );
     assert_eq!(m.feature_importances(), vec![0.0; 3]);
 }
 
@@ -52,7 +64,12 @@ fn single_class() {
     let y = Array1::<usize>::zeros(30);
     let m = fit(&x, &y, 1);
     assert_eq!(m.n_classes(), 1);
-    assert!(m.predict_proba(x.view()).unwrap().iter().all(|&p| (p - 1.0).abs() < 1e-6));
+    assert!(
+        m.predict_proba(x.view())
+            .unwrap()
+            .iter()
+            .all(|&p| (p - 1.0).abs() < 1e-6)
+    );
     assert_eq!(m.predict(x.view()).unwrap(), y);
 }
 
@@ -62,7 +79,12 @@ fn more_classes_than_labels_seen() {
     let m = fit(&x, &y, 5);
     let p = m.predict_proba(x.view()).unwrap();
     assert_eq!(p.ncols(), 5);
-    assert!(p.column(2).iter().chain(p.column(4).iter()).all(|&v| v == 0.0));
+    assert!(
+        p.column(2)
+            .iter()
+            .chain(p.column(4).iter())
+            .all(|&v| v == 0.0)
+    );
     assert_rows_sum_to_one(&m, &x);
 }
 
@@ -90,8 +112,16 @@ fn wide_bins_and_every_option_still_train() {
     use obesity_forest::{ClassWeight, Criterion, MaxFeatures, MaxSamples};
     let (x, y) = crate::common::synthetic(400, 6, 3, 9);
     for p in [
-        ForestParams::builder().max_bins(1000).n_estimators(10).build().unwrap(),
-        ForestParams::builder().max_bins(2).n_estimators(10).build().unwrap(),
+        ForestParams::builder()
+            .max_bins(1000)
+            .n_estimators(10)
+            .build()
+            .unwrap(),
+        ForestParams::builder()
+            .max_bins(2)
+            .n_estimators(10)
+            .build()
+            .unwrap(),
         ForestParams::builder()
             .criterion(Criterion::Entropy)
             .class_weight(ClassWeight::Balanced)
@@ -103,7 +133,12 @@ fn wide_bins_and_every_option_still_train() {
             .n_estimators(10)
             .build()
             .unwrap(),
-        ForestParams::builder().bootstrap(false).max_features(MaxFeatures::Log2).n_estimators(3).build().unwrap(),
+        ForestParams::builder()
+            .bootstrap(false)
+            .max_features(MaxFeatures::Log2)
+            .n_estimators(3)
+            .build()
+            .unwrap(),
     ] {
         let m = RandomForest::fit(&p, x.view(), y.view(), 3).unwrap();
         assert_rows_sum_to_one(&m, &x);

@@ -31,15 +31,28 @@ pub(crate) fn uci() -> Option<(Array2<f32>, Array1<usize>)> {
     Some(parse_uci(&text))
 }
 
-const NUMERIC: [&str; 8] = ["Age", "Height", "Weight", "FCVC", "NCP", "CH2O", "FAF", "TUE"];
-const CATEGORICAL: [&str; 8] =
-    ["Gender", "family_history_with_overweight", "FAVC", "CAEC", "SMOKE", "SCC", "CALC", "MTRANS"];
+const NUMERIC: [&str; 8] = [
+    "Age", "Height", "Weight", "FCVC", "NCP", "CH2O", "FAF", "TUE",
+];
+const CATEGORICAL: [&str; 8] = [
+    "Gender",
+    "family_history_with_overweight",
+    "FAVC",
+    "CAEC",
+    "SMOKE",
+    "SCC",
+    "CALC",
+    "MTRANS",
+];
 
 /// One-hot (sorted categories per column, as pandas.get_dummies), numeric columns, BMI.
 pub(crate) fn parse_uci(text: &str) -> (Array2<f32>, Array1<usize>) {
     let mut lines = text.lines().map(|l| l.trim_end_matches('\r'));
     let header: Vec<&str> = lines.next().unwrap_or_default().split(',').collect();
-    let rows: Vec<Vec<&str>> = lines.filter(|l| !l.is_empty()).map(|l| l.split(',').collect()).collect();
+    let rows: Vec<Vec<&str>> = lines
+        .filter(|l| !l.is_empty())
+        .map(|l| l.split(',').collect())
+        .collect();
     let col = |name: &str| header.iter().position(|h| *h == name).unwrap();
     let mut cats: Vec<(usize, Vec<&str>)> = CATEGORICAL
         .iter()
@@ -95,7 +108,11 @@ fn by_class(y: &Array1<usize>, seed: u64) -> Vec<Vec<usize>> {
 }
 
 /// Stratified train/test indices with `test` fraction.
-pub(crate) fn stratified_split(y: &Array1<usize>, test: f64, seed: u64) -> (Vec<usize>, Vec<usize>) {
+pub(crate) fn stratified_split(
+    y: &Array1<usize>,
+    test: f64,
+    seed: u64,
+) -> (Vec<usize>, Vec<usize>) {
     let (mut tr, mut te) = (Vec::new(), Vec::new());
     for g in by_class(y, seed) {
         let n_test = (g.len() as f64 * test).round() as usize;
@@ -120,8 +137,15 @@ pub(crate) fn stratified_folds(y: &Array1<usize>, k: usize, seed: u64) -> Vec<us
     fold
 }
 
-pub(crate) fn take(x: &Array2<f32>, y: &Array1<usize>, idx: &[usize]) -> (Array2<f32>, Array1<usize>) {
-    (x.select(ndarray::Axis(0), idx), y.select(ndarray::Axis(0), idx))
+pub(crate) fn take(
+    x: &Array2<f32>,
+    y: &Array1<usize>,
+    idx: &[usize],
+) -> (Array2<f32>, Array1<usize>) {
+    (
+        x.select(ndarray::Axis(0), idx),
+        y.select(ndarray::Axis(0), idx),
+    )
 }
 
 pub(crate) fn accuracy(pred: &Array1<usize>, y: &Array1<usize>) -> f64 {

@@ -4,8 +4,16 @@ use obesity_forest::{ForestParams, RandomForest};
 
 fn bytes(threads: Option<usize>, seed: u64) -> Vec<u8> {
     let (x, y) = crate::common::synthetic(500, 8, 4, 11);
-    let p = ForestParams::builder().n_estimators(30).seed(seed).n_threads(threads).build().unwrap();
-    RandomForest::fit(&p, x.view(), y.view(), 4).unwrap().to_bytes().unwrap()
+    let p = ForestParams::builder()
+        .n_estimators(30)
+        .seed(seed)
+        .n_threads(threads)
+        .build()
+        .unwrap();
+    RandomForest::fit(&p, x.view(), y.view(), 4)
+        .unwrap()
+        .to_bytes()
+        .unwrap()
 }
 
 #[test]
@@ -26,8 +34,15 @@ fn identical_on_a_large_matrix_with_quantised_bins() {
     // More distinct values than bins: the histogram path with merged bins is exercised.
     let (x, y) = crate::common::synthetic(3000, 4, 3, 12);
     let fit = |t| {
-        let p = ForestParams::builder().n_estimators(8).n_threads(Some(t)).build().unwrap();
-        RandomForest::fit(&p, x.view(), y.view(), 3).unwrap().to_bytes().unwrap()
+        let p = ForestParams::builder()
+            .n_estimators(8)
+            .n_threads(Some(t))
+            .build()
+            .unwrap();
+        RandomForest::fit(&p, x.view(), y.view(), 3)
+            .unwrap()
+            .to_bytes()
+            .unwrap()
     };
     assert_eq!(fit(1), fit(2));
 }

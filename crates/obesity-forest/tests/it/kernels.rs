@@ -6,7 +6,11 @@ use proptest::prelude::*;
 
 fn model(n: usize, f: usize, k: usize, trees: usize, seed: u64) -> RandomForest {
     let (x, y) = crate::common::synthetic(n, f, k, seed);
-    let p = ForestParams::builder().n_estimators(trees).seed(seed).build().unwrap();
+    let p = ForestParams::builder()
+        .n_estimators(trees)
+        .seed(seed)
+        .build()
+        .unwrap();
     RandomForest::fit(&p, x.view(), y.view(), k).unwrap()
 }
 

@@ -34,24 +34,46 @@ fn every_bad_value_is_named() {
     let b = ForestParams::builder;
     assert_eq!(invalid_name(b().n_estimators(0).build()), "n_estimators");
     assert_eq!(invalid_name(b().max_depth(Some(0)).build()), "max_depth");
-    assert_eq!(invalid_name(b().min_samples_split(1).build()), "min_samples_split");
-    assert_eq!(invalid_name(b().min_samples_leaf(0).build()), "min_samples_leaf");
-    assert_eq!(invalid_name(b().max_features(MaxFeatures::Fraction(0.0)).build()), "max_features");
-    assert_eq!(invalid_name(b().max_features(MaxFeatures::Fraction(1.5)).build()), "max_features");
+    assert_eq!(
+        invalid_name(b().min_samples_split(1).build()),
+        "min_samples_split"
+    );
+    assert_eq!(
+        invalid_name(b().min_samples_leaf(0).build()),
+        "min_samples_leaf"
+    );
+    assert_eq!(
+        invalid_name(b().max_features(MaxFeatures::Fraction(0.0)).build()),
+        "max_features"
+    );
+    assert_eq!(
+        invalid_name(b().max_features(MaxFeatures::Fraction(1.5)).build()),
+        "max_features"
+    );
     assert_eq!(
         invalid_name(b().max_features(MaxFeatures::Fraction(f64::NAN)).build()),
         "max_features"
     );
-    assert_eq!(invalid_name(b().max_features(MaxFeatures::Count(0)).build()), "max_features");
     assert_eq!(
-        invalid_name(b().bootstrap(false).max_samples(Some(MaxSamples::Count(5))).build()),
+        invalid_name(b().max_features(MaxFeatures::Count(0)).build()),
+        "max_features"
+    );
+    assert_eq!(
+        invalid_name(
+            b().bootstrap(false)
+                .max_samples(Some(MaxSamples::Count(5)))
+                .build()
+        ),
         "max_samples"
     );
     assert_eq!(
         invalid_name(b().max_samples(Some(MaxSamples::Fraction(0.0))).build()),
         "max_samples"
     );
-    assert_eq!(invalid_name(b().max_samples(Some(MaxSamples::Count(0))).build()), "max_samples");
+    assert_eq!(
+        invalid_name(b().max_samples(Some(MaxSamples::Count(0))).build()),
+        "max_samples"
+    );
     assert_eq!(invalid_name(b().max_bins(1).build()), "max_bins");
     assert_eq!(invalid_name(b().max_bins(70_000).build()), "max_bins");
     assert_eq!(invalid_name(b().n_threads(Some(0)).build()), "n_threads");
@@ -60,12 +82,36 @@ fn every_bad_value_is_named() {
 #[test]
 fn data_dependent_counts_fail_at_fit_not_with_a_panic() {
     let (x, y) = crate::common::synthetic(50, 4, 2, 1);
-    let p = ForestParams::builder().max_features(MaxFeatures::Count(5)).build().unwrap();
+    let p = ForestParams::builder()
+        .max_features(MaxFeatures::Count(5))
+        .build()
+        .unwrap();
     let e = obesity_forest::RandomForest::fit(&p, x.view(), y.view(), 2).unwrap_err();
-    assert!(matches!(e, ModelError::InvalidParam { name: "max_features", .. }), "{e}");
-    let p = ForestParams::builder().max_samples(Some(MaxSamples::Count(51))).build().unwrap();
+    assert!(
+        matches!(
+            e,
+            ModelError::InvalidParam {
+                name: "max_features",
+                ..
+            }
+        ),
+        "{e}"
+    );
+    let p = ForestParams::builder()
+        .max_samples(Some(MaxSamples::Count(51)))
+        .build()
+        .unwrap();
     let e = obesity_forest::RandomForest::fit(&p, x.view(), y.view(), 2).unwrap_err();
-    assert!(matches!(e, ModelError::InvalidParam { name: "max_samples", .. }), "{e}");
+    assert!(
+        matches!(
+            e,
+            ModelError::InvalidParam {
+                name: "max_samples",
+                ..
+            }
+        ),
+        "{e}"
+    );
 }
 
 #[test]
@@ -99,8 +145,18 @@ fn params_map_has_every_hyper_parameter() {
     let m = p.params();
     assert_eq!(p.name(), "random_forest");
     for key in [
-        "n_estimators", "max_depth", "min_samples_split", "min_samples_leaf", "max_features",
-        "criterion", "bootstrap", "max_samples", "class_weight", "max_bins", "seed", "n_threads",
+        "n_estimators",
+        "max_depth",
+        "min_samples_split",
+        "min_samples_leaf",
+        "max_features",
+        "criterion",
+        "bootstrap",
+        "max_samples",
+        "class_weight",
+        "max_bins",
+        "seed",
+        "n_threads",
     ] {
         assert!(m.contains_key(key), "missing {key}");
     }

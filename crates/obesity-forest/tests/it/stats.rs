@@ -4,7 +4,11 @@ use obesity_forest::{Classifier, ForestParams, RandomForest};
 
 fn model(bootstrap: bool) -> (RandomForest, ndarray::Array2<f32>, ndarray::Array1<usize>) {
     let (x, y) = crate::common::synthetic(600, 6, 3, 41);
-    let p = ForestParams::builder().n_estimators(40).bootstrap(bootstrap).build().unwrap();
+    let p = ForestParams::builder()
+        .n_estimators(40)
+        .bootstrap(bootstrap)
+        .build()
+        .unwrap();
     (RandomForest::fit(&p, x.view(), y.view(), 3).unwrap(), x, y)
 }
 
@@ -16,7 +20,10 @@ fn importances_sum_to_one_and_find_the_signal() {
     assert!((imp.iter().sum::<f64>() - 1.0).abs() < 1e-9);
     assert!(imp.iter().all(|&v| v >= 0.0));
     // The label depends on features 0 and 1 only.
-    assert!(imp[0] > imp[2] && imp[0] > imp[3] && imp[1] > imp[4], "{imp:?}");
+    assert!(
+        imp[0] > imp[2] && imp[0] > imp[3] && imp[1] > imp[4],
+        "{imp:?}"
+    );
     assert_eq!(Classifier::feature_importances(&m), Some(imp));
 }
 

@@ -580,7 +580,6 @@ impl Store for MlflowStore {
     }
 
     fn get_metric_history(&self, run_id: &str, key: &str) -> Result<Vec<Metric>> {
-        let url = self.url_of("metrics/get-history");
         let page = HISTORY_PAGE.to_string();
         let mut out = Vec::new();
         let mut token = String::new();
@@ -601,7 +600,6 @@ impl Store for MlflowStore {
                 None => break,
             }
         }
-        let _ = url;
         Ok(out)
     }
 

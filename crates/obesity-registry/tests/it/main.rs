@@ -7,6 +7,7 @@ mod mlflow_interop;
 mod mlflow_server;
 mod processes;
 mod promotion;
+mod props;
 mod registry;
 mod search;
 mod signature;

@@ -339,3 +339,17 @@ fn mlflow_bad_names_are_refused_before_any_request() {
         Err(Error::Filter { .. })
     ));
 }
+
+#[test]
+fn mlflow_open_store_gives_the_server_store_for_http_urls() {
+    let store = obesity_registry::open_store("http://127.0.0.1:5000/").expect("http url");
+    assert_eq!(store.uri(), "http://127.0.0.1:5000");
+    match obesity_registry::open_store("https://mlflow.example.com") {
+        Err(Error::UnsupportedUri { uri, reason }) => {
+            assert_eq!(uri, "https://mlflow.example.com");
+            assert!(reason.contains("TLS"), "{reason}");
+        }
+        Err(other) => panic!("unexpected error {other:?}"),
+        Ok(_) => panic!("https must be refused by a build without TLS"),
+    }
+}

@@ -4,12 +4,29 @@
 use std::sync::Arc;
 
 use ndarray::{Array1, array};
-use obesity_forest::{ForestParams, RandomForest};
+use obesity_features::{FeaturePipeline, FittedPipeline};
+use obesity_forest::{Classifier as _, ForestParams, RandomForest, load_classifier};
 use obesity_registry::{
     Error, Lineage, ModelRef, NewVersion, Registry, Signature, Stage, Store, Tracker,
 };
 
 use crate::temp_store;
+
+/// A real pipeline and a forest trained behind it on synthetic records.
+fn trained(seed: u64) -> (FittedPipeline, Vec<u8>, Vec<obesity_data::ObesityRecord>) {
+    let records = obesity_data::synth::generate(120, seed);
+    let pipeline = FeaturePipeline::standard()
+        .fit(&records)
+        .expect("fit pipeline");
+    let data = pipeline.dataset(&records).expect("dataset");
+    let params = ForestParams::builder()
+        .n_estimators(5)
+        .seed(seed)
+        .build()
+        .expect("params");
+    let forest = RandomForest::fit(&params, data.x.view(), data.y.view(), 7).expect("fit");
+    (pipeline, forest.to_bytes().expect("bytes"), records)
+}
 
 fn forest_bytes(seed: u64) -> Vec<u8> {
     let x = array![
@@ -59,11 +76,12 @@ fn register_then_load_by_number_alias_stage_and_latest() {
     let (_d, store, _) = temp_store();
     let reg = Registry::new(store.clone());
     let run = logged_run(&store, 0.93, "10");
-    let bytes = forest_bytes(7);
+    let (pipeline, bytes, records) = trained(7);
     let v = reg
         .register(
             NewVersion::new("obesity-rf", &run, bytes.clone())
-                .pipeline_json(br#"{"steps":[]}"#.to_vec())
+                .pipeline(&pipeline)
+                .expect("pipeline")
                 .signature(signature())
                 .data_fingerprint("feedbeef")
                 .description("first")
@@ -130,7 +148,7 @@ fn register_then_load_by_number_alias_stage_and_latest() {
         })
         .expect("load");
     assert_eq!(loaded.version.version, 2);
-    assert!(loaded.pipeline_json.is_none());
+    assert!(loaded.pipeline.is_none());
     assert!(loaded.signature.is_none());
 
     // Moving an alias.
@@ -164,6 +182,19 @@ fn corrupt_model_bytes_give_a_typed_error_naming_the_version() {
         matches!(err, Error::Model { ref name, version: 1, .. } if name == "m"),
         "{err}"
     );
+}
+
+#[test]
+fn an_unreadable_pipeline_is_a_typed_error() {
+    let (_d, store, _) = temp_store();
+    let reg = Registry::new(store.clone());
+    let run = logged_run(&store, 0.9, "3");
+    reg.register(
+        NewVersion::new("m", &run, forest_bytes(1)).pipeline_json(b"{\"steps\": []}".to_vec()),
+    )
+    .expect("register");
+    let err = reg.load_str("m/1").unwrap_err();
+    assert!(matches!(err, Error::Pipeline { version: 1, .. }), "{err}");
 }
 
 #[test]

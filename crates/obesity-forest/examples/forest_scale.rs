@@ -1,10 +1,13 @@
 //! How the random forest's fit cost and memory grow with the number of rows.
 //!
-//! `cargo run --release --example forest_scale -- 100000` generates 100,000 synthetic rows ×
-//! 32 features (7 classes by a noisy BMI-like score, as the obesity data), fits 100 trees with
+//! `cargo run --release -p obesity-forest --example forest_scale -- 100000 [noise]` generates
+//! 100,000 synthetic rows × 32 features (7 classes by a BMI-like score, as the obesity data,
+//! plus `noise` × uniform(-1, 1) on the score before thresholding; default 0, because label
+//! noise makes fully grown trees grow linearly with the rows), fits 100 trees with
 //! the default parameters and prints fit time, peak resident memory (VmHWM from
 //! /proc/self/status, so run one size per process), node counts and bytes per node.
-//! `-- uci 20` instead fits the UCI table 20 times (OBESITY_UCI_CSV), a profiling target.
+//! `-- uci 20` instead fits the UCI table 20 times (OBESITY_UCI_CSV) and `-- uci-predict 20`
+//! predicts it 10 times over 20 times, on one thread: profiling targets.
 
 use std::time::Instant;
 
@@ -13,7 +16,7 @@ use obesity_forest::{Classifier, ForestParams, RandomForest};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-fn synthetic(n: usize, seed: u64) -> (Array2<f32>, Array1<usize>) {
+fn synthetic(n: usize, seed: u64, noise: f32) -> (Array2<f32>, Array1<usize>) {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let mut x = Array2::zeros((n, 32));
     let mut y = Array1::zeros(n);
@@ -33,8 +36,11 @@ fn synthetic(n: usize, seed: u64) -> (Array2<f32>, Array1<usize>) {
             x[[r, j + rng.gen_range(0..width)]] = 1.0;
             j += width;
         }
-        let noisy = bmi + rng.gen_range(-1.0f32..1.0);
-        y[r] = [18.5f32, 25.0, 27.5, 30.0, 35.0, 40.0].iter().filter(|&&t| noisy > t).count();
+        let noisy = bmi + noise * rng.gen_range(-1.0f32..1.0);
+        y[r] = [18.5f32, 25.0, 27.5, 30.0, 35.0, 40.0]
+            .iter()
+            .filter(|&&t| noisy > t)
+            .count();
     }
     (x, y)
 }
@@ -45,16 +51,22 @@ fn vm_hwm_kib() -> Option<u64> {
     line.split_whitespace().nth(1)?.parse().ok()
 }
 
-fn uci(repeats: usize) -> Result<(), Box<dyn std::error::Error>> {
+fn uci(repeats: usize, predict: bool) -> Result<(), Box<dyn std::error::Error>> {
     let path = std::env::var("OBESITY_UCI_CSV")?;
     let text = std::fs::read_to_string(path)?;
     // Numeric columns only are enough for a profile of the tree builder's loops.
     let mut lines = text.lines().map(|l| l.trim_end_matches('\r'));
     let header: Vec<&str> = lines.next().unwrap_or_default().split(',').collect();
-    let rows: Vec<Vec<&str>> = lines.filter(|l| !l.is_empty()).map(|l| l.split(',').collect()).collect();
+    let rows: Vec<Vec<&str>> = lines
+        .filter(|l| !l.is_empty())
+        .map(|l| l.split(',').collect())
+        .collect();
     let mut cols: Vec<Vec<f32>> = Vec::new();
     let mut y = Vec::new();
-    let target = header.iter().position(|h| *h == "NObeyesdad").ok_or("no target")?;
+    let target = header
+        .iter()
+        .position(|h| *h == "NObeyesdad")
+        .ok_or("no target")?;
     let mut classes: Vec<&str> = rows.iter().map(|r| r[target]).collect();
     classes.sort_unstable();
     classes.dedup();
@@ -66,7 +78,11 @@ fn uci(repeats: usize) -> Result<(), Box<dyn std::error::Error>> {
             vals.sort_unstable();
             vals.dedup();
             for v in vals {
-                cols.push(rows.iter().map(|r| f32::from(u8::from(r[j] == v))).collect());
+                cols.push(
+                    rows.iter()
+                        .map(|r| f32::from(u8::from(r[j] == v)))
+                        .collect(),
+                );
             }
         }
     }
@@ -76,22 +92,49 @@ fn uci(repeats: usize) -> Result<(), Box<dyn std::error::Error>> {
     let x = Array2::from_shape_fn((rows.len(), cols.len()), |(i, j)| cols[j][i]);
     let y = Array1::from(y);
     let params = ForestParams::builder().n_threads(Some(1)).build()?;
+    if predict {
+        let model = RandomForest::fit(&params, x.view(), y.view(), classes.len())?;
+        let views: Vec<_> = (0..10).map(|_| x.view()).collect();
+        let batch = ndarray::concatenate(ndarray::Axis(0), &views)?;
+        let pool = rayon::ThreadPoolBuilder::new().num_threads(1).build()?;
+        let t = Instant::now();
+        for _ in 0..repeats {
+            pool.install(|| model.predict_proba(batch.view()))?;
+        }
+        let per = t.elapsed().as_secs_f64() * 1e3 / repeats as f64;
+        let stats = model.tree_stats();
+        let nodes: usize = stats.iter().map(|s| s.n_nodes).sum();
+        println!(
+            "{repeats} predictions of {} rows, 1 thread: {per:.2} ms each; {} nodes/tree",
+            batch.nrows(),
+            nodes / stats.len()
+        );
+        return Ok(());
+    }
     let t = Instant::now();
     for _ in 0..repeats {
         RandomForest::fit(&params, x.view(), y.view(), classes.len())?;
     }
-    println!("{} fits of {}x{}: {:.1} ms each", repeats, x.nrows(), x.ncols(), t.elapsed().as_secs_f64() * 1e3 / repeats as f64);
+    println!(
+        "{} fits of {}x{}: {:.1} ms each",
+        repeats,
+        x.nrows(),
+        x.ncols(),
+        t.elapsed().as_secs_f64() * 1e3 / repeats as f64
+    );
     Ok(())
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    if args.first().map(String::as_str) == Some("uci") {
-        return uci(args.get(1).and_then(|s| s.parse().ok()).unwrap_or(20));
+    if let Some(mode @ ("uci" | "uci-predict")) = args.first().map(String::as_str) {
+        let repeats = args.get(1).and_then(|s| s.parse().ok()).unwrap_or(20);
+        return uci(repeats, mode == "uci-predict");
     }
     let n: usize = args.first().and_then(|s| s.parse().ok()).unwrap_or(10_000);
-    let (x, y) = synthetic(n, 1);
-    let (xt, yt) = synthetic(10_000, 2);
+    let noise: f32 = args.get(1).and_then(|s| s.parse().ok()).unwrap_or(0.0);
+    let (x, y) = synthetic(n, 1, noise);
+    let (xt, yt) = synthetic(10_000, 2, noise);
     let before = vm_hwm_kib();
     let params = ForestParams::default();
     let t = Instant::now();
@@ -108,7 +151,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let hot = n_splits * 16 + n_leaves * 7 * 4;
     let file = model.to_bytes()?.len();
     println!(
-        "rows={n} threads={} fit={fit_s:.3}s peak_rss={}MiB (data alone {}MiB) nodes={n_nodes} \
+        "rows={n} noise={noise} threads={} fit={fit_s:.3}s peak_rss={}MiB (data alone {}MiB) nodes={n_nodes} \
          leaves={n_leaves} max_depth={max_depth} hot_bytes/node={:.1} file_bytes/node={:.1} \
          test_acc={acc:.4} oob={:.4}",
         rayon::current_num_threads(),

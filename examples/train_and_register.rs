@@ -1,0 +1,147 @@
+//! The main job: validate → features → (optional grid search) → cross-validate → train →
+//! evaluate → log a run → register a version → apply the promotion policy.
+//!
+//! ```sh
+//! cargo run --release --example train_and_register
+//! cargo run --release --example train_and_register -- --data ../shared/data/ObesityDataSet_raw_and_data_sinthetic.csv
+//! cargo run --release --example train_and_register -- --tracking-uri http://127.0.0.1:5000 --json
+//! ```
+//!
+//! With `--json` the last line of output is one JSON document (`test.accuracy`,
+//! `test.f1_macro`, `cv.accuracy.mean`, `model.name`, `model.version`, `model.stage`,
+//! `model.aliases`, `data.fingerprint`, ...).
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::Parser;
+use obesity_mlops::pipeline::{TrainConfig, TrainOutcome, train_and_register};
+
+/// Train, evaluate and register an obesity-level classifier.
+#[derive(Debug, Parser)]
+#[command(version, about)]
+struct Args {
+    /// CSV to train on (UCI schema). Default: $OBESITY_DATA, else the synthetic fixture.
+    #[arg(long, env = "OBESITY_DATA")]
+    data: Option<PathBuf>,
+    /// Tracking store: a folder (MLflow file layout) or an http(s):// MLflow server.
+    /// Default: $OBESITY_TRACKING_URI, $MLFLOW_TRACKING_URI, else ./mlruns.
+    #[arg(long)]
+    tracking_uri: Option<String>,
+    /// JSON config file (any subset of the pipeline's settings; flags override it).
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// Folder for charts and reports. Default: ./out.
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Run the seeds' 216-candidate grid search before the final fit.
+    #[arg(long)]
+    grid_search: bool,
+    /// Print one JSON document as the last line.
+    #[arg(long)]
+    json: bool,
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    match run(&args) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            let mut source = e.source();
+            while let Some(s) = source {
+                eprintln!("  caused by: {s}");
+                source = s.source();
+            }
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
+    let mut config = match &args.config {
+        Some(path) => TrainConfig::from_json_file(path)?,
+        None => TrainConfig::default(),
+    };
+    if let Some(data) = &args.data {
+        config.data = data.clone();
+    }
+    if let Some(uri) = &args.tracking_uri {
+        config.tracking_uri = uri.clone();
+    } else if args.config.is_none() {
+        config.tracking_uri = obesity_mlops::registry::tracking_uri_from_env();
+    }
+    if let Some(out) = &args.out {
+        config.out_dir = out.clone();
+    }
+    config.grid_search |= args.grid_search;
+
+    let outcome = train_and_register(&config)?;
+    print_human(&outcome);
+    if args.json {
+        println!("{}", serde_json::to_string(&outcome)?);
+    }
+    Ok(())
+}
+
+fn print_human(o: &TrainOutcome) {
+    println!("== data");
+    println!(
+        "{}: {} rows ({} duplicates), train {} / test {}",
+        o.data.path, o.data.rows, o.duplicate_rows, o.data.train_rows, o.data.test_rows
+    );
+    println!("fingerprint (canonical sha256): {}", o.data.fingerprint);
+    println!();
+    println!("== cross-validation on the training rows");
+    for (name, s) in &o.cv {
+        println!(
+            "{name:<18} {:.4} ± {:.4}  (95% CI {:.4} – {:.4})",
+            s.mean, s.std, s.ci95.0, s.ci95.1
+        );
+    }
+    println!();
+    println!("== test set");
+    println!("{}", o.report.to_text(4));
+    for key in ["accuracy", "f1_macro", "roc_auc_ovr", "log_loss", "cohen_kappa"] {
+        if let Some(v) = o.test.get(key) {
+            println!("{key:<18} {v:.4}");
+        }
+    }
+    println!();
+    println!("== top features (mean decrease in impurity)");
+    for (name, value) in o.top_features.iter().take(10) {
+        println!("{name:<36} {value:.4}");
+    }
+    println!();
+    println!("== registry");
+    println!(
+        "{} version {} → stage {}, aliases [{}]",
+        o.model.name,
+        o.model.version,
+        o.model.stage,
+        o.model.aliases.join(", ")
+    );
+    for reason in &o.model.promotion.reasons {
+        println!("  - {reason}");
+    }
+    println!("run {} in {}", o.run_id, o.tracking_uri);
+    println!(
+        "charts and reports: {}",
+        o.artifacts
+            .first()
+            .and_then(|p| p.parent())
+            .map_or_else(String::new, |p| p.display().to_string())
+    );
+    println!();
+    println!("look at it with:");
+    println!(
+        "  cargo run -p obesity-cli -- registry versions {} --tracking-uri {}",
+        o.model.name, o.tracking_uri
+    );
+    if !o.tracking_uri.starts_with("http") {
+        println!(
+            "  MLFLOW_ALLOW_FILE_STORE=true mlflow ui --backend-store-uri {}",
+            o.tracking_uri
+        );
+    }
+}

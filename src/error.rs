@@ -1,0 +1,50 @@
+//! The facade's error: one variant per crate the pipeline calls, so the message is the
+//! crate's own (which names the file, line, column or parameter that was wrong).
+
+use std::path::PathBuf;
+
+/// Everything the train-and-register pipeline can fail with.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum PipelineError {
+    /// Loading or validating the data.
+    #[error(transparent)]
+    Data(#[from] obesity_data::DataError),
+    /// Fitting or applying the feature pipeline.
+    #[error(transparent)]
+    Features(#[from] obesity_features::FeatureError),
+    /// Training or using a model.
+    #[error(transparent)]
+    Model(#[from] obesity_forest::ModelError),
+    /// Metrics, cross-validation, search or charts.
+    #[error(transparent)]
+    Eval(#[from] obesity_eval::EvalError),
+    /// Tracking or the registry.
+    #[error(transparent)]
+    Registry(#[from] obesity_registry::Error),
+    /// The reference profile for drift monitoring.
+    #[error(transparent)]
+    Monitor(#[from] obesity_monitor::MonitorError),
+    /// A config file that is not valid JSON for [`TrainConfig`](crate::pipeline::TrainConfig).
+    #[error("{path}: invalid config: {source}")]
+    Config {
+        /// The file.
+        path: PathBuf,
+        /// The parser's message (with line and column).
+        source: serde_json::Error,
+    },
+    /// Serialising a report.
+    #[error("cannot serialise a report: {0}")]
+    Json(#[source] serde_json::Error),
+    /// Reading or writing a file.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        source: std::io::Error,
+    },
+}
+
+/// Result with [`PipelineError`] as the default error.
+pub type Result<T, E = PipelineError> = std::result::Result<T, E>;

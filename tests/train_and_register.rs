@@ -1,0 +1,128 @@
+//! The train-and-register chain end to end, on the synthetic fixture with a small forest.
+
+use obesity_mlops::forest::ForestParams;
+use obesity_mlops::monitor::{RetrainHandler, RetrainRequest};
+use obesity_mlops::pipeline::{TrainAndRegister, TrainConfig, train_and_register};
+use obesity_mlops::registry::{MODEL_FILE, Registry};
+use obesity_mlops::PipelineError;
+
+fn small_config(dir: &std::path::Path) -> TrainConfig {
+    TrainConfig {
+        tracking_uri: dir.join("mlruns").display().to_string(),
+        out_dir: dir.join("out"),
+        forest: ForestParams::builder()
+            .n_estimators(20)
+            .seed(7)
+            .build()
+            .expect("valid params"),
+        cv_folds: 3,
+        ..TrainConfig::default()
+    }
+}
+
+#[test]
+fn running_twice_gives_two_versions_with_identical_metrics_and_model_bytes() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = small_config(dir.path());
+    let first = train_and_register(&config).expect("first run");
+    let second = train_and_register(&config).expect("second run");
+
+    assert_eq!(first.model.version, 1);
+    assert_eq!(second.model.version, 2);
+    assert_ne!(first.run_id, second.run_id);
+    assert_eq!(first.test, second.test, "same seed, same metrics");
+    assert_eq!(first.data.fingerprint, second.data.fingerprint);
+
+    let registry = Registry::open(&config.tracking_uri).expect("open registry");
+    let v1 = registry.artifact(&config.model_name, 1, MODEL_FILE).expect("v1 model");
+    let v2 = registry.artifact(&config.model_name, 2, MODEL_FILE).expect("v2 model");
+    assert!(!v1.is_empty());
+    assert_eq!(v1, v2, "same seed, byte-identical model");
+
+    // The synthetic data is easy: the first version becomes the champion; the second ties
+    // it, and a tie never replaces a champion.
+    assert_eq!(first.model.stage, "Production");
+    assert!(first.model.aliases.contains(&"champion".to_owned()));
+    assert!(!second.model.aliases.contains(&"champion".to_owned()));
+    let champion = registry
+        .resolve_str(&format!("models:/{}@champion", config.model_name))
+        .expect("champion alias resolves");
+    assert_eq!(champion.version, 1);
+
+    // The loaded champion predicts like the run's model did.
+    let loaded = registry
+        .load_str(&format!("models:/{}@champion", config.model_name))
+        .expect("load champion");
+    assert_eq!(loaded.classifier.n_classes(), 7);
+    assert!(loaded.pipeline_json.is_some());
+
+    // Charts were written.
+    for path in &first.artifacts {
+        let bytes = std::fs::read(path).expect("artifact exists");
+        assert!(!bytes.is_empty(), "{} is empty", path.display());
+    }
+    assert!(first.test["accuracy"] > 0.8, "accuracy {}", first.test["accuracy"]);
+}
+
+#[test]
+fn a_retrain_registers_a_challenger_and_never_takes_the_champion_alias() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = small_config(dir.path());
+    let first = train_and_register(&config).expect("first run");
+    assert!(first.model.aliases.contains(&"champion".to_owned()));
+
+    // A retrain with more trees may well score higher; it still only becomes the challenger.
+    let mut better = config.clone();
+    better.forest = ForestParams::builder().n_estimators(60).seed(8).build().expect("params");
+    let mut handler = TrainAndRegister::new(better);
+    let request = RetrainRequest {
+        actor: "test".to_owned(),
+        at: chrono::Utc::now(),
+        reasons: Vec::new(),
+    };
+    let result = handler.retrain(&request).expect("retrain");
+    assert_eq!(result.new_version, "2");
+
+    let registry = Registry::open(&config.tracking_uri).expect("open registry");
+    let champion = registry
+        .resolve_str(&format!("models:/{}@champion", config.model_name))
+        .expect("champion");
+    assert_eq!(champion.version, 1, "the retrain must not move the champion alias");
+    let v2 = registry.version(&config.model_name, 2).expect("v2");
+    assert!(!v2.aliases.contains(&"champion".to_owned()));
+}
+
+#[test]
+fn a_bad_data_file_is_an_error_naming_the_line() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let csv = dir.path().join("bad.csv");
+    let good = std::fs::read_to_string(TrainConfig::default().data).expect("fixture");
+    let mut lines: Vec<String> = good.lines().map(str::to_owned).collect();
+    // Line 4 as an editor numbers it (the header is line 1): a non-numeric age.
+    let mut fields: Vec<String> = lines[3].split(',').map(str::to_owned).collect();
+    fields[1] = "twenty".to_owned();
+    lines[3] = fields.join(",");
+    std::fs::write(&csv, lines.join("\n")).expect("write");
+
+    let mut config = small_config(dir.path());
+    config.data = csv;
+    let err = train_and_register(&config).expect_err("bad row must fail");
+    assert!(matches!(err, PipelineError::Data(_)), "{err:?}");
+    let message = err.to_string();
+    assert!(message.contains("line 4"), "{message}");
+    assert!(message.contains("twenty"), "{message}");
+    // Nothing was registered.
+    assert!(Registry::open(&config.tracking_uri)
+        .and_then(|r| r.versions(&config.model_name))
+        .map(|v| v.is_empty())
+        .unwrap_or(true));
+}
+
+#[test]
+fn an_unknown_key_in_a_config_file_is_an_error() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("config.json");
+    std::fs::write(&path, r#"{"model_nmae": "typo"}"#).expect("write");
+    let err = TrainConfig::from_json_file(&path).expect_err("unknown key");
+    assert!(err.to_string().contains("model_nmae"), "{err}");
+}
