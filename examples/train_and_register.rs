@@ -90,7 +90,25 @@ fn print_human(o: &TrainOutcome) {
         "{}: {} rows ({} duplicates), train {} / test {}",
         o.data.path, o.data.rows, o.duplicate_rows, o.data.train_rows, o.data.test_rows
     );
+    println!(
+        "UCI shape (2,111 × 17): {}; feature matrix: {} × {} (train), {} × {} (test)",
+        if o.data.shape_matches { "yes" } else { "no" },
+        o.data.train_rows,
+        o.data.n_features,
+        o.data.test_rows,
+        o.data.n_features
+    );
+    for w in &o.data.warnings {
+        println!("warning: {w}");
+    }
     println!("fingerprint (canonical sha256): {}", o.data.fingerprint);
+    println!(
+        "full validation report: {}",
+        o.artifacts
+            .iter()
+            .find(|p| p.ends_with("validation_report.json"))
+            .map_or_else(String::new, |p| p.display().to_string())
+    );
     println!();
     println!("== cross-validation on the training rows");
     for (name, s) in &o.cv {
@@ -102,7 +120,13 @@ fn print_human(o: &TrainOutcome) {
     println!();
     println!("== test set");
     println!("{}", o.report.to_text(4));
-    for key in ["accuracy", "f1_macro", "roc_auc_ovr", "log_loss", "cohen_kappa"] {
+    for key in [
+        "accuracy",
+        "f1_macro",
+        "roc_auc_ovr",
+        "log_loss",
+        "cohen_kappa",
+    ] {
         if let Some(v) = o.test.get(key) {
             println!("{key:<18} {v:.4}");
         }

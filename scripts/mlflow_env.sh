@@ -15,9 +15,13 @@ _obesity_mlflow_env() {
     local venv="$cache/venv-mlflow-$version"
     local python="${OBESITY_PYTHON:-python3}"
 
+    # Healthy: the install finished, the interpreter runs, and the installed distribution is
+    # the pinned version with its `mlflow` command. (Reading the metadata takes milliseconds;
+    # importing mlflow takes seconds, and the server start right after would catch a broken
+    # import anyway.)
     _healthy() {
-        [ -x "$venv/bin/python" ] && [ -f "$venv/.complete" ] &&
-            "$venv/bin/python" -c "import mlflow, sys; sys.exit(0 if mlflow.__version__ == '$version' else 1)" \
+        [ -x "$venv/bin/python" ] && [ -f "$venv/.complete" ] && [ -x "$venv/bin/mlflow" ] &&
+            "$venv/bin/python" -c "import importlib.metadata as m, sys; sys.exit(0 if m.version('mlflow') == '$version' else 1)" \
                 >/dev/null 2>&1
     }
 

@@ -110,6 +110,10 @@ def case(name, y_true, y_pred, proba, n_classes, class_names=None):
         out["report_text"] = M.classification_report(
             y_true, y_pred, labels=labels, target_names=class_names, digits=2, zero_division=0
         )
+        out["report_text_nan"] = M.classification_report(
+            y_true, y_pred, labels=labels, target_names=class_names, digits=3,
+            zero_division=np.nan
+        )
         out["report_text_4"] = M.classification_report(
             y_true, y_pred, labels=labels, target_names=class_names, digits=4, zero_division=0
         )

@@ -19,13 +19,15 @@ use obesity_data::{
     target_indices,
 };
 use obesity_eval::{
-    ClassificationReport, GridSearch, Metrics, Scorer, ZeroDivision,
-    confusion_matrix_chart, cross_validate, cv_scores_chart, feature_importance_chart,
-    forest_factory, per_class_chart, seeds_forest_grid, stratified_folds,
+    ClassificationReport, GridSearch, Metrics, Scorer, ZeroDivision, confusion_matrix_chart,
+    cross_validate, cv_scores_chart, feature_importance_chart, forest_factory, per_class_chart,
+    seeds_forest_grid, stratified_folds,
 };
 use obesity_features::{FeatureConfig, FeaturePipeline};
 use obesity_forest::{ForestParams, ModelStrategy};
-use obesity_monitor::{HandlerError, ReferenceProfile, RetrainHandler, RetrainRequest, RetrainResult};
+use obesity_monitor::{
+    HandlerError, ReferenceProfile, RetrainHandler, RetrainRequest, RetrainResult,
+};
 use obesity_registry::{
     NewVersion, PromotionDecision, PromotionPolicy, Registry, Signature, Tracker,
 };
@@ -85,10 +87,7 @@ impl Default for TrainConfig {
             seed: 42,
             cv_folds: 5,
             features: FeatureConfig::standard(),
-            forest: ForestParams::builder()
-                .seed(42)
-                .build()
-                .unwrap_or_default(),
+            forest: ForestParams::builder().seed(42).build().unwrap_or_default(),
             grid_search: false,
             promotion: PromotionPolicy::default(),
             challenger_only: false,
@@ -159,6 +158,12 @@ pub struct DataSummary {
     pub train_rows: usize,
     /// Test rows.
     pub test_rows: usize,
+    /// Columns of the feature matrix (32 with the standard encoding).
+    pub n_features: usize,
+    /// Whether the table has the UCI shape (2,111 × 17).
+    pub shape_matches: bool,
+    /// Load warnings (unknown extra columns ...).
+    pub warnings: Vec<String>,
 }
 
 /// What one pass of the chain produced. Serialises to the JSON document the example prints
@@ -212,8 +217,14 @@ pub fn train_and_register(config: &TrainConfig) -> Result<TrainOutcome> {
 
     // 2. Split, then fit the features on the training rows only.
     let (train_idx, test_idx) = stratified_split(&labels, config.test_fraction, config.seed)?;
-    let train_records: Vec<_> = train_idx.iter().map(|&i| loaded.records[i].clone()).collect();
-    let test_records: Vec<_> = test_idx.iter().map(|&i| loaded.records[i].clone()).collect();
+    let train_records: Vec<_> = train_idx
+        .iter()
+        .map(|&i| loaded.records[i].clone())
+        .collect();
+    let test_records: Vec<_> = test_idx
+        .iter()
+        .map(|&i| loaded.records[i].clone())
+        .collect();
     let pipeline = FeaturePipeline::new(config.features.clone()).fit(&train_records)?;
     let train = pipeline.dataset(&train_records)?;
     let test = pipeline.dataset(&test_records)?;
@@ -246,7 +257,8 @@ pub fn train_and_register(config: &TrainConfig) -> Result<TrainOutcome> {
     let y_test = test.y.to_vec();
     let y_pred = predicted.to_vec();
     let metrics = Metrics::compute(&y_test, &y_pred, Some(proba.view()), test.n_classes())?;
-    let report = ClassificationReport::new(&y_test, &y_pred, &test.class_names, ZeroDivision::Zero)?;
+    let report =
+        ClassificationReport::new(&y_test, &y_pred, &test.class_names, ZeroDivision::Zero)?;
     let test_metrics = test_metric_map(&metrics);
     let importances = model
         .feature_importances()
@@ -266,7 +278,11 @@ pub fn train_and_register(config: &TrainConfig) -> Result<TrainOutcome> {
         source,
     })?;
     let out = |name: &str| config.out_dir.join(name);
-    confusion_matrix_chart(out("confusion_matrix.svg"), &metrics.confusion, &test.class_names)?;
+    confusion_matrix_chart(
+        out("confusion_matrix.svg"),
+        &metrics.confusion,
+        &test.class_names,
+    )?;
     per_class_chart(out("per_class.svg"), &report)?;
     feature_importance_chart(
         out("feature_importance.svg"),
@@ -277,9 +293,18 @@ pub fn train_and_register(config: &TrainConfig) -> Result<TrainOutcome> {
         "Feature importance (mean decrease in impurity)",
     )?;
     cv_scores_chart(out("cv_scores.svg"), &cv)?;
-    write_file(&out("classification_report.txt"), report.to_text(4).as_bytes())?;
-    write_file(&out("classification_report.json"), report.to_json()?.as_bytes())?;
-    write_file(&out("validation_report.json"), to_json(&validation)?.as_bytes())?;
+    write_file(
+        &out("classification_report.txt"),
+        report.to_text(4).as_bytes(),
+    )?;
+    write_file(
+        &out("classification_report.json"),
+        report.to_json()?.as_bytes(),
+    )?;
+    write_file(
+        &out("validation_report.json"),
+        to_json(&validation)?.as_bytes(),
+    )?;
     let artifacts: Vec<PathBuf> = [
         "confusion_matrix.svg",
         "per_class.svg",
@@ -303,10 +328,14 @@ pub fn train_and_register(config: &TrainConfig) -> Result<TrainOutcome> {
     run.log_param("test_fraction", config.test_fraction)?;
     run.log_param("split_seed", config.seed)?;
     run.log_param("cv_folds", config.cv_folds)?;
-    run.log_param("features", serde_json::to_string(&config.features).unwrap_or_default())?;
+    run.log_param(
+        "features",
+        serde_json::to_string(&config.features).unwrap_or_default(),
+    )?;
     run.set_tag("data.fingerprint", &fingerprint)?;
     run.set_tag("data.path", config.data.display())?;
-    let mut logged: Vec<(String, f64)> = test_metrics.iter().map(|(k, v)| (k.clone(), *v)).collect();
+    let mut logged: Vec<(String, f64)> =
+        test_metrics.iter().map(|(k, v)| (k.clone(), *v)).collect();
     let mut cv_scores = BTreeMap::new();
     for (scorer, summary) in &cv.scores {
         logged.push((format!("cv_{scorer}_mean"), summary.mean));
@@ -334,7 +363,10 @@ pub fn train_and_register(config: &TrainConfig) -> Result<TrainOutcome> {
     let profile_json = profile.to_json()?;
     run.log_bytes("model/model.bin", &model_bytes)?;
     run.log_bytes("model/pipeline.json", pipeline_json.as_bytes())?;
-    run.log_bytes(&format!("model/{REFERENCE_PROFILE_FILE}"), profile_json.as_bytes())?;
+    run.log_bytes(
+        &format!("model/{REFERENCE_PROFILE_FILE}"),
+        profile_json.as_bytes(),
+    )?;
     lap("log_run", &mut timings);
 
     // 7. Register the version and let the policy decide its stage and aliases.
@@ -357,7 +389,11 @@ pub fn train_and_register(config: &TrainConfig) -> Result<TrainOutcome> {
     if config.challenger_only {
         // A value no metric reaches: the policy can still stage the version and give it the
         // challenger alias, never the champion one.
-        policy.production_threshold = if policy.higher_is_better { f64::MAX } else { f64::MIN };
+        policy.production_threshold = if policy.higher_is_better {
+            f64::MAX
+        } else {
+            f64::MIN
+        };
     }
     let decision = registry.promote(&config.model_name, version.version, &policy)?;
     let after = registry.version(&config.model_name, version.version)?;
@@ -373,6 +409,9 @@ pub fn train_and_register(config: &TrainConfig) -> Result<TrainOutcome> {
             raw_fingerprint: loaded.fingerprint.raw.to_hex(),
             train_rows: train.n_samples(),
             test_rows: test.n_samples(),
+            n_features: train.n_features(),
+            shape_matches: validation.shape_matches(),
+            warnings: loaded.warnings.iter().map(ToString::to_string).collect(),
         },
         test: test_metrics,
         cv: cv_scores,

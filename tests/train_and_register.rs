@@ -1,10 +1,10 @@
 //! The train-and-register chain end to end, on the synthetic fixture with a small forest.
 
+use obesity_mlops::PipelineError;
 use obesity_mlops::forest::ForestParams;
 use obesity_mlops::monitor::{RetrainHandler, RetrainRequest};
 use obesity_mlops::pipeline::{TrainAndRegister, TrainConfig, train_and_register};
 use obesity_mlops::registry::{MODEL_FILE, Registry};
-use obesity_mlops::PipelineError;
 
 fn small_config(dir: &std::path::Path) -> TrainConfig {
     TrainConfig {
@@ -34,8 +34,12 @@ fn running_twice_gives_two_versions_with_identical_metrics_and_model_bytes() {
     assert_eq!(first.data.fingerprint, second.data.fingerprint);
 
     let registry = Registry::open(&config.tracking_uri).expect("open registry");
-    let v1 = registry.artifact(&config.model_name, 1, MODEL_FILE).expect("v1 model");
-    let v2 = registry.artifact(&config.model_name, 2, MODEL_FILE).expect("v2 model");
+    let v1 = registry
+        .artifact(&config.model_name, 1, MODEL_FILE)
+        .expect("v1 model");
+    let v2 = registry
+        .artifact(&config.model_name, 2, MODEL_FILE)
+        .expect("v2 model");
     assert!(!v1.is_empty());
     assert_eq!(v1, v2, "same seed, byte-identical model");
 
@@ -61,7 +65,11 @@ fn running_twice_gives_two_versions_with_identical_metrics_and_model_bytes() {
         let bytes = std::fs::read(path).expect("artifact exists");
         assert!(!bytes.is_empty(), "{} is empty", path.display());
     }
-    assert!(first.test["accuracy"] > 0.8, "accuracy {}", first.test["accuracy"]);
+    assert!(
+        first.test["accuracy"] > 0.8,
+        "accuracy {}",
+        first.test["accuracy"]
+    );
 }
 
 #[test]
@@ -73,7 +81,11 @@ fn a_retrain_registers_a_challenger_and_never_takes_the_champion_alias() {
 
     // A retrain with more trees may well score higher; it still only becomes the challenger.
     let mut better = config.clone();
-    better.forest = ForestParams::builder().n_estimators(60).seed(8).build().expect("params");
+    better.forest = ForestParams::builder()
+        .n_estimators(60)
+        .seed(8)
+        .build()
+        .expect("params");
     let mut handler = TrainAndRegister::new(better);
     let request = RetrainRequest {
         actor: "test".to_owned(),
@@ -87,7 +99,10 @@ fn a_retrain_registers_a_challenger_and_never_takes_the_champion_alias() {
     let champion = registry
         .resolve_str(&format!("models:/{}@champion", config.model_name))
         .expect("champion");
-    assert_eq!(champion.version, 1, "the retrain must not move the champion alias");
+    assert_eq!(
+        champion.version, 1,
+        "the retrain must not move the champion alias"
+    );
     let v2 = registry.version(&config.model_name, 2).expect("v2");
     assert!(!v2.aliases.contains(&"champion".to_owned()));
 }
@@ -109,13 +124,15 @@ fn a_bad_data_file_is_an_error_naming_the_line() {
     let err = train_and_register(&config).expect_err("bad row must fail");
     assert!(matches!(err, PipelineError::Data(_)), "{err:?}");
     let message = err.to_string();
-    assert!(message.contains("line 4"), "{message}");
+    assert!(message.contains("bad.csv:4:") || message.contains("line 4"), "{message}");
     assert!(message.contains("twenty"), "{message}");
     // Nothing was registered.
-    assert!(Registry::open(&config.tracking_uri)
-        .and_then(|r| r.versions(&config.model_name))
-        .map(|v| v.is_empty())
-        .unwrap_or(true));
+    assert!(
+        Registry::open(&config.tracking_uri)
+            .and_then(|r| r.versions(&config.model_name))
+            .map(|v| v.is_empty())
+            .unwrap_or(true)
+    );
 }
 
 #[test]

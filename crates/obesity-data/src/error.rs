@@ -29,6 +29,15 @@ pub enum DataError {
         /// The header as read (trimmed, BOM removed).
         found: Vec<String>,
     },
+    /// The header is a single field containing another separator: the file is most likely
+    /// `;`- or tab-separated (a European-locale spreadsheet export).
+    #[error("{file}:1: the header is one field containing `{found}`; expected comma-separated columns (load it with `LoadOptions::delimiter(b'{found}')`)", found = .found.escape_default())]
+    WrongDelimiter {
+        /// Source file.
+        file: String,
+        /// The separator the header seems to use.
+        found: char,
+    },
     /// The header names the same schema column twice, so which one to read is ambiguous.
     #[error(
         "{file}:1: column `{column}` appears twice in the header (fields {first} and {second}); expected each column once"
@@ -236,6 +245,7 @@ impl DataError {
         use DataError::*;
         match self {
             MissingColumns { file, .. }
+            | WrongDelimiter { file, .. }
             | DuplicateColumn { file, .. }
             | NotNumeric { file, .. }
             | MissingValue { file, .. }
@@ -255,7 +265,7 @@ impl DataError {
     pub fn line(&self) -> Option<u64> {
         use DataError::*;
         match self {
-            MissingColumns { .. } | DuplicateColumn { .. } => Some(1),
+            MissingColumns { .. } | WrongDelimiter { .. } | DuplicateColumn { .. } => Some(1),
             NotNumeric { line, .. }
             | MissingValue { line, .. }
             | UnknownCategory { line, .. }

@@ -28,30 +28,42 @@ pub enum LoadMode {
     Lenient,
 }
 
-/// Options for [`load_csv`]. `LoadOptions::default()` is strict.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+/// Options for [`load_csv`]. `LoadOptions::default()` is strict and comma-separated.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LoadOptions {
     mode: LoadMode,
+    delimiter: u8,
+}
+
+impl Default for LoadOptions {
+    fn default() -> Self {
+        LoadOptions {
+            mode: LoadMode::Strict,
+            delimiter: b',',
+        }
+    }
 }
 
 impl LoadOptions {
     /// Strict loading: the first bad row fails the load. This is the default.
     pub fn strict() -> Self {
-        LoadOptions {
-            mode: LoadMode::Strict,
-        }
+        LoadOptions::default()
     }
 
     /// Lenient loading: bad rows are set aside with their error, good rows kept.
     pub fn lenient() -> Self {
-        LoadOptions {
-            mode: LoadMode::Lenient,
-        }
+        LoadOptions::default().mode(LoadMode::Lenient)
     }
 
     /// Sets the mode. By default, this is [`LoadMode::Strict`].
     pub fn mode(mut self, mode: LoadMode) -> Self {
         self.mode = mode;
+        self
+    }
+
+    /// Sets the field separator, for `;`- or tab-separated exports. By default, this is `,`.
+    pub fn delimiter(mut self, delimiter: u8) -> Self {
+        self.delimiter = delimiter;
         self
     }
 
@@ -177,6 +189,7 @@ pub fn load_csv_bytes(
 
     let mut reader = csv::ReaderBuilder::new()
         .has_headers(false)
+        .delimiter(options.delimiter)
         .flexible(true)
         .from_reader(bytes);
     let mut row = csv::ByteRecord::new();
@@ -187,7 +200,17 @@ pub fn load_csv_bytes(
         return Err(DataError::EmptyFile { file });
     }
     let header = read_header(&row, &file, bytes)?;
-    let columns = bind_columns(&header, &file)?;
+    let columns = bind_columns(&header, &file).map_err(|e| match (&e, header.as_slice()) {
+        // One field holding another separator: say so rather than list 16 missing columns.
+        (DataError::MissingColumns { .. }, [only]) => [';', '\t', '|', ',']
+            .into_iter()
+            .find(|c| *c as u32 != u32::from(options.delimiter) && only.contains(*c))
+            .map_or(e, |found| DataError::WrongDelimiter {
+                file: file.clone(),
+                found,
+            }),
+        _ => e,
+    })?;
 
     let mut warnings = Vec::new();
     for (i, name) in header.iter().enumerate() {

@@ -684,6 +684,10 @@ fn check_range(what: &'static str, labels: &[usize], n_classes: usize) -> Result
     }
 }
 
+/// How far above 1 a probability may be before it is an error: a few f32 ulps, so models
+/// that average f32 probabilities are not rejected for rounding.
+const PROBA_ROUNDING_SLACK: f64 = 1e-6;
+
 /// Checks a probability matrix against labels: one row per label, labels within the column
 /// count, every value finite and within [0, 1] (scikit-learn rejects values outside).
 pub(crate) fn check_proba<T: Probability>(
@@ -702,7 +706,9 @@ pub(crate) fn check_proba<T: Probability>(
     check_range("y_true", y_true, proba.ncols())?;
     for ((i, k), v) in proba.indexed_iter() {
         let v = v.to_f64();
-        if !(0.0..=1.0).contains(&v) {
+        // An f32 average of per-tree probabilities may exceed 1 by an ulp or two; that is
+        // rounding, not a bad input.
+        if !(0.0..=1.0 + PROBA_ROUNDING_SLACK).contains(&v) {
             return Err(EvalError::InvalidValue {
                 what: "proba",
                 value: format!("{v} at row {i}, class {k}"),

@@ -117,10 +117,22 @@ impl ClassificationReport {
             "{:>width$}  {:>9} {:>9} {:>9} {:>9}\n\n",
             "", "precision", "recall", "f1-score", "support"
         );
+        // Python prints NaN as `nan`; Rust's `{:.2}` would print `NaN`.
+        let num = |v: f64| {
+            if v.is_nan() {
+                "nan".to_string()
+            } else {
+                format!("{v:.digits$}")
+            }
+        };
         let row = |s: &mut String, r: &ReportRow| {
             s.push_str(&format!(
-                "{:>width$}  {:>9.digits$} {:>9.digits$} {:>9.digits$} {:>9}\n",
-                r.label, r.precision, r.recall, r.f1_score, r.support
+                "{:>width$}  {:>9} {:>9} {:>9} {:>9}\n",
+                r.label,
+                num(r.precision),
+                num(r.recall),
+                num(r.f1_score),
+                r.support
             ));
         };
         for r in &self.classes {
@@ -128,8 +140,12 @@ impl ClassificationReport {
         }
         s.push('\n');
         s.push_str(&format!(
-            "{:>width$}  {:>9} {:>9} {:>9.digits$} {:>9}\n",
-            "accuracy", "", "", self.accuracy, self.macro_avg.support
+            "{:>width$}  {:>9} {:>9} {:>9} {:>9}\n",
+            "accuracy",
+            "",
+            "",
+            num(self.accuracy),
+            self.macro_avg.support
         ));
         row(&mut s, &self.macro_avg);
         row(&mut s, &self.weighted_avg);

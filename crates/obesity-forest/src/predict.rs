@@ -25,6 +25,9 @@ pub(crate) const ROW_MAJOR_BELOW: usize = 16;
 /// From this many rows, blocks are spread over rayon's pool.
 pub(crate) const PARALLEL_FROM: usize = 2048;
 
+/// Marks a leaf whose probabilities are not one-hot.
+const IMPURE: u32 = u32::MAX;
+
 #[derive(Debug, Clone, Copy, PartialEq)]
 struct WalkNode {
     feature: u32,
@@ -48,6 +51,8 @@ pub(crate) struct Kernel {
     /// Row stride of the block buffer: `n_features` rounded up to a power of two, so the
     /// feature lookup is masked instead of bounds-checked.
     stride: usize,
+    /// `1 / n_trees`.
+    scale: f32,
 }
 
 impl Kernel {
@@ -84,10 +89,16 @@ impl Kernel {
                     children: [map(f.left[i]), map(f.right[i])],
                 });
             }
-            for l in 0..(le - ls) as u32 {
-                let me = leaf_base + l;
+            for l in 0..(le - ls) {
+                let me = leaf_base + l as u32;
+                let p = &f.leaf_proba[(ls + l) * f.n_classes..(ls + l + 1) * f.n_classes];
+                // A leaf's `feature` (never read by the walk: the lookup is masked) carries
+                // its class when the leaf is pure, which fully grown trees' leaves almost
+                // always are: one add instead of `n_classes`.
+                let pure = p.iter().filter(|&&v| v != 0.0).count() == 1;
+                let class = p.iter().position(|&v| v == 1.0).filter(|_| pure);
                 k.nodes.push(WalkNode {
-                    feature: 0,
+                    feature: class.map_or(IMPURE, |c| c as u32),
                     threshold: f32::INFINITY,
                     children: [me, me],
                 });
@@ -105,14 +116,29 @@ impl Kernel {
             },
         );
         k.stride = f.n_features.next_power_of_two();
+        k.scale = scale;
         k
+    }
+
+    /// Adds leaf `w` (a walk position) of the tree with `delta` into `out`.
+    #[inline(always)]
+    fn add_leaf(&self, w: u32, delta: u32, out: &mut [f32]) {
+        let class = self.nodes[w as usize & (self.nodes.len() - 1)].feature;
+        if let Some(o) = out.get_mut(class as usize) {
+            *o += self.scale;
+        } else {
+            let k = self.n_classes;
+            let leaf = (w - delta) as usize;
+            for (o, p) in out.iter_mut().zip(&self.proba[leaf * k..(leaf + 1) * k]) {
+                *o += p;
+            }
+        }
     }
 
     /// Adds the forest's probabilities for one row into `out` (which the caller zeroed).
     /// Allocates nothing.
     #[inline]
     pub(crate) fn row(&self, row: &[f32], out: &mut [f32]) {
-        let k = self.n_classes;
         let mask = self.nodes.len() - 1;
         for ((&root, &lb), &delta) in self.roots.iter().zip(&self.leaf_base).zip(&self.leaf_delta) {
             let mut w = root;
@@ -120,10 +146,7 @@ impl Kernel {
                 let nd = &self.nodes[w as usize & mask];
                 w = nd.children[usize::from(row[nd.feature as usize] > nd.threshold)];
             }
-            let leaf = (w - delta) as usize;
-            for (o, p) in out.iter_mut().zip(&self.proba[leaf * k..(leaf + 1) * k]) {
-                *o += p;
-            }
+            self.add_leaf(w, delta, out);
         }
     }
 
@@ -180,10 +203,7 @@ impl Kernel {
                 }
                 // The last group may be partial: `og` then has fewer rows than `idx`.
                 for (o, &w) in og.chunks_exact_mut(k).zip(&idx) {
-                    let leaf = (w - delta) as usize;
-                    for (o, p) in o.iter_mut().zip(&self.proba[leaf * k..(leaf + 1) * k]) {
-                        *o += p;
-                    }
+                    self.add_leaf(w, delta, o);
                 }
             }
         }

@@ -647,37 +647,25 @@ fn percentile(sorted: &[f64], q: f64) -> Option<f64> {
     Some(a + (h - lo as f64) * (b - a))
 }
 
-/// Macro F1 over the union of classes present in `y_true` and `y_pred`, as scikit-learn's
-/// `f1_score(average="macro", zero_division=0)`: per class `2·tp / (2·tp + fp + fn)`.
+/// Macro F1 over the classes present in `y_true` or `y_pred`, from `obesity-eval` (scikit-learn's
+/// `f1_score(average="macro", zero_division=0)`). `None` without labels.
 ///
-/// Kludge: obesity-eval had no classification metrics yet when this was written; move to
-/// its `f1_score` once it has one (one concept, one home).
+/// Labels come from users and may be any `usize`, so they are renumbered densely first: the
+/// confusion matrix is then sized by the classes present, never by the largest label.
 fn f1_macro(y_true: &[usize], y_pred: &[usize]) -> Option<f64> {
-    if y_true.is_empty() {
-        return None;
-    }
-    // class → (tp, fp, fn)
-    let mut counts: BTreeMap<usize, (u64, u64, u64)> = BTreeMap::new();
-    for (&t, &p) in y_true.iter().zip(y_pred) {
-        if t == p {
-            counts.entry(t).or_default().0 += 1;
-        } else {
-            counts.entry(p).or_default().1 += 1;
-            counts.entry(t).or_default().2 += 1;
-        }
-    }
-    let sum: f64 = counts
-        .values()
-        .map(|&(tp, fp, fn_)| {
-            let den = 2 * tp + fp + fn_;
-            if den == 0 {
-                0.0
-            } else {
-                2.0 * tp as f64 / den as f64
-            }
-        })
-        .sum();
-    Some(sum / counts.len() as f64)
+    let classes: std::collections::BTreeSet<usize> = y_true.iter().chain(y_pred).copied().collect();
+    let dense: HashMap<usize, usize> = classes.iter().enumerate().map(|(i, &c)| (c, i)).collect();
+    let remap =
+        |v: &[usize]| -> Vec<usize> { v.iter().filter_map(|c| dense.get(c).copied()).collect() };
+    obesity_eval::precision_recall_f1(
+        &remap(y_true),
+        &remap(y_pred),
+        classes.len(),
+        obesity_eval::Average::Macro,
+        obesity_eval::ZeroDivision::Zero,
+    )
+    .ok()
+    .map(|prf| prf.f1)
 }
 
 /// Names used as directory components must be non-empty and stay inside their directory.
@@ -724,5 +712,9 @@ mod tests {
         // f1_score([0,0],[0,1],average="macro") = mean(2/3, 0) = 1/3
         let f = f1_macro(&[0, 0], &[0, 1]).unwrap_or(0.0);
         assert!((f - 1.0 / 3.0).abs() < 1e-12, "{f}");
+        // Arbitrary label values are renumbered, not used as matrix sizes.
+        let f = f1_macro(&[usize::MAX, 7], &[usize::MAX, 7]).unwrap_or(0.0);
+        assert!((f - 1.0).abs() < 1e-12, "{f}");
+        assert_eq!(f1_macro(&[], &[]), None);
     }
 }

@@ -23,7 +23,8 @@
 //! [`Stage`]s (None, Staging, Production, Archived, with `archive_existing_versions`) and
 //! carry aliases (`champion`, `challenger` …). [`ModelRef`] parses MLflow's references
 //! (`models:/name/3`, `models:/name@champion`, `models:/name/Production`, `name@alias`) and
-//! [`Registry::load`] returns a ready classifier with its pipeline. [`Registry::compare`]
+//! [`Registry::load`] returns a ready classifier with its fitted feature pipeline
+//! ([`LoadedModel`]). [`Registry::compare`]
 //! puts two versions side by side; [`PromotionPolicy`] promotes by thresholds but never
 //! replaces a better champion.
 //!
@@ -34,6 +35,31 @@
 //! `MLFLOW_ALLOW_FILE_STORE=true mlflow ui --backend-store-uri ./mlruns` shows the runs and
 //! versions. Every write is atomic and writers in several processes are serialised by a file
 //! lock. [`open_store`] picks the store from a tracking URI (folder, `file://`, `http(s)://`).
+//!
+//! The local layout, as MLflow's `FileStore` writes it:
+//!
+//! ```text
+//! mlruns/
+//!   .obesity.lock                      cross-process writer lock (a file; MLflow ignores it)
+//!   .trash/                            soft-deleted experiments
+//!   0/meta.yaml                        the "Default" experiment
+//!   <experiment_id>/meta.yaml          experiment_id, name, artifact_location, lifecycle_stage, times
+//!   <experiment_id>/tags/<key>
+//!   <experiment_id>/<run_id>/meta.yaml run_id, run_uuid, run_name, user_id, status (1..5), times,
+//!                                      artifact_uri (file://...), lifecycle_stage
+//!   <experiment_id>/<run_id>/params/<key>    value, no trailing newline
+//!   <experiment_id>/<run_id>/tags/<key>      value, no trailing newline
+//!   <experiment_id>/<run_id>/metrics/<key>   lines "<timestamp_ms> <value> <step>" (nan, inf, -inf)
+//!   <experiment_id>/<run_id>/artifacts/...   model/model.bin, model/pipeline.json, ...
+//!   models/<name>/meta.yaml            name, creation_timestamp, last_updated_timestamp, description
+//!   models/<name>/tags/<key>, models/<name>/aliases/<alias>   (alias file holds the version number)
+//!   models/<name>/version-<n>/meta.yaml, .../tags/<key>
+//! ```
+//!
+//! Keys containing `/` become sub-folders, as in MLflow. Temporary files and folders start
+//! with `.tmp-obesity` and are skipped by readers; a new version's folder is built under such
+//! a name and renamed to `version-<n>` last. Metric files are rewritten atomically on each
+//! batch, which costs O(history) per batch: log long step series in batches.
 //!
 //! ## Example
 //!

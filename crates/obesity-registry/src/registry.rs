@@ -144,6 +144,8 @@ pub struct LoadedModel {
     /// The fitted feature pipeline, if one was registered: `transform` request records with
     /// it before calling the classifier.
     pub pipeline: Option<FittedPipeline>,
+    /// The same pipeline as the JSON bytes stored in the registry.
+    pub pipeline_json: Option<Vec<u8>>,
     /// The signature, if one was registered.
     pub signature: Option<Signature>,
     /// Where the version came from.
@@ -404,14 +406,15 @@ impl Registry {
             version: version.version,
             source: e,
         })?;
-        let pipeline = match optional(PIPELINE_FILE)? {
+        let pipeline_json = optional(PIPELINE_FILE)?;
+        let pipeline = match &pipeline_json {
             Some(b) => {
                 let pipeline_error = |source| Error::Pipeline {
                     name: version.name.clone(),
                     version: version.version,
                     source,
                 };
-                let text = String::from_utf8_lossy(&b);
+                let text = String::from_utf8_lossy(b);
                 Some(FittedPipeline::from_json(&text).map_err(pipeline_error)?)
             }
             None => None,
@@ -431,6 +434,7 @@ impl Registry {
             version,
             classifier,
             pipeline,
+            pipeline_json,
             signature,
             lineage,
         })

@@ -210,3 +210,23 @@ fn lenient_mode_keeps_good_rows_and_reports_each_bad_one() {
         (2, 1, vec![2, 4])
     );
 }
+
+#[test]
+fn semicolon_file_names_its_separator_and_loads_with_the_option() {
+    let (e, msg) = strict_error("semicolon.csv");
+    assert!(
+        matches!(e, DataError::WrongDelimiter { found: ';', .. }),
+        "{e:?}"
+    );
+    assert!(
+        msg.contains("semicolon.csv:1") && msg.contains("delimiter(b';')"),
+        "{msg}"
+    );
+    let loaded = load_csv(bad("semicolon.csv"), &LoadOptions::strict().delimiter(b';')).unwrap();
+    let reference = load_csv(bad("ok.csv"), &LoadOptions::strict()).unwrap();
+    assert_eq!(loaded.records, reference.records);
+    assert_eq!(
+        loaded.fingerprint.canonical,
+        reference.fingerprint.canonical
+    );
+}

@@ -182,8 +182,14 @@ fn canonical_digest_follows_the_documented_encoding() {
     // Any change of value changes it; so does a missing label.
     let mut changed = first.to_vec();
     changed[0].weight = 64.1;
-    assert_ne!(obesity_data::canonical_digest(&changed), obesity_data::canonical_digest(first));
+    assert_ne!(
+        obesity_data::canonical_digest(&changed),
+        obesity_data::canonical_digest(first)
+    );
     changed[0].weight = 64.0;
     changed[0].target = None;
-    assert_ne!(obesity_data::canonical_digest(&changed), obesity_data::canonical_digest(first));
+    assert_ne!(
+        obesity_data::canonical_digest(&changed),
+        obesity_data::canonical_digest(first)
+    );
 }

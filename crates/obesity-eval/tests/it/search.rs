@@ -85,6 +85,10 @@ fn grid_search_ranks_the_informative_feature_first_and_refits() {
     let back: SearchResults = serde_json::from_str(&json).unwrap();
     assert_eq!(back.candidates.len(), 6);
     assert_eq!(back.best_params(), r.best_params());
+    // A hand-edited file cannot point best_index past the candidates.
+    let mut v: serde_json::Value = serde_json::from_str(&json).unwrap();
+    v["best_index"] = serde_json::json!(99);
+    assert!(serde_json::from_value::<SearchResults>(v).is_err());
 }
 
 #[test]

@@ -207,8 +207,23 @@ fn classification_report_text_is_byte_identical_to_sklearn() {
         .unwrap();
         assert_eq!(report.to_string(), want, "{}", case["name"]);
         assert_eq!(report.to_text(4), case["report_text_4"].as_str().unwrap());
+        let with_nan = ClassificationReport::new(
+            &usizes(&case["y_true"]),
+            &usizes(&case["y_pred"]),
+            &names,
+            ZeroDivision::Nan,
+        )
+        .unwrap();
+        assert_eq!(
+            with_nan.to_text(3),
+            case["report_text_nan"].as_str().unwrap(),
+            "{} (zero_division=nan)",
+            case["name"]
+        );
         let json: Value = serde_json::from_str(&report.to_json().unwrap()).unwrap();
         assert_eq!(json["classes"][0]["label"], names[0].as_str());
+        let back: ClassificationReport = serde_json::from_str(&report.to_json().unwrap()).unwrap();
+        assert_eq!(back.to_string(), report.to_string());
         assert!(json["classes"][0]["f1-score"].is_number());
         checked += 1;
     }
@@ -285,6 +300,14 @@ fn metrics_reject_bad_input() {
         roc_auc_ovr(&[0], p3.view(), Average::Micro),
         Err(EvalError::Undefined { .. })
     ));
+    assert!(matches!(
+        ConfusionMatrix::from_counts(vec![vec![1, 2], vec![3]]),
+        Err(EvalError::InvalidValue { what: "counts", .. })
+    ));
+    assert!(ConfusionMatrix::from_counts(vec![vec![0, 0], vec![0, 0]]).is_err());
+    assert!(serde_json::from_str::<ConfusionMatrix>(r#"{"counts": [[1, 2], [3]]}"#).is_err());
+    let cm: ConfusionMatrix = serde_json::from_str(r#"{"counts": [[1, 2], [3, 4]]}"#).unwrap();
+    assert_close(cm.accuracy(), 0.5, 1e-12, "deserialised");
     assert!(matches!(
         ClassificationReport::new(&[0], &[0], &[], ZeroDivision::Warn),
         Err(EvalError::EmptyInput {

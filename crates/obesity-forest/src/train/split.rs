@@ -59,7 +59,9 @@ impl Scratch {
 /// Data of the node being split.
 pub(crate) struct NodeCtx<'a> {
     pub(crate) rows: &'a [u32],
+    /// Class of each row of `rows` (aligned with it, so read sequentially).
     pub(crate) y: &'a [u32],
+    /// Weight of each row of `rows` (aligned with it).
     pub(crate) w: &'a [f32],
     pub(crate) totals: &'a [f64],
     pub(crate) w_total: f64,
@@ -135,11 +137,10 @@ fn histogram<C: BinCode>(
     // store: spread rows over REPLICAS copies of the histogram and fold them afterwards.
     let reps = if n_bins <= FEW_BINS { REPLICAS } else { 1 };
     let (mut lo, mut hi) = (usize::MAX, 0usize);
-    for (i, &r) in node.rows.iter().enumerate() {
-        let r = r as usize;
-        let b = codes[r].idx();
+    for (i, ((&r, &c), &w)) in node.rows.iter().zip(node.y).zip(node.w).enumerate() {
+        let b = codes[r as usize].idx();
         let rep = i & (reps - 1);
-        s.hist[(rep * n_bins + b) * k + node.y[r] as usize] += f64::from(node.w[r]);
+        s.hist[(rep * n_bins + b) * k + c as usize] += f64::from(w);
         s.cnt[rep * n_bins + b] += 1;
         lo = lo.min(b);
         hi = hi.max(b);
@@ -232,15 +233,15 @@ fn order_key(v: f32) -> u32 {
 
 fn exact<C: BinCode>(binned: &Binned<C>, f: usize, node: &NodeCtx<'_>, s: &mut Scratch) -> Outcome {
     let raw = binned.raw(f);
-    // Sort `value key << 32 | row` as plain u64s: much cheaper than sorting tuples by a
+    // Sort `value key << 32 | position in the node` as plain u64s: much cheaper than sorting tuples by a
     // float comparator.
     s.keys.clear();
     let (mut lo, mut hi) = (u32::MAX, 0u32);
-    for &r in node.rows {
+    for (i, &r) in node.rows.iter().enumerate() {
         let k = order_key(raw[r as usize]);
         lo = lo.min(k);
         hi = hi.max(k);
-        s.keys.push(u64::from(k) << 32 | u64::from(r));
+        s.keys.push(u64::from(k) << 32 | i as u64);
     }
     if lo == hi {
         return Outcome::Constant;
@@ -251,9 +252,9 @@ fn exact<C: BinCode>(binned: &Binned<C>, f: usize, node: &NodeCtx<'_>, s: &mut S
     let mut wl = 0.0;
     let mut best: Option<(f64, usize)> = None; // proxy, n_left
     for i in 0..n - 1 {
-        let r = s.keys[i] as u32 as usize;
-        let w = f64::from(node.w[r]);
-        s.left[node.y[r] as usize] += w;
+        let j = s.keys[i] as u32 as usize;
+        let w = f64::from(node.w[j]);
+        s.left[node.y[j] as usize] += w;
         wl += w;
         let nl = i + 1;
         if nl < node.min_leaf {
@@ -273,8 +274,8 @@ fn exact<C: BinCode>(binned: &Binned<C>, f: usize, node: &NodeCtx<'_>, s: &mut S
     match best {
         None => Outcome::NoValid,
         Some((p, n_left)) => {
-            let a = raw[s.keys[n_left - 1] as u32 as usize];
-            let b = raw[s.keys[n_left] as u32 as usize];
+            let a = raw[node.rows[s.keys[n_left - 1] as u32 as usize] as usize];
+            let b = raw[node.rows[s.keys[n_left] as u32 as usize] as usize];
             let threshold = midpoint(a + 0.0, b + 0.0);
             s.left.copy_from_slice(&s.best_left);
             Outcome::Found(Split {

@@ -85,6 +85,10 @@ pub(crate) fn grow<C: BinCode>(
     for &r in &rows {
         root_totals[y[r as usize] as usize] += f64::from(w[r as usize]);
     }
+    // Classes and weights travel with the rows through every partition, so the split search
+    // reads them sequentially instead of gathering by row index.
+    let mut ys: Vec<u32> = rows.iter().map(|&r| y[r as usize]).collect();
+    let mut ws: Vec<f32> = rows.iter().map(|&r| w[r as usize]).collect();
     let mut stack = vec![Task {
         start: 0,
         end: rows.len(),
@@ -106,8 +110,8 @@ pub(crate) fn grow<C: BinCode>(
         if can_split {
             let node = NodeCtx {
                 rows: &rows[task.start..task.end],
-                y,
-                w,
+                y: &ys[task.start..task.end],
+                w: &ws[task.start..task.end],
                 totals: &task.totals,
                 w_total,
                 min_leaf: cfg.min_samples_leaf,
@@ -177,6 +181,8 @@ pub(crate) fn grow<C: BinCode>(
                 link(&mut tree, id as i32);
                 let n_left = partition(
                     &mut rows[task.start..task.end],
+                    &mut ys[task.start..task.end],
+                    &mut ws[task.start..task.end],
                     binned.raw(s.feature),
                     s.threshold,
                 );
@@ -212,7 +218,13 @@ pub(crate) fn grow<C: BinCode>(
 }
 
 /// Moves the rows with `raw[row] <= threshold` to the front; returns how many there are.
-fn partition(rows: &mut [u32], raw: &[f32], threshold: f32) -> usize {
+fn partition(
+    rows: &mut [u32],
+    ys: &mut [u32],
+    ws: &mut [f32],
+    raw: &[f32],
+    threshold: f32,
+) -> usize {
     let mut i = 0;
     let mut j = rows.len();
     while i < j {
@@ -221,6 +233,8 @@ fn partition(rows: &mut [u32], raw: &[f32], threshold: f32) -> usize {
         } else {
             j -= 1;
             rows.swap(i, j);
+            ys.swap(i, j);
+            ws.swap(i, j);
         }
     }
     i

@@ -403,3 +403,47 @@ proptest! {
         }
     }
 }
+
+/// On the real UCI file (when `OBESITY_UCI_CSV` is set): an even/odd row split does not
+/// drift, and keeping only the heavier half of the odd rows drifts Weight.
+#[test]
+fn uci_split_has_no_drift_and_heavier_half_drifts_weight() {
+    let Some(path) = std::env::var_os("OBESITY_UCI_CSV") else {
+        eprintln!("skipped: OBESITY_UCI_CSV is not set");
+        return;
+    };
+    let loaded = obesity_data::load_csv(&path, &obesity_data::LoadOptions::strict()).unwrap();
+    let (even, odd): (Vec<_>, Vec<_>) = loaded
+        .records
+        .iter()
+        .cloned()
+        .enumerate()
+        .partition(|(i, _)| i % 2 == 0);
+    let even: Vec<_> = even.into_iter().map(|(_, r)| r).collect();
+    let odd: Vec<_> = odd.into_iter().map(|(_, r)| r).collect();
+    let profile = ReferenceProfile::from_columns(&obesity_data::feature_columns(&even)).unwrap();
+    let same = profile
+        .drift(
+            &obesity_data::feature_columns(&odd),
+            &DriftOptions::default(),
+        )
+        .unwrap();
+    assert_eq!(same.number_of_drifted_columns, 0, "{same}");
+    let mut weights: Vec<f64> = odd.iter().map(|r| r.weight).collect();
+    weights.sort_by(f64::total_cmp);
+    let median = weights[weights.len() / 2];
+    let heavy: Vec<_> = odd.into_iter().filter(|r| r.weight > median).collect();
+    let shifted = profile
+        .drift(
+            &obesity_data::feature_columns(&heavy),
+            &DriftOptions::default(),
+        )
+        .unwrap();
+    let w = shifted.column("Weight").unwrap();
+    assert_eq!(
+        w.stattest,
+        StatTest::Wasserstein,
+        "1,056 reference rows > 1,000"
+    );
+    assert!(w.drifted && w.score > 0.5, "{shifted}");
+}

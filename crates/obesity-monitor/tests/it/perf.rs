@@ -32,6 +32,15 @@ fn batch(prefix: &str, version: &str) -> PredictionBatch {
     b
 }
 
+/// Reference values made by scripts/monitor_ops_reference.py.
+fn reference() -> serde_json::Value {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/ops_reference.json");
+    std::fs::read_to_string(path)
+        .ok()
+        .and_then(|s| serde_json::from_str(&s).ok())
+        .unwrap_or_default()
+}
+
 fn close(a: Option<f64>, b: f64) -> bool {
     a.is_some_and(|a| (a - b).abs() < 1e-12)
 }
@@ -50,10 +59,21 @@ fn summary_counts_rates_latency_and_scores() -> Result<(), MonitorError> {
     assert!(close(s.error_rate, 0.2));
     // No labels yet: accuracy and F1 are unknown, not 0.
     assert_eq!((s.n_labelled, s.accuracy, s.f1_macro), (0, None, None));
-    // Latencies of both batches: [10,10,20,20,30,30,40,40,100,100];
-    // numpy.percentile(..., [50, 95, 99]) = [30, 100, 100].
-    assert!(close(s.latency_p50_ms, 30.0));
-    assert!(close(s.latency_p95_ms, 100.0));
+    // Latencies of both batches: [10,10,20,20,30,30,40,40,100,100], percentiles from numpy
+    // (scripts/monitor_ops_reference.py).
+    let want = &reference()["latency_percentiles"]["p50_p95_p99"];
+    assert!(close(
+        s.latency_p50_ms,
+        want[0].as_f64().unwrap_or(f64::NAN)
+    ));
+    assert!(close(
+        s.latency_p95_ms,
+        want[1].as_f64().unwrap_or(f64::NAN)
+    ));
+    assert!(close(
+        s.latency_p99_ms,
+        want[2].as_f64().unwrap_or(f64::NAN)
+    ));
     assert!(close(s.drift_score, 0.3));
     assert!(close(s.max_drift_score, 0.4));
     assert!(close(s.invalid_row_share, 0.1));
@@ -76,10 +96,12 @@ fn late_labels_give_accuracy_and_f1_and_unknown_ids_are_reported() -> Result<(),
     let s = m.summary_hours(1);
     assert_eq!(s.n_labelled, 4);
     assert!(close(s.accuracy, 0.5));
-    // f1_score([0,1,1,2],[0,1,2,0],average="macro") = 0.4444444444444444 (scikit-learn)
+    // scikit-learn's f1_score(y_true, y_pred, average="macro") on these labels.
+    let want = &reference()["f1_macro"];
+    assert_eq!(want["y_true"], serde_json::json!([0, 1, 1, 2]));
+    assert_eq!(want["y_pred"], serde_json::json!([0, 1, 2, 0]));
     assert!(
-        s.f1_macro
-            .is_some_and(|f| (f - 0.444_444_444_444_444_4).abs() < 1e-12),
+        close(s.f1_macro, want["value"].as_f64().unwrap_or(f64::NAN)),
         "{:?}",
         s.f1_macro
     );
@@ -356,4 +378,41 @@ fn damage_before_the_last_line_is_an_error_naming_the_line()
     // The file was not touched.
     assert_eq!(std::fs::read(&path)?, damaged);
     Ok(())
+}
+
+fn fail(e: impl std::fmt::Display) -> proptest::test_runner::TestCaseError {
+    proptest::test_runner::TestCaseError::fail(e.to_string())
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+
+    /// Whatever byte a crash cuts the log at, reopening never fails and keeps exactly the
+    /// events whose line was complete.
+    #[test]
+    fn any_truncation_recovers_the_complete_events(cut_frac in 0.0f64..=1.0) {
+        let dir = tempfile::tempdir().map_err(fail)?;
+        let c = clock();
+        let path = PerformanceMonitor::events_path(dir.path(), "m");
+        {
+            let mut m = PerformanceMonitor::open(dir.path(), "m", Arc::new(c.clone())).map_err(fail)?;
+            for p in ["a", "b", "c"] {
+                m.log_batch(batch(p, "1")).map_err(fail)?;
+            }
+        }
+        let full = std::fs::read(&path).map_err(fail)?;
+        let cut = ((full.len() as f64) * cut_frac).floor() as usize;
+        std::fs::write(&path, full.get(..cut).unwrap_or_default()).map_err(fail)?;
+        // Lines whose JSON (without its newline) fits in the cut survive.
+        let mut complete = 0;
+        let mut end = 0;
+        for line in full.split_inclusive(|b| *b == b'\n') {
+            if end + line.len() - 1 <= cut {
+                complete += 1;
+            }
+            end += line.len();
+        }
+        let m = PerformanceMonitor::open(dir.path(), "m", Arc::new(c.clone())).map_err(fail)?;
+        proptest::prop_assert_eq!(m.summary_hours(1).n_batches, complete);
+    }
 }

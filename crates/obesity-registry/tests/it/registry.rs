@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use ndarray::{Array1, array};
 use obesity_features::{FeaturePipeline, FittedPipeline};
-use obesity_forest::{Classifier as _, ForestParams, RandomForest, load_classifier};
+use obesity_forest::{ForestParams, RandomForest, load_classifier};
 use obesity_registry::{
     Error, Lineage, ModelRef, NewVersion, Registry, Signature, Stage, Store, Tracker,
 };
@@ -100,11 +100,20 @@ fn register_then_load_by_number_alias_stage_and_latest() {
     assert_eq!(v.tags["lineage.crate_version"], env!("CARGO_PKG_VERSION"));
 
     let loaded = reg.load_str("models:/obesity-rf/1").expect("load");
-    assert_eq!(loaded.classifier.n_features(), 2);
+    assert_eq!(loaded.classifier.n_features(), 32);
     assert_eq!(loaded.classifier.to_bytes().expect("bytes"), bytes);
     assert_eq!(
         loaded.pipeline_json.as_deref(),
-        Some(&br#"{"steps":[]}"#[..])
+        Some(pipeline.to_json().expect("json").as_bytes())
+    );
+    // The loaded pipeline + classifier predict exactly as the originals.
+    let loaded_pipeline = loaded.pipeline.as_ref().expect("pipeline");
+    let x = loaded_pipeline.transform(&records).expect("transform");
+    assert_eq!(x, pipeline.transform(&records).expect("transform"));
+    let original = load_classifier(&bytes).expect("original");
+    assert_eq!(
+        loaded.classifier.predict(x.view()).expect("predict"),
+        original.predict(x.view()).expect("predict")
     );
     assert_eq!(loaded.signature, Some(signature()));
     assert_eq!(loaded.lineage.data_fingerprint.as_deref(), Some("feedbeef"));
@@ -148,7 +157,7 @@ fn register_then_load_by_number_alias_stage_and_latest() {
         })
         .expect("load");
     assert_eq!(loaded.version.version, 2);
-    assert!(loaded.pipeline.is_none());
+    assert!(loaded.pipeline.is_none() && loaded.pipeline_json.is_none());
     assert!(loaded.signature.is_none());
 
     // Moving an alias.
