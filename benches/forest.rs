@@ -1,11 +1,11 @@
 //! Random forest: fit and predict_proba against smartcore and linfa-ensemble on the same
 //! matrix, in the same run (scikit-learn's figures come from benches/sklearn_forest.py).
 //!
-//! Data: the UCI table through the standard pipeline (one-hot of every categorical column,
-//! BMI: 32 columns) when OBESITY_UCI_CSV is set, else fixtures/obesity_synthetic.csv if
-//! present, else generated data of the same shape. Stratified 80/20 split, seed 42: the
-//! 1,688-row training split is fitted; the prediction batch is the test split repeated 50
-//! times (21,150 rows).
+//! Data: the UCI table through obesity-features' standard pipeline (one-hot of every
+//! categorical column, BMI: 32 columns) when OBESITY_UCI_CSV is set, else
+//! fixtures/obesity_synthetic.csv, else `synth::generate(2111, 42)`. obesity-data's
+//! stratified 80/20 split, seed 42: the training split (1,689 rows) is fitted; the prediction
+//! batch is the test split repeated 50 times (21,100 rows).
 //!
 //! Run: `cargo bench --bench forest` (`-- --quick` while iterating).
 
@@ -15,156 +15,32 @@ use std::time::Duration;
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use linfa::prelude::{Fit, Predict};
 use ndarray::{Array1, Array2, Axis};
+use obesity_data::{LoadOptions, ObesityRecord, load_csv, stratified_split, synth, target_indices};
+use obesity_features::FeaturePipeline;
 use obesity_forest::{Classifier, ForestParams, RandomForest};
-use rand::{Rng, SeedableRng};
+use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use smartcore::ensemble::random_forest_classifier::{
     RandomForestClassifier, RandomForestClassifierParameters,
 };
 use smartcore::linalg::basic::matrix::DenseMatrix;
 
-const NUMERIC: [&str; 8] = [
-    "Age", "Height", "Weight", "FCVC", "NCP", "CH2O", "FAF", "TUE",
-];
-const CATEGORICAL: [&str; 8] = [
-    "Gender",
-    "family_history_with_overweight",
-    "FAVC",
-    "CAEC",
-    "SMOKE",
-    "SCC",
-    "CALC",
-    "MTRANS",
-];
-
-/// One-hot (sorted categories, as pandas.get_dummies) + numeric columns + BMI.
-fn parse_csv(text: &str) -> Option<(Array2<f32>, Array1<usize>)> {
-    let mut lines = text.lines().map(|l| l.trim_end_matches('\r'));
-    let header: Vec<&str> = lines.next()?.split(',').collect();
-    let rows: Vec<Vec<&str>> = lines
-        .filter(|l| !l.is_empty())
-        .map(|l| l.split(',').collect())
-        .collect();
-    let col = |name: &str| header.iter().position(|h| *h == name);
-    let mut cats = Vec::new();
-    for c in CATEGORICAL {
-        let i = col(c)?;
-        let mut v: Vec<&str> = rows.iter().filter_map(|r| r.get(i).copied()).collect();
-        v.sort_unstable();
-        v.dedup();
-        cats.push((i, v));
-    }
-    cats.sort_by_key(|(i, _)| *i);
-    let width = NUMERIC.len() + 1 + cats.iter().map(|(_, v)| v.len()).sum::<usize>();
-    let target = col("NObeyesdad")?;
-    let mut classes: Vec<&str> = rows.iter().filter_map(|r| r.get(target).copied()).collect();
-    classes.sort_unstable();
-    classes.dedup();
-    let mut x = Array2::zeros((rows.len(), width));
-    let mut y = Array1::zeros(rows.len());
-    for (r, row) in rows.iter().enumerate() {
-        let mut j = 0;
-        for name in NUMERIC {
-            x[[r, j]] = row.get(col(name)?)?.parse::<f32>().ok()?;
-            j += 1;
-        }
-        x[[r, j]] = x[[r, 2]] / (x[[r, 1]] * x[[r, 1]]);
-        j += 1;
-        for (i, v) in &cats {
-            let k = v.iter().position(|c| Some(c) == row.get(*i))?;
-            x[[r, j + k]] = 1.0;
-            j += v.len();
-        }
-        y[r] = classes.iter().position(|c| Some(c) == row.get(target))?;
-    }
-    Some((x, y))
-}
-
-/// 2,111 × 32 with an obesity-like structure: 7 classes by a noisy BMI, one-hot blocks.
-fn generated() -> (Array2<f32>, Array1<usize>) {
-    let mut rng = ChaCha8Rng::seed_from_u64(42);
-    let n = 2111;
-    let mut x = Array2::zeros((n, 32));
-    let mut y = Array1::zeros(n);
-    for r in 0..n {
-        let h = rng.gen_range(1.45f32..1.98);
-        let w = rng.gen_range(39.0f32..173.0);
-        x[[r, 0]] = rng.gen_range(14.0f32..61.0);
-        x[[r, 1]] = h;
-        x[[r, 2]] = w;
-        for j in 3..8 {
-            x[[r, j]] = rng.gen_range(0.0f32..3.0);
-        }
-        let bmi = w / (h * h);
-        x[[r, 8]] = bmi;
-        let mut j = 9;
-        for width in [2, 2, 2, 4, 2, 2, 4, 5] {
-            x[[r, j + rng.gen_range(0..width)]] = 1.0;
-            j += width;
-        }
-        let noisy = bmi + rng.gen_range(-1.0f32..1.0);
-        y[r] = [18.5f32, 25.0, 27.5, 30.0, 35.0, 40.0]
-            .iter()
-            .filter(|&&t| noisy > t)
-            .count();
-    }
-    (x, y)
-}
-
-fn load() -> (Array2<f32>, Array1<usize>, &'static str) {
+/// The records: the UCI CSV when OBESITY_UCI_CSV is set, else the committed synthetic fixture
+/// (`synth::generate(2111, 42)`), else freshly generated records of the same size.
+fn records() -> (Vec<ObesityRecord>, &'static str) {
     if let Ok(p) = std::env::var("OBESITY_UCI_CSV") {
-        if let Some(d) = std::fs::read_to_string(&p).ok().and_then(|t| parse_csv(&t)) {
-            return (d.0, d.1, "uci");
+        if let Ok(l) = load_csv(&p, &LoadOptions::strict()) {
+            return (l.records, "uci");
         }
     }
     let fixture = concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/fixtures/obesity_synthetic.csv"
     );
-    if let Some(d) = std::fs::read_to_string(fixture)
-        .ok()
-        .and_then(|t| parse_csv(&t))
-    {
-        return (d.0, d.1, "fixture");
+    if let Ok(l) = load_csv(fixture, &LoadOptions::strict()) {
+        return (l.records, "fixture");
     }
-    let d = generated();
-    (d.0, d.1, "generated")
-}
-
-/// Stratified 80/20 split with a seeded per-class shuffle; `ceil(0.2 n)` test rows as
-/// scikit-learn's `train_test_split`, the remainder after flooring going to the classes with
-/// the largest fractional share.
-fn split(y: &Array1<usize>) -> (Vec<usize>, Vec<usize>) {
-    let k = y.iter().max().map_or(0, |m| m + 1);
-    let mut rng = ChaCha8Rng::seed_from_u64(42);
-    let groups: Vec<Vec<usize>> = (0..k)
-        .map(|c| {
-            let mut g: Vec<usize> = (0..y.len()).filter(|&i| y[i] == c).collect();
-            for i in (1..g.len()).rev() {
-                g.swap(i, rng.gen_range(0..=i));
-            }
-            g
-        })
-        .collect();
-    let want = (y.len() as f64 * 0.2).ceil() as usize;
-    let mut n_test: Vec<usize> = groups.iter().map(|g| g.len() / 5).collect();
-    let mut order: Vec<usize> = (0..k).collect();
-    order.sort_by_key(|&c| std::cmp::Reverse(groups[c].len() % 5));
-    for &c in order
-        .iter()
-        .cycle()
-        .take(want.saturating_sub(n_test.iter().sum()))
-    {
-        n_test[c] += 1;
-    }
-    let (mut tr, mut te) = (Vec::new(), Vec::new());
-    for (g, &nt) in groups.iter().zip(&n_test) {
-        te.extend_from_slice(&g[..nt]);
-        tr.extend_from_slice(&g[nt..]);
-    }
-    tr.sort_unstable();
-    te.sort_unstable();
-    (tr, te)
+    (synth::generate(2111, 42), "generated")
 }
 
 struct Data {
@@ -175,17 +51,23 @@ struct Data {
     source: &'static str,
 }
 
+/// Standard pipeline fitted on the stratified 80/20 training split (seed 42).
 fn data() -> Data {
-    let (x, y, source) = load();
-    let (tr, te) = split(&y);
-    let xte = x.select(Axis(0), &te);
+    let (records, source) = records();
+    let labels = target_indices(&records).expect("labelled records");
+    let (train, test) = stratified_split(&labels, 0.2, 42).expect("split");
+    let pick = |idx: &[usize]| idx.iter().map(|&i| records[i].clone()).collect::<Vec<_>>();
+    let (tr, te) = (pick(&train), pick(&test));
+    let pipeline = FeaturePipeline::standard().fit(&tr).expect("pipeline");
+    let dtr = pipeline.dataset(&tr).expect("train matrix");
+    let xte = pipeline.transform(&te).expect("test matrix");
     let views: Vec<_> = (0..50).map(|_| xte.view()).collect();
-    let batch = ndarray::concatenate(Axis(0), &views).unwrap_or_default();
+    let batch = ndarray::concatenate(Axis(0), &views).expect("batch");
     Data {
-        xtr: x.select(Axis(0), &tr),
-        ytr: y.select(Axis(0), &tr),
+        n_classes: dtr.class_names.len(),
+        xtr: dtr.x,
+        ytr: dtr.y,
         batch,
-        n_classes: y.iter().max().map_or(0, |m| m + 1),
         source,
     }
 }

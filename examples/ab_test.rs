@@ -209,10 +209,11 @@ fn main() -> Result<(), Box<dyn Error>> {
     }
     let f = |x: Option<f64>| x.map_or("-".to_string(), |v| format!("{v:.4}"));
     println!("difference (treatment − control): {}", f(a.difference));
-    println!("z = {}, p = {}", f(a.statistic), f(a.p_value));
+    let p = |x: Option<f64>| x.map_or("-".to_string(), |v| format!("{v:.3e}"));
+    println!("z = {}, p = {}", f(a.statistic), p(a.p_value));
     if let Some(chi) = &a.chi_square {
         println!(
-            "chi-square (Yates) = {:.4}, p = {:.4}",
+            "chi-square (Yates) = {:.4}, p = {:.3e}",
             chi.statistic, chi.p_value
         );
     }

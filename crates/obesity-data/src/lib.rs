@@ -36,6 +36,9 @@
 //! * **Missing values**: an empty field or a pandas-style marker (`NA`, `N/A`, `NaN`,
 //!   `NULL`, `None`, `?` ...) is an error in a feature column and means "unlabelled" in the
 //!   `NObeyesdad` column. Either way it is counted in [`Loaded::missing_values`].
+//! * **Separators**: comma by default; `LoadOptions::strict().delimiter(b';')` reads `;`- or
+//!   tab-separated exports, and a header that is one field holding `;`, tab or `|` gets
+//!   [`DataError::WrongDelimiter`] instead of sixteen "missing columns".
 //! * **Strict vs lenient**: file-level problems (missing or duplicated columns, empty or
 //!   header-only files, I/O) are errors in both modes; row-level ones are errors in strict
 //!   mode and [`RejectedRow`]s in lenient mode.

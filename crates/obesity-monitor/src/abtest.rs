@@ -917,9 +917,9 @@ impl AbTest {
                 Some(Variant::Treatment),
                 Recommendation::PromoteTreatment,
                 format!(
-                    "treatment is better on {} (p = {:.4} < {alpha}): promote {}",
+                    "treatment is better on {} (p = {} < {alpha}): promote {}",
                     cfg.primary_metric.name,
-                    a.p_value.unwrap_or(f64::NAN),
+                    fmt_p(a.p_value),
                     cfg.treatment_version
                 ),
             )
@@ -928,9 +928,9 @@ impl AbTest {
                 Some(Variant::Control),
                 Recommendation::KeepControl,
                 format!(
-                    "control is better on {} (p = {:.4} < {alpha}): keep {}",
+                    "control is better on {} (p = {} < {alpha}): keep {}",
                     cfg.primary_metric.name,
-                    a.p_value.unwrap_or(f64::NAN),
+                    fmt_p(a.p_value),
                     cfg.control_version
                 ),
             )
@@ -939,8 +939,8 @@ impl AbTest {
                 None,
                 Recommendation::KeepControl,
                 format!(
-                    "no significant difference (p = {:.4}) and the experiment is over: keep the control",
-                    a.p_value.unwrap_or(f64::NAN)
+                    "no significant difference (p = {}) and the experiment is over: keep the control",
+                    fmt_p(a.p_value)
                 ),
             )
         } else {
@@ -948,11 +948,20 @@ impl AbTest {
                 None,
                 Recommendation::KeepRunning,
                 format!(
-                    "no significant difference yet (p = {:.4}): keep running",
-                    a.p_value.unwrap_or(f64::NAN)
+                    "no significant difference yet (p = {}): keep running",
+                    fmt_p(a.p_value)
                 ),
             )
         };
         Ok(a)
+    }
+}
+
+/// A p-value for a sentence: four decimals, or scientific notation when that would print 0.
+fn fmt_p(p: Option<f64>) -> String {
+    match p {
+        Some(p) if p < 1e-4 => format!("{p:.1e}"),
+        Some(p) => format!("{p:.4}"),
+        None => "n/a".into(),
     }
 }

@@ -123,6 +123,12 @@ pub enum MonitorError {
         /// The parser's message.
         reason: String,
     },
+    /// Another open monitor or trigger (in this or another process) holds the log's lock.
+    #[error("{path} is locked by another writer (one open monitor or trigger per log)")]
+    Locked {
+        /// The log file.
+        path: std::path::PathBuf,
+    },
     /// A JSON state file cannot be parsed or written.
     #[error("{path}: {source}")]
     Json {

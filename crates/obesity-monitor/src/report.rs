@@ -264,7 +264,7 @@ fn union_unique(a: &ColumnSample, b: &ColumnSample) -> usize {
     match (&a.values, &b.values) {
         (SampleValues::Numeric { sorted: x }, SampleValues::Numeric { sorted: y }) => {
             let mut all: Vec<f64> = x.iter().chain(y).copied().collect();
-            all.sort_by(f64::total_cmp);
+            all.sort_unstable_by(f64::total_cmp);
             all.dedup();
             all.len()
         }

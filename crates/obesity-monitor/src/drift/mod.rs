@@ -36,7 +36,7 @@ fn sorted_checked(name: &str, v: &[f64]) -> Result<Vec<f64>> {
         });
     }
     let mut s = v.to_vec();
-    s.sort_by(f64::total_cmp);
+    s.sort_unstable_by(f64::total_cmp);
     Ok(s)
 }
 

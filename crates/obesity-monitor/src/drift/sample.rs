@@ -61,7 +61,7 @@ impl ColumnSample {
                     });
                 }
                 let mut sorted = v.clone();
-                sorted.sort_by(f64::total_cmp);
+                sorted.sort_unstable_by(f64::total_cmp);
                 SampleValues::Numeric { sorted }
             }
             ColumnValues::Categorical(v) => {

@@ -1,8 +1,9 @@
 //! An append-only JSON-lines file that survives crashes: each event is one line written with
 //! a single `write` and an `fsync`, so a crash can tear at most the line being written; on
-//! reopen a torn last line is reported and cut off, and every earlier line is kept.
+//! reopen a torn last line is reported and cut off, and every earlier line is kept. The file
+//! is locked (an advisory exclusive lock) while open, so two writers never interleave.
 
-use std::fs::{self, File, OpenOptions};
+use std::fs::{self, File, OpenOptions, TryLockError};
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
@@ -57,14 +58,25 @@ impl JsonlLog {
         if let Some(dir) = path.parent() {
             fs::create_dir_all(dir).map_err(io(dir))?;
         }
-        let mut bytes = Vec::new();
-        match File::open(path) {
-            Ok(mut f) => {
-                f.read_to_end(&mut bytes).map_err(io(path))?;
+        // One writer per log: take an exclusive lock before reading, so no other process can
+        // append between our read and our first write, or cut a line we are writing.
+        let mut file = OpenOptions::new()
+            .read(true)
+            .append(true)
+            .create(true)
+            .open(path)
+            .map_err(io(path))?;
+        match file.try_lock() {
+            Ok(()) => {}
+            Err(TryLockError::WouldBlock) => {
+                return Err(MonitorError::Locked {
+                    path: path.to_path_buf(),
+                });
             }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(e) => return Err(io(path)(e)),
+            Err(TryLockError::Error(e)) => return Err(io(path)(e)),
         }
+        let mut bytes = Vec::new();
+        file.read_to_end(&mut bytes).map_err(io(path))?;
 
         // Split into (start, end, terminated) segments, one per line.
         let mut segments = Vec::new();
@@ -119,11 +131,6 @@ impl JsonlLog {
             }
         }
 
-        let mut file = OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(path)
-            .map_err(io(path))?;
         if let Some(t) = &torn {
             tracing::warn!(
                 path = %t.path.display(),

@@ -271,6 +271,24 @@ fn state_survives_a_restart() -> Result<(), Box<dyn std::error::Error>> {
     Ok(())
 }
 
+#[test]
+fn a_second_writer_is_refused_until_the_first_closes() -> Result<(), Box<dyn std::error::Error>> {
+    let dir = tempfile::tempdir()?;
+    let c = clock();
+    let first = PerformanceMonitor::open(dir.path(), "obesity", Arc::new(c.clone()))?;
+    match PerformanceMonitor::open(dir.path(), "obesity", Arc::new(c.clone())) {
+        Err(MonitorError::Locked { path }) => {
+            assert_eq!(path, PerformanceMonitor::events_path(dir.path(), "obesity"));
+        }
+        other => panic!("expected Locked, got {other:?}"),
+    }
+    // Another model is another log.
+    PerformanceMonitor::open(dir.path(), "other", Arc::new(c.clone()))?;
+    drop(first);
+    PerformanceMonitor::open(dir.path(), "obesity", Arc::new(c.clone()))?;
+    Ok(())
+}
+
 fn append(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
     OpenOptions::new().append(true).open(path)?.write_all(bytes)
 }

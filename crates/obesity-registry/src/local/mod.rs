@@ -686,8 +686,10 @@ impl Store for LocalStore {
                 });
             }
         }
+        // All files of the batch are written together: one fsync per file, one per folder.
+        let mut files: Vec<(PathBuf, Vec<u8>)> = Vec::new();
         for p in params {
-            write_value(&join_key(&params_dir, &p.key), &p.value)?;
+            files.push((join_key(&params_dir, &p.key), p.value.clone().into_bytes()));
         }
         // One rewrite per metric key (atomic), appending this batch's lines in order.
         let mut by_key: BTreeMap<&str, Vec<&Metric>> = BTreeMap::new();
@@ -708,16 +710,25 @@ impl Store for LocalStore {
                     m.step
                 ));
             }
-            write_atomic(&path, text.as_bytes())?;
+            files.push((path, text.into_bytes()));
         }
+        // A key given twice in one batch: the last value wins, as MLflow applies them in order.
         for t in tags {
-            write_value(&join_key(&dir.join("tags"), &t.key), &t.value)?;
+            let path = join_key(&dir.join("tags"), &t.key);
+            files.retain(|(p, _)| *p != path);
+            files.push((path, t.value.clone().into_bytes()));
             if t.key == RUN_NAME_TAG {
                 meta.run_name = Some(t.value.clone());
-                Self::write_yaml(&dir.join(META), &meta)?;
             }
         }
-        Ok(())
+        if tags.iter().any(|t| t.key == RUN_NAME_TAG) {
+            let text = serde_yaml_ng::to_string(&meta).map_err(|e| Error::Corrupt {
+                path: dir.join(META),
+                reason: e.to_string(),
+            })?;
+            files.push((dir.join(META), text.into_bytes()));
+        }
+        fs::write_atomic_many(&files)
     }
 
     fn get_metric_history(&self, run_id: &str, key: &str) -> Result<Vec<Metric>> {

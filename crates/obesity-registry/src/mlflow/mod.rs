@@ -485,6 +485,17 @@ impl Store for MlflowStore {
         for t in &args.tags {
             validate::key("run tag", &t.key)?;
         }
+        // The same refusal as the local store (MLflow's server refuses it too, less precisely).
+        let tag_name = args.tags.iter().rev().find(|t| t.key == "mlflow.runName");
+        if let (Some(n), Some(t)) = (&args.run_name, tag_name)
+            && *n != t.value
+        {
+            return Err(Error::InvalidValue {
+                field: "run_name",
+                value: n.clone(),
+                expected: "the same value as the mlflow.runName tag, or no tag",
+            });
+        }
         let mut body = json!({
             "experiment_id": args.experiment_id,
             "user_id": args.user_id,
@@ -663,6 +674,13 @@ impl Store for MlflowStore {
             }
         }
         out.truncate(args.max_results);
+        // The server answers an unknown experiment with no runs; the trait (and the local
+        // store) say NotFound. Only an empty answer can hide one, so only then is it checked.
+        if out.is_empty() {
+            for id in &args.experiment_ids {
+                self.get_experiment(id)?;
+            }
+        }
         Ok(out)
     }
 

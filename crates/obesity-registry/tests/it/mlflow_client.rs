@@ -326,6 +326,19 @@ fn mlflow_bad_names_are_refused_before_any_request() {
         s.set_registered_model_alias("m", "latest", 1),
         Err(Error::InvalidName { .. })
     ));
+    let clash = obesity_registry::CreateRun {
+        experiment_id: "1".into(),
+        run_name: Some("a".into()),
+        tags: vec![obesity_registry::Tag::new("mlflow.runName", "b")],
+        ..Default::default()
+    };
+    assert!(matches!(
+        s.create_run(&clash),
+        Err(Error::InvalidValue {
+            field: "run_name",
+            ..
+        })
+    ));
     assert!(matches!(
         s.log_artifact("abc", "../escape.txt", b"x"),
         Err(Error::InvalidArtifactPath { .. })

@@ -155,6 +155,16 @@ fn mlflow_server_refusals_are_typed() {
             .unwrap_err()
             .is_not_found()
     );
+    let err = store
+        .search_runs(&SearchRuns {
+            experiment_ids: vec!["987654321".into()],
+            ..Default::default()
+        })
+        .unwrap_err();
+    assert!(
+        matches!(err, Error::NotFound { what: "experiment", ref name } if name == "987654321"),
+        "{err:?}"
+    );
     let model = unique("mlflow-server-model");
     assert!(
         store
