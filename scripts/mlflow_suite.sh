@@ -35,17 +35,33 @@ log "using $(mlflow --version 2>/dev/null) from $OBESITY_MLFLOW_VENV"
 work="$(mktemp -d "${TMPDIR:-/tmp}/obesity-mlflow-suite.XXXXXX")"
 server_pid=""
 
-cleanup() {
-    local rc=$?
-    if [ -n "$server_pid" ] && kill -0 "$server_pid" 2>/dev/null; then
+# `mlflow server` runs uvicorn as a child process and passes SIGTERM on to it; the child's pid
+# is noted first so that it is stopped too if the parent has to be killed hard.
+stop_server() {
+    [ -n "$server_pid" ] || return 0
+    local children
+    children="$(pgrep -P "$server_pid" 2>/dev/null || true)"
+    if kill -0 "$server_pid" 2>/dev/null; then
         kill "$server_pid" 2>/dev/null || true
         for _ in $(seq 50); do
             kill -0 "$server_pid" 2>/dev/null || break
             sleep 0.2
         done
         kill -9 "$server_pid" 2>/dev/null || true
-        wait "$server_pid" 2>/dev/null || true
     fi
+    wait "$server_pid" 2>/dev/null || true
+    for child in $children; do
+        # Only if that pid is still the server's uvicorn (not a reused pid).
+        if ps -p "$child" -o args= 2>/dev/null | grep -q "mlflow.server"; then
+            kill -9 "$child" 2>/dev/null || true
+        fi
+    done
+    server_pid=""
+}
+
+cleanup() {
+    local rc=$?
+    stop_server
     if [ "${OBESITY_KEEP_MLFLOW_TMP:-0}" = "1" ] || [ "$rc" -ne 0 ]; then
         log "kept $work (server.log, interop/)"
     else
@@ -130,9 +146,7 @@ grep -q "mlflow_server_conformance_suite ... ok" "$out" ||
 log "MlflowStore tests passed in $(($(date +%s) - t))s"
 
 # The server is not needed any more.
-kill "$server_pid" 2>/dev/null || true
-wait "$server_pid" 2>/dev/null || true
-server_pid=""
+stop_server
 
 log "writing a LocalStore folder from Rust and reading it with MLflow's Python client"
 t=$(date +%s)

@@ -218,7 +218,7 @@ pub enum DataError {
     },
     /// The requested test fraction leaves the train or the test part empty.
     #[error(
-        "a test fraction of {fraction} over {rows} row(s) gives {test_rows} test row(s); expected both parts non-empty"
+        "a test fraction of {fraction} over {rows} row(s) gives {test_rows} test row(s); expected both parts to hold at least one row of each of the {classes} class(es)"
     )]
     EmptySplitPart {
         /// The requested fraction.
@@ -227,6 +227,8 @@ pub enum DataError {
         rows: usize,
         /// Rows the test part would get.
         test_rows: usize,
+        /// Distinct classes, each of which needs a row in both parts.
+        classes: usize,
     },
     /// A record without a target was given where labels are needed.
     #[error("record {index} (0-based) has no `NObeyesdad` label; expected every record labelled")]

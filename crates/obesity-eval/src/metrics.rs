@@ -445,7 +445,8 @@ pub fn matthews_corrcoef(y_true: &[usize], y_pred: &[usize], n_classes: usize) -
 /// renormalised), so a confident wrong answer costs a large but finite amount.
 ///
 /// # Errors
-/// Shape or label problems (see [`check_proba`]), or `n_classes < 2`.
+/// Length mismatch, empty input, a label outside the columns, a probability outside
+/// [0, 1] or NaN, or fewer than 2 columns.
 pub fn log_loss<T: Probability>(y_true: &[usize], proba: ArrayView2<'_, T>) -> Result<f64> {
     check_proba(y_true, proba)?;
     need_two_classes("log_loss", proba.ncols())?;

@@ -343,6 +343,17 @@ pub enum Recommendation {
     KeepControl,
 }
 
+/// The statistical test an analysis used, chosen by the metric's kind.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AbTestMethod {
+    /// Pooled two-proportion z-test (statsmodels' `proportions_ztest`), with the 2×2
+    /// chi-square alongside.
+    TwoProportionZTest,
+    /// Welch's unequal-variances t-test (scipy's `ttest_ind(equal_var=False)`).
+    WelchTTest,
+}
+
 /// One arm's figures.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct VariantSummary {
@@ -377,8 +388,8 @@ pub struct AbAnalysis {
     pub treatment: VariantSummary,
     /// `treatment − control` on the metric.
     pub difference: Option<f64>,
-    /// The test used: `"two_proportion_z_test"` or `"welch_t_test"`.
-    pub test: &'static str,
+    /// The test used.
+    pub test: AbTestMethod,
     /// Its statistic (z or t).
     pub statistic: Option<f64>,
     /// Two-sided p-value.
@@ -837,8 +848,8 @@ impl AbTest {
             control,
             treatment,
             test: match cfg.primary_metric.kind {
-                MetricKind::Proportion => "two_proportion_z_test",
-                MetricKind::Mean => "welch_t_test",
+                MetricKind::Proportion => AbTestMethod::TwoProportionZTest,
+                MetricKind::Mean => AbTestMethod::WelchTTest,
             },
             statistic: None,
             p_value: None,

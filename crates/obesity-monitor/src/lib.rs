@@ -143,8 +143,8 @@ mod retrain;
 mod error;
 
 pub use abtest::{
-    ABTestConfig, AbAnalysis, AbTest, Assignment, FeatureValue, MetricKind, Outcome,
-    PrimaryMetric, Recommendation, SegmentRule, TestStatus, Variant, VariantSummary,
+    ABTestConfig, AbAnalysis, AbTest, AbTestMethod, Assignment, FeatureValue, MetricKind,
+    Outcome, PrimaryMetric, Recommendation, SegmentRule, TestStatus, Variant, VariantSummary,
     WelchResult,
 };
 pub use alerts::{

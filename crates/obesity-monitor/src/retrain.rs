@@ -340,10 +340,11 @@ pub struct RetrainResult {
 /// Error type a retrain handler may return: anything.
 pub type HandlerError = Box<dyn StdError + Send + Sync>;
 
-/// The work a retrain does. The default, in the facade package `obesity-mlops` (the
-/// train-and-register pipeline), loads the data, fits features and a forest, evaluates them,
-/// and registers the new version as a **challenger**: it never moves the champion alias by
-/// itself — promotion stays a separate, deliberate step (a promotion policy or a person).
+/// The work a retrain does. The default is `obesity_mlops::TrainAndRegister` in the facade
+/// package (the train-and-register pipeline; it lives there because it needs every crate):
+/// it loads the data, fits features and a forest, evaluates them, and registers the new
+/// version as a **challenger**: it never moves the champion alias by itself — promotion
+/// stays a separate, deliberate step (a promotion policy, an A/B test, a person).
 /// Any closure `FnMut(&RetrainRequest) -> Result<RetrainResult, HandlerError>` is a handler.
 pub trait RetrainHandler {
     /// Retrains and returns the new version.

@@ -31,7 +31,11 @@ fn split_errors() {
     ));
     assert!(matches!(
         stratified_split(&[0, 0, 1, 1], 0.01, 1),
-        Err(DataError::EmptySplitPart { test_rows: 0, .. })
+        Err(DataError::EmptySplitPart {
+            test_rows: 1,
+            classes: 2,
+            ..
+        })
     ));
 
     assert!(matches!(

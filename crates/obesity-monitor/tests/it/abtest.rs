@@ -6,8 +6,8 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use obesity_monitor::{
-    ABTestConfig, AbTest, FeatureValue, ManualClock, MetricKind, MonitorError, Outcome,
-    PrimaryMetric, Recommendation, SegmentRule, TestStatus, Variant,
+    ABTestConfig, AbTest, AbTestMethod, FeatureValue, ManualClock, MetricKind, MonitorError,
+    Outcome, PrimaryMetric, Recommendation, SegmentRule, TestStatus, Variant,
 };
 use rand::{Rng, SeedableRng};
 use serde_json::Value;
@@ -430,7 +430,7 @@ fn proportion_analysis_matches_scipy() -> TestResult {
     assert!(a.significant && a.min_samples_reached);
     assert_eq!(a.winner, Some(Variant::Treatment));
     assert_eq!(a.recommendation, Recommendation::PromoteTreatment);
-    assert_eq!(a.test, "two_proportion_z_test");
+    assert_eq!(a.test, AbTestMethod::TwoProportionZTest);
     Ok(())
 }
 
@@ -538,7 +538,7 @@ fn mean_metrics_use_welch_matching_scipy() -> TestResult {
     assert!((welch.p_value - num(w, &["p_value"])).abs() < 1e-9);
     assert!((welch.ci_low - num(w, &["ci_low"])).abs() < 1e-9);
     assert!((welch.ci_high - num(w, &["ci_high"])).abs() < 1e-9);
-    assert_eq!(a.test, "welch_t_test");
+    assert_eq!(a.test, AbTestMethod::WelchTTest);
     assert!(!a.significant);
     assert_eq!(a.recommendation, Recommendation::KeepRunning);
     Ok(())
@@ -611,6 +611,19 @@ fn state_is_persisted_atomically_and_reopens() -> TestResult {
     t.pause()?;
     let t = AbTest::open(dir.path(), "forest-v2-vs-v1", Arc::new(c.clone()))?;
     assert_eq!(t.status(), TestStatus::Paused);
+
+    // A state file edited by hand into an invalid config is refused, naming the field.
+    let path = AbTest::state_path(dir.path(), "forest-v2-vs-v1");
+    let edited =
+        std::fs::read_to_string(&path)?.replace("\"traffic_split\": 0.5", "\"traffic_split\": 1.5");
+    std::fs::write(&path, edited)?;
+    assert!(matches!(
+        AbTest::open(dir.path(), "forest-v2-vs-v1", Arc::new(c.clone())),
+        Err(MonitorError::InvalidConfig {
+            field: "traffic_split",
+            ..
+        })
+    ));
 
     std::fs::write(dir.path().join("broken.json"), b"{ not json")?;
     assert!(matches!(

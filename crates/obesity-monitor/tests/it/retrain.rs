@@ -407,3 +407,15 @@ fn history_survives_reopen_filters_by_days_and_recovers_from_a_torn_line() -> Te
     }
     Ok(())
 }
+
+#[test]
+fn one_trigger_per_audit_trail() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let c = ManualClock::new(t0());
+    let _first = open(dir.path(), &c, Default::default())?;
+    assert!(matches!(
+        open(dir.path(), &c, Default::default()),
+        Err(MonitorError::Locked { .. })
+    ));
+    Ok(())
+}
