@@ -12,8 +12,9 @@
 # MLflow comes from the venv that scripts/mlflow_env.sh caches outside the clone (the first
 # run installs it and takes minutes; later runs reuse it). Exits non-zero on any failure.
 #
-# Environment: OBESITY_MLFLOW_START_TIMEOUT (seconds to wait for /health, default 180),
-# OBESITY_KEEP_MLFLOW_TMP=1 keeps the temp dir (server log, store, database) for inspection.
+# Environment: OBESITY_MLFLOW_START_TIMEOUT (seconds from launch to a healthy server, default
+# 180), OBESITY_MLFLOW_SERVER_ARGS (extra `mlflow server` arguments, e.g. `--app-name
+# basic-auth`), OBESITY_KEEP_MLFLOW_TMP=1 keeps the temp dir (server log, store, database).
 
 set -euo pipefail
 
@@ -100,12 +101,14 @@ log "starting mlflow server on $url (backend sqlite:///$work/mlflow.db)"
 (
     cd "$work"
     # `exec` so that $! is the server itself and stopping it by pid stops it.
+    # shellcheck disable=SC2086 # extra args are meant to be split
     MLFLOW_SERVER_ENABLE_JOB_EXECUTION=false exec mlflow server \
         --backend-store-uri "sqlite:///$work/mlflow.db" \
         --artifacts-destination "$work/artifacts" \
-        --host 127.0.0.1 --port "$port" --workers 1
+        --host 127.0.0.1 --port "$port" --workers 1 ${OBESITY_MLFLOW_SERVER_ARGS:-}
 ) >"$work/server.log" 2>&1 &
 server_pid=$!
+started=$(date +%s)
 
 # Build the test binary while the server starts (MLflow takes ~10 s to import and boot).
 log "building the obesity-registry test binary"
@@ -114,7 +117,6 @@ cargo test -p obesity-registry --test it --no-run --quiet || die "the test binar
 log "built in $(($(date +%s) - t))s"
 
 timeout_s="${OBESITY_MLFLOW_START_TIMEOUT:-180}"
-started=$(date +%s)
 until curl -fsS "$url/health" >/dev/null 2>&1; do
     if ! kill -0 "$server_pid" 2>/dev/null; then
         log "server log:"

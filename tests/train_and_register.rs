@@ -124,7 +124,10 @@ fn a_bad_data_file_is_an_error_naming_the_line() {
     let err = train_and_register(&config).expect_err("bad row must fail");
     assert!(matches!(err, PipelineError::Data(_)), "{err:?}");
     let message = err.to_string();
-    assert!(message.contains("bad.csv:4:") || message.contains("line 4"), "{message}");
+    assert!(
+        message.contains("bad.csv:4:") || message.contains("line 4"),
+        "{message}"
+    );
     assert!(message.contains("twenty"), "{message}");
     // Nothing was registered.
     assert!(

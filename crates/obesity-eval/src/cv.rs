@@ -9,7 +9,7 @@ use obesity_features::Dataset;
 use obesity_forest::ModelStrategy;
 use serde::{Deserialize, Serialize};
 
-use crate::compare::student_t_quantile;
+use crate::compare::{TTestResult, corrected_resampled_t_test, student_t_quantile};
 use crate::error::{EvalError, Result};
 use crate::exec::{default_workers, run_jobs};
 use crate::scorer::Scorer;
@@ -87,12 +87,44 @@ pub struct CvResult {
     pub fit_time: Vec<f64>,
     /// Seconds spent predicting and scoring, per fold.
     pub score_time: Vec<f64>,
+    /// Training rows per fold.
+    pub train_sizes: Vec<usize>,
+    /// Test rows per fold.
+    pub test_sizes: Vec<usize>,
 }
 
 impl CvResult {
     /// The summary of one scorer, by name.
     pub fn get(&self, scorer: &str) -> Option<&ScoreSummary> {
         self.scores.get(scorer)
+    }
+
+    /// Compares this result with `other` on `scorer` with the corrected resampled t-test
+    /// (Nadeau and Bengio), the right test for two models cross-validated on the **same**
+    /// folds: the statistic is positive when `self` scores higher.
+    ///
+    /// # Errors
+    /// The scorer missing from either result, different fold counts or fold sizes (not the
+    /// same folds), or fewer than two folds.
+    pub fn compare(&self, other: &CvResult, scorer: &str) -> Result<TTestResult> {
+        let missing = |model: &str| EvalError::InvalidValue {
+            what: "scorer",
+            value: scorer.to_string(),
+            expected: format!("a scorer that {model} was cross-validated with"),
+        };
+        let a = self.get(scorer).ok_or_else(|| missing(&self.model))?;
+        let b = other.get(scorer).ok_or_else(|| missing(&other.model))?;
+        if self.train_sizes != other.train_sizes || self.test_sizes != other.test_sizes {
+            return Err(EvalError::InvalidFolds {
+                reason: "the two results were not cross-validated on the same folds \
+                         (fold sizes differ)"
+                    .into(),
+            });
+        }
+        let k = self.train_sizes.len().max(1);
+        let n_train = self.train_sizes.iter().sum::<usize>() / k;
+        let n_test = self.test_sizes.iter().sum::<usize>() / k;
+        corrected_resampled_t_test(&a.per_fold, &b.per_fold, n_train, n_test)
     }
 }
 
@@ -231,13 +263,14 @@ pub fn cross_validate(
     let outcomes: Vec<FoldOutcome> = run_jobs(data.len(), default_workers(), |f| {
         run_fold(strategy, &data[f], n_classes, scorers)
     })?;
-    Ok(summarise(strategy, scorers, &outcomes))
+    Ok(summarise(strategy, scorers, &outcomes, folds))
 }
 
 pub(crate) fn summarise(
     strategy: &dyn ModelStrategy,
     scorers: &[Scorer],
     outcomes: &[FoldOutcome],
+    folds: &[Fold],
 ) -> CvResult {
     let scores = scorers
         .iter()
@@ -256,5 +289,7 @@ pub(crate) fn summarise(
         scores,
         fit_time: outcomes.iter().map(|o| o.fit_time).collect(),
         score_time: outcomes.iter().map(|o| o.score_time).collect(),
+        train_sizes: folds.iter().map(|(tr, _)| tr.len()).collect(),
+        test_sizes: folds.iter().map(|(_, te)| te.len()).collect(),
     }
 }

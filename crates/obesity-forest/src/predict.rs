@@ -53,6 +53,7 @@ pub(crate) struct Kernel {
     stride: usize,
     /// `1 / n_trees`.
     scale: f32,
+    variant: u8,
 }
 
 impl Kernel {
@@ -117,6 +118,7 @@ impl Kernel {
         );
         k.stride = f.n_features.next_power_of_two();
         k.scale = scale;
+        k.variant = std::env::var("OBESITY_FOREST_KERNEL").ok().and_then(|v| v.parse().ok()).unwrap_or(8);
         k
     }
 
@@ -172,23 +174,43 @@ impl Kernel {
 
     /// Tree-major walk of one block of rows.
     fn block(&self, xb: &[f32], ob: &mut [f32]) {
+        match self.variant {
+            1 => self.block_branchy(xb, ob),
+            4 => self.block_lockstep::<4>(xb, ob),
+            16 => self.block_lockstep::<16>(xb, ob),
+            _ => self.block_lockstep::<GROUP>(xb, ob),
+        }
+    }
+
+    fn block_branchy(&self, xb: &[f32], ob: &mut [f32]) {
+        let (f, k) = (self.n_features, self.n_classes);
+        let mask = self.nodes.len() - 1;
+        for ((&root, &lb), &delta) in self.roots.iter().zip(&self.leaf_base).zip(&self.leaf_delta) {
+            for (row, o) in xb.chunks_exact(f).zip(ob.chunks_exact_mut(k)) {
+                let mut w = root;
+                while w < lb {
+                    let nd = &self.nodes[w as usize & mask];
+                    w = nd.children[usize::from(row[nd.feature as usize] > nd.threshold)];
+                }
+                self.add_leaf(w, delta, o);
+            }
+        }
+    }
+
+    fn block_lockstep<const G: usize>(&self, xb: &[f32], ob: &mut [f32]) {
         let (f, k, stride) = (self.n_features, self.n_classes, self.stride);
         let n = xb.len() / f;
         // Copy the block into rows of a power-of-two stride (zero padded).
-        let mut buf = vec![0.0f32; n.div_ceil(GROUP) * GROUP * stride];
+        let mut buf = vec![0.0f32; n.div_ceil(G) * G * stride];
         for (d, s) in buf.chunks_exact_mut(stride).zip(xb.chunks_exact(f)) {
             d[..f].copy_from_slice(s);
         }
         let mask = self.nodes.len() - 1;
         let nodes = &self.nodes[..=mask];
         for ((&root, &lb), &delta) in self.roots.iter().zip(&self.leaf_base).zip(&self.leaf_delta) {
-            for (g, og) in buf
-                .chunks_exact(GROUP * stride)
-                .zip(ob.chunks_mut(GROUP * k))
-            {
-                let rows: [&[f32]; GROUP] =
-                    std::array::from_fn(|j| &g[j * stride..(j + 1) * stride]);
-                let mut idx = [root; GROUP];
+            for (g, og) in buf.chunks_exact(G * stride).zip(ob.chunks_mut(G * k)) {
+                let rows: [&[f32]; G] = std::array::from_fn(|j| &g[j * stride..(j + 1) * stride]);
+                let mut idx = [root; G];
                 loop {
                     let mut done = true;
                     for (w, row) in idx.iter_mut().zip(&rows) {

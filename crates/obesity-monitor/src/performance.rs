@@ -541,6 +541,60 @@ impl PerformanceMonitor {
         Ok(report)
     }
 
+    /// Forgets batches logged before `now − keep` (and their labels), in memory and on disk
+    /// (the event file is rewritten atomically), and returns how many batches were dropped.
+    /// Without it a long-running monitor grows without bound: call it now and then with the
+    /// longest window you summarise.
+    ///
+    /// # Errors
+    /// I/O errors; the monitor is unchanged when the rewrite fails.
+    pub fn compact(&mut self, keep: Duration) -> Result<usize> {
+        let (cutoff, now) = self.window(keep);
+        let n_old = self.batches.iter().filter(|(at, _)| *at < cutoff).count();
+        if n_old == 0 {
+            return Ok(0);
+        }
+        let kept: Vec<(DateTime<Utc>, PredictionBatch)> = self
+            .batches
+            .iter()
+            .filter(|(at, _)| *at >= cutoff)
+            .cloned()
+            .collect();
+        let mut labels: Vec<(String, usize)> = kept
+            .iter()
+            .flat_map(|(_, b)| b.request_ids.iter())
+            .filter_map(|id| self.labels.get(id).map(|&y| (id.clone(), y)))
+            .collect();
+        labels.sort();
+        if let Some(log) = &mut self.log {
+            let mut events: Vec<Event> = kept
+                .iter()
+                .map(|(at, batch)| Event::Batch {
+                    v: EVENT_FORMAT_VERSION,
+                    at: *at,
+                    batch: batch.clone(),
+                })
+                .collect();
+            if !labels.is_empty() {
+                events.push(Event::Labels {
+                    v: EVENT_FORMAT_VERSION,
+                    at: now,
+                    labels: labels.clone(),
+                });
+            }
+            log.rewrite(&events)?;
+        }
+        self.batches.clear();
+        self.index.clear();
+        self.failed_ids.clear();
+        self.labels.clear();
+        for (at, batch) in kept {
+            self.insert_batch(at, batch);
+        }
+        self.labels.extend(labels);
+        Ok(n_old)
+    }
+
     /// Summary of the last `window` (batches logged at or after `now − window`), all model
     /// versions together.
     pub fn summary(&self, window: Duration) -> PerformanceSummary {

@@ -123,7 +123,9 @@ pub struct ColumnDrift {
     pub kind: FeatureKind,
     /// The test that ran.
     pub stattest: StatTest,
-    /// The test statistic.
+    /// The test statistic (infinite for chi-square when a category is new; JSON spells
+    /// that `"inf"`).
+    #[serde(with = "crate::drift::nonfinite")]
     pub statistic: f64,
     /// The p-value (KS, chi-square, Z).
     pub p_value: Option<f64>,

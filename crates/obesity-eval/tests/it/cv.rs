@@ -48,6 +48,35 @@ fn cross_validate_scores_each_fold_like_a_manual_loop() {
     );
     assert!(cv.get("neg_log_loss").unwrap().mean < 0.0);
     assert!(acc.ci95_low <= acc.mean && acc.mean <= acc.ci95_high);
+    assert_eq!(cv.train_sizes.iter().sum::<usize>(), 4 * 150);
+    assert_eq!(cv.test_sizes.iter().sum::<usize>(), 150);
+
+    // Against a model that only sees noise, on the same folds: clearly better.
+    let noise = NearestCentroid {
+        offset: 1,
+        n_used: 3,
+    };
+    let cv_noise = cross_validate(&noise, &data, &folds, &scorers).unwrap();
+    let t = cv.compare(&cv_noise, "accuracy").unwrap();
+    assert!(t.statistic > 0.0 && t.p_value < 0.01, "{t:?}");
+    let manual = obesity_eval::corrected_resampled_t_test(
+        &acc.per_fold,
+        &cv_noise.get("accuracy").unwrap().per_fold,
+        120,
+        30,
+    )
+    .unwrap();
+    assert_eq!(t, manual);
+    assert!(matches!(
+        cv.compare(&cv_noise, "recall_macro"),
+        Err(EvalError::InvalidValue { .. })
+    ));
+    let other_folds = stratified_folds(&data, 3, 42).unwrap();
+    let cv3 = cross_validate(&strategy, &data, &other_folds, &scorers).unwrap();
+    assert!(matches!(
+        cv.compare(&cv3, "accuracy"),
+        Err(EvalError::InvalidFolds { .. })
+    ));
 }
 
 #[test]

@@ -3,6 +3,7 @@
 
 mod kolmogorov;
 mod ks;
+pub(crate) mod nonfinite;
 mod sample;
 mod stattests;
 
@@ -153,7 +154,9 @@ impl std::fmt::Display for StatTest {
 /// The outcome of one detector on one column.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct DriftResult {
-    /// The test statistic: KS `D`, chi-square, `z`, PSI, JS distance or normed Wasserstein.
+    /// The test statistic: KS `D`, chi-square, `z`, PSI, JS distance or normed Wasserstein
+    /// (infinite for chi-square when a category is new; JSON spells that `"inf"`).
+    #[serde(with = "nonfinite")]
     pub statistic: f64,
     /// The p-value, for hypothesis tests (KS, chi-square, Z).
     pub p_value: Option<f64>,

@@ -182,6 +182,47 @@ impl JsonlLog {
         Ok(())
     }
 
+    /// Replaces the whole log with `events`, atomically: they are written to a locked
+    /// temporary file next to it, fsynced, and renamed over the log, so a crash leaves either
+    /// the old log or the new one. The log stays locked throughout.
+    pub(crate) fn rewrite<T: Serialize>(&mut self, events: &[T]) -> Result<()> {
+        let tmp = self.path.with_extension("jsonl.rewrite-tmp");
+        let mut buf = Vec::new();
+        for e in events {
+            serde_json::to_writer(&mut buf, e).map_err(|source| MonitorError::Json {
+                path: tmp.clone(),
+                source,
+            })?;
+            buf.push(b'\n');
+        }
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(&tmp)
+            .map_err(io(&tmp))?;
+        let written = file
+            .try_lock()
+            .map_err(std::io::Error::from)
+            .and_then(|()| (&file).write_all(&buf))
+            .and_then(|()| file.sync_all())
+            .and_then(|()| fs::rename(&tmp, &self.path));
+        if let Err(e) = written {
+            let _ = fs::remove_file(&tmp);
+            return Err(io(&self.path)(e));
+        }
+        if let Some(dir) = self.path.parent()
+            && let Ok(d) = File::open(dir)
+        {
+            let _ = d.sync_all();
+        }
+        // `file` now is the log (and holds its lock); the old handle's lock goes with it.
+        self.file = file;
+        self.len = buf.len() as u64;
+        Ok(())
+    }
+
     /// The file this log writes to.
     pub(crate) fn path(&self) -> &Path {
         &self.path

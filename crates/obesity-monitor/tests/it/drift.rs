@@ -447,3 +447,27 @@ fn uci_split_has_no_drift_and_heavier_half_drifts_weight() {
     );
     assert!(w.drifted && w.score > 0.5, "{shifted}");
 }
+
+/// A category absent from the reference gives an infinite chi-square statistic (p = 0, as
+/// scipy); the report must still survive a JSON round trip.
+#[test]
+fn infinite_chi_square_statistic_round_trips_through_json() {
+    let profile =
+        ReferenceProfile::from_columns(&[cat("MTRANS", &["Walking", "Bike", "Bike"])]).unwrap();
+    let r = profile
+        .drift(
+            &[cat("MTRANS", &["Walking", "Bike", "Automobile"])],
+            &DriftOptions::default(),
+        )
+        .unwrap();
+    // Evidently counts distinct values over reference and current together: 3 -> chi-square.
+    let chi = r;
+    assert_eq!(chi.columns[0].stattest, StatTest::ChiSquare);
+    assert_eq!(chi.columns[0].statistic, f64::INFINITY);
+    assert_eq!(chi.columns[0].p_value, Some(0.0));
+    assert!(chi.columns[0].drifted);
+    let json = chi.to_json().unwrap();
+    assert!(json.contains("\"statistic\": \"inf\""), "{json}");
+    let back: DriftReport = serde_json::from_str(&json).unwrap();
+    assert_eq!(back, chi);
+}

@@ -289,6 +289,43 @@ fn a_second_writer_is_refused_until_the_first_closes() -> Result<(), Box<dyn std
     Ok(())
 }
 
+#[test]
+fn compaction_forgets_old_batches_on_disk_too() -> Result<(), Box<dyn std::error::Error>> {
+    let dir = tempfile::tempdir()?;
+    let c = clock();
+    let mut m = PerformanceMonitor::open(dir.path(), "obesity", Arc::new(c.clone()))?;
+    m.log_batch(batch("old", "1"))?;
+    c.advance(Duration::hours(5));
+    m.log_batch(batch("new", "1"))?;
+    m.record_labels(&[("old0", 0), ("new0", 0), ("new1", 2)])?;
+    let recent = m.summary_hours(1);
+    assert_eq!(m.compact(Duration::hours(2))?, 1);
+    assert_eq!(m.compact(Duration::hours(2))?, 0);
+    assert_eq!(m.summary_hours(24).n_batches, 1);
+    assert_eq!(m.summary_hours(1), recent);
+    // Old ids are gone: their labels are unknown now, and a new batch may reuse them.
+    assert_eq!(
+        m.record_labels(&[("old1", 1)])?.unknown,
+        vec!["old1".to_string()]
+    );
+    m.log_batch(batch("old", "2"))?;
+    drop(m);
+    let m = PerformanceMonitor::open(dir.path(), "obesity", Arc::new(c.clone()))?;
+    assert!(m.torn_tail().is_none());
+    assert_eq!(m.summary_hours(24).n_batches, 2);
+    // Labels of kept batches survived the rewrite.
+    assert_eq!(m.summary_for_version(Duration::hours(1), "1"), recent);
+    let names: Vec<_> = std::fs::read_dir(
+        PerformanceMonitor::events_path(dir.path(), "obesity")
+            .parent()
+            .unwrap_or(dir.path()),
+    )?
+    .filter_map(|e| e.ok().map(|e| e.file_name()))
+    .collect();
+    assert_eq!(names.len(), 1, "temporary file left: {names:?}");
+    Ok(())
+}
+
 fn append(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
     OpenOptions::new().append(true).open(path)?.write_all(bytes)
 }
