@@ -103,7 +103,7 @@ fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
             stored.len() / 1024,
             current.len(),
             args.shift
-        );
+        )?;
         writeln!(out, "{report}\n")?;
     }
 

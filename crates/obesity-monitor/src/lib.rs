@@ -56,8 +56,9 @@
 //!   [`PerformanceSummary`] of any recent window: counts, accuracy and F1-macro over the
 //!   labelled predictions, latency p50/p95/p99, error rate, drift score, data-quality score.
 //!   [`PerformanceMonitor::open`] keeps the events in `<store>/monitoring/<model>/events.jsonl`,
-//!   one fsynced line per event; on reopen a torn last line (a crash mid-write) is cut and
-//!   reported ([`TornTail`]), and every earlier line survives.
+//!   one fsynced line per event, locked against a second writer; on reopen a torn last line
+//!   (a crash mid-write) is cut and reported ([`TornTail`]), and every earlier line survives.
+//!   [`PerformanceMonitor::compact`] forgets what is older than the longest window you use.
 //! - [`AlertPolicy`] holds the seeds' thresholds (accuracy drop 0.05 CRITICAL / 0.02 WARNING
 //!   against a baseline, error rate 0.02, p95 latency 500 ms, drift 0.1) and turns a summary
 //!   into [`Alert`]s with a [`Severity`]; an [`AlertManager`] sends them to

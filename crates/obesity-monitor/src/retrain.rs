@@ -780,15 +780,24 @@ fn data_rows(path: &Path) -> usize {
     if !is_table {
         return 0;
     }
-    match fs::read(path) {
-        Ok(bytes) => bytes
-            .split(|b| *b == b'\n')
-            .filter(|l| l.iter().any(|b| !b.is_ascii_whitespace()))
-            .count()
-            .saturating_sub(1),
+    // Streamed line by line: data files can be far larger than memory.
+    let file = match fs::File::open(path) {
+        Ok(f) => f,
         Err(e) => {
             tracing::warn!(path = %path.display(), error = %e, "cannot read new data file");
-            0
+            return 0;
+        }
+    };
+    let mut lines = 0usize;
+    for line in std::io::BufRead::split(std::io::BufReader::new(file), b'\n') {
+        match line {
+            Ok(l) if l.iter().any(|b| !b.is_ascii_whitespace()) => lines += 1,
+            Ok(_) => {}
+            Err(e) => {
+                tracing::warn!(path = %path.display(), error = %e, "cannot read new data file");
+                break;
+            }
         }
     }
+    lines.saturating_sub(1)
 }
