@@ -4,9 +4,9 @@
 //!    v2, the challenger) and registers both in a local MLflow-layout store.
 //! 2. Loads them back from the registry by alias, as a serving replica would.
 //! 3. Runs an experiment "rf-v2-vs-v1": users are assigned by hashing, adults only (a
-//!    segment rule on `Age`), 50/50; each request is answered by the assigned version and
-//!    logged to a performance monitor; the true label arrives later and becomes the user's
-//!    outcome (correct or not: accuracy as a conversion metric).
+//!    segment rule on `Age`), 50/50; every held-out row is one user's request, answered by
+//!    the assigned version and logged to a performance monitor; the true label arrives later
+//!    and becomes the user's outcome (correct or not: accuracy as a conversion metric).
 //! 4. Prints the analysis (z-test, chi-square, interval, effect size, recommendation) and
 //!    the per-version monitor summaries.
 //!
@@ -31,10 +31,8 @@ use obesity_mlops::monitor::{
     SegmentRule, Variant,
 };
 use obesity_mlops::registry::{LocalStore, NewVersion, Registry, Store, Tracker};
-use rand::{Rng, SeedableRng};
 
 const MODEL: &str = "obesity-rf";
-const REQUESTS: usize = 6_000;
 
 fn main() -> Result<(), Box<dyn Error>> {
     let store_dir = match std::env::args().nth(1) {
@@ -114,7 +112,7 @@ fn main() -> Result<(), Box<dyn Error>> {
     let clock = ManualClock::new(Utc::now());
     let config = ABTestConfig {
         traffic_split: 0.5,
-        min_samples_per_variant: 500,
+        min_samples_per_variant: 200,
         significance_level: 0.05,
         segment: vec![SegmentRule::Range {
             feature: "Age".into(),
@@ -124,9 +122,10 @@ fn main() -> Result<(), Box<dyn Error>> {
         ..ABTestConfig::new("rf-v2-vs-v1", models[0].0.clone(), models[1].0.clone())
     };
     let experiments = store_dir.join("experiments");
-    let mut test_ab = match AbTest::open(&experiments, &config.name, Arc::new(clock.clone())) {
-        Ok(t) => t,
-        Err(_) => AbTest::create(&experiments, config, Arc::new(clock.clone()))?,
+    let mut test_ab = if AbTest::state_path(&experiments, &config.name).exists() {
+        AbTest::open(&experiments, &config.name, Arc::new(clock.clone()))?
+    } else {
+        AbTest::create(&experiments, config, Arc::new(clock.clone()))?
     };
     if test_ab.status() != obesity_mlops::monitor::TestStatus::Running {
         test_ab.start()?;
@@ -134,13 +133,13 @@ fn main() -> Result<(), Box<dyn Error>> {
     let mut monitor = PerformanceMonitor::open(&store_dir, MODEL, Arc::new(clock.clone()))?;
 
     // --- simulated traffic: one request per user, labels arrive later -----------------------
-    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(2026);
     let run_tag = monitor.summary(Duration::days(3650)).n_requests; // unique ids across reruns
     // (user, request id, predicted class, true label, enrolled)
     let mut pending: Vec<(String, String, usize, usize, bool)> = Vec::new();
     let mut outside = 0;
-    for i in 0..REQUESTS {
-        let record = &test[rng.gen_range(0..test.len())];
+    // Each held-out row is one user with one request, so outcomes are independent (the
+    // tests assume it); rows are never reused.
+    for (i, record) in test.iter().enumerate() {
         let user = format!("user-{}", run_tag + i);
         let features: BTreeMap<String, FeatureValue> = [
             ("Age".to_string(), FeatureValue::Number(record.age)),
@@ -194,7 +193,8 @@ fn main() -> Result<(), Box<dyn Error>> {
     let a = test_ab.analyze()?;
     println!("\n== A/B analysis: {} ({}) ==", a.experiment, a.status);
     println!(
-        "requests: {REQUESTS}, outside the segment (served by control, not counted): {outside}"
+        "requests: {}, outside the segment (served by control, not counted): {outside}",
+        test.len()
     );
     for v in [&a.control, &a.treatment] {
         println!(

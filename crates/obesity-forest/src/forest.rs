@@ -66,11 +66,18 @@ impl RandomForest {
         n_classes: usize,
     ) -> Result<RandomForest> {
         validate::check_training(x, y, n_classes)?;
-        if n_classes > i32::MAX as usize || x.ncols() > u32::MAX as usize {
+        if n_classes > i32::MAX as usize {
             return Err(ModelError::InvalidParam {
                 name: "n_classes",
                 value: n_classes.to_string(),
-                expected: "fewer than 2^31 classes and 2^32 features".into(),
+                expected: "fewer than 2^31 classes".into(),
+            });
+        }
+        if x.nrows() > u32::MAX as usize || x.ncols() > u32::MAX as usize {
+            return Err(ModelError::InvalidParam {
+                name: "x",
+                value: format!("{} × {}", x.nrows(), x.ncols()),
+                expected: "fewer than 2^32 rows and columns (row indices are u32)".into(),
             });
         }
         let t = train::train(params, x, y, n_classes)?;

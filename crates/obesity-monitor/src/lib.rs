@@ -162,15 +162,15 @@ pub use performance::{
     FailedRequest, LabelReport, PerformanceMonitor, PerformanceSummary, PredictionBatch,
     TornTail,
 };
-pub use retrain::{
-    AuditOutcome, AuditRecord, Decision, HandlerError, MANUAL_ACTOR, Reason, RetrainHandler,
-    RetrainRequest, RetrainResult, RetrainTrigger, RetrainingTriggerConfig, RunReport,
-    TriggerState, Veto,
-};
 pub use profile::{
     ColumnProfile, DEFAULT_MAX_SAMPLE, FeatureKind, PROFILE_FORMAT_VERSION, ReferenceProfile,
 };
 pub use report::{
     CONFIDENCE_COLUMN, ColumnDrift, ColumnDriftOptions, DriftOptions, DriftReport,
     PREDICTION_COLUMN, REPORT_FORMAT_VERSION, max_probability, prediction_columns,
+};
+pub use retrain::{
+    AuditOutcome, AuditRecord, Decision, HandlerError, MANUAL_ACTOR, Reason, RetrainHandler,
+    RetrainRequest, RetrainResult, RetrainTrigger, RetrainingTriggerConfig, RunReport,
+    TriggerState, Veto,
 };

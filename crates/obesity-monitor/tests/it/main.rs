@@ -1,8 +1,8 @@
 //! Integration tests of obesity-monitor, one module per topic.
 
-mod drift;
-mod drift_reference;
 mod abtest;
 mod alerts;
+mod drift;
+mod drift_reference;
 mod perf;
 mod retrain;

@@ -34,10 +34,11 @@ pub(crate) fn file_uri_path(rest: &str) -> Option<PathBuf> {
 const RUN_NAME_TAG: &str = "mlflow.runName";
 
 /// The embedded store: everything under one folder (default `./mlruns`), in MLflow's
-/// file-store layout, readable by `MLFLOW_ALLOW_FILE_STORE=true mlflow ui --backend-store-uri
-/// <dir>`.
+/// file-store layout, readable by
+/// `MLFLOW_ALLOW_FILE_STORE=true mlflow ui --backend-store-uri <dir>` (see the crate docs for
+/// the layout).
 ///
-/// Every write is atomic (temp file, fsync, rename) and writers — threads or processes — are
+/// Every file write is atomic (temp file, fsync, rename) and writers — threads or processes — are
 /// serialised by an OS file lock on `<dir>/.obesity.lock`, so version numbers are unique and
 /// gap-free and a killed process never leaves a half-written version. Reads take no lock.
 #[derive(Debug, Clone)]
