@@ -225,7 +225,7 @@ pub fn train_and_register(config: &TrainConfig) -> Result<TrainOutcome> {
         .iter()
         .map(|&i| loaded.records[i].clone())
         .collect();
-    let pipeline = FeaturePipeline::new(config.features.clone()).fit(&train_records)?;
+    let pipeline = FeaturePipeline::new(config.features).fit(&train_records)?;
     let train = pipeline.dataset(&train_records)?;
     let test = pipeline.dataset(&test_records)?;
     lap("features", &mut timings);

@@ -451,7 +451,8 @@ impl PerformanceMonitor {
     }
 
     /// Logs one batch at the clock's current time. The batch is written to disk (one line,
-    /// fsynced) before it is counted, so what a summary shows has been persisted.
+    /// fsynced) before it is counted, so what a summary shows has been persisted. A batch
+    /// with no request is accepted and ignored.
     ///
     /// # Errors
     /// [`MonitorError::InvalidBatch`] naming the field (and row) that is wrong: vectors of
@@ -460,6 +461,9 @@ impl PerformanceMonitor {
     /// I/O errors from the log.
     pub fn log_batch(&mut self, batch: PredictionBatch) -> Result<()> {
         batch.validate()?;
+        if batch.n_requests() == 0 {
+            return Ok(()); // nothing happened: nothing to record
+        }
         let ids = batch
             .request_ids
             .iter()

@@ -223,7 +223,11 @@ fn histogram<C: BinCode>(
 /// Maps an `f32` to a `u32` with the same order (after folding -0.0 into 0.0).
 #[inline(always)]
 fn order_key(v: f32) -> u32 {
-    let b = (v + 0.0).to_bits();
+    // -0.0 sorts as 0.0 (an integer test: cheaper than adding 0.0 on this hot path).
+    let b = match v.to_bits() {
+        0x8000_0000 => 0,
+        b => b,
+    };
     if b & 0x8000_0000 != 0 {
         !b
     } else {

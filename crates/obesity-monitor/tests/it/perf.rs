@@ -230,7 +230,8 @@ fn bad_batches_are_rejected_naming_the_field() -> Result<(), MonitorError> {
     let nan = ndarray::array![[f32::NAN, 0.5]];
     let e = PredictionBatch::from_probabilities("1", vec!["q".into()], nan.view(), vec![1.0]);
     assert_eq!(e.err().and_then(field_of), Some(("probabilities", Some(0))));
-    // Nothing invalid was counted.
+    // Nothing invalid was counted, and an empty batch is no batch.
+    m.log_batch(PredictionBatch::new("1"))?;
     assert_eq!(m.summary_hours(1).n_batches, 1);
     Ok(())
 }
