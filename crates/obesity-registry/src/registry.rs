@@ -243,6 +243,20 @@ impl Registry {
             lineage.metrics.entry(k.clone()).or_insert(m.value);
         }
         let dir = &new.artifact_path;
+        // A second version from the same run must not overwrite the first one's files:
+        // `models:/name/1` would silently load version 2's model.
+        let model_path = format!("{dir}/{MODEL_FILE}");
+        let existing = match self.store.list_artifacts(&run.info.run_id, Some(dir)) {
+            Ok(files) => files,
+            Err(e) if e.is_not_found() => Vec::new(),
+            Err(e) => return Err(e),
+        };
+        if existing.iter().any(|f| f.path == model_path) {
+            return Err(Error::AlreadyExists {
+                what: "model artifacts (give this version its own NewVersion::artifact_path)",
+                name: format!("{}/{model_path}", run.info.run_id),
+            });
+        }
         let put = |file: &str, bytes: &[u8]| {
             self.store
                 .log_artifact(&run.info.run_id, &format!("{dir}/{file}"), bytes)

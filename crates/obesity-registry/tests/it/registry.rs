@@ -323,3 +323,47 @@ fn compare_shows_params_and_metrics_side_by_side() {
     assert_eq!(json["left_version"], 1);
     assert!(reg.compare("m", 1, 3).unwrap_err().is_not_found());
 }
+
+/// Regression: two versions registered from one run with the default artifact folder used to
+/// share `<run>/artifacts/model/model.bin`, so loading version 1 returned version 2's model.
+#[test]
+fn a_second_version_from_the_same_run_never_overwrites_the_first_ones_files() {
+    let (_dir, store, _local) = temp_store();
+    let registry = Registry::new(store.clone());
+    let run_id = logged_run(&store, 0.95, "10");
+    let first = forest_bytes(1);
+    let second = forest_bytes(2);
+    assert_ne!(first, second);
+    registry
+        .register(NewVersion::new("twice", &run_id, first.clone()))
+        .expect("first version");
+
+    let err = registry
+        .register(NewVersion::new("twice", &run_id, second.clone()))
+        .expect_err("same folder must be refused");
+    assert!(err.is_already_exists(), "{err}");
+    assert_eq!(
+        registry
+            .artifact("twice", 1, obesity_registry::MODEL_FILE)
+            .expect("v1 bytes"),
+        first,
+        "version 1's model is untouched"
+    );
+
+    let v2 = registry
+        .register(NewVersion::new("twice", &run_id, second.clone()).artifact_path("model-2"))
+        .expect("second version in its own folder");
+    assert_eq!(v2.version, 2);
+    assert_eq!(
+        registry
+            .artifact("twice", 2, obesity_registry::MODEL_FILE)
+            .expect("v2 bytes"),
+        second
+    );
+    assert_eq!(
+        registry
+            .artifact("twice", 1, obesity_registry::MODEL_FILE)
+            .expect("v1 bytes"),
+        first
+    );
+}
