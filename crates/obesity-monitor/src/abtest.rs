@@ -466,5 +466,4 @@ impl AbTest {
         e.outcome = Some(outcome);
         Ok(())
     }
-
 }

@@ -3,6 +3,9 @@
 //! and keep an audit trail of every decision (who, what, why, when, the numbers, the
 //! outcome).
 
+mod audit;
+mod config;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::error::Error as StdError;
 use std::fs;
@@ -16,120 +19,14 @@ use crate::clock::Clock;
 use crate::error::{MonitorError, Result};
 use crate::performance::{JsonlLog, PerformanceSummary, TornTail, validate_name};
 
+pub use audit::{AuditOutcome, AuditRecord, Decision, Reason, Veto};
+pub use config::RetrainingTriggerConfig;
+
 /// Version of the audit-line format.
 const AUDIT_FORMAT_VERSION: u32 = 1;
 
 /// The actor recorded for [`RetrainTrigger::force_retrain`].
 pub const MANUAL_ACTOR: &str = "manual";
-
-/// When to retrain, with the seeds' names and defaults (`RetrainingTriggerConfig`).
-///
-/// Plain data (serde, every field defaulted), checked by [`RetrainingTriggerConfig::validate`]
-/// when a [`RetrainTrigger`] is opened.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
-pub struct RetrainingTriggerConfig {
-    /// New samples (new labelled predictions plus data rows in new files) that justify a
-    /// retrain. By default, 1000.
-    pub min_new_samples: usize,
-    /// Retrain when the model is this many days old. By default, 7.
-    pub max_days_without_retraining: u32,
-    /// Retrain when accuracy falls more than this below the baseline. By default, 0.05.
-    pub accuracy_degradation_threshold: f64,
-    /// Retrain when the drift score is above this. By default, 0.1.
-    pub drift_score_threshold: f64,
-    /// Retrain when the error rate is above this. By default, 0.02.
-    pub error_rate_threshold: f64,
-    /// Guard: no automatic retrain sooner than this after the previous one. By default, 6.
-    pub min_hours_between_retrains: u32,
-    /// Guard: at most this many automatic retrains in any 24 hours. By default, 4.
-    pub max_retrains_per_day: u32,
-    /// Directories watched for new data files. By default, none.
-    pub data_directories: Vec<PathBuf>,
-    /// Glob patterns, relative to each watched directory (`*.csv`, `**/*.csv`). A file is
-    /// new when it was modified after the last retrain. By default, `["*.csv"]`.
-    pub watch_file_patterns: Vec<String>,
-}
-
-impl Default for RetrainingTriggerConfig {
-    fn default() -> Self {
-        Self {
-            min_new_samples: 1000,
-            max_days_without_retraining: 7,
-            accuracy_degradation_threshold: 0.05,
-            drift_score_threshold: 0.1,
-            error_rate_threshold: 0.02,
-            min_hours_between_retrains: 6,
-            max_retrains_per_day: 4,
-            data_directories: Vec::new(),
-            watch_file_patterns: vec!["*.csv".into()],
-        }
-    }
-}
-
-impl RetrainingTriggerConfig {
-    /// Checks every value.
-    ///
-    /// # Errors
-    /// [`MonitorError::InvalidConfig`] naming the field: a zero sample count, day count or
-    /// daily limit, a rate threshold outside [0, 1], a negative or non-finite drift
-    /// threshold, or a file pattern that is not a valid glob, is absolute or climbs out of
-    /// its directory with `..`.
-    pub fn validate(&self) -> Result<()> {
-        let bad = |field, value: String, expected: &str| MonitorError::InvalidConfig {
-            field,
-            value,
-            expected: expected.into(),
-        };
-        if self.min_new_samples == 0 {
-            return Err(bad("min_new_samples", "0".into(), "at least 1"));
-        }
-        if self.max_days_without_retraining == 0 {
-            return Err(bad("max_days_without_retraining", "0".into(), "at least 1"));
-        }
-        if self.max_retrains_per_day == 0 {
-            return Err(bad("max_retrains_per_day", "0".into(), "at least 1"));
-        }
-        for (field, v) in [
-            (
-                "accuracy_degradation_threshold",
-                self.accuracy_degradation_threshold,
-            ),
-            ("error_rate_threshold", self.error_rate_threshold),
-        ] {
-            if !(0.0..=1.0).contains(&v) {
-                return Err(bad(field, v.to_string(), "a value in [0, 1]"));
-            }
-        }
-        if !(self.drift_score_threshold.is_finite() && self.drift_score_threshold >= 0.0) {
-            return Err(bad(
-                "drift_score_threshold",
-                self.drift_score_threshold.to_string(),
-                "a finite score >= 0",
-            ));
-        }
-        for p in &self.watch_file_patterns {
-            let climbs = Path::new(p)
-                .components()
-                .any(|c| matches!(c, std::path::Component::ParentDir));
-            if p.is_empty() || Path::new(p).is_absolute() || climbs {
-                return Err(bad(
-                    "watch_file_patterns",
-                    format!("{p:?}"),
-                    "a non-empty relative glob that stays inside the watched directory",
-                ));
-            }
-            if let Err(e) = glob::Pattern::new(p) {
-                return Err(bad(
-                    "watch_file_patterns",
-                    format!("{p:?}"),
-                    &format!("a valid glob pattern ({e})"),
-                ));
-            }
-        }
-        Ok(())
-    }
-}
 
 /// The numbers a trigger decides from: the monitor's view of the serving model.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
@@ -161,159 +58,6 @@ impl TriggerState {
             new_samples: summary.n_labelled,
             model_trained_at: None,
         }
-    }
-}
-
-/// Why a retrain was wanted. Each carries the numbers that decided it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
-#[non_exhaustive]
-pub enum Reason {
-    /// Enough new data has arrived.
-    NewSamples {
-        /// New labelled samples from the state.
-        labelled: usize,
-        /// Data rows in new files (CSV/TSV rows without the header).
-        file_rows: usize,
-        /// The new files found.
-        new_files: Vec<PathBuf>,
-        /// The configured minimum.
-        threshold: usize,
-    },
-    /// The model is too old.
-    Stale {
-        /// Days since the last retrain (or since the model was trained).
-        days_since: f64,
-        /// The configured maximum.
-        max_days: u32,
-    },
-    /// Accuracy fell too far below its baseline.
-    AccuracyDegradation {
-        /// Baseline accuracy.
-        baseline: f64,
-        /// Current accuracy.
-        accuracy: f64,
-        /// `baseline − accuracy`.
-        drop: f64,
-        /// The configured threshold.
-        threshold: f64,
-    },
-    /// The data drifted.
-    Drift {
-        /// Current drift score.
-        score: f64,
-        /// The configured threshold.
-        threshold: f64,
-    },
-    /// Too many requests fail.
-    ErrorRate {
-        /// Current error rate.
-        rate: f64,
-        /// The configured threshold.
-        threshold: f64,
-    },
-    /// A person asked for it.
-    Manual {
-        /// Their words.
-        reason: String,
-    },
-}
-
-/// Why a wanted retrain was not allowed now.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
-#[non_exhaustive]
-pub enum Veto {
-    /// The previous retrain was too recent.
-    TooSoon {
-        /// Hours since the previous retrain started.
-        hours_since: f64,
-        /// The configured minimum.
-        min_hours: u32,
-    },
-    /// The daily budget is spent.
-    DailyLimit {
-        /// Retrains in the last 24 hours.
-        retrains_last_24h: u32,
-        /// The configured maximum.
-        max_per_day: u32,
-    },
-}
-
-/// A trigger's verdict.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Decision {
-    /// When it was decided.
-    pub at: DateTime<Utc>,
-    /// Retrain now? True when there is a reason and no veto.
-    pub retrain: bool,
-    /// Every reason found (empty: nothing to do).
-    pub reasons: Vec<Reason>,
-    /// Guards that vetoed the reasons (only checked when there is a reason).
-    pub vetoes: Vec<Veto>,
-}
-
-/// What happened after a decision, as recorded in the audit trail.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "outcome", rename_all = "snake_case")]
-#[non_exhaustive]
-pub enum AuditOutcome {
-    /// No reason to retrain.
-    NotNeeded,
-    /// Reasons found, but a guard vetoed them.
-    Vetoed,
-    /// Retraining was approved (by [`RetrainTrigger::evaluate`]; a run follows only if the
-    /// caller runs it).
-    Approved,
-    /// The handler produced a new version.
-    Succeeded {
-        /// The new model version (registered as a challenger).
-        new_version: String,
-        /// Metrics the handler reported for it.
-        metrics: BTreeMap<String, f64>,
-        /// When the handler returned.
-        finished_at: DateTime<Utc>,
-    },
-    /// The handler failed.
-    Failed {
-        /// Its error message.
-        error: String,
-        /// When the handler returned.
-        finished_at: DateTime<Utc>,
-    },
-}
-
-/// One line of the audit trail: who or what decided, when, why, on which numbers, and the
-/// outcome. A retrain that runs leaves two lines with the same `id`: the approval and its
-/// result.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct AuditRecord {
-    /// Format version.
-    pub v: u32,
-    /// Decision number, increasing.
-    pub id: u64,
-    /// When the decision was taken (for results: when the retrain started).
-    pub at: DateTime<Utc>,
-    /// The trigger's name, or `"manual"` for [`RetrainTrigger::force_retrain`].
-    pub actor: String,
-    /// The reasons found.
-    pub reasons: Vec<Reason>,
-    /// The guards that vetoed.
-    pub vetoes: Vec<Veto>,
-    /// The numbers the decision was taken on.
-    pub inputs: Option<TriggerState>,
-    /// What happened.
-    pub outcome: AuditOutcome,
-}
-
-impl AuditRecord {
-    /// Whether this record is the result of a retrain that ran (successfully or not): the
-    /// records the guards count.
-    pub fn is_run(&self) -> bool {
-        matches!(
-            self.outcome,
-            AuditOutcome::Succeeded { .. } | AuditOutcome::Failed { .. }
-        )
     }
 }
 

@@ -147,7 +147,7 @@ impl AbTest {
     /// to keep the control).
     ///
     /// # Errors
-    /// [`MonitorError::Eval`] if the statistics reject their input (not expected: counts are
+    /// [`MonitorError::Eval`](crate::MonitorError::Eval) if the statistics reject their input (not expected: counts are
     /// checked first).
     pub fn analyze(&self) -> Result<AbAnalysis> {
         let cfg = &self.state.config;
