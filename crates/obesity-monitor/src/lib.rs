@@ -144,9 +144,8 @@ mod retrain;
 mod error;
 
 pub use abtest::{
-    ABTestConfig, AbAnalysis, AbTest, AbTestMethod, Assignment, FeatureValue, MetricKind,
-    Outcome, PrimaryMetric, Recommendation, SegmentRule, TestStatus, Variant, VariantSummary,
-    WelchResult,
+    ABTestConfig, AbAnalysis, AbTest, AbTestMethod, Assignment, FeatureValue, MetricKind, Outcome,
+    PrimaryMetric, Recommendation, SegmentRule, TestStatus, Variant, VariantSummary, WelchResult,
 };
 pub use alerts::{
     Alert, AlertHandler, AlertKind, AlertManager, AlertPolicy, AlertPolicyBuilder,
@@ -159,8 +158,7 @@ pub use drift::{
 };
 pub use error::{MonitorError, Result};
 pub use performance::{
-    FailedRequest, LabelReport, PerformanceMonitor, PerformanceSummary, PredictionBatch,
-    TornTail,
+    FailedRequest, LabelReport, PerformanceMonitor, PerformanceSummary, PredictionBatch, TornTail,
 };
 pub use profile::{
     ColumnProfile, DEFAULT_MAX_SAMPLE, FeatureKind, PROFILE_FORMAT_VERSION, ReferenceProfile,

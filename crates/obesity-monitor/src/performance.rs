@@ -452,7 +452,7 @@ impl PerformanceMonitor {
 
     /// Logs one batch at the clock's current time. The batch is written to disk (one line,
     /// fsynced) before it is counted, so what a summary shows has been persisted. A batch
-    /// with no request is accepted and ignored.
+    /// with no request and no drift score is accepted and ignored.
     ///
     /// # Errors
     /// [`MonitorError::InvalidBatch`] naming the field (and row) that is wrong: vectors of
@@ -461,8 +461,10 @@ impl PerformanceMonitor {
     /// I/O errors from the log.
     pub fn log_batch(&mut self, batch: PredictionBatch) -> Result<()> {
         batch.validate()?;
-        if batch.n_requests() == 0 {
-            return Ok(()); // nothing happened: nothing to record
+        // A batch with no request and no drift score says nothing: nothing to record. A drift
+        // check over a batch of features is an event on its own, requests or not.
+        if batch.n_requests() == 0 && batch.drift_score.is_none() {
+            return Ok(());
         }
         let ids = batch
             .request_ids

@@ -163,12 +163,29 @@ impl ReferenceProfile {
                 ),
             });
         }
+        let mut listed = BTreeSet::new();
         for name in &p.column_order {
             let Some(c) = p.columns.get(name) else {
                 return Err(MonitorError::ProfileFormat {
                     reason: format!("column `{name}` is listed but has no profile"),
                 });
             };
+            // A repeated name would be tested (and counted in the drift share) twice.
+            if !listed.insert(name.as_str()) {
+                return Err(MonitorError::ProfileFormat {
+                    reason: format!("column `{name}` is listed twice in column_order"),
+                });
+            }
+            if c.sample.name != *name {
+                return Err(MonitorError::ProfileFormat {
+                    reason: format!("column `{name}`: its sample is named `{}`", c.sample.name),
+                });
+            }
+            if let Err(reason) = check_consistent(c) {
+                return Err(MonitorError::ProfileFormat {
+                    reason: format!("column `{name}`: {reason}"),
+                });
+            }
             let ok = match &c.sample.values {
                 SampleValues::Numeric { sorted } => {
                     !sorted.is_empty()
@@ -185,7 +202,76 @@ impl ReferenceProfile {
                 });
             }
         }
+        // A profile nobody lists would silently never be tested.
+        if let Some(name) = p.columns.keys().find(|k| !listed.contains(k.as_str())) {
+            return Err(MonitorError::ProfileFormat {
+                reason: format!("column `{name}` has a profile but is not in column_order"),
+            });
+        }
+        let max_rows = p.columns.values().map(|c| c.sample.rows).max().unwrap_or(0);
+        if p.rows != max_rows {
+            return Err(MonitorError::ProfileFormat {
+                reason: format!(
+                    "rows = {} but the largest column has {max_rows} rows",
+                    p.rows
+                ),
+            });
+        }
         Ok(p)
+    }
+}
+
+/// Checks that a column's kind, row count and statistics agree with its sample (what
+/// [`ReferenceProfile::from_columns`] guarantees), so a hand-edited profile cannot pick the
+/// wrong test (the automatic choice reads `rows`) or norm Wasserstein by a negative std.
+fn check_consistent(c: &ColumnProfile) -> std::result::Result<(), String> {
+    let finite_or_none = |field: &str, v: Option<f64>| match v {
+        Some(x) if !(x.is_finite() && (field != "std" || x >= 0.0)) => Err(format!(
+            "{field} = {x}, expected a finite number{}",
+            if field == "std" { " >= 0" } else { "" }
+        )),
+        _ => Ok(()),
+    };
+    finite_or_none("mean", c.mean)?;
+    finite_or_none("std", c.std)?;
+    match (&c.sample.values, c.kind) {
+        (SampleValues::Numeric { sorted }, FeatureKind::Numeric) => {
+            let kept = sorted.len() as u64;
+            let rows_ok = if c.sketched {
+                c.sample.rows >= kept
+            } else {
+                c.sample.rows == kept
+            };
+            if rows_ok {
+                Ok(())
+            } else {
+                Err(format!(
+                    "sample.rows = {} but the sample keeps {kept} values (sketched: {})",
+                    c.sample.rows, c.sketched
+                ))
+            }
+        }
+        (SampleValues::Categorical { counts }, FeatureKind::Categorical | FeatureKind::Binary) => {
+            let total = counts
+                .values()
+                .try_fold(0u64, |acc, n| acc.checked_add(*n))
+                .ok_or_else(|| "category counts overflow u64".to_owned())?;
+            if c.sample.rows == total {
+                Ok(())
+            } else {
+                Err(format!(
+                    "sample.rows = {} but the category counts sum to {total}",
+                    c.sample.rows
+                ))
+            }
+        }
+        (values, kind) => Err(format!(
+            "kind is {kind:?} but the sample is {}",
+            match values {
+                SampleValues::Numeric { .. } => "numeric",
+                SampleValues::Categorical { .. } => "categorical",
+            }
+        )),
     }
 }
 

@@ -217,6 +217,8 @@ impl StatTestDetector {
         reference_std: Option<f64>,
         current: &ColumnSample,
     ) -> Result<DriftResult> {
+        sample::check_sample(reference)?;
+        sample::check_sample(current)?;
         if reference.is_numeric() != current.is_numeric() {
             return Err(sample::kind_mismatch(reference, current));
         }

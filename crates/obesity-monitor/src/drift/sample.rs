@@ -192,6 +192,50 @@ pub(crate) fn aligned_counts(
     }
 }
 
+/// Checks what every detector assumes of a sample: at least one value; numeric values finite
+/// and ascending; no category with a zero count. [`ColumnSample`] has public fields (and is
+/// `Deserialize`), so a sample built by hand must not reach the formulas unchecked: two empty
+/// numeric samples would divide by zero in KS, and an unsorted one gives wrong statistics.
+pub(crate) fn check_sample(sample: &ColumnSample) -> Result<()> {
+    let empty = || MonitorError::EmptyColumn {
+        column: sample.name.clone(),
+    };
+    match &sample.values {
+        SampleValues::Numeric { sorted } => {
+            if sorted.is_empty() {
+                return Err(empty());
+            }
+            if let Some((row, value)) = sorted.iter().enumerate().find(|(_, x)| !x.is_finite()) {
+                return Err(MonitorError::NonFiniteValue {
+                    column: sample.name.clone(),
+                    row,
+                    value: *value,
+                });
+            }
+            if let Some(i) = sorted.windows(2).position(|w| w[0] > w[1]) {
+                return Err(MonitorError::InvalidInput {
+                    what: "ColumnSample.values.sorted",
+                    value: format!("column `{}`, position {}", sample.name, i + 1),
+                    expected: "values in ascending order".to_owned(),
+                });
+            }
+        }
+        SampleValues::Categorical { counts } => {
+            if counts.is_empty() {
+                return Err(empty());
+            }
+            if let Some((category, _)) = counts.iter().find(|(_, n)| **n == 0) {
+                return Err(MonitorError::InvalidInput {
+                    what: "ColumnSample.values.counts",
+                    value: format!("column `{}`, category `{category}` = 0", sample.name),
+                    expected: "a count of at least 1 per listed category".to_owned(),
+                });
+            }
+        }
+    }
+    Ok(())
+}
+
 pub(crate) fn kind_mismatch(reference: &ColumnSample, current: &ColumnSample) -> MonitorError {
     MonitorError::KindMismatch {
         column: current.name.clone(),

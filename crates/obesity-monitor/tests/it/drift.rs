@@ -471,3 +471,90 @@ fn infinite_chi_square_statistic_round_trips_through_json() {
     let back: DriftReport = serde_json::from_str(&json).unwrap();
     assert_eq!(back, chi);
 }
+
+fn numeric_sample(name: &str, sorted: Vec<f64>) -> ColumnSample {
+    ColumnSample {
+        name: name.to_owned(),
+        rows: sorted.len() as u64,
+        values: obesity_monitor::SampleValues::Numeric { sorted },
+    }
+}
+
+#[test]
+fn hand_built_empty_samples_are_an_error_not_a_division_by_zero() {
+    // Two empty numeric samples used to reach KS's gcd(0, 0) and panic.
+    let empty = numeric_sample("x", Vec::new());
+    for t in StatTest::ALL {
+        let err = StatTestDetector::new(t).detect(&empty, &empty).unwrap_err();
+        assert!(
+            matches!(err, MonitorError::EmptyColumn { ref column } if column == "x"),
+            "{t}: {err}"
+        );
+    }
+}
+
+#[test]
+fn hand_built_unsorted_or_zero_count_samples_are_rejected() {
+    let unsorted = numeric_sample("x", vec![3.0, 1.0, 2.0]);
+    let sorted = numeric_sample("x", vec![1.0, 2.0, 3.0]);
+    let err = StatTestDetector::new(StatTest::Ks)
+        .detect(&sorted, &unsorted)
+        .unwrap_err();
+    assert!(err.to_string().contains("ascending"), "{err}");
+    let zero = ColumnSample {
+        name: "c".to_owned(),
+        rows: 2,
+        values: obesity_monitor::SampleValues::Categorical {
+            counts: [("a".to_owned(), 2), ("b".to_owned(), 0)].into(),
+        },
+    };
+    let ok =
+        ColumnSample::from_values("c", &ColumnValues::Categorical(vec!["a".into(); 2])).unwrap();
+    let err = StatTestDetector::new(StatTest::ChiSquare)
+        .detect(&zero, &ok)
+        .unwrap_err();
+    assert!(err.to_string().contains("category `b` = 0"), "{err}");
+}
+
+/// The profile of `batch(1, 50, 0.0)` as a JSON value, edited by `edit`, read back.
+fn read_edited(
+    edit: impl FnOnce(&mut serde_json::Value),
+) -> std::result::Result<ReferenceProfile, String> {
+    let profile = ReferenceProfile::from_columns(&batch(1, 50, 0.0)).unwrap();
+    let mut v: serde_json::Value = serde_json::from_str(&profile.to_json().unwrap()).unwrap();
+    edit(&mut v);
+    ReferenceProfile::from_json(&v.to_string()).map_err(|e| {
+        assert!(matches!(e, MonitorError::ProfileFormat { .. }), "{e:?}");
+        e.to_string()
+    })
+}
+
+#[test]
+fn edited_profile_json_is_checked_for_consistency() {
+    assert!(read_edited(|_| {}).is_ok());
+    // A repeated column would be tested and counted twice.
+    let err =
+        read_edited(|v| v["column_order"] = serde_json::json!(["Weight", "Weight"])).unwrap_err();
+    assert!(err.contains("`Weight` is listed twice"), "{err}");
+    // A profile nobody lists would silently never be tested.
+    let err = read_edited(|v| v["column_order"] = serde_json::json!(["Weight", "Height", "SMOKE"]))
+        .unwrap_err();
+    assert!(
+        err.contains("`MTRANS` has a profile but is not in column_order"),
+        "{err}"
+    );
+    // `rows` drives the automatic test choice (<= 1,000 rows: KS; above: Wasserstein).
+    let err = read_edited(|v| v["columns"]["Weight"]["sample"]["rows"] = 5000.into()).unwrap_err();
+    assert!(err.contains("sample.rows = 5000"), "{err}");
+    let err = read_edited(|v| v["columns"]["SMOKE"]["sample"]["rows"] = 49.into()).unwrap_err();
+    assert!(err.contains("counts sum to 50"), "{err}");
+    let err = read_edited(|v| v["rows"] = 7.into()).unwrap_err();
+    assert!(err.contains("rows = 7"), "{err}");
+    let err = read_edited(|v| v["columns"]["Weight"]["std"] = (-1.0).into()).unwrap_err();
+    assert!(err.contains("std = -1"), "{err}");
+    let err = read_edited(|v| v["columns"]["Weight"]["kind"] = "categorical".into()).unwrap_err();
+    assert!(err.contains("sample is numeric"), "{err}");
+    let err =
+        read_edited(|v| v["columns"]["Weight"]["sample"]["name"] = "Height".into()).unwrap_err();
+    assert!(err.contains("named `Height`"), "{err}");
+}

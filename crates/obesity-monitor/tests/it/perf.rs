@@ -236,6 +236,26 @@ fn bad_batches_are_rejected_naming_the_field() -> Result<(), MonitorError> {
     Ok(())
 }
 
+/// Regression: a drift check over a batch of features (no predictions logged with it) was
+/// dropped as "empty", so the drift alert of examples/drift_report.rs never fired.
+#[test]
+fn a_drift_only_batch_is_recorded_and_raises_the_drift_alert() -> obesity_monitor::Result<()> {
+    let mut m = PerformanceMonitor::in_memory("m", Arc::new(clock()))?;
+    m.log_batch(PredictionBatch::new("1").with_drift_score(0.375))?;
+    let summary = m.summary_hours(1);
+    assert_eq!(summary.n_batches, 1);
+    assert_eq!(summary.n_requests, 0);
+    assert_eq!(summary.drift_score, Some(0.375));
+    let alerts = obesity_monitor::AlertPolicy::default().evaluate(&summary);
+    assert!(
+        alerts
+            .iter()
+            .any(|a| a.kind == obesity_monitor::AlertKind::Drift),
+        "{alerts:?}"
+    );
+    Ok(())
+}
+
 #[test]
 fn unsafe_model_names_are_rejected() {
     let c = Arc::new(clock());
