@@ -936,10 +936,14 @@ impl Store for LocalStore {
         }
         let _lock = self.lock()?;
         self.model_meta(&args.name)?;
-        let version = self
-            .version_numbers(&args.name)?
-            .last()
-            .map_or(1, |v| v + 1);
+        let version = match self.version_numbers(&args.name)?.last() {
+            None => 1,
+            // A hand-made `version-18446744073709551615` folder must not overflow.
+            Some(&last) => last.checked_add(1).ok_or_else(|| Error::Corrupt {
+                path: self.layout.version(&args.name, last),
+                reason: "the highest version number leaves no room for another".into(),
+            })?,
+        };
         let now = now_ms();
         let meta = VersionMeta {
             aliases: Vec::new(),

@@ -395,3 +395,31 @@ fn experiment_ids_are_unique_under_concurrency() {
     assert_eq!(set.len(), 8);
     let _ = now_ms();
 }
+
+#[test]
+fn a_hand_made_maximal_version_folder_is_an_error_not_an_overflow() {
+    let (_dir, _s, local) = temp_store();
+    local
+        .create_registered_model("m", &[], None)
+        .expect("model");
+    let args = CreateModelVersion {
+        name: "m".into(),
+        source: "file:///somewhere/model".into(),
+        run_id: None,
+        tags: Vec::new(),
+        description: None,
+    };
+    local.create_model_version(&args).expect("version 1");
+    let model_dir = local.root().join("models/m");
+    fs::rename(
+        model_dir.join("version-1"),
+        model_dir.join(format!("version-{}", u64::MAX)),
+    )
+    .expect("rename");
+    // `max + 1` used to overflow (a panic with overflow checks on, version 0 without).
+    let err = local.create_model_version(&args).unwrap_err();
+    assert!(
+        matches!(&err, Error::Corrupt { path, .. } if path.ends_with(format!("version-{}", u64::MAX))),
+        "{err:?}"
+    );
+}
