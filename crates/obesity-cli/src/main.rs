@@ -138,12 +138,25 @@ fn main() -> ExitCode {
         .clone()
         .unwrap_or_else(obesity_registry::tracking_uri_from_env);
     match commands::run(&uri, cli.global.json, &cli.command) {
-        Ok(text) => {
-            print!("{text}");
-            ExitCode::SUCCESS
-        }
+        Ok(text) => write_stdout(&text),
         Err(e) => {
             eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Writes the command's output. `print!` would panic when stdout is a closed pipe
+/// (`obesity registry runs exp | head -1`); a reader that went away is not an error of the
+/// command, so that case ends quietly, and any other write error is reported.
+fn write_stdout(text: &str) -> ExitCode {
+    use std::io::{ErrorKind, Write};
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) if e.kind() == ErrorKind::BrokenPipe => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: cannot write the output: {e}");
             ExitCode::FAILURE
         }
     }

@@ -260,3 +260,25 @@ fn tracking_uri_comes_from_the_environment() {
         .expect("run");
     assert!(stdout(&out).contains("obesity-rf"));
 }
+
+#[test]
+fn a_closed_stdout_pipe_ends_quietly_instead_of_panicking() {
+    // `obesity registry list | head -0`: the reader is gone before the output is written.
+    // `print!` used to panic ("failed printing to stdout: Broken pipe", exit 101).
+    let (_dir, root) = populated();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_obesity"))
+        .arg("--tracking-uri")
+        .arg(&root)
+        .args(["registry", "list"])
+        .env_remove("OBESITY_TRACKING_URI")
+        .env_remove("MLFLOW_TRACKING_URI")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn obesity");
+    drop(child.stdout.take());
+    let out = child.wait_with_output().expect("wait");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert!(out.status.success(), "exit {}: {stderr}", out.status);
+}

@@ -334,12 +334,16 @@ impl FittedPipeline {
 
     /// Writes [`to_json`](Self::to_json) to `path` (the file is replaced).
     ///
+    /// The replacement is atomic: the document goes to a temporary file in the same folder,
+    /// is fsynced, then renamed over `path`, so a reader (or a crash) sees the old pipeline
+    /// or the new one, never a truncated file.
+    ///
     /// # Errors
     /// [`FeatureError::Io`] naming the file.
     pub fn save(&self, path: impl AsRef<Path>) -> Result<()> {
         let path = path.as_ref();
         let json = self.to_json()?;
-        std::fs::write(path, json).map_err(|source| FeatureError::Io {
+        write_atomic(path, json.as_bytes()).map_err(|source| FeatureError::Io {
             action: "write",
             path: path.to_owned(),
             source,
@@ -363,4 +367,39 @@ impl FittedPipeline {
             source: Box::new(e),
         })
     }
+}
+
+/// Writes `bytes` to a fresh temporary file next to `path`, fsyncs it and renames it over
+/// `path`; the temporary file is removed when any step fails.
+fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+
+    let file_name = path.file_name().ok_or_else(|| {
+        std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            "the path has no file name",
+        )
+    })?;
+    let tmp = path.with_file_name(format!(
+        ".{}.tmp-{}-{}",
+        file_name.to_string_lossy(),
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::Relaxed)
+    ));
+    let result = (|| {
+        let mut file = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&tmp)?;
+        file.write_all(bytes)?;
+        file.sync_all()?;
+        drop(file);
+        std::fs::rename(&tmp, path)
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result
 }

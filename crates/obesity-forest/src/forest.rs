@@ -14,8 +14,8 @@ use crate::validate;
 
 /// A trained random forest: every tree in one flat arena (see the crate docs).
 ///
-/// Built by [`RandomForest::fit`] or by [`ForestParams`] through [`ModelStrategy`]
-/// (crate::ModelStrategy); read back with [`RandomForest::from_bytes`] or
+/// Built by [`RandomForest::fit`] or by [`ForestParams`] through
+/// [`ModelStrategy`](crate::ModelStrategy); read back with [`RandomForest::from_bytes`] or
 /// [`load_classifier`](crate::load_classifier).
 #[derive(Debug, Clone)]
 pub struct RandomForest {

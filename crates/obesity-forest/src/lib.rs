@@ -23,8 +23,10 @@
 //! (ChaCha8) seeded from `(seed, tree index)`; trees grow in parallel with rayon and are
 //! flattened in index order, so the same seed gives byte-identical models on any number of
 //! threads. At each node `max_features` features are drawn (per split, as scikit-learn;
-//! more if none of them can split); large nodes are scanned with class-weight histograms over
-//! the bins, small nodes (≤ 128 rows) by sorting their rows, which is both cheaper and exact.
+//! more if none of them can split; features already constant in an ancestor are skipped
+//! without a pass). A feature is scanned with class-weight histograms over its bins, or by
+//! sorting the node's rows when that is cheaper (few rows, many bins) and always on nodes of
+//! at most 128 rows when its bins merge distinct values, so small nodes get exact thresholds.
 //! Thresholds are real `f32` values and `x <= threshold` goes left; NaN is rejected at input
 //! (it would go left). `n_threads` is not stored in model files: it says how a model was
 //! trained, not what it is, and leaving it out keeps the bytes identical across thread counts.

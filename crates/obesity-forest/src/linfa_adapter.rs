@@ -1,6 +1,6 @@
 //! An adapter over linfa-trees' `DecisionTree`: shows that another library's model drops
-//! into the same [`ModelStrategy`] / [`Classifier`] pipeline as [`RandomForest`]
-//! (crate::RandomForest).
+//! into the same [`ModelStrategy`] / [`Classifier`] pipeline as
+//! [`RandomForest`](crate::RandomForest).
 //!
 //! linfa-trees 0.8 predicts labels only, so [`LinfaTree::predict_proba`] is the one-hot
 //! encoding of its prediction (probability 1 for the predicted class).

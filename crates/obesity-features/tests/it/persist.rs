@@ -251,3 +251,40 @@ fn load_errors_name_the_file() {
         "{err:?}"
     );
 }
+
+#[test]
+fn a_reader_never_sees_a_half_written_pipeline_while_it_is_replaced() {
+    // `save` used to truncate the file and then write it (`fs::write`), so a concurrent
+    // reader (or a crash) could find an empty or truncated document.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("features.json");
+    let fitted = FeaturePipeline::new(FeatureConfig {
+        scaling: Scaling::Standard,
+        ..FeatureConfig::standard()
+    })
+    .fit(&sample(99))
+    .unwrap();
+    fitted.save(&path).unwrap();
+    let done = std::sync::atomic::AtomicBool::new(false);
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            for _ in 0..300 {
+                fitted.save(&path).unwrap();
+            }
+            done.store(true, std::sync::atomic::Ordering::SeqCst);
+        });
+        let mut reads = 0;
+        while !done.load(std::sync::atomic::Ordering::SeqCst) || reads == 0 {
+            let loaded =
+                FittedPipeline::load(&path).unwrap_or_else(|e| panic!("read {reads}: {e}"));
+            assert_eq!(loaded, fitted);
+            reads += 1;
+        }
+    });
+    // Nothing but the pipeline is left in the folder (no temporary files).
+    let names: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(names, ["features.json"]);
+}

@@ -6,7 +6,7 @@
 use statrs::distribution::{ChiSquared, ContinuousCDF, Normal};
 
 use super::sample::{ColumnSample, SampleValues, aligned_counts, count_distinct, kind_mismatch};
-use crate::error::Result;
+use crate::error::{MonitorError, Result};
 
 /// A statistic and, for hypothesis tests, its p-value.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -85,6 +85,25 @@ pub(crate) fn binned_shares(
             if count_distinct(a) > 20 =>
         {
             let edges = sturges_edges(a, b);
+            // A range wider than f64 (e.g. -1e308 to 1e308) gives NaN bin widths and no bins
+            // at all, which used to read as "PSI 0, no drift"; numpy refuses such a range too.
+            if edges.len() < 2 || edges.iter().any(|e| !e.is_finite()) {
+                let lo = a
+                    .first()
+                    .copied()
+                    .unwrap_or(0.0)
+                    .min(b.first().copied().unwrap_or(0.0));
+                let hi = a
+                    .last()
+                    .copied()
+                    .unwrap_or(0.0)
+                    .max(b.last().copied().unwrap_or(0.0));
+                return Err(MonitorError::InvalidInput {
+                    what: "numeric column range",
+                    value: format!("column `{}`: {lo} to {hi}", reference.name),
+                    expected: "a range (max - min) that is finite in f64, to bin".to_owned(),
+                });
+            }
             Ok((histogram_shares(a, &edges), histogram_shares(b, &edges)))
         }
         (SampleValues::Numeric { .. }, SampleValues::Numeric { .. })

@@ -558,3 +558,24 @@ fn edited_profile_json_is_checked_for_consistency() {
         read_edited(|v| v["columns"]["Weight"]["sample"]["name"] = "Height".into()).unwrap_err();
     assert!(err.contains("named `Height`"), "{err}");
 }
+
+#[test]
+fn binning_a_range_wider_than_f64_is_an_error_not_zero_drift() {
+    // 30 distinct values from -1e308 to 1e308: max - min overflows to infinity, so Sturges'
+    // bins came out empty and PSI / Jensen-Shannon reported 0 (no drift) whatever the data.
+    let wide: Vec<f64> = (0..30)
+        .map(|i| 1e308 * (2.0 * f64::from(i) / 29.0 - 1.0))
+        .collect();
+    let reference = ColumnSample::from_values("w", &ColumnValues::Numeric(wide.clone())).unwrap();
+    let current = ColumnSample::from_values(
+        "w",
+        &ColumnValues::Numeric(wide.iter().map(|x| x * 0.5).collect()),
+    )
+    .unwrap();
+    for t in [StatTest::Psi, StatTest::JensenShannon] {
+        let err = StatTestDetector::new(t)
+            .detect(&reference, &current)
+            .unwrap_err();
+        assert!(err.to_string().contains("column `w`"), "{t}: {err}");
+    }
+}

@@ -232,6 +232,19 @@ fn parse_base_url(url: &str) -> Result<String> {
     Ok(format!("http://{rest}"))
 }
 
+/// The token of the next page, `None` after the last page. A server (or proxy) that answers
+/// with the token it was just sent would otherwise keep a paging loop going forever, piling
+/// up the same results: that is a protocol error naming the token.
+fn next_page(url: &str, sent: Option<&str>, next: Option<String>) -> Result<Option<String>> {
+    match next.filter(|t| !t.is_empty()) {
+        Some(t) if Some(t.as_str()) == sent => Err(Error::Protocol {
+            url: url.to_string(),
+            reason: format!("next_page_token {t:?} repeats the token of the request"),
+        }),
+        other => Ok(other),
+    }
+}
+
 impl MlflowStore {
     /// A store for the server at `url` (e.g. `http://127.0.0.1:5000`) with the default retry
     /// policy, a 60 s timeout and credentials from the environment.
@@ -456,7 +469,7 @@ impl Store for MlflowStore {
             for e in r.experiments {
                 out.push(e.into_experiment(&url)?);
             }
-            match r.next_page_token.filter(|t| !t.is_empty()) {
+            match next_page(&url, token.as_deref(), r.next_page_token)? {
                 Some(t) => token = Some(t),
                 None => break,
             }
@@ -606,7 +619,8 @@ impl Store for MlflowStore {
             let r: wire::MetricHistoryResponse =
                 self.get("metrics/get-history", &query, &Subject::new("run", run_id))?;
             out.extend(r.metrics.into_iter().map(Metric::from));
-            match r.next_page_token.filter(|t| !t.is_empty()) {
+            let url = self.url_of("metrics/get-history");
+            match next_page(&url, Some(token.as_str()), r.next_page_token)? {
                 Some(t) => token = t,
                 None => break,
             }
@@ -668,7 +682,7 @@ impl Store for MlflowStore {
                 self.remember_root(&run.info);
                 out.push(run);
             }
-            match r.next_page_token.filter(|t| !t.is_empty()) {
+            match next_page(&url, token.as_deref(), r.next_page_token)? {
                 Some(t) => token = Some(t),
                 None => break,
             }
@@ -785,7 +799,7 @@ impl Store for MlflowStore {
             for m in r.registered_models {
                 out.push(m.into_model(&url)?);
             }
-            match r.next_page_token.filter(|t| !t.is_empty()) {
+            match next_page(&url, Some(token.as_str()), r.next_page_token)? {
                 Some(t) => token = t,
                 None => break,
             }
@@ -883,7 +897,7 @@ impl Store for MlflowStore {
                 v.aliases = wire::aliases_of(&model.aliases, v.version);
                 out.push(v);
             }
-            match r.next_page_token.filter(|t| !t.is_empty()) {
+            match next_page(&url, Some(token.as_str()), r.next_page_token)? {
                 Some(t) => token = t,
                 None => break,
             }

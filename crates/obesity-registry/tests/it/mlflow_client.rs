@@ -366,3 +366,20 @@ fn mlflow_open_store_gives_the_server_store_for_http_urls() {
         Ok(_) => panic!("https must be refused by a build without TLS"),
     }
 }
+
+#[test]
+fn mlflow_a_page_token_that_repeats_is_a_protocol_error_not_an_endless_loop() {
+    // A server (or proxy) that answers every page with the token it was sent used to keep
+    // the paging loop going forever; here the third request would find no server at all.
+    let page = r#"{"registered_models":[],"next_page_token":"same"}"#;
+    let (addr, server) = fake_server(vec![(200, page), (200, page)]);
+    let s = store(addr, RetryPolicy::none());
+    let err = s.search_registered_models(100).unwrap_err();
+    assert!(
+        matches!(&err, Error::Protocol { reason, .. } if reason.contains("\"same\"")),
+        "{err:?}"
+    );
+    let seen = server.join().expect("server thread");
+    assert_eq!(seen.len(), 2);
+    assert!(seen[1].request_line.contains("page_token=same"), "{seen:?}");
+}
