@@ -51,7 +51,30 @@ pub fn write_csv<W: io::Write>(records: &[ObesityRecord], writer: W) -> Result<(
 
     let mut num = String::with_capacity(32);
     let yes_no = |b: bool| if b { "yes" } else { "no" };
-    for r in records {
+    for (index, r) in records.iter().enumerate() {
+        // A NaN or infinity would be written as `NaN` / `inf`, which the loader reads as a
+        // missing value or rejects: refuse it here, so what is written always loads back.
+        let numbers = [
+            ("Age", r.age),
+            ("Height", r.height),
+            ("Weight", r.weight),
+            ("FCVC", r.fcvc),
+            ("NCP", r.ncp),
+            ("CH2O", r.ch2o),
+            ("FAF", r.faf),
+            ("TUE", r.tue),
+        ];
+        if let Some((column, value)) = numbers.iter().find(|(_, v)| !v.is_finite()) {
+            return Err(DataError::Write {
+                source: io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    format!(
+                        "record {index} (0-based), column `{column}`: {value} is not a finite \
+                         number, so it would not load back"
+                    ),
+                ),
+            });
+        }
         let mut number = |out: &mut csv::Writer<W>, x: f64| {
             num.clear();
             // Writing to a String cannot fail.

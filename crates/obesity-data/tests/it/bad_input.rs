@@ -230,3 +230,25 @@ fn semicolon_file_names_its_separator_and_loads_with_the_option() {
         reference.fingerprint.canonical
     );
 }
+
+#[test]
+fn writing_a_non_finite_number_is_an_error_naming_the_record_and_column() {
+    // A NaN used to be written as `NaN`, which loads back as a missing value (an error):
+    // the file written could not be read.
+    let mut records = obesity_data::synth::generate(3, 7);
+    records[1].weight = f64::NAN;
+    let mut out = Vec::new();
+    let err = obesity_data::write_csv(&records, &mut out).unwrap_err();
+    assert!(matches!(err, DataError::Write { .. }), "{err:?}");
+    let msg = err.to_string();
+    assert!(
+        msg.contains("record 1") && msg.contains("`Weight`") && msg.contains("NaN"),
+        "{msg}"
+    );
+    records[1].weight = 70.0;
+    records[2].tue = f64::INFINITY;
+    let msg = obesity_data::write_csv(&records, Vec::new())
+        .unwrap_err()
+        .to_string();
+    assert!(msg.contains("record 2") && msg.contains("`TUE`"), "{msg}");
+}
