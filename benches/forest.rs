@@ -28,9 +28,12 @@ use smartcore::linalg::basic::matrix::DenseMatrix;
 /// The records: the UCI CSV when OBESITY_UCI_CSV is set, else the committed synthetic fixture
 /// (`synth::generate(2111, 42)`), else freshly generated records of the same size.
 fn records() -> (Vec<ObesityRecord>, &'static str) {
+    // A set variable that points at an unreadable file is a mistake worth stopping for:
+    // silently benchmarking other data would mislabel every figure.
     if let Ok(p) = std::env::var("OBESITY_UCI_CSV") {
-        if let Ok(l) = load_csv(&p, &LoadOptions::strict()) {
-            return (l.records, "uci");
+        match load_csv(&p, &LoadOptions::strict()) {
+            Ok(l) => return (l.records, "uci"),
+            Err(e) => panic!("OBESITY_UCI_CSV is set but cannot be loaded: {e}"),
         }
     }
     let fixture = concat!(

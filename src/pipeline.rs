@@ -319,7 +319,7 @@ pub fn train_and_register(config: &TrainConfig) -> Result<TrainOutcome> {
     .collect();
     lap("charts", &mut timings);
 
-    // 6. Log the run: params, metrics, the data fingerprint, charts, model and pipeline.
+    // 6. Log the run: params, metrics, the data fingerprint and the charts.
     let fingerprint = loaded.fingerprint.canonical.to_hex();
     let tracker = Tracker::open(&config.tracking_uri)?;
     let run = tracker.start_run(&config.experiment, Some("train_and_register"))?;
@@ -361,12 +361,8 @@ pub fn train_and_register(config: &TrainConfig) -> Result<TrainOutcome> {
     let pipeline_json = pipeline.to_json()?;
     let profile = ReferenceProfile::from_columns(&feature_columns(&train_records))?;
     let profile_json = profile.to_json()?;
-    run.log_bytes("model/model.bin", &model_bytes)?;
-    run.log_bytes("model/pipeline.json", pipeline_json.as_bytes())?;
-    run.log_bytes(
-        &format!("model/{REFERENCE_PROFILE_FILE}"),
-        profile_json.as_bytes(),
-    )?;
+    // The model, pipeline, signature, lineage and profile go into the run's `model/`
+    // artifact folder through `Registry::register` below: written once, not twice.
     lap("log_run", &mut timings);
 
     // 7. Register the version and let the policy decide its stage and aliases.
