@@ -10,6 +10,44 @@
 //! the individual crates. [`pipeline`] composes them into the train-and-register chain that
 //! `cargo run --release --example train_and_register` runs and that a
 //! [`RetrainTrigger`](monitor::RetrainTrigger) calls to retrain.
+//!
+//! # Composing your own chain
+//!
+//! Every step is an ordinary call into one crate, so a pipeline is a page of code. This is
+//! the core of what [`pipeline::train_and_register`] does, minus tracking and registration:
+//!
+//! ```
+//! use obesity_mlops::data::{LoadOptions, load_csv, stratified_split, target_indices};
+//! use obesity_mlops::eval::{ClassificationReport, Scorer, ZeroDivision, cross_validate, stratified_folds};
+//! use obesity_mlops::features::FeaturePipeline;
+//! use obesity_mlops::forest::{Classifier, ForestParams, ModelStrategy};
+//!
+//! // Load and validate (a bad row is an error naming file, line, column and value).
+//! let csv = obesity_mlops::pipeline::default_data_path();
+//! let loaded = load_csv(&csv, &LoadOptions::strict())?;
+//! let labels = target_indices(&loaded.records)?;
+//!
+//! // Split, then fit the features on the training rows only.
+//! let (train_idx, test_idx) = stratified_split(&labels, 0.2, 42)?;
+//! let pick = |idx: &[usize]| idx.iter().map(|&i| loaded.records[i].clone()).collect::<Vec<_>>();
+//! let (train_records, test_records) = (pick(&train_idx), pick(&test_idx));
+//! let features = FeaturePipeline::standard().fit(&train_records)?;
+//! let train = features.dataset(&train_records)?;
+//! let test = features.dataset(&test_records)?;
+//!
+//! // Any ModelStrategy works here; the forest is ours.
+//! let strategy = ForestParams::builder().n_estimators(20).seed(7).build()?;
+//! let folds = stratified_folds(&train, 3, 42)?;
+//! let cv = cross_validate(&strategy, &train, &folds, &Scorer::parse_list(&["f1_macro"])?)?;
+//! let model = strategy.fit(train.x.view(), train.y.view(), train.n_classes())?;
+//!
+//! let predicted = model.predict(test.x.view())?.to_vec();
+//! let report = ClassificationReport::new(&test.y.to_vec(), &predicted, &test.class_names, ZeroDivision::Zero)?;
+//! assert!(report.accuracy > 0.8);
+//! assert!(cv.get("f1_macro").is_some_and(|s| s.mean > 0.8));
+//! println!("{}", report.to_text(3));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 #![deny(missing_docs)]
 
 mod error;
