@@ -77,9 +77,9 @@ pub use charts::{
 };
 pub use compare::{
     ChiSquareResult, MCNEMAR_EXACT_BELOW, McNemarMethod, McNemarResult, ModelComparison,
-    TTestResult, TwoProportionResult, chi_square_2x2, chi_square_contingency, compare_models,
-    corrected_resampled_t_test, mcnemar, mcnemar_from_counts, two_proportion_z_test,
-    two_proportion_z_test_with_level,
+    TTestResult, TwoProportionResult, WelchResult, chi_square_2x2, chi_square_contingency,
+    compare_models, corrected_resampled_t_test, mcnemar, mcnemar_from_counts,
+    two_proportion_z_test, two_proportion_z_test_with_level, welch_t_test,
 };
 pub use cv::{CvResult, Fold, ScoreSummary, cross_validate, stratified_folds};
 pub use error::{EvalError, Result};

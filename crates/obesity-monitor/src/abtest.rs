@@ -27,7 +27,7 @@ use crate::performance::validate_name;
 
 pub use analysis::{AbAnalysis, AbTestMethod, Recommendation, VariantSummary};
 pub use config::{ABTestConfig, FeatureValue, MetricKind, PrimaryMetric, SegmentRule};
-pub use stats::WelchResult;
+pub use obesity_eval::WelchResult;
 
 /// Version of the experiment state-file format.
 const STATE_FORMAT_VERSION: u32 = 1;

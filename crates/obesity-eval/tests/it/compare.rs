@@ -224,3 +224,30 @@ fn chi_square_rejects_degenerate_tables() {
         Err(EvalError::Undefined { .. })
     ));
 }
+
+/// Welch's t-test against scipy 1.17: `ttest_ind([1, 2, 3, 4], [2, 4, 6, 8],
+/// equal_var=False)` and its `confidence_interval(0.95)`.
+#[test]
+fn welch_t_test_matches_scipy_and_rejects_bad_samples() {
+    let w = obesity_eval::welch_t_test(&[1.0, 2.0, 3.0, 4.0], &[2.0, 4.0, 6.0, 8.0], 0.95)
+        .expect("valid samples");
+    assert!((w.statistic - -1.7320508075688774).abs() < 1e-12, "{w:?}");
+    assert!((w.p_value - 0.15158050484530375).abs() < 1e-9, "{w:?}");
+    assert!((w.df - 4.411764705882353).abs() < 1e-9, "{w:?}");
+    assert!((w.ci_low - -6.364167215486197).abs() < 1e-9, "{w:?}");
+    assert!((w.ci_high - 1.364167215486197).abs() < 1e-9, "{w:?}");
+    assert!((w.difference - -2.5).abs() < 1e-12);
+
+    for (a, b, level) in [
+        (vec![1.0], vec![1.0, 2.0], 0.95),
+        (vec![1.0, 2.0], vec![], 0.95),
+        (vec![1.0, f64::NAN], vec![1.0, 2.0], 0.95),
+        (vec![1.0, 2.0], vec![1.0, 2.0], 1.0),
+    ] {
+        let err = obesity_eval::welch_t_test(&a, &b, level).expect_err("bad input");
+        assert!(
+            matches!(err, obesity_eval::EvalError::InvalidValue { .. }),
+            "{err}"
+        );
+    }
+}

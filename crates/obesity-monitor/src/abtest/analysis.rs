@@ -3,7 +3,9 @@
 use obesity_eval::{ChiSquareResult, TwoProportionResult};
 use serde::{Deserialize, Serialize};
 
-use super::stats::{self, WelchResult};
+use obesity_eval::WelchResult;
+
+use super::stats;
 use super::{AbTest, MetricKind, Outcome, PrimaryMetric, TestStatus, Variant};
 use crate::error::Result;
 
@@ -207,7 +209,7 @@ impl AbTest {
                         obesity_eval::chi_square_2x2([[st, nt - st], [sc, nc - sc]]).ok();
                 }
                 MetricKind::Mean => {
-                    let w = stats::welch_t_test(&t_vals, &c_vals, level);
+                    let w = obesity_eval::welch_t_test(&t_vals, &c_vals, level)?;
                     a.statistic = Some(w.statistic);
                     a.p_value = Some(w.p_value);
                     a.ci_low = Some(w.ci_low);
