@@ -126,8 +126,9 @@ impl RandomForest {
     }
 
     /// Out-of-bag accuracy (scikit-learn's `oob_score_`): each training row voted on only by
-    /// the trees whose bootstrap left it out. `None` without bootstrap, or when no row was
-    /// ever out of bag.
+    /// the trees whose bootstrap left it out. `None` unless it was requested with
+    /// [`ForestParamsBuilder::oob_score`](crate::ForestParamsBuilder::oob_score) (off by
+    /// default, as in scikit-learn), or when no row was ever out of bag.
     pub fn oob_score(&self) -> Option<f64> {
         self.oob_score
     }

@@ -146,6 +146,7 @@ struct ForestParamsSpec {
     max_features: MaxFeatures,
     criterion: Criterion,
     bootstrap: bool,
+    oob_score: bool,
     max_samples: Option<MaxSamples>,
     class_weight: ClassWeight,
     max_bins: usize,
@@ -163,6 +164,7 @@ impl Default for ForestParamsSpec {
             max_features: MaxFeatures::Sqrt,
             criterion: Criterion::Gini,
             bootstrap: true,
+            oob_score: false,
             max_samples: None,
             class_weight: ClassWeight::None,
             max_bins: 256,
@@ -207,6 +209,13 @@ impl TryFrom<ForestParamsSpec> for ForestParams {
             MaxFeatures::Count(0) => return Err(invalid("max_features", 0, "at least 1")),
             _ => {}
         }
+        if s.oob_score && !s.bootstrap {
+            return Err(invalid(
+                "oob_score",
+                true,
+                "false when bootstrap is false (no row is ever out of bag)",
+            ));
+        }
         match s.max_samples {
             Some(_) if !s.bootstrap => {
                 return Err(invalid(
@@ -247,8 +256,9 @@ impl From<ForestParams> for ForestParamsSpec {
 /// a fit never fails half-way on a bad setting. `Default` is scikit-learn's
 /// `RandomForestClassifier()`: 100 trees, unlimited depth, `min_samples_split=2`,
 /// `min_samples_leaf=1`, `max_features="sqrt"`, gini, bootstrap without `max_samples`, no
-/// class weights; plus our own `max_bins = 256`, `seed = 0` (a fixed seed, so two default fits
-/// give byte-identical models) and `n_threads = None` (rayon's global pool).
+/// out-of-bag score, no class weights; plus our own `max_bins = 256`, `seed = 0` (a fixed
+/// seed, so two default fits give byte-identical models) and `n_threads = None` (rayon's
+/// global pool).
 ///
 /// Serde reads back through the same validation (`#[serde(try_from)]`), so parameters
 /// loaded from a run store cannot smuggle in an invalid value.
@@ -297,9 +307,13 @@ impl ForestParams {
     pub fn criterion(&self) -> Criterion {
         self.spec.criterion
     }
-    /// Whether each tree sees a bootstrap sample (and an out-of-bag score is computed).
+    /// Whether each tree sees a bootstrap sample.
     pub fn bootstrap(&self) -> bool {
         self.spec.bootstrap
+    }
+    /// Whether fitting computes the out-of-bag score ([`RandomForest::oob_score`]).
+    pub fn oob_score(&self) -> bool {
+        self.spec.oob_score
     }
     /// Bootstrap sample size (`None`: as many rows as the input).
     pub fn max_samples(&self) -> Option<MaxSamples> {
@@ -366,6 +380,14 @@ impl ForestParamsBuilder {
         self.spec.bootstrap = b;
         self
     }
+    /// Whether fitting also computes the out-of-bag accuracy (scikit-learn's `oob_score`),
+    /// read back with [`RandomForest::oob_score`]. It costs a pass of every training row
+    /// through the trees that did not see it, so it is off unless asked for; needs
+    /// `bootstrap(true)`. By default, this is `false`.
+    pub fn oob_score(mut self, b: bool) -> Self {
+        self.spec.oob_score = b;
+        self
+    }
     /// Bootstrap sample size; needs `bootstrap(true)`. By default, this is `None` (all rows).
     pub fn max_samples(mut self, m: Option<MaxSamples>) -> Self {
         self.spec.max_samples = m;
@@ -415,6 +437,7 @@ impl ModelStrategy for ForestParams {
             ("max_features", s.max_features.to_string()),
             ("criterion", s.criterion.to_string()),
             ("bootstrap", s.bootstrap.to_string()),
+            ("oob_score", s.oob_score.to_string()),
             ("max_samples", opt(s.max_samples.map(|m| m.to_string()))),
             ("class_weight", s.class_weight.to_string()),
             ("max_bins", s.max_bins.to_string()),

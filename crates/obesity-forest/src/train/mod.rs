@@ -103,7 +103,9 @@ pub(crate) fn train(
             grow_all(&b, &y32, &class_w, &cfg, seed, n_trees, n_draws)
         };
         let flat = FlatForest::from_trees(trees, n_features, n_classes);
-        let oob_score = n_draws.and_then(|d| oob_score(&flat, x, &y32, seed, d));
+        let oob_score = n_draws
+            .filter(|_| params.oob_score())
+            .and_then(|d| oob_score(&flat, x, &y32, seed, d));
         Trained { flat, oob_score }
     })
 }

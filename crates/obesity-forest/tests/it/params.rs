@@ -22,6 +22,7 @@ fn defaults_are_scikit_learns() {
     assert_eq!(p.max_features(), MaxFeatures::Sqrt);
     assert_eq!(p.criterion(), Criterion::Gini);
     assert!(p.bootstrap());
+    assert!(!p.oob_score());
     assert_eq!(p.max_samples(), None);
     assert_eq!(p.class_weight(), ClassWeight::None);
     assert_eq!(p.max_bins(), 256);
@@ -73,6 +74,10 @@ fn every_bad_value_is_named() {
     assert_eq!(
         invalid_name(b().max_samples(Some(MaxSamples::Count(0))).build()),
         "max_samples"
+    );
+    assert_eq!(
+        invalid_name(b().bootstrap(false).oob_score(true).build()),
+        "oob_score"
     );
     assert_eq!(invalid_name(b().max_bins(1).build()), "max_bins");
     assert_eq!(invalid_name(b().max_bins(70_000).build()), "max_bins");
@@ -152,6 +157,7 @@ fn params_map_has_every_hyper_parameter() {
         "max_features",
         "criterion",
         "bootstrap",
+        "oob_score",
         "max_samples",
         "class_weight",
         "max_bins",
@@ -164,5 +170,6 @@ fn params_map_has_every_hyper_parameter() {
     assert_eq!(m["max_features"], "sqrt");
     assert_eq!(m["criterion"], "gini");
     assert_eq!(m["max_samples"], "None");
-    assert_eq!(m.len(), 12);
+    assert_eq!(m["oob_score"], "false");
+    assert_eq!(m.len(), 13);
 }

@@ -11,7 +11,11 @@ fn forest() -> &'static (RandomForest, Vec<u8>) {
     static F: OnceLock<(RandomForest, Vec<u8>)> = OnceLock::new();
     F.get_or_init(|| {
         let (x, y) = crate::common::synthetic(200, 5, 3, 31);
-        let p = ForestParams::builder().n_estimators(6).build().unwrap();
+        let p = ForestParams::builder()
+            .n_estimators(6)
+            .oob_score(true)
+            .build()
+            .unwrap();
         let m = RandomForest::fit(&p, x.view(), y.view(), 3).unwrap();
         let b = m.to_bytes().unwrap();
         (m, b)
@@ -28,6 +32,7 @@ fn round_trip_keeps_everything() {
         m.predict_proba(x.view()).unwrap()
     );
     assert_eq!(back.feature_importances(), m.feature_importances());
+    assert!(m.oob_score().is_some());
     assert_eq!(back.oob_score(), m.oob_score());
     assert_eq!(back.tree_stats(), m.tree_stats());
     assert_eq!(back.params(), m.params());

@@ -7,6 +7,7 @@ fn model(bootstrap: bool) -> (RandomForest, ndarray::Array2<f32>, ndarray::Array
     let p = ForestParams::builder()
         .n_estimators(40)
         .bootstrap(bootstrap)
+        .oob_score(bootstrap)
         .build()
         .unwrap();
     (RandomForest::fit(&p, x.view(), y.view(), 3).unwrap(), x, y)
@@ -37,6 +38,41 @@ fn oob_score_is_close_to_held_out_accuracy() {
     assert!(oob > 0.7);
     let (no_boot, _, _) = model(false);
     assert_eq!(no_boot.oob_score(), None);
+}
+
+#[test]
+fn oob_score_is_off_by_default_and_needs_bootstrap() {
+    let (x, y) = crate::common::synthetic(300, 6, 3, 43);
+    let default = ForestParams::builder().n_estimators(10).build().unwrap();
+    assert!(!default.oob_score());
+    let plain = RandomForest::fit(&default, x.view(), y.view(), 3).unwrap();
+    assert_eq!(plain.oob_score(), None);
+    let asked = ForestParams::builder_from(&default)
+        .oob_score(true)
+        .build()
+        .unwrap();
+    let with_oob = RandomForest::fit(&asked, x.view(), y.view(), 3).unwrap();
+    assert!(with_oob.oob_score().is_some_and(|s| s > 0.5));
+    // Scoring reads the trees, it never changes them.
+    assert_eq!(
+        with_oob.predict_proba(x.view()).unwrap(),
+        plain.predict_proba(x.view()).unwrap()
+    );
+    let e = ForestParams::builder()
+        .bootstrap(false)
+        .oob_score(true)
+        .build()
+        .unwrap_err();
+    assert!(
+        matches!(
+            e,
+            obesity_forest::ModelError::InvalidParam {
+                name: "oob_score",
+                ..
+            }
+        ),
+        "{e}"
+    );
 }
 
 #[test]
