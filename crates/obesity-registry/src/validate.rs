@@ -5,6 +5,7 @@
 //! backslashes and NUL are refused everywhere, and each error names the rejected value.
 
 use crate::error::{Error, Result};
+use crate::store::{Metric, Param, Tag};
 
 /// Longest key (param, metric, tag) MLflow accepts.
 const MAX_KEY_LEN: usize = 250;
@@ -266,4 +267,19 @@ mod tests {
             assert!(id("run", bad).is_err(), "{bad:?} accepted");
         }
     }
+}
+
+/// Checks every key of a `log_batch` call, the same way for every store, before anything is
+/// written or sent.
+pub(crate) fn batch_keys(metrics: &[Metric], params: &[Param], tags: &[Tag]) -> Result<()> {
+    for m in metrics {
+        key("metric", &m.key)?;
+    }
+    for p in params {
+        key("param", &p.key)?;
+    }
+    for t in tags {
+        key("tag", &t.key)?;
+    }
+    Ok(())
 }

@@ -647,15 +647,7 @@ impl Store for LocalStore {
         params: &[Param],
         tags: &[Tag],
     ) -> Result<()> {
-        for m in metrics {
-            validate::key("metric", &m.key)?;
-        }
-        for p in params {
-            validate::key("param", &p.key)?;
-        }
-        for t in tags {
-            validate::key("tag", &t.key)?;
-        }
+        validate::batch_keys(metrics, params, tags)?;
         // Duplicate keys with different values inside one batch are an error, as in MLflow.
         let mut seen: BTreeMap<&str, &str> = BTreeMap::new();
         for p in params {

@@ -562,15 +562,7 @@ impl Store for MlflowStore {
         params: &[Param],
         tags: &[Tag],
     ) -> Result<()> {
-        for m in metrics {
-            validate::key("metric", &m.key)?;
-        }
-        for p in params {
-            validate::key("param", &p.key)?;
-        }
-        for t in tags {
-            validate::key("run tag", &t.key)?;
-        }
+        validate::batch_keys(metrics, params, tags)?;
         let subject = Subject::new("run", run_id);
         // Params first, so a changed param is refused before any metric of the batch is
         // written; within MLflow's per-request limits one request carries everything.
