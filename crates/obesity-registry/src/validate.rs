@@ -212,6 +212,21 @@ pub(crate) fn artifact_path(path: &str) -> Result<()> {
     Ok(())
 }
 
+/// Checks every key of a `log_batch` call, the same way for every store, before anything is
+/// written or sent.
+pub(crate) fn batch_keys(metrics: &[Metric], params: &[Param], tags: &[Tag]) -> Result<()> {
+    for m in metrics {
+        key("metric", &m.key)?;
+    }
+    for p in params {
+        key("param", &p.key)?;
+    }
+    for t in tags {
+        key("tag", &t.key)?;
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -267,19 +282,4 @@ mod tests {
             assert!(id("run", bad).is_err(), "{bad:?} accepted");
         }
     }
-}
-
-/// Checks every key of a `log_batch` call, the same way for every store, before anything is
-/// written or sent.
-pub(crate) fn batch_keys(metrics: &[Metric], params: &[Param], tags: &[Tag]) -> Result<()> {
-    for m in metrics {
-        key("metric", &m.key)?;
-    }
-    for p in params {
-        key("param", &p.key)?;
-    }
-    for t in tags {
-        key("tag", &t.key)?;
-    }
-    Ok(())
 }
