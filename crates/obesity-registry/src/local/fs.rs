@@ -22,9 +22,9 @@ pub(crate) fn temp_path(dir: &Path) -> PathBuf {
     dir.join(format!("{TMP_PREFIX}-{}", uuid::Uuid::new_v4().simple()))
 }
 
-/// Writes `bytes` to `path` atomically (temp file in the same folder, fsync, rename, fsync of
-/// the folder). Creates missing parent folders.
-pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+/// Writes `bytes` to a fresh temp file next to `path` and fsyncs it; the caller renames it
+/// into place. On failure the temp file is removed. Returns the temp file's path.
+fn stage(path: &Path, bytes: &[u8]) -> Result<PathBuf> {
     let dir = path.parent().ok_or_else(|| Error::Corrupt {
         path: path.to_path_buf(),
         reason: "path has no parent folder".into(),
@@ -38,15 +38,29 @@ pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
             .open(&tmp)
             .map_err(|e| Error::io(&tmp, e))?;
         file.write_all(bytes).map_err(|e| Error::io(&tmp, e))?;
-        file.sync_all().map_err(|e| Error::io(&tmp, e))?;
-        drop(file);
-        fs::rename(&tmp, path).map_err(|e| Error::io(path, e))?;
-        sync_dir(dir)
+        file.sync_all().map_err(|e| Error::io(&tmp, e))
     })();
-    if result.is_err() {
-        let _ = fs::remove_file(&tmp);
+    match result {
+        Ok(()) => Ok(tmp),
+        Err(e) => {
+            let _ = fs::remove_file(&tmp);
+            Err(e)
+        }
     }
-    result
+}
+
+/// Writes `bytes` to `path` atomically (temp file in the same folder, fsync, rename, fsync of
+/// the folder). Creates missing parent folders.
+pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    let tmp = stage(path, bytes)?;
+    if let Err(e) = fs::rename(&tmp, path) {
+        let _ = fs::remove_file(&tmp);
+        return Err(Error::io(path, e));
+    }
+    match path.parent() {
+        Some(dir) => sync_dir(dir),
+        None => Ok(()),
+    }
 }
 
 /// Writes several files, each atomically, with one fsync per file and one per distinct
@@ -56,30 +70,6 @@ pub(crate) fn write_atomic_many(files: &[(PathBuf, Vec<u8>)]) -> Result<()> {
     // Stage every file (write + fsync). The fsyncs run on scoped threads: the file system
     // commits concurrent fsyncs together, so a batch of ten small files costs about one
     // fsync instead of ten.
-    let stage = |path: &PathBuf, bytes: &[u8]| -> Result<PathBuf> {
-        let dir = path.parent().ok_or_else(|| Error::Corrupt {
-            path: path.clone(),
-            reason: "path has no parent folder".into(),
-        })?;
-        create_dir_all(dir)?;
-        let tmp = temp_path(dir);
-        let result = (|| {
-            let mut file = OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .open(&tmp)
-                .map_err(|e| Error::io(&tmp, e))?;
-            file.write_all(bytes).map_err(|e| Error::io(&tmp, e))?;
-            file.sync_all().map_err(|e| Error::io(&tmp, e))
-        })();
-        match result {
-            Ok(()) => Ok(tmp),
-            Err(e) => {
-                let _ = fs::remove_file(&tmp);
-                Err(e)
-            }
-        }
-    };
     let staged: Vec<Result<PathBuf>> = if files.len() <= 1 {
         files.iter().map(|(p, b)| stage(p, b)).collect()
     } else {
