@@ -1,0 +1,438 @@
+//! Prediction kernels over a layout derived from the arena (built once per model, never
+//! persisted): each tree's split nodes as 16-byte records `{feature, threshold, children}`
+//! followed by its leaves as self-loops (`threshold = +inf`, both children pointing at
+//! themselves), so a row that reaches a leaf can keep "walking" without moving.
+//!
+//! Three kernels, chosen by batch size (measured crossovers in docs/benchmarks.md):
+//! - row-major ([`Kernel::row`]): one row through all trees, for single rows and tiny
+//!   batches; allocates nothing.
+//! - lockstep ([`Kernel::block_lockstep`]): blocks of [`BLOCK`] rows walk one tree at a
+//!   time, [`GROUP`] rows in lockstep with a branch-free child choice
+//!   (`children[(x > threshold) as usize]`); the best for up to a few hundred rows.
+//! - routing ([`Kernel::block_routed`]): from [`ROUTE_FROM`] rows, each tree partitions the
+//!   block's row indices node by node, as training partitions rows. Every row costs its own
+//!   depth (not its group's deepest), and the per-row work is a streaming gather-compare-split
+//!   with no dependency from one level to the next: AVX-512 where the CPU has it. Blocks are
+//!   as large as the batch allows (one per thread), so per-node overhead is spread over
+//!   many rows.
+//!
+//! All three add each tree's leaf into a row's output in tree order, so a row's
+//! probabilities are bit-identical whichever kernel, block size or thread count ran.
+
+use rayon::prelude::*;
+
+use crate::flat::FlatForest;
+use partition::{Isa, partition};
+
+mod partition;
+
+/// Rows walked through a tree in lockstep.
+pub(crate) const GROUP: usize = 8;
+/// Widest row the single-row kernel walks several trees at a time for (a power of two).
+pub(crate) const ROW_LANES: usize = 64;
+/// Rows per block of the lockstep kernel.
+pub(crate) const BLOCK: usize = 128;
+/// Below this many rows the row-major kernel is used.
+pub(crate) const ROW_MAJOR_BELOW: usize = 16;
+/// From this many rows the routing kernel is used (below, lockstep is faster: routing pays a
+/// column-major copy and a per-node cost that few rows do not amortise).
+pub(crate) const ROUTE_FROM: usize = 512;
+/// Largest block of the routing kernel: bounds its scratch memory (`rows × (features + 3)`
+/// 4-byte words per thread).
+pub(crate) const ROUTE_MAX: usize = 65_536;
+
+/// Marks a leaf whose probabilities are not one-hot.
+const IMPURE: u32 = u32::MAX;
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct WalkNode {
+    feature: u32,
+    threshold: f32,
+    children: [u32; 2],
+}
+
+/// The prediction layout of a forest.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub(crate) struct Kernel {
+    n_features: usize,
+    n_classes: usize,
+    nodes: Vec<WalkNode>,
+    roots: Vec<u32>,
+    /// Per tree: first walk position that is a leaf.
+    leaf_base: Vec<u32>,
+    /// Per tree: walk position minus this is the global leaf index.
+    leaf_delta: Vec<u32>,
+    /// Leaf probabilities divided by the number of trees, so sums need no final scaling.
+    proba: Vec<f32>,
+    /// Row stride of the block buffer: `n_features` rounded up to a power of two, so the
+    /// feature lookup is masked instead of bounds-checked.
+    stride: usize,
+    /// `1 / n_trees`.
+    scale: f32,
+    /// The partition loop this CPU runs.
+    isa: Isa,
+}
+
+impl Kernel {
+    /// Builds the layout from a validated arena.
+    pub(crate) fn new(f: &FlatForest) -> Self {
+        let n_trees = f.n_trees();
+        let scale = 1.0 / n_trees as f32;
+        let mut k = Kernel {
+            n_features: f.n_features,
+            n_classes: f.n_classes,
+            nodes: Vec::with_capacity(f.feature.len() + f.leaf_samples.len()),
+            proba: f.leaf_proba.iter().map(|p| p * scale).collect(),
+            ..Default::default()
+        };
+        for t in 0..n_trees {
+            let (ns, ne) = (f.tree_nodes[t] as usize, f.tree_nodes[t + 1] as usize);
+            let (ls, le) = (f.tree_leaves[t] as usize, f.tree_leaves[t + 1] as usize);
+            let base = k.nodes.len() as u32;
+            let leaf_base = base + (ne - ns) as u32;
+            let map = |c: i32| -> u32 {
+                if c >= 0 {
+                    base + (c as u32 - ns as u32)
+                } else {
+                    leaf_base + (!c as u32 - ls as u32)
+                }
+            };
+            k.roots.push(map(f.roots[t]));
+            k.leaf_base.push(leaf_base);
+            k.leaf_delta.push(leaf_base - ls as u32);
+            for i in ns..ne {
+                k.nodes.push(WalkNode {
+                    feature: f.feature[i],
+                    threshold: f.threshold[i],
+                    children: [map(f.left[i]), map(f.right[i])],
+                });
+            }
+            for l in 0..(le - ls) {
+                let me = leaf_base + l as u32;
+                let p = &f.leaf_proba[(ls + l) * f.n_classes..(ls + l + 1) * f.n_classes];
+                // A leaf's `feature` (never read by the walk: the lookup is masked) carries
+                // its class when the leaf is pure, which fully grown trees' leaves almost
+                // always are: one add instead of `n_classes`.
+                let pure = p.iter().filter(|&&v| v != 0.0).count() == 1;
+                let class = p.iter().position(|&v| v == 1.0).filter(|_| pure);
+                k.nodes.push(WalkNode {
+                    feature: class.map_or(IMPURE, |c| c as u32),
+                    threshold: f32::INFINITY,
+                    children: [me, me],
+                });
+            }
+        }
+        // Pad to a power of two so `nodes[w & (len - 1)]` needs no bounds check (the mask
+        // is the identity on valid indices).
+        let len = k.nodes.len().next_power_of_two();
+        k.nodes.resize(
+            len,
+            WalkNode {
+                feature: 0,
+                threshold: f32::INFINITY,
+                children: [0, 0],
+            },
+        );
+        k.stride = f.n_features.next_power_of_two();
+        k.scale = scale;
+        k.isa = Isa::detect();
+        k
+    }
+
+    /// Adds leaf `w` (a walk position) of the tree with `delta` into `out`.
+    #[inline(always)]
+    fn add_leaf(&self, w: u32, delta: u32, out: &mut [f32]) {
+        let class = self.nodes[w as usize & (self.nodes.len() - 1)].feature;
+        if let Some(o) = out.get_mut(class as usize) {
+            *o += self.scale;
+        } else {
+            let k = self.n_classes;
+            let leaf = (w - delta) as usize;
+            for (o, p) in out.iter_mut().zip(&self.proba[leaf * k..(leaf + 1) * k]) {
+                *o += p;
+            }
+        }
+    }
+
+    /// Adds the forest's probabilities for one row into `out` (which the caller zeroed).
+    /// Allocates nothing.
+    ///
+    /// One tree's walk is a chain of dependent loads (node, then feature value, then child):
+    /// walking [`GROUP`] trees in lockstep overlaps those chains. The row is copied into a
+    /// stack buffer of [`ROW_LANES`] values so a leaf's (meaningless) feature index can be
+    /// masked instead of checked; wider rows walk one tree at a time.
+    #[inline]
+    pub(crate) fn row(&self, row: &[f32], out: &mut [f32]) {
+        if row.len() > ROW_LANES {
+            return self.row_one_tree_at_a_time(row, out);
+        }
+        let mut buf = [0.0f32; ROW_LANES];
+        buf[..row.len()].copy_from_slice(row);
+        let mask = self.nodes.len() - 1;
+        let nodes = &self.nodes[..=mask];
+        let trees = self.roots.len();
+        let mut t = 0;
+        while t + GROUP <= trees {
+            let lb: [u32; GROUP] = std::array::from_fn(|j| self.leaf_base[t + j]);
+            let mut idx: [u32; GROUP] = std::array::from_fn(|j| self.roots[t + j]);
+            loop {
+                let mut done = true;
+                for (w, &lb) in idx.iter_mut().zip(&lb) {
+                    let nd = &nodes[*w as usize & mask];
+                    let v = buf[nd.feature as usize & (ROW_LANES - 1)];
+                    *w = nd.children[usize::from(v > nd.threshold)];
+                    done &= *w >= lb;
+                }
+                if done {
+                    break;
+                }
+            }
+            for (j, &w) in idx.iter().enumerate() {
+                self.add_leaf(w, self.leaf_delta[t + j], out);
+            }
+            t += GROUP;
+        }
+        for t in t..trees {
+            let w = self.walk(t, &buf);
+            self.add_leaf(w, self.leaf_delta[t], out);
+        }
+    }
+
+    /// Walks tree `t` for `row` and returns the leaf's walk position.
+    #[inline(always)]
+    fn walk(&self, t: usize, row: &[f32]) -> u32 {
+        let mask = self.nodes.len() - 1;
+        let lb = self.leaf_base[t];
+        let mut w = self.roots[t];
+        while w < lb {
+            let nd = &self.nodes[w as usize & mask];
+            w = nd.children[usize::from(row[nd.feature as usize] > nd.threshold)];
+        }
+        w
+    }
+
+    fn row_one_tree_at_a_time(&self, row: &[f32], out: &mut [f32]) {
+        for t in 0..self.roots.len() {
+            let w = self.walk(t, row);
+            self.add_leaf(w, self.leaf_delta[t], out);
+        }
+    }
+
+    /// Probabilities of a row-major matrix `x` (`n_rows × n_features`) into `out`
+    /// (`n_rows × n_classes`, zeroed).
+    pub(crate) fn batch(&self, x: &[f32], out: &mut [f32]) {
+        let (f, k) = (self.n_features, self.n_classes);
+        let n_rows = x.len() / f;
+        if n_rows < ROW_MAJOR_BELOW {
+            for (r, o) in x.chunks_exact(f).zip(out.chunks_exact_mut(k)) {
+                self.row(r, o);
+            }
+        } else if n_rows < ROUTE_FROM {
+            for (xb, ob) in x.chunks(BLOCK * f).zip(out.chunks_mut(BLOCK * k)) {
+                self.block_lockstep::<GROUP>(xb, ob);
+            }
+        } else {
+            // One block per thread of rayon's current pool (bounded), so both the per-node
+            // cost and the parallel split are as coarse as the batch allows.
+            let per_thread = n_rows.div_ceil(rayon::current_num_threads());
+            let block = per_thread.clamp(ROUTE_FROM, ROUTE_MAX);
+            x.par_chunks(block * f)
+                .zip(out.par_chunks_mut(block * k))
+                .for_each(|(xb, ob)| self.block_routed(xb, ob));
+        }
+    }
+
+    /// Routes a block's rows down each tree by partitioning their indices at every node, as
+    /// training partitions rows: each row costs its own depth (no lockstep waiting for the
+    /// deepest row of a group), the node's feature and threshold are loaded once per node
+    /// rather than once per row, and the per-row work is a streaming loop without a
+    /// dependency chain from one level to the next.
+    pub(crate) fn block_routed(&self, xb: &[f32], ob: &mut [f32]) {
+        let (f, k) = (self.n_features, self.n_classes);
+        let n = xb.len() / f;
+        // Column-major copy of the block, each column padded to a power of two so the
+        // partition can mask row indices instead of checking bounds.
+        let p = n.next_power_of_two();
+        let mut cols = vec![0.0f32; f * p];
+        for (r, row) in xb.chunks_exact(f).enumerate() {
+            for (j, &v) in row.iter().enumerate() {
+                cols[j * p + r] = v;
+            }
+        }
+        // Two index buffers: a node at even depth reads `bufs[0]` and writes its children's
+        // rows into `bufs[1]`, at odd depth the other way round; a node's rows occupy the
+        // same range `start..end` in both, owned by its subtree.
+        let mut bufs = [vec![0u32; n], vec![0u32; n]];
+        let mut right = vec![0u32; n];
+        let mut stack: Vec<(u32, u32, u32, bool)> = Vec::with_capacity(64);
+        let mask = self.nodes.len() - 1;
+        for ((&root, &lb), &delta) in self.roots.iter().zip(&self.leaf_base).zip(&self.leaf_delta) {
+            // Every tree starts from all rows: a leaf's range keeps whatever its ancestors
+            // left in the buffer it does not write, so the previous tree's contents are stale.
+            for (v, i) in bufs[0].iter_mut().zip(0..) {
+                *v = i;
+            }
+            stack.push((root, 0, n as u32, false));
+            while let Some((w, s, e, odd)) = stack.pop() {
+                let (s, e) = (s as usize, e as usize);
+                let [a, b] = &mut bufs;
+                let (src, dst) = if odd { (&*b, a) } else { (&*a, b) };
+                let nd = self.nodes[w as usize & mask];
+                if w >= lb {
+                    let class = nd.feature as usize;
+                    if class < k {
+                        for &i in &src[s..e] {
+                            if let Some(o) = ob.get_mut(i as usize * k + class) {
+                                *o += self.scale;
+                            }
+                        }
+                    } else {
+                        let leaf = (w - delta) as usize;
+                        let pr = &self.proba[leaf * k..(leaf + 1) * k];
+                        for &i in &src[s..e] {
+                            let i = i as usize;
+                            for (o, p) in ob[i * k..(i + 1) * k].iter_mut().zip(pr) {
+                                *o += p;
+                            }
+                        }
+                    }
+                    continue;
+                }
+                let col = &cols[nd.feature as usize * p..(nd.feature as usize + 1) * p];
+                let dst = &mut dst[s..e];
+                let nl = partition(self.isa, &src[s..e], col, nd.threshold, dst, &mut right);
+                dst[nl..].copy_from_slice(&right[..e - s - nl]);
+                let mid = s + nl;
+                if mid < e {
+                    stack.push((nd.children[1], mid as u32, e as u32, !odd));
+                }
+                if mid > s {
+                    stack.push((nd.children[0], s as u32, mid as u32, !odd));
+                }
+            }
+        }
+    }
+
+    /// Tree-major walk of one block of rows, in lockstep groups of `G` rows.
+    ///
+    /// Measured alternatives (docs/benchmarks.md): a branchy per-row walk of the same block
+    /// is about 3× slower (branch mispredictions), groups of 4 or 16 rows are slower than 8.
+    pub(crate) fn block_lockstep<const G: usize>(&self, xb: &[f32], ob: &mut [f32]) {
+        let (f, k, stride) = (self.n_features, self.n_classes, self.stride);
+        let n = xb.len() / f;
+        // Copy the block into rows of a power-of-two stride (zero padded).
+        let mut buf = vec![0.0f32; n.div_ceil(G) * G * stride];
+        for (d, s) in buf.chunks_exact_mut(stride).zip(xb.chunks_exact(f)) {
+            d[..f].copy_from_slice(s);
+        }
+        let mask = self.nodes.len() - 1;
+        let nodes = &self.nodes[..=mask];
+        for ((&root, &lb), &delta) in self.roots.iter().zip(&self.leaf_base).zip(&self.leaf_delta) {
+            for (g, og) in buf.chunks_exact(G * stride).zip(ob.chunks_mut(G * k)) {
+                // `g.len()` is a power of two: masked offsets need no bounds check.
+                let gmask = g.len() - 1;
+                let smask = stride - 1;
+                let mut idx = [root; G];
+                loop {
+                    let mut done = true;
+                    for (j, w) in idx.iter_mut().enumerate() {
+                        let nd = &nodes[*w as usize & mask];
+                        let v = g[(j * stride + (nd.feature as usize & smask)) & gmask];
+                        *w = nd.children[usize::from(v > nd.threshold)];
+                        done &= *w >= lb;
+                    }
+                    if done {
+                        break;
+                    }
+                }
+                // The last group may be partial: `og` then has fewer rows than `idx`.
+                for (o, &w) in og.chunks_exact_mut(k).zip(&idx) {
+                    self.add_leaf(w, delta, o);
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{ForestParams, RandomForest};
+    use ndarray::{Array1, Array2};
+    use rand::{Rng, SeedableRng};
+    use rand_chacha::ChaCha8Rng;
+
+    fn data(n: usize, f: usize, seed: u64) -> (Array2<f32>, Array1<usize>) {
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        // Some coarse values (ties, thresholds hit exactly), some continuous.
+        let x = Array2::from_shape_fn((n, f), |(_, j)| {
+            if j % 2 == 0 {
+                f32::from(rng.gen_range(0u8..5))
+            } else {
+                rng.gen_range(-2.0f32..2.0)
+            }
+        });
+        let y = x
+            .rows()
+            .into_iter()
+            .map(|r| (((r[0] + r[1] * 2.0).abs() as usize) + usize::from(r[f - 1] > 0.5)) % 4)
+            .collect();
+        (x, y)
+    }
+
+    /// Rows wider than the single-row kernel's stack buffer take its one-tree-at-a-time path.
+    #[test]
+    fn wide_rows_match_the_reference_walk() {
+        let f = ROW_LANES + 6;
+        let (x, y) = data(300, f, 5);
+        let params = ForestParams::builder()
+            .n_estimators(11)
+            .seed(2)
+            .build()
+            .unwrap();
+        let model = RandomForest::fit(&params, x.view(), y.view(), 4).unwrap();
+        let reference = model.predict_proba_reference(x.view()).unwrap();
+        let mut out = vec![0.0f32; 4];
+        for (r, expected) in x.rows().into_iter().zip(reference.rows()) {
+            out.fill(0.0);
+            model.kernel.row(r.as_slice().unwrap(), &mut out);
+            assert!(out.iter().zip(expected).all(|(a, b)| (a - b).abs() < 1e-6));
+        }
+    }
+
+    /// Every kernel adds the trees' leaves in the same order: outputs must be equal bit for
+    /// bit, for the portable partition and for the one this CPU runs, whatever the block size.
+    #[test]
+    fn kernels_are_bit_identical() {
+        let (x, y) = data(500, 7, 3);
+        let params = ForestParams::builder()
+            .n_estimators(15)
+            .seed(9)
+            .build()
+            .unwrap();
+        let model = RandomForest::fit(&params, x.view(), y.view(), 4).unwrap();
+        let (xb, _) = data(2_345, 7, 4);
+        let xs = xb.as_slice().unwrap();
+        let k = 4;
+        let mut by_row = vec![0.0f32; xb.nrows() * k];
+        for (r, o) in xs.chunks_exact(7).zip(by_row.chunks_exact_mut(k)) {
+            model.kernel.row(r, o);
+        }
+        let mut lockstep = vec![0.0f32; by_row.len()];
+        for (xc, oc) in xs.chunks(BLOCK * 7).zip(lockstep.chunks_mut(BLOCK * k)) {
+            model.kernel.block_lockstep::<GROUP>(xc, oc);
+        }
+        assert!(by_row == lockstep);
+        for isa in [Isa::Scalar, Isa::detect()] {
+            let mut kern = model.kernel.clone();
+            kern.isa = isa;
+            for block in [1, 7, 1000, xb.nrows()] {
+                let mut routed = vec![0.0f32; by_row.len()];
+                for (xc, oc) in xs.chunks(block * 7).zip(routed.chunks_mut(block * k)) {
+                    kern.block_routed(xc, oc);
+                }
+                assert!(by_row == routed, "{isa:?}, blocks of {block}");
+            }
+        }
+    }
+}
