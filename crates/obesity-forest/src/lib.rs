@@ -34,7 +34,7 @@
 //! ## How prediction works
 //! A layout derived from the arena (never persisted) holds 16-byte split nodes followed by
 //! each tree's leaves as self-loops. Batches of 512 rows or more are routed tree by tree:
-//! at every node the rows there are split by one gather-compare pass (AVX-512 when the CPU
+//! at every node the rows there are split by one gather-compare pass (AVX2 when the CPU
 //! has it, detected at run time; a portable loop otherwise), so each row costs its own depth;
 //! one block per thread of rayon's current pool. Batches of 16 to 511 rows walk blocks of
 //! 128 rows through one tree at a time, 8 rows in lockstep with a branch-free child choice;

@@ -12,7 +12,7 @@
 //! - routing ([`Kernel::block_routed`]): from [`ROUTE_FROM`] rows, each tree partitions the
 //!   block's row indices node by node, as training partitions rows. Every row costs its own
 //!   depth (not its group's deepest), and the per-row work is a streaming gather-compare-split
-//!   with no dependency from one level to the next: AVX-512 where the CPU has it. Blocks are
+//!   with no dependency from one level to the next: AVX2 where the CPU has it. Blocks are
 //!   as large as the batch allows (one per thread), so per-node overhead is spread over
 //!   many rows.
 //!
@@ -423,7 +423,7 @@ mod tests {
             model.kernel.block_lockstep::<GROUP>(xc, oc);
         }
         assert!(by_row == lockstep);
-        for isa in [Isa::Scalar, Isa::detect()] {
+        for isa in partition::available() {
             let mut kern = model.kernel.clone();
             kern.isa = isa;
             for block in [1, 7, 1000, xb.nrows()] {
