@@ -4,6 +4,7 @@ pub(crate) mod split;
 pub(crate) mod tree;
 
 use ndarray::{ArrayView1, ArrayView2};
+use rand::distributions::{Distribution, Uniform};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
@@ -12,7 +13,7 @@ use crate::binning::{BinCode, Binned};
 use crate::error::{ModelError, Result};
 use crate::flat::FlatForest;
 use crate::params::{ClassWeight, ForestParams};
-use tree::{Tree, TreeConfig, grow};
+use tree::{BinaryBits, Tree, TreeConfig, TreeInput, Workspace, grow};
 
 /// What training produces besides the parameters.
 pub(crate) struct Trained {
@@ -39,8 +40,20 @@ fn bootstrap_counts(rng: &mut ChaCha8Rng, n_rows: usize, n_draws: Option<usize>)
         None => vec![1; n_rows],
         Some(d) => {
             let mut c = vec![0u32; n_rows];
-            for _ in 0..d {
-                c[rng.gen_range(0..n_rows)] += 1;
+            match u32::try_from(n_rows) {
+                // One 32-bit draw per sample (half the ChaCha output of a `usize` range)
+                // with the range's rejection zone computed once.
+                Ok(n) if n > 0 => {
+                    let dist = Uniform::new(0, n);
+                    for _ in 0..d {
+                        c[dist.sample(rng) as usize] += 1;
+                    }
+                }
+                _ => {
+                    for _ in 0..d {
+                        c[rng.gen_range(0..n_rows)] += 1;
+                    }
+                }
             }
             c
         }
@@ -91,6 +104,7 @@ pub(crate) fn train(
         min_samples_leaf: params.min_samples_leaf(),
         criterion: params.criterion(),
         max_bins: params.max_bins(),
+        allow_packed: true,
     };
     let seed = params.seed();
     let n_trees = params.n_estimators();
@@ -142,21 +156,30 @@ fn grow_all<C: BinCode>(
     n_trees: usize,
     n_draws: Option<usize>,
 ) -> Vec<Tree> {
+    let bits = BinaryBits::new(b);
     (0..n_trees)
         .into_par_iter()
-        .map(|t| {
-            let mut rng = tree_rng(seed, t);
-            let counts = bootstrap_counts(&mut rng, b.n_rows, n_draws);
-            let w: Vec<f32> = counts
-                .iter()
-                .zip(y)
-                .map(|(&c, &l)| c as f32 * class_w[l as usize])
-                .collect();
-            let rows: Vec<u32> = (0..b.n_rows as u32)
-                .filter(|&r| counts[r as usize] > 0)
-                .collect();
-            grow(b, y, &w, rows, cfg, &mut rng)
-        })
+        .map_init(
+            || Workspace::new(cfg),
+            |ws, t| {
+                let mut rng = tree_rng(seed, t);
+                let counts = bootstrap_counts(&mut rng, b.n_rows, n_draws);
+                let w: Vec<f32> = counts
+                    .iter()
+                    .zip(y)
+                    .map(|(&c, &l)| c as f32 * class_w[l as usize])
+                    .collect();
+                let rows: Vec<u32> = (0..b.n_rows as u32)
+                    .filter(|&r| counts[r as usize] > 0)
+                    .collect();
+                let input = TreeInput {
+                    binned: b,
+                    bits: &bits,
+                    y,
+                };
+                grow(&input, &w, rows, cfg, &mut rng, ws)
+            },
+        )
         .collect()
 }
 

@@ -1,11 +1,14 @@
-//! Grows one tree depth-first with an explicit stack, partitioning the node's row indices in
-//! place. Nodes are numbered in creation order, so a child's index is always larger than its
+//! Grows one tree depth-first with an explicit stack, partitioning the node's row indices
+//! (and their class data) between two sets of buffers that alternate with the depth. Nodes
+//! are numbered in creation order, so a child's index is always larger than its
 //! parent's (the loader relies on that to reject cycles).
 
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 
-use super::split::{NodeCtx, Outcome, Scratch, Split, evaluate};
+use super::split::{
+    MAX_PACKED_CLASSES, NodeCtx, Outcome, PACKED_LIMIT, Scratch, Split, evaluate, lane, pack,
+};
 use crate::binning::{BinCode, Binned};
 use crate::params::Criterion;
 
@@ -36,6 +39,9 @@ pub(crate) struct TreeConfig {
     pub(crate) min_samples_leaf: usize,
     pub(crate) criterion: Criterion,
     pub(crate) max_bins: usize,
+    /// Use packed class weights when the data allow it (always in production; tests turn
+    /// it off to check that both searches grow the same tree).
+    pub(crate) allow_packed: bool,
 }
 
 /// Impurity of a node from its class weights (gini, or entropy in bits as scikit-learn).
@@ -44,7 +50,8 @@ pub(crate) fn impurity(criterion: Criterion, totals: &[f64], w: f64) -> f64 {
         return 0.0;
     }
     match criterion {
-        Criterion::Gini => 1.0 - totals.iter().map(|t| (t / w) * (t / w)).sum::<f64>(),
+        // One division per node rather than one per class.
+        Criterion::Gini => 1.0 - totals.iter().map(|t| t * t).sum::<f64>() / (w * w),
         Criterion::Entropy => -totals
             .iter()
             .filter(|&&t| t > 0.0)
@@ -53,69 +60,217 @@ pub(crate) fn impurity(criterion: Criterion, totals: &[f64], w: f64) -> f64 {
     }
 }
 
+/// The 2-bin features among the first 64, as one bit per feature and row, so a node learns
+/// which of them are constant on its rows from one AND and one OR per row instead of one
+/// scan per drawn feature (half of the 2-bin scans on one-hot data found a constant).
+pub(crate) struct BinaryBits {
+    /// Per row: bit `f` is set when feature `f` is a 2-bin feature and the row is in bin 1.
+    rows: Vec<u64>,
+    /// Bit `f` is set when feature `f` is a 2-bin feature.
+    mask: u64,
+}
+
+impl BinaryBits {
+    pub(crate) fn new<C: BinCode>(binned: &Binned<C>) -> Self {
+        let mut rows = vec![0u64; binned.n_rows];
+        let mut mask = 0u64;
+        for (f, edges) in binned.edges.iter().enumerate().take(64) {
+            if edges.len() == 1 {
+                mask |= 1 << f;
+                for (b, c) in rows.iter_mut().zip(binned.codes(f)) {
+                    *b |= (c.idx() as u64) << f;
+                }
+            }
+        }
+        BinaryBits { rows, mask }
+    }
+
+    /// The 2-bin features that are constant on `rows`.
+    fn constant_on(&self, rows: &[u32]) -> u64 {
+        let (mut all, mut any) = (u64::MAX, 0u64);
+        for &r in rows {
+            let b = self.rows[r as usize];
+            all &= b;
+            any |= b;
+        }
+        (all | !any) & self.mask
+    }
+}
+
+/// Buffers of the tree builder, reused across the trees that one thread grows (rayon's
+/// `map_init`), so a tree costs no allocation beyond its own output. Every buffer is
+/// cleared or overwritten before use: nothing of one tree reaches the next.
+pub(crate) struct Workspace {
+    scratch: Scratch,
+    pw: Vec<u128>,
+    cw: Vec<u32>,
+    yw: Vec<(u32, f32)>,
+    tmp_rows: Vec<u32>,
+    tmp_pw: Vec<u128>,
+    tmp_cw: Vec<u32>,
+    tmp_yw: Vec<(u32, f32)>,
+    /// Zero-sized stand-in for the second payload of unpacked trees.
+    no_data: Vec<()>,
+    tmp_no_data: Vec<()>,
+}
+
+impl Workspace {
+    pub(crate) fn new(cfg: &TreeConfig) -> Self {
+        Workspace {
+            scratch: Scratch::new(cfg.max_bins, cfg.n_classes),
+            pw: Vec::new(),
+            cw: Vec::new(),
+            yw: Vec::new(),
+            tmp_rows: Vec::new(),
+            tmp_pw: Vec::new(),
+            tmp_cw: Vec::new(),
+            tmp_yw: Vec::new(),
+            no_data: Vec::new(),
+            tmp_no_data: Vec::new(),
+        }
+    }
+}
+
+/// What every tree of a forest reads: the binned matrix, its 2-bin features as bits, and
+/// the labels.
+pub(crate) struct TreeInput<'a, C> {
+    pub(crate) binned: &'a Binned<C>,
+    pub(crate) bits: &'a BinaryBits,
+    pub(crate) y: &'a [u32],
+}
+
+/// A node waiting to be grown. Its class totals and known-constant bitset live in the
+/// stack-shaped arenas of [`grow`] (pushed and popped with the task), so growing a node
+/// allocates nothing.
 struct Task {
     start: usize,
     end: usize,
     depth: usize,
-    totals: Vec<f64>,
-    /// Bitset of features already found constant in an ancestor (so constant here too):
-    /// skipped without a pass over the rows, as scikit-learn's `n_known_constants`.
-    constant: Vec<u64>,
     /// Parent split node and side (false = left).
     parent: Option<(usize, bool)>,
+    /// Class totals of a packed tree (see [`pack`]); 0 otherwise.
+    packed_total: u128,
 }
 
 /// Grows a tree on `rows` (the rows with a non-zero weight), with per-row labels and weights.
 pub(crate) fn grow<C: BinCode>(
-    binned: &Binned<C>,
-    y: &[u32],
+    input: &TreeInput<'_, C>,
     w: &[f32],
     mut rows: Vec<u32>,
     cfg: &TreeConfig,
     rng: &mut ChaCha8Rng,
+    ws: &mut Workspace,
 ) -> Tree {
+    let TreeInput { binned, bits, y } = *input;
     let k = cfg.n_classes;
     let n_features = binned.edges.len();
+    let words = n_features.div_ceil(64);
     let mut tree = Tree::default();
-    let mut scratch = Scratch::new(cfg.max_bins, k);
+    let Workspace {
+        scratch,
+        pw,
+        cw,
+        yw,
+        tmp_rows,
+        tmp_pw,
+        tmp_cw,
+        tmp_yw,
+        no_data,
+        tmp_no_data,
+    } = ws;
     let mut features: Vec<usize> = (0..n_features).collect();
     let mut node_best_left = vec![0.0f64; k];
-
-    let mut root_totals = vec![0.0f64; k];
-    for &r in &rows {
-        root_totals[y[r as usize] as usize] += f64::from(w[r as usize]);
+    // The current node's class totals and known-constant features, and the arenas that hold
+    // them for the pending tasks (one slice per task, in stack order).
+    let mut totals = vec![0.0f64; k];
+    let mut constant = vec![0u64; words];
+    let mut totals_arena: Vec<f64> = vec![0.0; k];
+    let mut constant_arena: Vec<u64> = vec![0; words];
+    let w_root: f64 = rows.iter().map(|&r| f64::from(w[r as usize])).sum();
+    let packed = cfg.allow_packed
+        && k <= MAX_PACKED_CLASSES
+        && rows.len() <= PACKED_LIMIT as usize
+        && w_root <= f64::from(PACKED_LIMIT)
+        && rows.iter().all(|&r| {
+            let v = w[r as usize];
+            v >= 1.0 && v.fract() == 0.0
+        });
+    // Classes and weights travel with the rows through every partition (packed into one
+    // `u128` when possible), so the split search reads them sequentially instead of
+    // gathering by row index.
+    pw.clear();
+    cw.clear();
+    yw.clear();
+    no_data.clear();
+    if packed {
+        let cls_w = |&r: &u32| (y[r as usize], w[r as usize] as u32);
+        pw.extend(rows.iter().map(cls_w).map(|(c, w)| pack(c, w)));
+        cw.extend(rows.iter().map(cls_w).map(|(c, w)| w << 16 | c));
+    } else {
+        for &r in &rows {
+            totals_arena[y[r as usize] as usize] += f64::from(w[r as usize]);
+        }
+        yw.extend(rows.iter().map(|&r| (y[r as usize], w[r as usize])));
+        no_data.resize(rows.len(), ());
     }
-    // Classes and weights travel with the rows through every partition, so the split search
-    // reads them sequentially instead of gathering by row index.
-    let mut ys: Vec<u32> = rows.iter().map(|&r| y[r as usize]).collect();
-    let mut ws: Vec<f32> = rows.iter().map(|&r| w[r as usize]).collect();
+    let packed_root: u128 = pw.iter().sum();
+    tmp_rows.resize(rows.len(), 0);
+    tmp_pw.resize(pw.len(), 0);
+    tmp_cw.resize(cw.len(), 0);
+    tmp_yw.resize(yw.len(), (0, 0.0));
+    tmp_no_data.resize(no_data.len(), ());
     let mut stack = vec![Task {
         start: 0,
         end: rows.len(),
         depth: 0,
-        totals: root_totals,
-        constant: vec![0; n_features.div_ceil(64)],
         parent: None,
+        packed_total: packed_root,
     }];
 
-    while let Some(mut task) = stack.pop() {
-        let n = task.end - task.start;
-        let w_total: f64 = task.totals.iter().sum();
-        let imp = impurity(cfg.criterion, &task.totals, w_total);
+    while let Some(task) = stack.pop() {
+        let at = constant_arena.len() - words;
+        constant.copy_from_slice(&constant_arena[at..]);
+        constant_arena.truncate(at);
+        if packed {
+            for (c, t) in totals.iter_mut().enumerate() {
+                *t = lane(task.packed_total, c) as f64;
+            }
+        } else {
+            let at = totals_arena.len() - k;
+            totals.copy_from_slice(&totals_arena[at..]);
+            totals_arena.truncate(at);
+        }
+
+        let (start, end) = (task.start, task.end);
+        let n = end - start;
+        let w_total: f64 = totals.iter().sum();
+        let imp = impurity(cfg.criterion, &totals, w_total);
         let mut best: Option<Split> = None;
         let can_split = task.depth < cfg.max_depth
             && n >= cfg.min_samples_split
             && n >= 2 * cfg.min_samples_leaf
             && imp > 1e-12;
         if can_split {
+            // A node's rows live in the primary buffers at even depths and in the `tmp_`
+            // ones at odd depths (see `partition`).
+            let (rows, pw, cw, yw) = if task.depth % 2 == 0 {
+                (&rows[..], &pw[..], &cw[..], &yw[..])
+            } else {
+                (&tmp_rows[..], &tmp_pw[..], &tmp_cw[..], &tmp_yw[..])
+            };
+            if bits.mask != 0 {
+                constant[0] |= bits.constant_on(&rows[start..end]);
+            }
             let node = NodeCtx {
-                rows: &rows[task.start..task.end],
-                y: &ys[task.start..task.end],
-                w: &ws[task.start..task.end],
-                totals: &task.totals,
+                rows: &rows[start..end],
+                yw: if packed { &[] } else { &yw[start..end] },
+                totals: &totals,
                 w_total,
                 min_leaf: cfg.min_samples_leaf,
                 criterion: cfg.criterion,
+                pw: if packed { &pw[start..end] } else { &[] },
+                cw: if packed { &cw[start..end] } else { &[] },
+                packed_total: task.packed_total,
             };
             // scikit-learn's feature draw: Fisher-Yates without replacement; constant features
             // do not count, and we keep drawing until a valid split exists (up to all).
@@ -126,17 +281,19 @@ pub(crate) fn grow<C: BinCode>(
                 features.swap(drawn, j);
                 let f = features[drawn];
                 drawn += 1;
-                if task.constant[f / 64] >> (f % 64) & 1 == 1 {
+                if constant[f / 64] >> (f % 64) & 1 == 1 {
                     continue;
                 }
-                match evaluate(binned, f, &node, &mut scratch) {
-                    Outcome::Constant => task.constant[f / 64] |= 1 << (f % 64),
+                match evaluate(binned, f, &node, scratch) {
+                    Outcome::Constant => constant[f / 64] |= 1 << (f % 64),
                     Outcome::NoValid => visited += 1,
                     Outcome::Found(s) => {
                         visited += 1;
                         if best.is_none_or(|b| s.proxy > b.proxy) {
                             best = Some(s);
-                            node_best_left.copy_from_slice(&scratch.left);
+                            if !packed {
+                                node_best_left.copy_from_slice(&scratch.left);
+                            }
                         }
                     }
                 }
@@ -156,7 +313,7 @@ pub(crate) fn grow<C: BinCode>(
         match best {
             None => {
                 let leaf = tree.leaf_samples.len();
-                for &t in &task.totals {
+                for &t in &totals {
                     tree.leaf_proba.push(if w_total > 0.0 {
                         (t / w_total) as f32
                     } else {
@@ -179,37 +336,68 @@ pub(crate) fn grow<C: BinCode>(
                 tree.node_weight.push(w_total);
                 tree.node_samples.push(n as u32);
                 link(&mut tree, id as i32);
-                let n_left = partition(
-                    &mut rows[task.start..task.end],
-                    &mut ys[task.start..task.end],
-                    &mut ws[task.start..task.end],
-                    binned.raw(s.feature),
-                    s.threshold,
-                );
+                let raw = binned.raw(s.feature);
+                let t = (raw, s.threshold);
+                let r = start..end;
+                let n_left = match (packed, task.depth % 2 == 0) {
+                    (true, true) => partition(
+                        (&rows[r.clone()], &pw[r.clone()], &cw[r.clone()]),
+                        (
+                            &mut tmp_rows[r.clone()],
+                            &mut tmp_pw[r.clone()],
+                            &mut tmp_cw[r],
+                        ),
+                        t,
+                    ),
+                    (true, false) => partition(
+                        (&tmp_rows[r.clone()], &tmp_pw[r.clone()], &tmp_cw[r.clone()]),
+                        (&mut rows[r.clone()], &mut pw[r.clone()], &mut cw[r]),
+                        t,
+                    ),
+                    (false, true) => partition(
+                        (&rows[r.clone()], &yw[r.clone()], &no_data[r.clone()]),
+                        (
+                            &mut tmp_rows[r.clone()],
+                            &mut tmp_yw[r.clone()],
+                            &mut tmp_no_data[r],
+                        ),
+                        t,
+                    ),
+                    (false, false) => partition(
+                        (
+                            &tmp_rows[r.clone()],
+                            &tmp_yw[r.clone()],
+                            &tmp_no_data[r.clone()],
+                        ),
+                        (&mut rows[r.clone()], &mut yw[r.clone()], &mut no_data[r]),
+                        t,
+                    ),
+                };
                 debug_assert_eq!(n_left, s.n_left);
-                let mid = task.start + n_left;
-                let mut right_totals = task.totals.clone();
-                for (r, l) in right_totals.iter_mut().zip(&node_best_left) {
-                    *r -= l;
-                    if r.abs() < 1e-9 {
-                        *r = 0.0;
+                let mid = start + n_left;
+                // Right child first (popped last): its totals are the parent's minus the left.
+                if !packed {
+                    for (&t, &l) in totals.iter().zip(&node_best_left) {
+                        let r = t - l;
+                        totals_arena.push(if r.abs() < 1e-9 { 0.0 } else { r });
                     }
+                    totals_arena.extend_from_slice(&node_best_left);
                 }
+                constant_arena.extend_from_slice(&constant);
+                constant_arena.extend_from_slice(&constant);
                 stack.push(Task {
                     start: mid,
-                    end: task.end,
+                    end,
                     depth: task.depth + 1,
-                    totals: right_totals,
-                    constant: task.constant.clone(),
                     parent: Some((id, true)),
+                    packed_total: task.packed_total - s.left_packed,
                 });
                 stack.push(Task {
-                    start: task.start,
+                    start,
                     end: mid,
                     depth: task.depth + 1,
-                    totals: node_best_left.clone(),
-                    constant: task.constant,
                     parent: Some((id, false)),
+                    packed_total: s.left_packed,
                 });
             }
         }
@@ -217,25 +405,139 @@ pub(crate) fn grow<C: BinCode>(
     tree
 }
 
-/// Moves the rows with `raw[row] <= threshold` to the front; returns how many there are.
-fn partition(
-    rows: &mut [u32],
-    ys: &mut [u32],
-    ws: &mut [f32],
-    raw: &[f32],
-    threshold: f32,
+/// Writes the rows of `src` with `raw[row] <= threshold` (and their class data) to the front
+/// of `dst` in order, the others to its back in reverse order, and returns how many went
+/// left. Source and destination alternate between two sets of buffers with the depth, so
+/// nothing is copied back. Branch-free: every row is written at both ends of the still
+/// unfilled middle of `dst`; the write on the wrong side lands on a slot that a later row
+/// (or this same row, for the last one) overwrites, so the unpredictable comparison never
+/// costs a branch miss.
+fn partition<A: Copy, B: Copy>(
+    src: (&[u32], &[A], &[B]),
+    dst: (&mut [u32], &mut [A], &mut [B]),
+    (raw, threshold): (&[f32], f32),
 ) -> usize {
-    let mut i = 0;
-    let mut j = rows.len();
-    while i < j {
-        if raw[rows[i] as usize] <= threshold {
-            i += 1;
-        } else {
-            j -= 1;
-            rows.swap(i, j);
-            ys.swap(i, j);
-            ws.swap(i, j);
+    let n = src.0.len();
+    let (sr, sa, sb) = (src.0, &src.1[..n], &src.2[..n]);
+    let (dr, da, db) = (&mut dst.0[..n], &mut dst.1[..n], &mut dst.2[..n]);
+    let mut nl = 0;
+    // Before row `i`, `nl + (n - back) == i`, so `nl <= back - 1`.
+    let mut back = n;
+    for i in 0..n {
+        let (r, a, b) = (sr[i], sa[i], sb[i]);
+        let left = usize::from(raw[r as usize] <= threshold);
+        dr[nl] = r;
+        da[nl] = a;
+        db[nl] = b;
+        dr[back - 1] = r;
+        da[back - 1] = a;
+        db[back - 1] = b;
+        nl += left;
+        back -= 1 - left;
+    }
+    nl
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ndarray::Array2;
+    use rand::SeedableRng;
+
+    /// Continuous, 2-bin, few-valued and constant columns; labels from a noisy rule.
+    fn data(n: usize, k: u32) -> (Array2<f32>, Vec<u32>, Vec<f32>) {
+        let mut rng = ChaCha8Rng::seed_from_u64(3);
+        let x = Array2::from_shape_fn((n, 6), |(_, j)| match j {
+            0 | 1 => rng.gen_range(-1.0f32..1.0),
+            2 | 3 => f32::from(rng.gen_range(0u8..2)),
+            4 => f32::from(rng.gen_range(0u8..5)),
+            _ => 7.0,
+        });
+        let y = (0..n)
+            .map(|r| {
+                let s = x[[r, 0]] + 0.5 * x[[r, 2]] - 0.3 * x[[r, 4]] + rng.gen_range(-0.3..0.3);
+                ((s + 2.0) * k as f32 / 4.0).clamp(0.0, (k - 1) as f32) as u32
+            })
+            .collect();
+        // Bootstrap-like integer weights, some rows out of the sample.
+        let w = (0..n).map(|_| f32::from(rng.gen_range(0u8..4))).collect();
+        (x, y, w)
+    }
+
+    fn fit(x: &Array2<f32>, y: &[u32], w: &[f32], cfg: &TreeConfig) -> Tree {
+        let binned = Binned::<u8>::new(x.view(), cfg.max_bins);
+        let bits = BinaryBits::new(&binned);
+        let input = TreeInput {
+            binned: &binned,
+            bits: &bits,
+            y,
+        };
+        let rows = (0..y.len() as u32)
+            .filter(|&r| w[r as usize] > 0.0)
+            .collect();
+        let mut rng = ChaCha8Rng::seed_from_u64(11);
+        grow(&input, w, rows, cfg, &mut rng, &mut Workspace::new(cfg))
+    }
+
+    #[test]
+    fn packed_and_float_searches_grow_the_same_tree() {
+        for (k, criterion, min_leaf, max_bins) in [
+            (3, Criterion::Gini, 1, 255),
+            (7, Criterion::Gini, 3, 16),
+            (4, Criterion::Entropy, 1, 255),
+            (5, Criterion::Entropy, 2, 32),
+        ] {
+            let (x, y, w) = data(600, k);
+            let mut cfg = TreeConfig {
+                n_classes: k as usize,
+                mtry: 2,
+                max_depth: usize::MAX,
+                min_samples_split: 2,
+                min_samples_leaf: min_leaf,
+                criterion,
+                max_bins,
+                allow_packed: true,
+            };
+            let packed = fit(&x, &y, &w, &cfg);
+            cfg.allow_packed = false;
+            let float = fit(&x, &y, &w, &cfg);
+            assert!(
+                packed.feature.len() > 10,
+                "a real tree: {}",
+                packed.feature.len()
+            );
+            assert_eq!(packed.feature, float.feature, "{k} {criterion:?}");
+            assert_eq!(packed.threshold, float.threshold);
+            assert_eq!((packed.left, packed.right), (float.left, float.right));
+            assert_eq!(packed.leaf_samples, float.leaf_samples);
+            for (a, b) in packed.leaf_proba.iter().zip(&float.leaf_proba) {
+                assert!((a - b).abs() < 1e-6);
+            }
         }
     }
-    i
+
+    #[test]
+    fn fractional_weights_use_the_float_search() {
+        // Not packable (fractional weights): must still grow a valid tree.
+        let (x, y, mut w) = data(300, 3);
+        for v in &mut w {
+            *v *= 0.5;
+        }
+        let cfg = TreeConfig {
+            n_classes: 3,
+            mtry: 6,
+            max_depth: usize::MAX,
+            min_samples_split: 2,
+            min_samples_leaf: 1,
+            criterion: Criterion::Gini,
+            max_bins: 255,
+            allow_packed: true,
+        };
+        let t = fit(&x, &y, &w, &cfg);
+        assert!(t.feature.len() > 5);
+        assert!(
+            t.feature.iter().all(|&f| f != 5),
+            "the constant column never splits"
+        );
+    }
 }
