@@ -27,6 +27,10 @@
 //! without a pass). A feature is scanned with class-weight histograms over its bins, or by
 //! sorting the node's rows when that is cheaper (few rows, many bins) and always on nodes of
 //! at most 128 rows when its bins merge distinct values, so small nodes get exact thresholds.
+//! With integer weights (bootstrap counts, no class weights), at most 7 classes and fewer
+//! than 65,536 rows, the search runs in exact integers: each row carries its class weight in a
+//! 16-bit lane of one `u128`, one-hot features need no histogram, and gini is compared as an
+//! exact fraction; otherwise it runs in `f64` (both grow the same trees).
 //! Thresholds are real `f32` values and `x <= threshold` goes left; NaN is rejected at input
 //! (it would go left). `n_threads` is not stored in model files: it says how a model was
 //! trained, not what it is, and leaving it out keeps the bytes identical across thread counts.
