@@ -37,9 +37,28 @@ pub(crate) const ROW_MAJOR_BELOW: usize = 16;
 /// From this many rows the routing kernel is used (below, lockstep is faster: routing pays a
 /// column-major copy and a per-node cost that few rows do not amortise).
 pub(crate) const ROUTE_FROM: usize = 512;
-/// Largest block of the routing kernel: bounds its scratch memory (`rows × (features + 3)`
-/// 4-byte words per thread).
+/// Largest block of the routing kernel (its row indices are `u32`, but bigger blocks only
+/// cost cache).
 pub(crate) const ROUTE_MAX: usize = 65_536;
+/// Scratch budget of one routing block, in 4-byte words: it copies the block column-major
+/// and keeps three index lists (`rows × (features + 3)` words). 64 MiB per thread.
+pub(crate) const ROUTE_SCRATCH_WORDS: usize = 1 << 24;
+
+/// Rows per routing block for `n_rows` rows of `n_features` on `threads` threads: one block
+/// per thread (bounded by [`ROUTE_MAX`] and the scratch budget), so the per-node cost and the
+/// parallel split are as coarse as the batch allows. `None` when the lockstep kernel should
+/// run instead: fewer than [`ROUTE_FROM`] rows, or rows so wide that a block of
+/// [`ROUTE_FROM`] rows would exceed the budget.
+pub(crate) fn route_block(n_rows: usize, n_features: usize, threads: usize) -> Option<usize> {
+    if n_rows < ROUTE_FROM {
+        return None;
+    }
+    let block = n_rows
+        .div_ceil(threads.max(1))
+        .clamp(ROUTE_FROM, ROUTE_MAX)
+        .min(ROUTE_SCRATCH_WORDS / (n_features + 3));
+    (block >= ROUTE_FROM).then_some(block)
+}
 
 /// Marks a leaf whose probabilities are not one-hot.
 const IMPURE: u32 = u32::MAX;
@@ -227,18 +246,19 @@ impl Kernel {
             for (r, o) in x.chunks_exact(f).zip(out.chunks_exact_mut(k)) {
                 self.row(r, o);
             }
+        } else if let Some(block) = route_block(n_rows, f, rayon::current_num_threads()) {
+            x.par_chunks(block * f)
+                .zip(out.par_chunks_mut(block * k))
+                .for_each(|(xb, ob)| self.block_routed(xb, ob));
         } else if n_rows < ROUTE_FROM {
             for (xb, ob) in x.chunks(BLOCK * f).zip(out.chunks_mut(BLOCK * k)) {
                 self.block_lockstep::<GROUP>(xb, ob);
             }
         } else {
-            // One block per thread of rayon's current pool (bounded), so both the per-node
-            // cost and the parallel split are as coarse as the batch allows.
-            let per_thread = n_rows.div_ceil(rayon::current_num_threads());
-            let block = per_thread.clamp(ROUTE_FROM, ROUTE_MAX);
-            x.par_chunks(block * f)
-                .zip(out.par_chunks_mut(block * k))
-                .for_each(|(xb, ob)| self.block_routed(xb, ob));
+            // Rows too wide for the routing kernel's scratch: lockstep blocks in parallel.
+            x.par_chunks(BLOCK * f)
+                .zip(out.par_chunks_mut(BLOCK * k))
+                .for_each(|(xb, ob)| self.block_lockstep::<GROUP>(xb, ob));
         }
     }
 
@@ -378,6 +398,19 @@ mod tests {
             .map(|r| (((r[0] + r[1] * 2.0).abs() as usize) + usize::from(r[f - 1] > 0.5)) % 4)
             .collect();
         (x, y)
+    }
+
+    #[test]
+    fn routing_blocks_follow_threads_and_budget() {
+        assert_eq!(route_block(ROUTE_FROM - 1, 32, 2), None);
+        assert_eq!(route_block(21_150, 32, 1), Some(21_150));
+        assert_eq!(route_block(21_150, 32, 2), Some(10_575));
+        assert_eq!(route_block(600, 32, 2), Some(ROUTE_FROM));
+        assert_eq!(route_block(10_000_000, 32, 2), Some(ROUTE_MAX));
+        // Wide rows shrink the block to the budget, and below ROUTE_FROM rows give up.
+        let wide = ROUTE_SCRATCH_WORDS / ROUTE_FROM - 3;
+        assert_eq!(route_block(100_000, wide, 1), Some(ROUTE_FROM));
+        assert_eq!(route_block(100_000, wide + 1, 1), None);
     }
 
     /// Rows wider than the single-row kernel's stack buffer take its one-tree-at-a-time path.
