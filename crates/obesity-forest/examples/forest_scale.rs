@@ -1,6 +1,6 @@
 //! How the random forest's fit cost and memory grow with the number of rows.
 //!
-//! `cargo run --release -p obesity-forest --example forest_scale -- 100000 [noise]` generates
+//! `cargo run --release -p obesity-forest --example forest_scale -- 100000 [noise] [oob]` generates
 //! 100,000 synthetic rows × 32 features (7 classes by a BMI-like score, as the obesity data,
 //! plus `noise` × uniform(-1, 1) on the score before thresholding; default 0, because label
 //! noise makes fully grown trees grow linearly with the rows), fits 100 trees with
@@ -158,9 +158,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let (x, y) = synthetic(n, 1, noise);
     let (xt, yt) = synthetic(10_000, 2, noise);
     let before = vm_hwm_kib();
-    // The default forest (no out-of-bag score: it is opt-in, as in scikit-learn, and at 1M
-    // rows it would add a plain walk of every out-of-bag row to the fit time).
-    let params = ForestParams::default();
+    // The default forest (no out-of-bag score: it is opt-in, as in scikit-learn); a third
+    // argument `oob` adds it, to time that pass.
+    let oob = args.get(2).is_some_and(|a| a == "oob");
+    let params = ForestParams::builder().oob_score(oob).build()?;
     let t = Instant::now();
     let model = RandomForest::fit(&params, x.view(), y.view(), 7)?;
     let fit_s = t.elapsed().as_secs_f64();
@@ -177,12 +178,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!(
         "rows={n} noise={noise} threads={} fit={fit_s:.3}s peak_rss={}MiB (data alone {}MiB) nodes={n_nodes} \
          leaves={n_leaves} max_depth={max_depth} hot_bytes/node={:.1} file_bytes/node={:.1} \
-         test_acc={acc:.4}",
+         test_acc={acc:.4} oob={:?}",
         rayon::current_num_threads(),
         peak.unwrap_or(0) / 1024,
         before.unwrap_or(0) / 1024,
         hot as f64 / n_nodes as f64,
         file as f64 / n_nodes as f64,
+        model.oob_score(),
     );
     Ok(())
 }

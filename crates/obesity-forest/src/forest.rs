@@ -81,7 +81,12 @@ impl RandomForest {
             });
         }
         let t = train::train(params, x, y, n_classes)?;
-        Ok(Self::from_parts(params.clone(), t.flat, t.oob_score))
+        Ok(RandomForest {
+            params: params.clone(),
+            flat: t.flat,
+            oob_score: t.oob_score,
+            kernel: t.kernel,
+        })
     }
 
     pub(crate) fn from_parts(params: ForestParams, flat: FlatForest, oob: Option<f64>) -> Self {

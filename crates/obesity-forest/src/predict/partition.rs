@@ -62,6 +62,39 @@ pub(crate) fn partition(
     }
 }
 
+/// [`partition`] for the root of a tree, whose rows are all the block's rows in order: the
+/// values are read contiguously (`values[i]` is row `i`'s), so no gather is needed.
+pub(crate) fn partition_dense(
+    isa: Isa,
+    values: &[f32],
+    threshold: f32,
+    left: &mut [u32],
+    right: &mut [u32],
+) -> usize {
+    assert!(left.len() >= values.len() && right.len() >= values.len());
+    assert!(u32::try_from(values.len()).is_ok());
+    match isa {
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: `Isa::Avx2` is only produced by `Isa::detect` after the CPU reported AVX2
+        // and POPCNT; the length requirements were asserted above.
+        #[allow(unsafe_code)]
+        Isa::Avx2 => unsafe { avx2::partition_dense(values, threshold, left, right) },
+        _ => scalar_dense(values, threshold, left, right),
+    }
+}
+
+fn scalar_dense(values: &[f32], threshold: f32, left: &mut [u32], right: &mut [u32]) -> usize {
+    let (mut l, mut r) = (0usize, 0usize);
+    for (i, &v) in (0u32..).zip(values) {
+        let goes_right = v > threshold;
+        left[l] = i;
+        right[r] = i;
+        l += usize::from(!goes_right);
+        r += usize::from(goes_right);
+    }
+    l
+}
+
 fn scalar(src: &[u32], col: &[f32], threshold: f32, left: &mut [u32], right: &mut [u32]) -> usize {
     let m = col.len() - 1;
     let (mut l, mut r) = (0usize, 0usize);
@@ -101,6 +134,64 @@ mod avx2 {
         }
         t
     };
+
+    /// AVX2 version of [`super::scalar_dense`], eight rows per step.
+    ///
+    /// # Safety
+    /// The CPU must support AVX2 and POPCNT; `left` and `right` at least as long as `values`,
+    /// which has fewer than 2^32 entries (the caller asserts both).
+    #[target_feature(enable = "avx2,popcnt")]
+    pub(super) unsafe fn partition_dense(
+        values: &[f32],
+        threshold: f32,
+        left: &mut [u32],
+        right: &mut [u32],
+    ) -> usize {
+        let t = _mm256_set1_ps(threshold);
+        let mut idx = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+        let eight = _mm256_set1_epi32(8);
+        let (mut l, mut r) = (0usize, 0usize);
+        let mut chunks = values.chunks_exact(8);
+        for c in &mut chunks {
+            // SAFETY: `c` holds exactly 8 f32s.
+            let v = unsafe { _mm256_loadu_ps(c.as_ptr()) };
+            let gt = _mm256_movemask_ps(_mm256_cmp_ps::<_CMP_GT_OQ>(v, t)) as usize;
+            let le = !gt & 0xFF;
+            // SAFETY: `COMPRESS` rows are 8 u32s.
+            let (pl, pr) = unsafe {
+                (
+                    _mm256_loadu_si256(COMPRESS[le].as_ptr().cast()),
+                    _mm256_loadu_si256(COMPRESS[gt].as_ptr().cast()),
+                )
+            };
+            // SAFETY: as in `partition`: `l, r <=` the rows consumed before this chunk, and
+            // 8 more fit in `values.len() <= left.len(), right.len()`.
+            unsafe {
+                _mm256_storeu_si256(
+                    left.as_mut_ptr().add(l).cast(),
+                    _mm256_permutevar8x32_epi32(idx, pl),
+                );
+                _mm256_storeu_si256(
+                    right.as_mut_ptr().add(r).cast(),
+                    _mm256_permutevar8x32_epi32(idx, pr),
+                );
+            }
+            l += le.count_ones() as usize;
+            r += gt.count_ones() as usize;
+            idx = _mm256_add_epi32(idx, eight);
+        }
+        let done = values.len() - chunks.remainder().len();
+        for (i, &v) in (done as u32..).zip(chunks.remainder()) {
+            if v > threshold {
+                right[r] = i;
+                r += 1;
+            } else {
+                left[l] = i;
+                l += 1;
+            }
+        }
+        l
+    }
 
     /// AVX2 version of [`super::scalar`], eight rows per step.
     ///
@@ -187,6 +278,28 @@ pub(crate) fn available() -> Vec<Isa> {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    proptest! {
+        /// The dense root partition equals the gathering one over rows `0..n`.
+        #[test]
+        fn dense_matches_gathering(
+            vals in proptest::collection::vec(-3.0f32..3.0, 0..100),
+            threshold in -3.0f32..3.0,
+        ) {
+            let n = vals.len();
+            let mut col = vals.clone();
+            col.resize(n.next_power_of_two().max(1), 0.0);
+            let rows: Vec<u32> = (0..n as u32).collect();
+            let (mut l1, mut r1, mut l2, mut r2) = (vec![0; n], vec![0; n], vec![0; n], vec![0; n]);
+            let a = partition(Isa::Scalar, &rows, &col, threshold, &mut l1, &mut r1);
+            for isa in available() {
+                let b = partition_dense(isa, &vals, threshold, &mut l2, &mut r2);
+                prop_assert_eq!(a, b);
+                prop_assert_eq!(&l1[..a], &l2[..b]);
+                prop_assert_eq!(&r1[..n - a], &r2[..n - b]);
+            }
+        }
+    }
 
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(200))]

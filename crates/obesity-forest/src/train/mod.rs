@@ -13,11 +13,15 @@ use crate::binning::{BinCode, Binned};
 use crate::error::{ModelError, Result};
 use crate::flat::FlatForest;
 use crate::params::{ClassWeight, ForestParams};
+use crate::predict::Kernel;
+use split::OrderKeys;
 use tree::{BinaryBits, Tree, TreeConfig, TreeInput, Workspace, grow};
 
 /// What training produces besides the parameters.
 pub(crate) struct Trained {
     pub(crate) flat: FlatForest,
+    /// The prediction layout, built once here for the out-of-bag score and kept.
+    pub(crate) kernel: Kernel,
     pub(crate) oob_score: Option<f64>,
 }
 
@@ -117,10 +121,15 @@ pub(crate) fn train(
             grow_all(&b, &y32, &class_w, &cfg, seed, n_trees, n_draws)
         };
         let flat = FlatForest::from_trees(trees, n_features, n_classes);
+        let kernel = Kernel::new(&flat);
         let oob_score = n_draws
             .filter(|_| params.oob_score())
-            .and_then(|d| oob_score(&flat, x, &y32, seed, d));
-        Trained { flat, oob_score }
+            .and_then(|d| oob_score(&kernel, flat.n_trees(), x, &y32, seed, d));
+        Trained {
+            flat,
+            kernel,
+            oob_score,
+        }
     })
 }
 
@@ -157,6 +166,7 @@ fn grow_all<C: BinCode>(
     n_draws: Option<usize>,
 ) -> Vec<Tree> {
     let bits = BinaryBits::new(b);
+    let order_keys = OrderKeys::new(b);
     (0..n_trees)
         .into_par_iter()
         .map_init(
@@ -169,12 +179,19 @@ fn grow_all<C: BinCode>(
                     .zip(y)
                     .map(|(&c, &l)| c as f32 * class_w[l as usize])
                     .collect();
-                let rows: Vec<u32> = (0..b.n_rows as u32)
-                    .filter(|&r| counts[r as usize] > 0)
-                    .collect();
+                // The in-bag rows, by a branch-free compaction: whether a row was drawn is a
+                // coin flip (63% in), which a filter's branch mispredicts every other row.
+                let mut rows = vec![0u32; b.n_rows];
+                let mut in_bag = 0;
+                for (r, &c) in counts.iter().enumerate() {
+                    rows[in_bag] = r as u32;
+                    in_bag += usize::from(c > 0);
+                }
+                rows.truncate(in_bag);
                 let input = TreeInput {
                     binned: b,
                     bits: &bits,
+                    order_keys: &order_keys,
                     y,
                 };
                 grow(&input, &w, rows, cfg, &mut rng, ws)
@@ -185,17 +202,20 @@ fn grow_all<C: BinCode>(
 
 /// scikit-learn's `oob_score_`: accuracy of the summed out-of-bag votes over the rows that
 /// were out of bag for at least one tree. The bootstrap is redrawn from each tree's RNG
-/// rather than kept, so memory stays at one bit per row and tree.
+/// rather than kept, so memory stays at one bit per row and tree; the votes come from the
+/// prediction kernel, each tree routing only its own out-of-bag rows (the votes are divided
+/// by the number of trees, which does not change their argmax).
 fn oob_score(
-    flat: &FlatForest,
+    kernel: &Kernel,
+    n_trees: usize,
     x: ArrayView2<'_, f32>,
     y: &[u32],
     seed: u64,
     n_draws: usize,
 ) -> Option<f64> {
     let n = x.nrows();
-    let k = flat.n_classes;
-    let masks: Vec<Vec<u64>> = (0..flat.n_trees())
+    let k = kernel.n_classes();
+    let masks: Vec<Vec<u64>> = (0..n_trees)
         .into_par_iter()
         .map(|t| {
             let counts = bootstrap_counts(&mut tree_rng(seed, t), n, Some(n_draws));
@@ -206,35 +226,18 @@ fn oob_score(
             m
         })
         .collect();
+    let xs = x.as_standard_layout();
+    let mut votes = vec![0.0f32; n * k];
+    kernel.add_oob(xs.as_slice()?, &masks, &mut votes);
     let (scored, correct) = (0..n)
         .into_par_iter()
-        .map_init(
-            || (vec![0.0f32; k], vec![0.0f32; flat.n_features]),
-            |(votes, row), r| {
-                votes.fill(0.0);
-                for (d, s) in row.iter_mut().zip(x.row(r)) {
-                    *d = *s;
-                }
-                let mut any = false;
-                for (t, m) in masks.iter().enumerate() {
-                    if m[r / 64] >> (r % 64) & 1 == 1 {
-                        any = true;
-                        let leaf = flat.leaf_of(t, row);
-                        for (v, p) in votes
-                            .iter_mut()
-                            .zip(&flat.leaf_proba[leaf * k..(leaf + 1) * k])
-                        {
-                            *v += p;
-                        }
-                    }
-                }
-                if !any {
-                    return (0usize, 0usize);
-                }
-                let best = argmax(votes);
-                (1, usize::from(best == y[r] as usize))
-            },
-        )
+        .map(|r| {
+            if !masks.iter().any(|m| m[r / 64] >> (r % 64) & 1 == 1) {
+                return (0usize, 0usize);
+            }
+            let best = argmax(&votes[r * k..(r + 1) * k]);
+            (1, usize::from(best == y[r] as usize))
+        })
         .reduce(|| (0, 0), |a, b| (a.0 + b.0, a.1 + b.1));
     (scored > 0).then(|| correct as f64 / scored as f64)
 }
@@ -248,4 +251,59 @@ pub(crate) fn argmax(v: &[f32]) -> usize {
         }
     }
     best
+}
+
+#[cfg(test)]
+mod oob_tests {
+    use super::*;
+    use crate::RandomForest;
+    use ndarray::{Array1, Array2};
+
+    /// The kernel-routed out-of-bag score equals a plain walk of every out-of-bag row
+    /// through its trees, summing unscaled leaf probabilities.
+    #[test]
+    fn oob_score_matches_the_plain_walk() {
+        let mut rng = ChaCha8Rng::seed_from_u64(5);
+        let x = Array2::from_shape_fn((700, 5), |_| rng.gen_range(-1.0f32..1.0));
+        let y: Array1<usize> = x
+            .rows()
+            .into_iter()
+            .map(|r| usize::from(r[0] + 0.3 * r[1] > 0.0) + usize::from(r[2] > 0.6))
+            .collect();
+        let params = ForestParams::builder()
+            .n_estimators(17)
+            .seed(3)
+            .oob_score(true)
+            .build()
+            .unwrap();
+        let model = RandomForest::fit(&params, x.view(), y.view(), 3).unwrap();
+        let flat = &model.flat;
+        let (mut scored, mut correct) = (0usize, 0usize);
+        let counts: Vec<Vec<u32>> = (0..flat.n_trees())
+            .map(|t| bootstrap_counts(&mut tree_rng(3, t), 700, Some(700)))
+            .collect();
+        for r in 0..700 {
+            let row = x.row(r).to_vec();
+            let mut votes = [0.0f32; 3];
+            let mut any = false;
+            for (t, c) in counts.iter().enumerate() {
+                if c[r] == 0 {
+                    any = true;
+                    let leaf = flat.leaf_of(t, &row);
+                    for (v, p) in votes.iter_mut().zip(&flat.leaf_proba[leaf * 3..]) {
+                        *v += p;
+                    }
+                }
+            }
+            if any {
+                scored += 1;
+                correct += usize::from(argmax(&votes) == y[r]);
+            }
+        }
+        assert!(
+            scored > 600,
+            "most rows are out of bag for some tree: {scored}"
+        );
+        assert_eq!(model.oob_score(), Some(correct as f64 / scored as f64));
+    }
 }

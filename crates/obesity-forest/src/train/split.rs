@@ -58,6 +58,27 @@ pub(crate) fn weight_and_squares(v: u128) -> (u64, u64) {
     (w, sq)
 }
 
+/// Whether a packed split sends every class wholly to one side: both children pure. A
+/// class-weight vector is pure when its sum of squares is its total squared.
+#[inline]
+pub(crate) fn packed_split_is_pure(left: u128, total: u128) -> bool {
+    let (wl, sl) = weight_and_squares(left);
+    let (wr, sr) = weight_and_squares(total - left);
+    sl == wl * wl && sr == wr * wr
+}
+
+/// [`packed_split_is_pure`] for the `f64` search: at most one class on each side (right
+/// weights below `1e-9` count as zero, as the children's totals do in `grow`).
+pub(crate) fn float_split_is_pure(left: &[f64], totals: &[f64]) -> bool {
+    let on_left = left.iter().filter(|&&l| l > 0.0).count();
+    let on_right = left
+        .iter()
+        .zip(totals)
+        .filter(|&(&l, &t)| (t - l).abs() >= 1e-9)
+        .count();
+    on_left <= 1 && on_right <= 1
+}
+
 /// The class lanes of a packed sum, read with constant shifts.
 #[inline(always)]
 fn lanes(v: u128) -> [u64; MAX_PACKED_CLASSES] {
@@ -75,9 +96,10 @@ fn lanes(v: u128) -> [u64; MAX_PACKED_CLASSES] {
 
 /// Gini's score of a left side against the fixed node totals `tc` (with `t2 = Σ t²` and
 /// `w_total = Σ t`): the right side's `Σ (t - l)² = t2 - 2 Σ t·l + Σ l²` comes from the
-/// left lanes alone, so each candidate reads one set of lanes instead of two.
+/// left lanes alone, so each candidate reads one set of lanes instead of two. Returned as
+/// the numerator and denominator of [`Score::Gini`].
 #[inline(always)]
-fn gini_against(left: u128, tc: &[u64; MAX_PACKED_CLASSES], t2: u64, w_total: u64) -> Score {
+fn gini_against(left: u128, tc: &[u64; MAX_PACKED_CLASSES], t2: u64, w_total: u64) -> (u64, u64) {
     let ls = lanes(left);
     let (mut wl, mut sl, mut tl) = (0u64, 0u64, 0u64);
     for (&l, &t) in ls.iter().zip(tc) {
@@ -85,7 +107,8 @@ fn gini_against(left: u128, tc: &[u64; MAX_PACKED_CLASSES], t2: u64, w_total: u6
         sl += l * l;
         tl += t * l;
     }
-    Score::gini(sl, wl, t2 + sl - 2 * tl, w_total - wl)
+    let (sr, wr) = (t2 + sl - 2 * tl, w_total - wl);
+    (sl * wr + sr * wl, wl * wr)
 }
 
 /// A packed split's score, larger is better. Gini's `sl / wl + sr / wr` is kept as the exact
@@ -161,6 +184,8 @@ pub(crate) struct Scratch {
     pub(crate) best_left: Vec<f64>,
     /// Packed histogram (see [`pack`]), kept zeroed between calls.
     pub(crate) phist: Vec<u128>,
+    /// The non-empty bins of the packed histogram, in order (see [`gini_bins`]).
+    pub(crate) occupied: Vec<u32>,
 }
 
 impl Scratch {
@@ -172,6 +197,7 @@ impl Scratch {
             left: vec![0.0; n_classes],
             best_left: vec![0.0; n_classes],
             phist: vec![0; max_bins.max(FEW_BINS * REPLICAS)],
+            occupied: Vec::new(),
         }
     }
 }
@@ -182,6 +208,7 @@ pub(crate) struct NodeCtx<'a> {
     /// Class and weight of each row of `rows` (aligned with it, so read sequentially); empty
     /// when the tree is packed, and then `pw` is used instead.
     pub(crate) yw: &'a [(u32, f32)],
+    /// Class totals of the node; empty when the tree is packed (see `packed_total`).
     pub(crate) totals: &'a [f64],
     pub(crate) w_total: f64,
     pub(crate) min_leaf: usize,
@@ -193,6 +220,8 @@ pub(crate) struct NodeCtx<'a> {
     pub(crate) cw: &'a [u32],
     /// Packed class totals of the node (0 when not packed).
     pub(crate) packed_total: u128,
+    /// The matrix's precomputed order keys (used by the packed sorted search).
+    pub(crate) order_keys: &'a OrderKeys,
 }
 
 #[inline(always)]
@@ -356,6 +385,37 @@ fn histogram<C: BinCode>(
     }
 }
 
+/// The order keys ([`order_key`]) of every value of a matrix small enough for packed trees,
+/// column-major as [`Binned::raw`], computed once per forest: the sorted search then gathers
+/// a ready key per row instead of converting the row's float at every node.
+pub(crate) struct OrderKeys {
+    n_rows: usize,
+    /// `keys[f * n_rows + r]`; empty when the matrix has more than [`PACKED_LIMIT`] rows:
+    /// its trees are packed only under a small `max_samples`, and then convert each value as
+    /// they go, rather than the forest holding a second copy of a large matrix.
+    keys: Vec<u32>,
+}
+
+impl OrderKeys {
+    pub(crate) fn new<C: BinCode>(binned: &Binned<C>) -> Self {
+        let keys = if binned.n_rows <= PACKED_LIMIT as usize {
+            binned.raw.iter().map(|&v| order_key(v)).collect()
+        } else {
+            Vec::new()
+        };
+        OrderKeys {
+            n_rows: binned.n_rows,
+            keys,
+        }
+    }
+
+    /// The keys of feature `f`, or `None` when they were not computed.
+    #[inline(always)]
+    fn column(&self, f: usize) -> Option<&[u32]> {
+        self.keys.get(f * self.n_rows..(f + 1) * self.n_rows)
+    }
+}
+
 /// Maps an `f32` to a `u32` with the same order (after folding -0.0 into 0.0).
 #[inline(always)]
 fn order_key(v: f32) -> u32 {
@@ -516,38 +576,36 @@ fn packed_histogram<C: BinCode>(
     }
     let n = node.rows.len();
     let total = node.packed_total;
-    let tc = lanes(total);
-    let (w_total, t2) = weight_and_squares(total);
-    let gini = node.criterion == Criterion::Gini;
-    let mut left = 0u128;
-    let mut best: Option<(Score, usize, usize, u128)> = None; // score, left bin, right bin, left
-    let mut pending: Option<usize> = None; // last non-empty left bin awaiting its right neighbour
-    for b in lo..=hi {
-        let h = std::mem::take(&mut hist[b]);
-        if h == 0 {
-            continue;
-        }
-        let nl = count(left);
-        if let Some(pb) = pending.take()
-            && nl >= node.min_leaf
-            && n - nl >= node.min_leaf
-        {
-            let p = if gini {
-                gini_against(left, &tc, t2, w_total)
-            } else {
-                packed_score(node.criterion, left, total)
-            };
-            if best.is_none_or(|(bp, _, _, _)| p.beats(bp)) {
-                best = Some((p, pb, b, left));
+    let best = if node.criterion == Criterion::Gini {
+        gini_bins(hist, &mut s.occupied, lo, hi, n, node.min_leaf, total)
+    } else {
+        let mut left = 0u128;
+        let mut best: Option<(Score, usize, usize, u128)> = None;
+        let mut pending: Option<usize> = None; // last non-empty bin awaiting its right neighbour
+        for b in lo..=hi {
+            let h = std::mem::take(&mut hist[b]);
+            if h == 0 {
+                continue;
             }
+            let nl = count(left);
+            if let Some(pb) = pending.take()
+                && nl >= node.min_leaf
+                && n - nl >= node.min_leaf
+            {
+                let p = packed_score(node.criterion, left, total);
+                if best.is_none_or(|(bp, _, _, _)| p.beats(bp)) {
+                    best = Some((p, pb, b, left));
+                }
+            }
+            left += h;
+            if n - count(left) < node.min_leaf {
+                hist[b + 1..=hi].fill(0);
+                break;
+            }
+            pending = Some(b);
         }
-        left += h;
-        if n - count(left) < node.min_leaf {
-            hist[b + 1..=hi].fill(0);
-            break;
-        }
-        pending = Some(b);
-    }
+        best
+    };
     match best {
         None => Outcome::NoValid,
         Some((p, left_bin, right_bin, left)) => {
@@ -563,40 +621,227 @@ fn packed_histogram<C: BinCode>(
     }
 }
 
+/// Gini's scan of the packed histogram bins `lo..=hi` of a node of `n` rows with class
+/// totals `total`, clearing every bin it reads: the best `(score, left bin, right bin, left
+/// class weights)` among the boundaries between non-empty bins that leave `min_leaf` rows or
+/// more on each side. Branch-free as [`gini_scan`]: which bins are empty and whether a
+/// candidate beats the best follow the data, so the non-empty bins are listed first (into
+/// `occupied`) and the candidate test and the update are conditional moves.
+fn gini_bins(
+    hist: &mut [u128],
+    occupied: &mut Vec<u32>,
+    lo: usize,
+    hi: usize,
+    n: usize,
+    min_leaf: usize,
+    total: u128,
+) -> Option<(Score, usize, usize, u128)> {
+    // The non-empty bins first, by a branch-free compaction: on the mid-sized nodes that use
+    // histograms about half the bins are empty, in no pattern, and a branch on each bin
+    // mispredicts as often.
+    occupied.clear();
+    occupied.resize(hi - lo + 1, 0);
+    let mut m = 0;
+    for (i, &h) in hist[lo..=hi].iter().enumerate() {
+        occupied[m] = (lo + i) as u32;
+        m += usize::from(h != 0);
+    }
+    occupied.truncate(m);
+    let tc = lanes(total);
+    let (w_total, t2) = weight_and_squares(total);
+    let min_left = min_leaf.max(1);
+    let mut left = 0u128;
+    // Last non-empty bin so far (`lo` is non-empty).
+    let mut pb = lo;
+    // The best fraction so far (`0 / 1` loses to every candidate, see `gini_scan`), its bins
+    // and its left side; `right bin == 0` means none was found (a candidate's is above `lo`).
+    let (mut bn, mut bd, mut b_left_bin, mut b_right_bin, mut b_left) = (0u64, 1u64, 0, 0, 0);
+    for (j, &b) in occupied.iter().enumerate() {
+        let b = b as usize;
+        let h = std::mem::take(&mut hist[b]);
+        let nl = count(left);
+        let (num, den) = gini_against(left, &tc, t2, w_total);
+        let better = (nl >= min_left)
+            & (n - nl >= min_leaf)
+            & (u128::from(num) * u128::from(bd) > u128::from(bn) * u128::from(den));
+        bn = std::hint::select_unpredictable(better, num, bn);
+        bd = std::hint::select_unpredictable(better, den, bd);
+        b_left_bin = std::hint::select_unpredictable(better, pb, b_left_bin);
+        b_right_bin = std::hint::select_unpredictable(better, b, b_right_bin);
+        b_left = std::hint::select_unpredictable(better, left, b_left);
+        left += h;
+        pb = b;
+        if n - count(left) < min_leaf {
+            // No later boundary keeps enough rows on the right: clear the rest and stop.
+            for &rest in &occupied[j + 1..] {
+                hist[rest as usize] = 0;
+            }
+            break;
+        }
+    }
+    (b_right_bin > 0).then_some((
+        Score::Gini { num: bn, den: bd },
+        b_left_bin,
+        b_right_bin,
+        b_left,
+    ))
+}
+
 /// The sorted search of a packed node. Each row's sort key carries its class and weight
-/// (`order key << 32 | weight << 16 | class`), so the scan reads only the sorted keys. For
-/// gini the two sums of squared class weights are kept up to date as each row moves left
-/// (`l² → (l + w)²`, `r² → (r - w)²`), in exact integers, instead of being recomputed over
-/// every class at every candidate.
+/// (`order key << 32 | weight << 16 | class`), so the scan ([`gini_scan`],
+/// [`entropy_scan`]) reads only the sorted keys. Most nodes of a fully grown tree are
+/// small, and an insertion sort of a dozen random keys mispredicts about once per key: up to
+/// 16 keys are gathered straight into a stack array and sorted there by a branch-free
+/// network (padded with `u64::MAX`, which sorts last), with no copy in or out of a buffer.
 fn packed_exact<C: BinCode>(
     binned: &Binned<C>,
     f: usize,
     node: &NodeCtx<'_>,
     s: &mut Scratch,
 ) -> Outcome {
-    let raw = binned.raw(f);
-    s.keys.clear();
-    s.keys.extend(
-        node.rows
-            .iter()
-            .zip(node.cw)
-            .map(|(&r, &cw)| u64::from(order_key(raw[r as usize])) << 32 | u64::from(cw)),
-    );
-    // Constant when every value key equals the first (a pass over the keys, not a branch
-    // per row in the gather loop).
-    let first = s.keys.first().map_or(0, |&k| k >> 32);
-    if s.keys.iter().all(|&k| k >> 32 == first) {
+    match node.order_keys.column(f) {
+        Some(col) => packed_exact_on(
+            node.rows
+                .iter()
+                .zip(node.cw)
+                .map(|(&r, &cw)| u64::from(col[r as usize]) << 32 | u64::from(cw)),
+            f,
+            node,
+            s,
+        ),
+        None => {
+            let raw = binned.raw(f);
+            packed_exact_on(
+                node.rows
+                    .iter()
+                    .zip(node.cw)
+                    .map(|(&r, &cw)| u64::from(order_key(raw[r as usize])) << 32 | u64::from(cw)),
+                f,
+                node,
+                s,
+            )
+        }
+    }
+}
+
+/// [`packed_exact`] on the node's keys, in row order.
+#[inline(always)]
+fn packed_exact_on(
+    keys: impl Iterator<Item = u64>,
+    f: usize,
+    node: &NodeCtx<'_>,
+    s: &mut Scratch,
+) -> Outcome {
+    match node.rows.len() {
+        0..=4 => on_network::<4>(keys, f, node),
+        5..=8 => on_network::<8>(keys, f, node),
+        9..=16 => on_network::<16>(keys, f, node),
+        17..=32 => on_network::<32>(keys, f, node),
+        _ => {
+            s.keys.clear();
+            s.keys.extend(keys);
+            if is_constant(&s.keys) {
+                return Outcome::Constant;
+            }
+            s.keys.sort_unstable();
+            scan_sorted(&s.keys, f, node)
+        }
+    }
+}
+
+/// [`packed_exact`] on at most `N` keys, in a sorting network.
+#[inline(always)]
+fn on_network<const N: usize>(
+    keys: impl Iterator<Item = u64>,
+    f: usize,
+    node: &NodeCtx<'_>,
+) -> Outcome {
+    let mut a = [u64::MAX; N];
+    for (slot, key) in a.iter_mut().zip(keys) {
+        *slot = key;
+    }
+    let n = node.rows.len();
+    if is_constant(&a[..n]) {
         return Outcome::Constant;
     }
-    sort_keys(&mut s.keys);
+    batcher(&mut a);
+    scan_sorted(&a[..n], f, node)
+}
+
+/// Whether every value key equals the first (a pass over the keys, not a branch per row in
+/// the gather loop).
+#[inline(always)]
+fn is_constant(keys: &[u64]) -> bool {
+    let first = keys.first().map_or(0, |&k| k >> 32);
+    keys.iter().all(|&k| k >> 32 == first)
+}
+
+/// The best split of the node's sorted keys (see [`packed_exact`]).
+fn scan_sorted(keys: &[u64], f: usize, node: &NodeCtx<'_>) -> Outcome {
     let total = node.packed_total;
     let mut tc = [0u64; 8];
     for (c, t) in tc.iter_mut().enumerate().take(MAX_PACKED_CLASSES) {
         *t = lane(total, c);
     }
     let (w_total, sq_total) = weight_and_squares(total);
-    let gini = node.criterion == Criterion::Gini;
-    let n = s.keys.len();
+    let n = keys.len();
+    // Candidates leave at least `min_leaf` rows on each side: the first `min_leaf - 1` rows
+    // only accumulate.
+    let first = node.min_leaf.max(1);
+    if n < 2 * first {
+        return Outcome::NoValid;
+    }
+    let best = if node.criterion == Criterion::Gini {
+        gini_scan(keys, first, &tc, w_total, sq_total)
+    } else {
+        entropy_scan(keys, first, &tc, w_total)
+    };
+    match best {
+        None => Outcome::NoValid,
+        Some((score, n_left)) => {
+            let a = from_order_key((keys[n_left - 1] >> 32) as u32);
+            let b = from_order_key((keys[n_left] >> 32) as u32);
+            Outcome::Found(Split {
+                feature: f,
+                threshold: midpoint(a, b),
+                proxy: score.value(),
+                n_left,
+                left_packed: packed_prefix(&keys[..n_left]),
+            })
+        }
+    }
+}
+
+/// The packed class weights of the sorted keys `keys` (see [`packed_exact`]): per-class sums
+/// in plain `u64`s, assembled into lanes once, rather than one shifted `u128` per row.
+fn packed_prefix(keys: &[u64]) -> u128 {
+    let mut lc = [0u64; 8];
+    for &key in keys {
+        lc[(key & 7) as usize] += (key >> 16) & 0xFFFF;
+    }
+    lc[..MAX_PACKED_CLASSES]
+        .iter()
+        .enumerate()
+        .fold((keys.len() as u128) << COUNT_SHIFT, |acc, (c, &l)| {
+            acc | u128::from(l) << (16 * c)
+        })
+}
+
+/// Gini's scan of the sorted keys of a packed node: the best `(score, n_left)` among the
+/// boundaries between distinct values that leave `first` rows or more on each side. The two
+/// sums of squared class weights are kept up to date as each row moves left
+/// (`l² → (l + w)²`, `r² → (r - w)²`), in exact integers, instead of being recomputed over
+/// every class at every candidate. Branch-free: whether a position is a candidate and whether
+/// it beats the best are data-dependent coin flips on small nodes, so both are folded into
+/// conditional moves instead of mispredicted branches.
+fn gini_scan(
+    keys: &[u64],
+    first: usize,
+    tc: &[u64; 8],
+    w_total: u64,
+    sq_total: u64,
+) -> Option<(Score, usize)> {
+    let n = keys.len();
     let mut lc = [0u64; 8];
     let (mut wl, mut sl, mut sr) = (0u64, 0u64, sq_total);
     // Moves the row of `key` to the left side.
@@ -604,77 +849,58 @@ fn packed_exact<C: BinCode>(
         let c = (key & 7) as usize;
         let w = (key >> 16) & 0xFFFF;
         let l = lc[c];
-        if gini {
-            let r = tc[c] - l;
-            sl += (2 * l + w) * w;
-            // (r - w)² - r² = w² - 2rw: wrapping, as the sum itself never goes negative.
-            sr = sr.wrapping_add(w * w).wrapping_sub(2 * r * w);
-        }
+        let r = tc[c] - l;
+        sl += (2 * l + w) * w;
+        // (r - w)² - r² = w² - 2rw: wrapping, as the sum itself never goes negative.
+        sr = sr.wrapping_add(w * w).wrapping_sub(2 * r * w);
         lc[c] = l + w;
         wl += w;
-        (lc, wl, sl, sr)
+        (wl, sl, sr)
     };
-    // Candidates leave at least `min_leaf` rows on each side: the first `min_leaf - 1` rows
-    // only accumulate.
-    let first = node.min_leaf.max(1);
-    if n < 2 * first {
-        return Outcome::NoValid;
+    for &key in &keys[..first - 1] {
+        step(key);
     }
-    for &key in &s.keys[..first - 1] {
+    // The best fraction so far; `0 / 1` loses to every candidate, whose numerator is at least
+    // 1 (each side holds a row of weight 1 or more), and `n_left == 0` means none was found.
+    let (mut bn, mut bd, mut bi) = (0u64, 1u64, 0usize);
+    for (i, pair) in keys[first - 1..=n - first].windows(2).enumerate() {
+        let (wl, sl, sr) = step(pair[0]);
+        let wr = w_total - wl;
+        let (num, den) = (sl * wr + sr * wl, wl * wr);
+        let better = (pair[0] >> 32 != pair[1] >> 32)
+            & (u128::from(num) * u128::from(bd) > u128::from(bn) * u128::from(den));
+        bn = std::hint::select_unpredictable(better, num, bn);
+        bd = std::hint::select_unpredictable(better, den, bd);
+        bi = std::hint::select_unpredictable(better, first + i, bi);
+    }
+    (bi > 0).then_some((Score::Gini { num: bn, den: bd }, bi))
+}
+
+/// Entropy's scan of the sorted keys of a packed node (as [`gini_scan`], with the per-class
+/// left weights scored at each candidate).
+fn entropy_scan(keys: &[u64], first: usize, tc: &[u64; 8], w_total: u64) -> Option<(Score, usize)> {
+    let n = keys.len();
+    let mut lc = [0u64; 8];
+    let mut wl = 0u64;
+    let mut step = |key: u64| {
+        lc[(key & 7) as usize] += (key >> 16) & 0xFFFF;
+        wl += (key >> 16) & 0xFFFF;
+        (lc, wl)
+    };
+    for &key in &keys[..first - 1] {
         step(key);
     }
     let mut best: Option<(Score, usize)> = None; // score, n_left
-    for (i, pair) in s.keys[first - 1..=n - first].windows(2).enumerate() {
-        let (lc, wl, sl, sr) = step(pair[0]);
+    for (i, pair) in keys[first - 1..=n - first].windows(2).enumerate() {
+        let (lc, wl) = step(pair[0]);
         if pair[0] >> 32 != pair[1] >> 32 {
-            let score = if gini {
-                Score::gini(sl, wl, sr, w_total - wl)
-            } else {
-                entropy_score(&lc, &tc, wl, w_total - wl)
-            };
+            let score = entropy_score(&lc, tc, wl, w_total - wl);
             if best.is_none_or(|(b, _)| score.beats(b)) {
                 best = Some((score, first + i));
             }
         }
     }
-    match best {
-        None => Outcome::NoValid,
-        Some((score, n_left)) => {
-            let left = s.keys[..n_left]
-                .iter()
-                .map(|&key| pack((key & 7) as u32, ((key >> 16) & 0xFFFF) as u32))
-                .sum();
-            let a = from_order_key((s.keys[n_left - 1] >> 32) as u32);
-            let b = from_order_key((s.keys[n_left] >> 32) as u32);
-            Outcome::Found(Split {
-                feature: f,
-                threshold: midpoint(a, b),
-                proxy: score.value(),
-                n_left,
-                left_packed: left,
-            })
-        }
-    }
-}
-
-/// Sorts the keys of a node. Most nodes of a fully grown tree are small, and an insertion
-/// sort of a dozen random keys mispredicts about once per key: up to 16 keys go through a
-/// branch-free sorting network instead (padded with `u64::MAX`, which sorts last).
-fn sort_keys(keys: &mut [u64]) {
-    fn network<const N: usize>(keys: &mut [u64]) {
-        let mut a = [u64::MAX; N];
-        a[..keys.len()].copy_from_slice(keys);
-        batcher(&mut a);
-        let n = keys.len();
-        keys.copy_from_slice(&a[..n]);
-    }
-    match keys.len() {
-        0..=1 => {}
-        2..=4 => network::<4>(keys),
-        5..=8 => network::<8>(keys),
-        9..=16 => network::<16>(keys),
-        _ => keys.sort_unstable(),
-    }
+    best
 }
 
 /// Batcher's odd-even merge sort network on `N` (a power of two) keys: a fixed sequence of
@@ -719,4 +945,58 @@ fn from_order_key(k: u32) -> f32 {
     } else {
         !k
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::{Rng, SeedableRng};
+    use rand_chacha::ChaCha8Rng;
+
+    /// Packs per-class weights as the rows of a node would sum them.
+    fn packed(weights: &[u32]) -> u128 {
+        weights
+            .iter()
+            .enumerate()
+            .map(|(c, &w)| (0..w).map(|_| pack(c as u32, 1)).sum::<u128>())
+            .sum()
+    }
+
+    #[test]
+    fn pure_split_needs_one_class_per_side() {
+        let total = [3, 0, 2, 0];
+        for (left, pure) in [
+            ([3, 0, 0, 0], true),
+            ([0, 0, 2, 0], true),
+            ([2, 0, 0, 0], false),
+            ([3, 0, 1, 0], false),
+            ([1, 0, 2, 0], false),
+        ] {
+            assert_eq!(
+                packed_split_is_pure(packed(&left), packed(&total)),
+                pure,
+                "{left:?}"
+            );
+            let lf: Vec<f64> = left.iter().map(|&w| f64::from(w)).collect();
+            let tf: Vec<f64> = total.iter().map(|&w| f64::from(w)).collect();
+            assert_eq!(float_split_is_pure(&lf, &tf), pure, "{left:?}");
+        }
+    }
+
+    #[test]
+    fn networks_sort_every_size_they_serve() {
+        let mut rng = ChaCha8Rng::seed_from_u64(5);
+        for n in 1..=32 {
+            for _ in 0..20 {
+                // Few distinct values, so ties are common.
+                let keys: Vec<u64> = (0..n).map(|_| rng.gen_range(0..8u64) << 32).collect();
+                let mut a = [u64::MAX; 32];
+                a[..n].copy_from_slice(&keys);
+                batcher(&mut a);
+                let mut expected = keys.clone();
+                expected.sort_unstable();
+                assert_eq!(&a[..n], &expected[..], "n = {n}");
+            }
+        }
+    }
 }

@@ -7,13 +7,14 @@ use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 
 use super::split::{
-    MAX_PACKED_CLASSES, NodeCtx, Outcome, PACKED_LIMIT, Scratch, Split, evaluate, lane, pack,
+    MAX_PACKED_CLASSES, NodeCtx, OrderKeys, Outcome, PACKED_LIMIT, Scratch, Split, evaluate,
+    float_split_is_pure, lane, pack, packed_split_is_pure, weight_and_squares,
 };
 use crate::binning::{BinCode, Binned};
 use crate::params::Criterion;
 
 /// One trained tree in local numbering: child `>= 0` is a split node, `< 0` is leaf `!child`.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub(crate) struct Tree {
     pub(crate) root: i32,
     pub(crate) feature: Vec<u32>,
@@ -28,6 +29,25 @@ pub(crate) struct Tree {
     pub(crate) leaf_weight: Vec<f64>,
     pub(crate) leaf_samples: Vec<u32>,
     pub(crate) depth: u32,
+}
+
+impl Tree {
+    /// Empties every array, keeping their capacity.
+    fn clear(&mut self) {
+        self.root = 0;
+        self.feature.clear();
+        self.threshold.clear();
+        self.left.clear();
+        self.right.clear();
+        self.node_impurity.clear();
+        self.node_weight.clear();
+        self.node_samples.clear();
+        self.leaf_proba.clear();
+        self.leaf_impurity.clear();
+        self.leaf_weight.clear();
+        self.leaf_samples.clear();
+        self.depth = 0;
+    }
 }
 
 /// Settings of the tree builder, resolved against the data.
@@ -101,6 +121,10 @@ impl BinaryBits {
 /// `map_init`), so a tree costs no allocation beyond its own output. Every buffer is
 /// cleared or overwritten before use: nothing of one tree reaches the next.
 pub(crate) struct Workspace {
+    /// The tree being grown: its arrays keep their capacity from one tree to the next, and
+    /// the finished tree leaves as an exact-size copy (`Vec::clone`), instead of each array
+    /// growing by doubling (a reallocation and copy per doubling) in every tree.
+    tree: Tree,
     scratch: Scratch,
     pw: Vec<u128>,
     cw: Vec<u32>,
@@ -117,6 +141,7 @@ pub(crate) struct Workspace {
 impl Workspace {
     pub(crate) fn new(cfg: &TreeConfig) -> Self {
         Workspace {
+            tree: Tree::default(),
             scratch: Scratch::new(cfg.max_bins, cfg.n_classes),
             pw: Vec::new(),
             cw: Vec::new(),
@@ -131,17 +156,18 @@ impl Workspace {
     }
 }
 
-/// What every tree of a forest reads: the binned matrix, its 2-bin features as bits, and
-/// the labels.
+/// What every tree of a forest reads: the binned matrix, its 2-bin features as bits, its
+/// values' order keys, and the labels.
 pub(crate) struct TreeInput<'a, C> {
     pub(crate) binned: &'a Binned<C>,
     pub(crate) bits: &'a BinaryBits,
+    pub(crate) order_keys: &'a OrderKeys,
     pub(crate) y: &'a [u32],
 }
 
-/// A node waiting to be grown. Its class totals and known-constant bitset live in the
-/// stack-shaped arenas of [`grow`] (pushed and popped with the task), so growing a node
-/// allocates nothing.
+/// A node waiting to be grown. Its class totals and the rest of its known-constant bitset
+/// live in the stack-shaped arenas of [`grow`] (pushed and popped with the task), so growing
+/// a node allocates nothing.
 struct Task {
     start: usize,
     end: usize,
@@ -150,6 +176,10 @@ struct Task {
     parent: Option<(usize, bool)>,
     /// Class totals of a packed tree (see [`pack`]); 0 otherwise.
     packed_total: u128,
+    /// The first word of the known-constant bitset, carried here: with at most 64 features
+    /// (the common case) the arena is not touched at all, where a copy of a slice of
+    /// run-time length would be a `memcpy` call per node.
+    constant: u64,
 }
 
 /// Grows a tree on `rows` (the rows with a non-zero weight), with per-row labels and weights.
@@ -161,12 +191,17 @@ pub(crate) fn grow<C: BinCode>(
     rng: &mut ChaCha8Rng,
     ws: &mut Workspace,
 ) -> Tree {
-    let TreeInput { binned, bits, y } = *input;
+    let TreeInput {
+        binned,
+        bits,
+        order_keys,
+        y,
+    } = *input;
     let k = cfg.n_classes;
     let n_features = binned.edges.len();
-    let words = n_features.div_ceil(64);
-    let mut tree = Tree::default();
+    let words = n_features.div_ceil(64).max(1);
     let Workspace {
+        tree,
         scratch,
         pw,
         cw,
@@ -178,6 +213,7 @@ pub(crate) fn grow<C: BinCode>(
         no_data,
         tmp_no_data,
     } = ws;
+    tree.clear();
     let mut features: Vec<usize> = (0..n_features).collect();
     let mut node_best_left = vec![0.0f64; k];
     // The current node's class totals and known-constant features, and the arenas that hold
@@ -185,7 +221,7 @@ pub(crate) fn grow<C: BinCode>(
     let mut totals = vec![0.0f64; k];
     let mut constant = vec![0u64; words];
     let mut totals_arena: Vec<f64> = vec![0.0; k];
-    let mut constant_arena: Vec<u64> = vec![0; words];
+    let mut constant_arena: Vec<u64> = vec![0; words - 1];
     let w_root: f64 = rows.iter().map(|&r| f64::from(w[r as usize])).sum();
     let packed = cfg.allow_packed
         && k <= MAX_PACKED_CLASSES
@@ -225,13 +261,23 @@ pub(crate) fn grow<C: BinCode>(
         depth: 0,
         parent: None,
         packed_total: packed_root,
+        constant: 0,
     }];
 
     while let Some(task) = stack.pop() {
-        let at = constant_arena.len() - words;
-        constant.copy_from_slice(&constant_arena[at..]);
-        constant_arena.truncate(at);
-        if packed {
+        constant[0] = task.constant;
+        if words > 1 {
+            let at = constant_arena.len() - (words - 1);
+            constant[1..].copy_from_slice(&constant_arena[at..]);
+            constant_arena.truncate(at);
+        }
+        // A packed gini node needs no per-class floats until it becomes a leaf: its weight
+        // and impurity come from the integer sums (exact in `f64`, so the same values as
+        // from `totals`).
+        let packed_gini = packed && cfg.criterion == Criterion::Gini;
+        if packed_gini {
+            // Filled at the leaf (below).
+        } else if packed {
             for (c, t) in totals.iter_mut().enumerate() {
                 *t = lane(task.packed_total, c) as f64;
             }
@@ -243,8 +289,14 @@ pub(crate) fn grow<C: BinCode>(
 
         let (start, end) = (task.start, task.end);
         let n = end - start;
-        let w_total: f64 = totals.iter().sum();
-        let imp = impurity(cfg.criterion, &totals, w_total);
+        let (w_total, imp) = if packed_gini {
+            let (w, sq) = weight_and_squares(task.packed_total);
+            let (w, sq) = (w as f64, sq as f64);
+            (w, if w > 0.0 { 1.0 - sq / (w * w) } else { 0.0 })
+        } else {
+            let w_total: f64 = totals.iter().sum();
+            (w_total, impurity(cfg.criterion, &totals, w_total))
+        };
         let mut best: Option<Split> = None;
         let can_split = task.depth < cfg.max_depth
             && n >= cfg.min_samples_split
@@ -264,16 +316,22 @@ pub(crate) fn grow<C: BinCode>(
             let node = NodeCtx {
                 rows: &rows[start..end],
                 yw: if packed { &[] } else { &yw[start..end] },
-                totals: &totals,
+                totals: if packed { &[] } else { &totals },
                 w_total,
                 min_leaf: cfg.min_samples_leaf,
                 criterion: cfg.criterion,
                 pw: if packed { &pw[start..end] } else { &[] },
                 cw: if packed { &cw[start..end] } else { &[] },
                 packed_total: task.packed_total,
+                order_keys,
             };
             // scikit-learn's feature draw: Fisher-Yates without replacement; constant features
             // do not count, and we keep drawing until a valid split exists (up to all).
+            // A split that leaves both children pure has the largest score any split can
+            // have, and a later feature replaces the best only when strictly better: once one
+            // is found the node's split is settled, so the draw stops there (a fifth of all
+            // evaluations, on the many tiny nodes near the leaves). Only the RNG stream of
+            // later nodes differs from drawing on.
             let mut drawn = 0;
             let mut visited = 0;
             while drawn < n_features && (visited < cfg.mtry || best.is_none()) {
@@ -291,8 +349,14 @@ pub(crate) fn grow<C: BinCode>(
                         visited += 1;
                         if best.is_none_or(|b| s.proxy > b.proxy) {
                             best = Some(s);
-                            if !packed {
+                            let pure = if packed {
+                                packed_split_is_pure(s.left_packed, task.packed_total)
+                            } else {
                                 node_best_left.copy_from_slice(&scratch.left);
+                                float_split_is_pure(&scratch.left, &totals)
+                            };
+                            if pure {
+                                break;
                             }
                         }
                     }
@@ -313,6 +377,11 @@ pub(crate) fn grow<C: BinCode>(
         match best {
             None => {
                 let leaf = tree.leaf_samples.len();
+                if packed_gini {
+                    for (c, t) in totals.iter_mut().enumerate() {
+                        *t = lane(task.packed_total, c) as f64;
+                    }
+                }
                 for &t in &totals {
                     tree.leaf_proba.push(if w_total > 0.0 {
                         (t / w_total) as f32
@@ -324,7 +393,7 @@ pub(crate) fn grow<C: BinCode>(
                 tree.leaf_weight.push(w_total);
                 tree.leaf_samples.push(n as u32);
                 tree.depth = tree.depth.max(task.depth as u32);
-                link(&mut tree, !(leaf as i32));
+                link(tree, !(leaf as i32));
             }
             Some(s) => {
                 let id = tree.feature.len();
@@ -335,7 +404,7 @@ pub(crate) fn grow<C: BinCode>(
                 tree.node_impurity.push(imp);
                 tree.node_weight.push(w_total);
                 tree.node_samples.push(n as u32);
-                link(&mut tree, id as i32);
+                link(tree, id as i32);
                 let raw = binned.raw(s.feature);
                 let t = (raw, s.threshold);
                 let r = start..end;
@@ -383,14 +452,17 @@ pub(crate) fn grow<C: BinCode>(
                     }
                     totals_arena.extend_from_slice(&node_best_left);
                 }
-                constant_arena.extend_from_slice(&constant);
-                constant_arena.extend_from_slice(&constant);
+                if words > 1 {
+                    constant_arena.extend_from_slice(&constant[1..]);
+                    constant_arena.extend_from_slice(&constant[1..]);
+                }
                 stack.push(Task {
                     start: mid,
                     end,
                     depth: task.depth + 1,
                     parent: Some((id, true)),
                     packed_total: task.packed_total - s.left_packed,
+                    constant: constant[0],
                 });
                 stack.push(Task {
                     start,
@@ -398,11 +470,12 @@ pub(crate) fn grow<C: BinCode>(
                     depth: task.depth + 1,
                     parent: Some((id, false)),
                     packed_total: s.left_packed,
+                    constant: constant[0],
                 });
             }
         }
     }
-    tree
+    tree.clone()
 }
 
 /// Writes the rows of `src` with `raw[row] <= threshold` (and their class data) to the front
@@ -467,9 +540,11 @@ mod tests {
     fn fit(x: &Array2<f32>, y: &[u32], w: &[f32], cfg: &TreeConfig) -> Tree {
         let binned = Binned::<u8>::new(x.view(), cfg.max_bins);
         let bits = BinaryBits::new(&binned);
+        let order_keys = OrderKeys::new(&binned);
         let input = TreeInput {
             binned: &binned,
             bits: &bits,
+            order_keys: &order_keys,
             y,
         };
         let rows = (0..y.len() as u32)
