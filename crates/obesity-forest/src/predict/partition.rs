@@ -135,6 +135,43 @@ mod avx2 {
         t
     };
 
+    /// Writes the lanes of `idx` whose bit is clear in the 8-bit mask `gt` packed to
+    /// `left[*l..]` and those whose bit is set to `right[*r..]`, in lane order, and advances
+    /// both cursors. Both stores write 8 full lanes: the lanes past the packed ones are
+    /// scratch, overwritten by later chunks or past the counts the callers return.
+    ///
+    /// # Safety
+    /// The CPU must support AVX2 and POPCNT, and `left[*l..*l + 8]`, `right[*r..*r + 8]` must
+    /// be in bounds.
+    #[target_feature(enable = "avx2,popcnt")]
+    #[inline]
+    unsafe fn split_store(
+        idx: __m256i,
+        gt: usize,
+        left: &mut [u32],
+        right: &mut [u32],
+        l: &mut usize,
+        r: &mut usize,
+    ) {
+        let le = !gt & 0xFF;
+        let (pl, pr) = (&COMPRESS[le], &COMPRESS[gt & 0xFF]);
+        // SAFETY: `COMPRESS` rows are 8 u32s; the stores are in bounds by the contract.
+        unsafe {
+            let pl = _mm256_loadu_si256(pl.as_ptr().cast());
+            let pr = _mm256_loadu_si256(pr.as_ptr().cast());
+            _mm256_storeu_si256(
+                left.as_mut_ptr().add(*l).cast(),
+                _mm256_permutevar8x32_epi32(idx, pl),
+            );
+            _mm256_storeu_si256(
+                right.as_mut_ptr().add(*r).cast(),
+                _mm256_permutevar8x32_epi32(idx, pr),
+            );
+        }
+        *l += le.count_ones() as usize;
+        *r += gt.count_ones() as usize;
+    }
+
     /// AVX2 version of [`super::scalar_dense`], eight rows per step.
     ///
     /// # Safety
@@ -156,28 +193,9 @@ mod avx2 {
             // SAFETY: `c` holds exactly 8 f32s.
             let v = unsafe { _mm256_loadu_ps(c.as_ptr()) };
             let gt = _mm256_movemask_ps(_mm256_cmp_ps::<_CMP_GT_OQ>(v, t)) as usize;
-            let le = !gt & 0xFF;
-            // SAFETY: `COMPRESS` rows are 8 u32s.
-            let (pl, pr) = unsafe {
-                (
-                    _mm256_loadu_si256(COMPRESS[le].as_ptr().cast()),
-                    _mm256_loadu_si256(COMPRESS[gt].as_ptr().cast()),
-                )
-            };
             // SAFETY: as in `partition`: `l, r <=` the rows consumed before this chunk, and
             // 8 more fit in `values.len() <= left.len(), right.len()`.
-            unsafe {
-                _mm256_storeu_si256(
-                    left.as_mut_ptr().add(l).cast(),
-                    _mm256_permutevar8x32_epi32(idx, pl),
-                );
-                _mm256_storeu_si256(
-                    right.as_mut_ptr().add(r).cast(),
-                    _mm256_permutevar8x32_epi32(idx, pr),
-                );
-            }
-            l += le.count_ones() as usize;
-            r += gt.count_ones() as usize;
+            unsafe { split_store(idx, gt, left, right, &mut l, &mut r) };
             idx = _mm256_add_epi32(idx, eight);
         }
         let done = values.len() - chunks.remainder().len();
@@ -218,30 +236,9 @@ mod avx2 {
             // SAFETY: see above.
             let v = unsafe { _mm256_i32gather_ps::<4>(col.as_ptr(), idx) };
             let gt = _mm256_movemask_ps(_mm256_cmp_ps::<_CMP_GT_OQ>(v, t)) as usize;
-            let le = !gt & 0xFF;
-            // SAFETY: `COMPRESS` rows are 8 u32s.
-            let (pl, pr) = unsafe {
-                (
-                    _mm256_loadu_si256(COMPRESS[le].as_ptr().cast()),
-                    _mm256_loadu_si256(COMPRESS[gt].as_ptr().cast()),
-                )
-            };
-            // SAFETY: full 8-lane stores at `left[l..l + 8]` and `right[r..r + 8]`: before
-            // this chunk `l, r <= j` rows were consumed, and `j + 8 <= src.len() <=
-            // left.len(), right.len()`. Lanes past the packed ones are scratch, overwritten
-            // by later chunks or past the returned count.
-            unsafe {
-                _mm256_storeu_si256(
-                    left.as_mut_ptr().add(l).cast(),
-                    _mm256_permutevar8x32_epi32(idx, pl),
-                );
-                _mm256_storeu_si256(
-                    right.as_mut_ptr().add(r).cast(),
-                    _mm256_permutevar8x32_epi32(idx, pr),
-                );
-            }
-            l += le.count_ones() as usize;
-            r += gt.count_ones() as usize;
+            // SAFETY: before this chunk `l, r <= j` rows were consumed, and `j + 8 <=
+            // src.len() <= left.len(), right.len()`.
+            unsafe { split_store(idx, gt, left, right, &mut l, &mut r) };
         }
         let m = col.len() as u32 - 1;
         for &i in chunks.remainder() {
