@@ -61,11 +61,18 @@ pub(crate) fn route_block(
     if n_rows < ROUTE_FROM {
         return None;
     }
-    let block = n_rows
-        .div_ceil(threads.max(1))
-        .clamp(ROUTE_FROM, ROUTE_MAX)
-        .min(ROUTE_SCRATCH_WORDS / (n_features + 3));
+    let block = block_within_budget(n_rows, n_features, threads, ROUTE_FROM);
     (block >= ROUTE_FROM && 2 * block >= 3 * nodes_per_tree).then_some(block)
+}
+
+/// One block of rows per thread, at least `min` (and 1) rows, at most [`ROUTE_MAX`] and what
+/// the scratch budget allows for `n_features`-wide rows (the budget wins over `min`).
+fn block_within_budget(n_rows: usize, n_features: usize, threads: usize, min: usize) -> usize {
+    n_rows
+        .div_ceil(threads.max(1))
+        .clamp(min.max(1), ROUTE_MAX)
+        .min(ROUTE_SCRATCH_WORDS / (n_features + 3))
+        .max(1)
 }
 
 /// Which rows each tree of a routed block sees (see [`Kernel::add_oob`]).
@@ -309,10 +316,7 @@ impl Kernel {
         let (f, k) = (self.n_features, self.n_classes);
         let n_rows = x.len() / f;
         assert_eq!(oob.len(), self.roots.len(), "one out-of-bag mask per tree");
-        let block = n_rows
-            .div_ceil(rayon::current_num_threads().max(1))
-            .clamp(1, ROUTE_MAX)
-            .min((ROUTE_SCRATCH_WORDS / (f + 3)).max(1));
+        let block = block_within_budget(n_rows, f, rayon::current_num_threads(), 1);
         x.par_chunks(block * f)
             .zip(out.par_chunks_mut(block * k))
             .enumerate()
