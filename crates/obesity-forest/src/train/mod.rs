@@ -1,5 +1,6 @@
 //! Training: validation, binning, bootstrap, trees in parallel, flattening, out-of-bag score.
 
+pub(crate) mod lanes;
 pub(crate) mod split;
 pub(crate) mod tree;
 

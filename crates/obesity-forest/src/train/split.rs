@@ -7,6 +7,7 @@
 //! works in exact integers, and the `f64` one for everything else (class weights, many
 //! classes, large data). Both pick the same splits (a test in `tree.rs` checks it).
 
+use super::lanes;
 use crate::binning::{BinCode, Binned, midpoint};
 use crate::params::Criterion;
 
@@ -25,7 +26,7 @@ const REPLICAS: usize = 4;
 /// sum (no per-class indexing, no float), and a 2-bin feature needs no histogram at all.
 pub(crate) const MAX_PACKED_CLASSES: usize = 7;
 /// The lane (bit offset) that counts rows.
-const COUNT_SHIFT: u32 = 112;
+pub(crate) const COUNT_SHIFT: u32 = 112;
 /// Largest total weight (and row count) a packed tree may have.
 pub(crate) const PACKED_LIMIT: u32 = 0xFFFF;
 
@@ -56,6 +57,12 @@ pub(crate) fn weight_and_squares(v: u128) -> (u64, u64) {
     let w = ls.iter().sum();
     let sq = ls.iter().map(|l| l * l).sum();
     (w, sq)
+}
+
+/// Total class weight of a packed sum.
+#[inline(always)]
+pub(crate) fn weight(v: u128) -> u64 {
+    lanes(v).iter().sum()
 }
 
 /// Whether a packed split sends every class wholly to one side: both children pure. A
@@ -647,12 +654,41 @@ fn gini_bins(
         m += usize::from(h != 0);
     }
     occupied.truncate(m);
-    let tc = lanes(total);
+    scan_bins(hist, occupied, n, min_leaf, total, true)
+}
+
+/// The scan of [`gini_bins`] over the listed non-empty bins `occupied` (at least one), in
+/// SSE2 ([`lanes::gini_bins`]) when `simd` is set and the node is light enough, else scalar.
+fn scan_bins(
+    hist: &mut [u128],
+    occupied: &[u32],
+    n: usize,
+    min_leaf: usize,
+    total: u128,
+    simd: bool,
+) -> Option<(Score, usize, usize, u128)> {
     let (w_total, t2) = weight_and_squares(total);
     let min_left = min_leaf.max(1);
+    if simd
+        && w_total <= lanes::MAX_WEIGHT
+        && let Some(best) = lanes::gini_bins(hist, occupied, n, (min_left, min_leaf), total, t2)
+    {
+        return best.map(|b| {
+            (
+                Score::Gini {
+                    num: b.num,
+                    den: b.den,
+                },
+                occupied[b.at - 1] as usize,
+                occupied[b.at] as usize,
+                b.left,
+            )
+        });
+    }
+    let tc = lanes(total);
     let mut left = 0u128;
-    // Last non-empty bin so far (`lo` is non-empty).
-    let mut pb = lo;
+    // Last non-empty bin so far.
+    let mut pb = occupied.first().map_or(0, |&b| b as usize);
     // The best fraction so far (`0 / 1` loses to every candidate, see `gini_scan`), its bins
     // and its left side; `right bin == 0` means none was found (a candidate's is above `lo`).
     let (mut bn, mut bd, mut b_left_bin, mut b_right_bin, mut b_left) = (0u64, 1u64, 0, 0, 0);
@@ -687,9 +723,18 @@ fn gini_bins(
     ))
 }
 
-/// The sorted search of a packed node. Each row's sort key carries its class and weight
-/// (`order key << 32 | weight << 16 | class`), so the scan ([`gini_scan`],
-/// [`entropy_scan`]) reads only the sorted keys. Most nodes of a fully grown tree are
+/// The low half of a sorted-search key: `weight << 16 | position << 3 | class` (`cw` is
+/// `weight << 16 | class`). The position in the node (below [`SMALL_NODE`], so 8 bits) lets
+/// the SSE2 scan ([`lanes::gini_scan`]) read the row's packed weights.
+#[inline(always)]
+fn key_low(position: usize, cw: u32) -> u64 {
+    const { assert!(SMALL_NODE < 256) };
+    (position as u64) << 3 | u64::from(cw)
+}
+
+/// The sorted search of a packed node. Each row's sort key carries its class, weight and
+/// position (`order key << 32 | weight << 16 | position << 3 | class`), so the scan
+/// ([`gini_scan`], [`entropy_scan`]) reads only the sorted keys. Most nodes of a fully grown tree are
 /// small, and an insertion sort of a dozen random keys mispredicts about once per key: up to
 /// 16 keys are gathered straight into a stack array and sorted there by a branch-free
 /// network (padded with `u64::MAX`, which sorts last), with no copy in or out of a buffer.
@@ -704,7 +749,8 @@ fn packed_exact<C: BinCode>(
             node.rows
                 .iter()
                 .zip(node.cw)
-                .map(|(&r, &cw)| u64::from(col[r as usize]) << 32 | u64::from(cw)),
+                .enumerate()
+                .map(|(i, (&r, &cw))| u64::from(col[r as usize]) << 32 | key_low(i, cw)),
             f,
             node,
             s,
@@ -715,7 +761,10 @@ fn packed_exact<C: BinCode>(
                 node.rows
                     .iter()
                     .zip(node.cw)
-                    .map(|(&r, &cw)| u64::from(order_key(raw[r as usize])) << 32 | u64::from(cw)),
+                    .enumerate()
+                    .map(|(i, (&r, &cw))| {
+                        u64::from(order_key(raw[r as usize])) << 32 | key_low(i, cw)
+                    }),
                 f,
                 node,
                 s,
@@ -779,11 +828,6 @@ fn is_constant(keys: &[u64]) -> bool {
 /// The best split of the node's sorted keys (see [`packed_exact`]).
 fn scan_sorted(keys: &[u64], f: usize, node: &NodeCtx<'_>) -> Outcome {
     let total = node.packed_total;
-    let mut tc = [0u64; 8];
-    for (c, t) in tc.iter_mut().enumerate().take(MAX_PACKED_CLASSES) {
-        *t = lane(total, c);
-    }
-    let (w_total, sq_total) = weight_and_squares(total);
     let n = keys.len();
     // Candidates leave at least `min_leaf` rows on each side: the first `min_leaf - 1` rows
     // only accumulate.
@@ -792,9 +836,13 @@ fn scan_sorted(keys: &[u64], f: usize, node: &NodeCtx<'_>) -> Outcome {
         return Outcome::NoValid;
     }
     let best = if node.criterion == Criterion::Gini {
-        gini_scan(keys, first, &tc, w_total, sq_total)
+        gini_best(keys, node.pw, first, total, true)
     } else {
-        entropy_scan(keys, first, &tc, w_total)
+        let mut tc = [0u64; 8];
+        for (c, t) in tc.iter_mut().enumerate().take(MAX_PACKED_CLASSES) {
+            *t = lane(total, c);
+        }
+        entropy_scan(keys, first, &tc, weight(total))
     };
     match best {
         None => Outcome::NoValid,
@@ -825,6 +873,36 @@ fn packed_prefix(keys: &[u64]) -> u128 {
         .fold((keys.len() as u128) << COUNT_SHIFT, |acc, (c, &l)| {
             acc | u128::from(l) << (16 * c)
         })
+}
+
+/// Gini's best split of the sorted keys of a packed node (see [`gini_scan`]), in SSE2
+/// ([`lanes::gini_scan`]) when `simd` is set and the node is light enough; `pw` holds the
+/// packed weights of the node's rows (by position).
+fn gini_best(
+    keys: &[u64],
+    pw: &[u128],
+    first: usize,
+    total: u128,
+    simd: bool,
+) -> Option<(Score, usize)> {
+    let (w_total, sq_total) = weight_and_squares(total);
+    if simd
+        && w_total <= lanes::MAX_WEIGHT
+        && let Some(b) = lanes::gini_scan(keys, pw, first, total, sq_total)
+    {
+        return (b.at > 0).then_some((
+            Score::Gini {
+                num: b.num,
+                den: b.den,
+            },
+            b.at,
+        ));
+    }
+    let mut tc = [0u64; 8];
+    for (c, t) in tc.iter_mut().enumerate().take(MAX_PACKED_CLASSES) {
+        *t = lane(total, c);
+    }
+    gini_scan(keys, first, &tc, w_total, sq_total)
 }
 
 /// Gini's scan of the sorted keys of a packed node: the best `(score, n_left)` among the
@@ -981,6 +1059,86 @@ mod tests {
             let tf: Vec<f64> = total.iter().map(|&w| f64::from(w)).collect();
             assert_eq!(float_split_is_pure(&lf, &tf), pure, "{left:?}");
         }
+    }
+
+    /// A random packed node of `n` rows: sorted keys as `packed_exact` builds them (few
+    /// distinct values, so ties are common) and the rows' packed weights by position.
+    fn random_node(rng: &mut ChaCha8Rng, n: usize, k: u32, max_w: u32) -> (Vec<u64>, Vec<u128>) {
+        let mut keys = Vec::with_capacity(n);
+        let mut pw = Vec::with_capacity(n);
+        for i in 0..n {
+            let (c, w) = (rng.gen_range(0..k), rng.gen_range(1..=max_w));
+            pw.push(pack(c, w));
+            keys.push(rng.gen_range(0..n as u64 / 2 + 2) << 32 | key_low(i, w << 16 | c));
+        }
+        keys.sort_unstable();
+        (keys, pw)
+    }
+
+    #[test]
+    fn sse2_and_scalar_sorted_scans_pick_the_same_split() {
+        let mut rng = ChaCha8Rng::seed_from_u64(8);
+        for case in 0..3000 {
+            let n = rng.gen_range(2..SMALL_NODE);
+            let k = rng.gen_range(2..=MAX_PACKED_CLASSES as u32);
+            let (keys, pw) = random_node(&mut rng, n, k, [1, 4, 300][case % 3]);
+            let total: u128 = pw.iter().sum();
+            let first = rng.gen_range(1..=n / 2);
+            let simd = gini_best(&keys, &pw, first, total, true);
+            let scalar = gini_best(&keys, &pw, first, total, false);
+            match (simd, scalar) {
+                (None, None) => {}
+                (Some((a, i)), Some((b, j))) => {
+                    assert_eq!(i, j, "case {case}");
+                    assert_eq!(a.value(), b.value(), "case {case}");
+                }
+                other => panic!("case {case}: {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn sse2_and_scalar_bin_scans_pick_the_same_split() {
+        let mut rng = ChaCha8Rng::seed_from_u64(9);
+        let mut found = 0;
+        for case in 0..3000 {
+            let n_bins = rng.gen_range(2..64);
+            let k = rng.gen_range(2..=MAX_PACKED_CLASSES as u32);
+            let mut hist = vec![0u128; n_bins];
+            for h in hist.iter_mut() {
+                if rng.gen_bool(0.6) {
+                    for _ in 0..rng.gen_range(1..4) {
+                        *h += pack(
+                            rng.gen_range(0..k),
+                            rng.gen_range(1..=[1, 4, 300][case % 3]),
+                        );
+                    }
+                }
+            }
+            let occupied: Vec<u32> = (0..n_bins as u32)
+                .filter(|&b| hist[b as usize] != 0)
+                .collect();
+            if occupied.is_empty() {
+                continue;
+            }
+            let total: u128 = hist.iter().sum();
+            let n = count(total);
+            let min_leaf = rng.gen_range(1..4);
+            let simd = scan_bins(&mut hist.clone(), &occupied, n, min_leaf, total, true);
+            let mut cleared = hist.clone();
+            let scalar = scan_bins(&mut cleared, &occupied, n, min_leaf, total, false);
+            assert!(cleared.iter().all(|&h| h == 0), "the scan clears every bin");
+            match (simd, scalar) {
+                (None, None) => {}
+                (Some(a), Some(b)) => {
+                    found += 1;
+                    assert_eq!((a.1, a.2, a.3), (b.1, b.2, b.3), "case {case}");
+                    assert_eq!(a.0.value(), b.0.value(), "case {case}");
+                }
+                other => panic!("case {case}: {other:?}"),
+            }
+        }
+        assert!(found > 1000, "most cases have a split: {found}");
     }
 
     #[test]
