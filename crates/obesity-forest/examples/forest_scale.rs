@@ -150,14 +150,24 @@ fn uci(repeats: usize, predict: bool) -> Result<(), Box<dyn std::error::Error>> 
         return Ok(());
     }
     let mut times = Vec::with_capacity(repeats);
-    for _ in 0..repeats {
+    let mut fingerprint = 0u64;
+    for i in 0..repeats {
         let t = Instant::now();
-        RandomForest::fit(&params, xt.view(), yt.view(), classes.len())?;
+        let model = RandomForest::fit(&params, xt.view(), yt.view(), classes.len())?;
         times.push(t.elapsed().as_secs_f64() * 1e3);
+        // FNV-1a of the model file: a refactor that must not change the trees keeps it.
+        if i == 0 {
+            fingerprint = model
+                .to_bytes()?
+                .iter()
+                .fold(0xcbf2_9ce4_8422_2325, |h, &b| {
+                    (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
+                });
+        }
     }
     times.sort_by(f64::total_cmp);
     println!(
-        "{} fits of {}x{}: {:.2} ms min, {:.2} ms median",
+        "{} fits of {}x{}: {:.2} ms min, {:.2} ms median (model fingerprint {fingerprint:016x})",
         repeats,
         xt.nrows(),
         xt.ncols(),

@@ -40,8 +40,19 @@ impl BinCode for u16 {
     }
 }
 
-/// One feature's raw values, bin edges, exactness and codes.
-type ColumnBins<C> = (Vec<f32>, Vec<f32>, bool, Vec<C>);
+/// Matrices with at most this many rows also get [`Binned::ranks`] (ranks fit in `u16`).
+pub(crate) const RANK_LIMIT: usize = u16::MAX as usize + 1;
+
+/// One feature's binning: raw values, bin edges, exactness, codes, and (small matrices only)
+/// each row's rank among the distinct values, and those values.
+struct ColumnBins<C> {
+    raw: Vec<f32>,
+    edges: Vec<f32>,
+    exact: bool,
+    codes: Vec<C>,
+    ranks: Vec<u16>,
+    distinct: Vec<f32>,
+}
 
 /// The training matrix, column-major, both as raw values and as bin codes.
 pub(crate) struct Binned<C> {
@@ -56,6 +67,13 @@ pub(crate) struct Binned<C> {
     /// Per feature: every distinct training value has its own bin, so a histogram split is
     /// as exact as a sorted one.
     pub(crate) exact: Vec<bool>,
+    /// `ranks[f * n_rows + r]`: the rank of the row's value among the feature's distinct
+    /// values (equal values share a rank), for matrices of at most [`RANK_LIMIT`] rows (else
+    /// empty). A histogram over ranks is an exact split search: see `split::packed_ranked`.
+    pub(crate) ranks: Vec<u16>,
+    /// Per feature: its distinct values in increasing order (rank `k` is `distinct[f][k]`);
+    /// empty without ranks.
+    pub(crate) distinct: Vec<Vec<f32>>,
 }
 
 impl<C: BinCode> Binned<C> {
@@ -65,12 +83,22 @@ impl<C: BinCode> Binned<C> {
             .into_par_iter()
             .map(|f| {
                 let raw: Vec<f32> = x.column(f).iter().copied().collect();
+                if n_rows <= RANK_LIMIT {
+                    return ranked_column(raw, max_bins);
+                }
                 let (edges, exact) = bin_edges(&raw, max_bins);
                 let codes = raw
                     .iter()
                     .map(|&v| C::from_idx(edges.partition_point(|&t| t < v)))
                     .collect();
-                (raw, edges, exact, codes)
+                ColumnBins {
+                    raw,
+                    edges,
+                    exact,
+                    codes,
+                    ranks: Vec::new(),
+                    distinct: Vec::new(),
+                }
             })
             .collect();
         let mut b = Binned {
@@ -79,14 +107,29 @@ impl<C: BinCode> Binned<C> {
             raw: Vec::with_capacity(n_rows * x.ncols()),
             edges: Vec::with_capacity(x.ncols()),
             exact: Vec::with_capacity(x.ncols()),
+            ranks: Vec::new(),
+            distinct: Vec::with_capacity(x.ncols()),
         };
-        for (raw, edges, exact, codes) in per_feature {
-            b.raw.extend_from_slice(&raw);
-            b.codes.extend_from_slice(&codes);
-            b.edges.push(edges);
-            b.exact.push(exact);
+        for c in per_feature {
+            b.raw.extend_from_slice(&c.raw);
+            b.codes.extend_from_slice(&c.codes);
+            b.ranks.extend_from_slice(&c.ranks);
+            b.edges.push(c.edges);
+            b.exact.push(c.exact);
+            if !c.ranks.is_empty() {
+                b.distinct.push(c.distinct);
+            }
         }
         b
+    }
+
+    /// The ranks of feature `f` and its distinct values, when the matrix has them.
+    #[inline(always)]
+    pub(crate) fn ranked(&self, f: usize) -> Option<(&[u16], &[f32])> {
+        Some((
+            self.ranks.get(f * self.n_rows..(f + 1) * self.n_rows)?,
+            self.distinct.get(f)?,
+        ))
     }
 
     #[inline(always)]
@@ -105,6 +148,62 @@ impl<C: BinCode> Binned<C> {
 pub(crate) fn midpoint(a: f32, b: f32) -> f32 {
     let m = (f64::from(a) + (f64::from(b) - f64::from(a)) / 2.0) as f32;
     if m >= b || m < a { a } else { m }
+}
+
+/// The binning of a column of at most [`RANK_LIMIT`] rows from one sort of `(value, row)`
+/// pairs: the distinct values and their counts give the edges (as [`bin_edges`]), and one
+/// walk of the sorted pairs gives every row its rank and its code (no binary search).
+fn ranked_column<C: BinCode>(raw: Vec<f32>, max_bins: usize) -> ColumnBins<C> {
+    // Order-preserving integer keys (see `split::order_key`; -0.0 folds into 0.0), the row
+    // in the low half.
+    let key = |v: f32| {
+        let b = if v == 0.0 { 0 } else { v.to_bits() };
+        if b & 0x8000_0000 != 0 {
+            !b
+        } else {
+            b | 0x8000_0000
+        }
+    };
+    let mut pairs: Vec<u64> = raw
+        .iter()
+        .enumerate()
+        .map(|(r, &v)| u64::from(key(v)) << 32 | r as u64)
+        .collect();
+    pairs.sort_unstable();
+    let mut distinct: Vec<(f32, usize)> = Vec::new();
+    let mut ranks = vec![0u16; raw.len()];
+    let mut last_key = None;
+    for &p in &pairs {
+        let r = p as u32 as usize;
+        if last_key == Some(p >> 32) {
+            if let Some((_, c)) = distinct.last_mut() {
+                *c += 1;
+            }
+        } else {
+            distinct.push((raw[r] + 0.0, 1));
+            last_key = Some(p >> 32);
+        }
+        ranks[r] = (distinct.len() - 1) as u16;
+    }
+    let (edges, exact) = edges_of(&distinct, raw.len(), max_bins);
+    // Code = number of edges below the value; values ascend along the walk.
+    let mut codes = vec![C::from_idx(0); raw.len()];
+    let mut code = 0;
+    for &p in &pairs {
+        let r = p as u32 as usize;
+        while code < edges.len() && edges[code] < raw[r] {
+            code += 1;
+        }
+        codes[r] = C::from_idx(code);
+    }
+    ColumnBins {
+        raw,
+        edges,
+        exact,
+        codes,
+        ranks,
+        distinct: distinct.into_iter().map(|(v, _)| v).collect(),
+    }
 }
 
 /// Equal-frequency bin edges over the (sampled) values of one column, and whether every
@@ -127,14 +226,21 @@ fn bin_edges(column: &[f32], max_bins: usize) -> (Vec<f32>, bool) {
             _ => distinct.push((x, 1)),
         }
     }
+    let (edges, exact) = edges_of(&distinct, v.len(), max_bins);
+    (edges, exact && column.len() <= EDGE_SAMPLE)
+}
+
+/// Equal-frequency bin edges from the distinct values (ascending, with their counts) of `n`
+/// values, and whether every distinct value got its own bin.
+fn edges_of(distinct: &[(f32, usize)], n: usize, max_bins: usize) -> (Vec<f32>, bool) {
     if distinct.len() <= max_bins {
         let edges = distinct
             .windows(2)
             .map(|w| midpoint(w[0].0, w[1].0))
             .collect();
-        return (edges, column.len() <= EDGE_SAMPLE);
+        return (edges, true);
     }
-    let n = v.len() as f64;
+    let n = n as f64;
     let per_bin = n / max_bins as f64;
     let mut edges = Vec::with_capacity(max_bins - 1);
     let mut cum = 0usize;
@@ -170,6 +276,31 @@ mod tests {
                     let code = e.partition_point(|&t| t < v);
                     assert_eq!(code <= b, v <= t);
                 }
+            }
+        }
+    }
+
+    #[test]
+    fn ranked_binning_matches_the_sampled_path() {
+        // Ties, negative values and both zeros; few and many distinct values.
+        for (n, modulo) in [(1000usize, 101usize), (700, 7), (3000, 2500)] {
+            let col: Vec<f32> = (0..n)
+                .map(|i| match (i * 37) % modulo {
+                    0 => -0.0,
+                    v => (v as f32 - modulo as f32 / 3.0) * 0.25,
+                })
+                .collect();
+            for max_bins in [2, 16, 255] {
+                let c = ranked_column::<u8>(col.clone(), max_bins);
+                let (edges, exact) = bin_edges(&col, max_bins);
+                assert_eq!((&c.edges, c.exact), (&edges, exact), "{n} {max_bins}");
+                for (r, &v) in col.iter().enumerate() {
+                    let code = edges.partition_point(|&t| t < v);
+                    assert_eq!(c.codes[r] as usize, code);
+                    // The rank indexes the row's value among the distinct values, ascending.
+                    assert_eq!(c.distinct[c.ranks[r] as usize], v);
+                }
+                assert!(c.distinct.windows(2).all(|w| w[0] < w[1]));
             }
         }
     }

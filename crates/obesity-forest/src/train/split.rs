@@ -14,6 +14,11 @@ use crate::params::Criterion;
 /// On a feature whose bins merge distinct values, nodes with at most this many rows use the
 /// exact sorted search, so small nodes (most of a fully grown tree) get exact thresholds.
 pub(crate) const SMALL_NODE: usize = 128;
+/// Packed gini nodes with more rows than this (and at most [`SMALL_NODE`]) find their exact
+/// split by a histogram over ranks ([`packed_ranked`]) instead of sorting, when the feature
+/// has at most 64 distinct values per row of the node (one bit-set word per row); smaller
+/// nodes sort in a network, which is cheaper there.
+const RANKED_FROM: usize = 32;
 /// Features with at most this many bins get replicated histograms.
 const FEW_BINS: usize = 16;
 /// Histogram replicas for few-bin features (a power of two).
@@ -193,6 +198,11 @@ pub(crate) struct Scratch {
     pub(crate) phist: Vec<u128>,
     /// The non-empty bins of the packed histogram, in order (see [`gini_bins`]).
     pub(crate) occupied: Vec<u32>,
+    /// Packed histogram over ranks (see [`packed_ranked`]), kept zeroed between calls;
+    /// grown to the largest number of distinct values the tree meets.
+    pub(crate) rank_hist: Vec<u128>,
+    /// Which ranks [`packed_ranked`] filled, one bit each, kept zeroed between calls.
+    pub(crate) rank_bits: Vec<u64>,
 }
 
 impl Scratch {
@@ -205,6 +215,8 @@ impl Scratch {
             best_left: vec![0.0; n_classes],
             phist: vec![0; max_bins.max(FEW_BINS * REPLICAS)],
             occupied: Vec::new(),
+            rank_hist: Vec::new(),
+            rank_bits: Vec::new(),
         }
     }
 }
@@ -276,6 +288,12 @@ pub(crate) fn evaluate<C: BinCode>(
             packed_binary(binned, f, node)
         } else if (binned.exact[f] && n_bins <= 2 * n) || n > SMALL_NODE {
             packed_histogram(binned, f, node, scratch)
+        } else if n > RANKED_FROM
+            && node.criterion == Criterion::Gini
+            && let Some((ranks, distinct)) = binned.ranked(f)
+            && distinct.len() <= 64 * n
+        {
+            packed_ranked(ranks, distinct, f, node, scratch)
         } else {
             packed_exact(binned, f, node, scratch)
         };
@@ -721,6 +739,65 @@ fn scan_bins(
         b_right_bin,
         b_left,
     ))
+}
+
+/// The exact search of a packed gini node by a histogram over ranks: each row adds its
+/// packed weights to the cell of its value's rank (equal values share a cell) and sets the
+/// rank's bit; the set bits, read in order, list the non-empty cells, which [`scan_bins`]
+/// scans as it scans histogram bins. Exact as a sort of the rows (every distinct value is a
+/// cell), at a cost linear in the rows plus one word per 64 distinct values of the feature,
+/// where sorting the rows' keys costs `n log n` (mispredicted) comparisons.
+fn packed_ranked(
+    ranks: &[u16],
+    distinct: &[f32],
+    f: usize,
+    node: &NodeCtx<'_>,
+    s: &mut Scratch,
+) -> Outcome {
+    if s.rank_hist.len() < distinct.len() {
+        s.rank_hist.resize(distinct.len(), 0);
+        s.rank_bits.resize(distinct.len().div_ceil(64), 0);
+    }
+    let (hist, bits) = (&mut s.rank_hist, &mut s.rank_bits);
+    let (mut lo, mut hi) = (usize::MAX, 0usize);
+    for (&r, &p) in node.rows.iter().zip(node.pw) {
+        let k = usize::from(ranks[r as usize]);
+        hist[k] += p;
+        bits[k / 64] |= 1 << (k % 64);
+        lo = lo.min(k);
+        hi = hi.max(k);
+    }
+    if lo == hi {
+        hist[lo] = 0;
+        bits[lo / 64] = 0;
+        return Outcome::Constant;
+    }
+    // The set bits in order (at most one per row); taking each word clears it.
+    let n = node.rows.len();
+    let occupied = &mut s.occupied;
+    occupied.clear();
+    occupied.resize(n, 0);
+    let mut m = 0;
+    for (w, slot) in (lo / 64..).zip(&mut bits[lo / 64..=hi / 64]) {
+        let mut word = std::mem::take(slot);
+        let base = (w * 64) as u32;
+        while word != 0 {
+            occupied[m] = base + word.trailing_zeros();
+            m += 1;
+            word &= word - 1;
+        }
+    }
+    occupied.truncate(m);
+    match scan_bins(hist, occupied, n, node.min_leaf, node.packed_total, true) {
+        None => Outcome::NoValid,
+        Some((score, left_rank, right_rank, left)) => Outcome::Found(Split {
+            feature: f,
+            threshold: midpoint(distinct[left_rank], distinct[right_rank]),
+            proxy: score.value(),
+            n_left: count(left),
+            left_packed: left,
+        }),
+    }
 }
 
 /// The low half of a sorted-search key: `weight << 16 | position << 3 | class` (`cw` is

@@ -408,7 +408,22 @@ pub(crate) fn grow<C: BinCode>(
                 let raw = binned.raw(s.feature);
                 let t = (raw, s.threshold);
                 let r = start..end;
+                // A child that will be a leaf never reads its rows (only its count and class
+                // totals, which the split already gives): when both will be, the rows stay
+                // where they are. That is most of the last splits, which leave two pure
+                // children. Checked for packed trees, where purity is exact.
+                let leaf_child = |n: usize, t: u128| {
+                    let (w, sq) = weight_and_squares(t);
+                    task.depth + 1 >= cfg.max_depth
+                        || n < cfg.min_samples_split
+                        || n < 2 * cfg.min_samples_leaf
+                        || sq == w * w
+                };
+                let both_leaves = packed
+                    && leaf_child(s.n_left, s.left_packed)
+                    && leaf_child(n - s.n_left, task.packed_total - s.left_packed);
                 let n_left = match (packed, task.depth % 2 == 0) {
+                    _ if both_leaves => s.n_left,
                     (true, true) => partition(
                         (&rows[r.clone()], &pw[r.clone()], &cw[r.clone()]),
                         (
