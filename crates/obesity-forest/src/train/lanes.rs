@@ -78,7 +78,6 @@ pub(crate) fn gini_bins(
 #[cfg(target_arch = "x86_64")]
 mod x86 {
     use super::Best;
-    use crate::train::split::COUNT_SHIFT;
     use std::arch::x86_64::*;
 
     /// A packed sum as a vector of eight 16-bit lanes (lane 7 counts rows).
@@ -119,7 +118,7 @@ mod x86 {
         let mut l = _mm_setzero_si128();
         let mut wl = 0u64;
         for &key in &keys[..first - 1] {
-            l = _mm_add_epi16(l, vector(pw[(key >> 3 & 0xFF) as usize]));
+            l = _mm_add_epi16(l, load(&pw[(key >> 3 & 0xFF) as usize]));
             wl += key >> 16 & 0xFFFF;
         }
         // As the scalar scan: `0 / 1` loses to every candidate, `at == 0` means none. (Two
@@ -128,7 +127,7 @@ mod x86 {
         let (mut bn, mut bd, mut bi) = (0u64, 1u64, 0usize);
         for (i, pair) in keys[first - 1..=n - first].windows(2).enumerate() {
             let key = pair[0];
-            l = _mm_add_epi16(l, vector(pw[(key >> 3 & 0xFF) as usize]));
+            l = _mm_add_epi16(l, load(&pw[(key >> 3 & 0xFF) as usize]));
             wl += key >> 16 & 0xFFFF;
             let (sl, tl) = squares_and_cross(l, tc, classes);
             let (sr, wr) = (t2 + sl - 2 * tl, w_total - wl);
@@ -147,6 +146,31 @@ mod x86 {
         }
     }
 
+    /// Loads a packed cell (no alignment needed).
+    #[inline]
+    #[target_feature(enable = "sse2")]
+    fn load(cell: &u128) -> __m128i {
+        // SAFETY: `cell` is a valid reference to 16 bytes; `loadu` has no alignment need.
+        unsafe { _mm_loadu_si128(std::ptr::from_ref(cell).cast()) }
+    }
+
+    /// Zeroes a packed cell.
+    #[inline]
+    #[target_feature(enable = "sse2")]
+    fn clear(cell: &mut u128) {
+        // SAFETY: `cell` is a valid, exclusive reference to 16 bytes; no alignment needed.
+        unsafe { _mm_storeu_si128(std::ptr::from_mut(cell).cast(), _mm_setzero_si128()) }
+    }
+
+    /// The packed sum of a vector (for the best left side, once per scan).
+    #[inline]
+    #[target_feature(enable = "sse2")]
+    fn packed(v: __m128i) -> u128 {
+        let lo = _mm_cvtsi128_si64(v) as u64;
+        let hi = _mm_cvtsi128_si64(_mm_unpackhi_epi64(v, v)) as u64;
+        u128::from(hi) << 64 | u128::from(lo)
+    }
+
     #[target_feature(enable = "sse2")]
     pub(super) fn gini_bins(
         hist: &mut [u128],
@@ -160,13 +184,19 @@ mod x86 {
         let ones = _mm_set_epi16(0, 1, 1, 1, 1, 1, 1, 1);
         let tc = _mm_and_si128(vector(total), classes);
         let w_total = super::super::split::weight(total);
-        let mut left = 0u128;
+        // Everything about the left side lives in one register: its count (lane 7) and its
+        // class weights; the best one is kept by a masked blend. There is no early exit once
+        // the right side holds fewer than `min_leaf` rows: those candidates fail the count
+        // test, and going on clears their bins, as the scan must.
         let mut l = _mm_setzero_si128();
-        // The best fraction (`0 / 1` loses to all), its position in `occupied` and left side.
-        let (mut bn, mut bd, mut bj, mut b_left) = (0u64, 1u64, usize::MAX, 0u128);
+        let mut b_left = _mm_setzero_si128();
+        // The best fraction (`0 / 1` loses to all) and its position in `occupied`.
+        let (mut bn, mut bd, mut bj) = (0u64, 1u64, usize::MAX);
         for (j, &b) in occupied.iter().enumerate() {
-            let h = std::mem::take(&mut hist[b as usize]);
-            let nl = (left >> COUNT_SHIFT) as usize;
+            let cell = &mut hist[b as usize];
+            let h = load(cell);
+            clear(cell);
+            let nl = _mm_extract_epi16::<7>(l) as usize;
             let (sl, tl) = squares_and_cross(l, tc, classes);
             let w = _mm_madd_epi16(_mm_and_si128(l, classes), ones);
             let w = _mm_add_epi32(w, _mm_shuffle_epi32::<0b01_00_11_10>(w));
@@ -175,26 +205,20 @@ mod x86 {
             let (sr, wr) = (t2 + sl - 2 * tl, w_total - wl);
             let (num, den) = (sl * wr + sr * wl, wl * wr);
             let better = (nl >= min_left)
-                & (n - nl >= min_leaf)
+                & (n.wrapping_sub(nl) >= min_leaf)
                 & (u128::from(num) * u128::from(bd) > u128::from(bn) * u128::from(den));
             bn = std::hint::select_unpredictable(better, num, bn);
             bd = std::hint::select_unpredictable(better, den, bd);
             bj = std::hint::select_unpredictable(better, j, bj);
-            b_left = std::hint::select_unpredictable(better, left, b_left);
-            left += h;
-            l = _mm_add_epi16(l, vector(h));
-            if n - ((left >> COUNT_SHIFT) as usize) < min_leaf {
-                for &rest in &occupied[j + 1..] {
-                    hist[rest as usize] = 0;
-                }
-                break;
-            }
+            let keep = _mm_set1_epi64x(-i64::from(better));
+            b_left = _mm_or_si128(_mm_and_si128(keep, l), _mm_andnot_si128(keep, b_left));
+            l = _mm_add_epi16(l, h);
         }
-        (bj != usize::MAX).then_some(Best {
+        (bj != usize::MAX).then(|| Best {
             num: bn,
             den: bd,
             at: bj,
-            left: b_left,
+            left: packed(b_left),
         })
     }
 }
