@@ -150,10 +150,67 @@ pub(crate) fn midpoint(a: f32, b: f32) -> f32 {
     if m >= b || m < a { a } else { m }
 }
 
+/// Columns with at most this many distinct values (a one-hot or yes/no column has two) are
+/// ranked by comparing each value with the few distinct ones, without a sort.
+const FEW_VALUES: usize = 8;
+
+/// The distinct values of a column in increasing order (-0.0 as 0.0), if there are at most
+/// [`FEW_VALUES`]; `None` as soon as there are more.
+fn few_values(raw: &[f32]) -> Option<Vec<f32>> {
+    let mut values: Vec<f32> = Vec::with_capacity(FEW_VALUES);
+    for &v in raw {
+        if !values.contains(&v) {
+            if values.len() == FEW_VALUES {
+                return None;
+            }
+            values.push(v + 0.0);
+        }
+    }
+    values.sort_unstable_by(f32::total_cmp);
+    Some(values)
+}
+
+/// [`ranked_column`] for a column whose distinct `values` (ascending) are few: a row's rank
+/// is how many of them are below its value.
+fn few_valued_column<C: BinCode>(
+    raw: Vec<f32>,
+    values: Vec<f32>,
+    max_bins: usize,
+) -> ColumnBins<C> {
+    let ranks: Vec<u16> = raw
+        .iter()
+        .map(|&v| values.iter().filter(|&&d| d < v).count() as u16)
+        .collect();
+    let mut distinct: Vec<(f32, usize)> = values.iter().map(|&v| (v, 0)).collect();
+    for &k in &ranks {
+        distinct[usize::from(k)].1 += 1;
+    }
+    let (edges, exact) = edges_of(&distinct, raw.len(), max_bins);
+    let code_of_rank: Vec<C> = values
+        .iter()
+        .map(|&v| C::from_idx(edges.partition_point(|&t| t < v)))
+        .collect();
+    let codes = ranks
+        .iter()
+        .map(|&k| code_of_rank[usize::from(k)])
+        .collect();
+    ColumnBins {
+        raw,
+        edges,
+        exact,
+        codes,
+        ranks,
+        distinct: values,
+    }
+}
+
 /// The binning of a column of at most [`RANK_LIMIT`] rows from one sort of `(value, row)`
 /// pairs: the distinct values and their counts give the edges (as [`bin_edges`]), and one
 /// walk of the sorted pairs gives every row its rank and its code (no binary search).
 fn ranked_column<C: BinCode>(raw: Vec<f32>, max_bins: usize) -> ColumnBins<C> {
+    if let Some(values) = few_values(&raw) {
+        return few_valued_column(raw, values, max_bins);
+    }
     // Order-preserving integer keys (see `split::order_key`; -0.0 folds into 0.0), the row
     // in the low half.
     let key = |v: f32| {
@@ -283,7 +340,13 @@ mod tests {
     #[test]
     fn ranked_binning_matches_the_sampled_path() {
         // Ties, negative values and both zeros; few and many distinct values.
-        for (n, modulo) in [(1000usize, 101usize), (700, 7), (3000, 2500)] {
+        for (n, modulo) in [
+            (1000usize, 101usize),
+            (700, 7),
+            (500, 2),
+            (64, 9),
+            (3000, 2500),
+        ] {
             let col: Vec<f32> = (0..n)
                 .map(|i| match (i * 37) % modulo {
                     0 => -0.0,
