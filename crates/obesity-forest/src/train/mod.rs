@@ -10,7 +10,7 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
 
-use crate::binning::{BinCode, Binned};
+use crate::binning::{BinCode, Binned, RANK_LIMIT};
 use crate::error::{ModelError, Result};
 use crate::flat::FlatForest;
 use crate::params::{ClassWeight, ForestParams};
@@ -114,11 +114,15 @@ pub(crate) fn train(
     let seed = params.seed();
     let n_trees = params.n_estimators();
     in_pool(params.n_threads(), || {
+        // Above RANK_LIMIT rows the matrix outgrows the caches: add row-major codes.
+        let large = n_rows > RANK_LIMIT;
         let trees = if params.max_bins() <= 256 {
             let b = Binned::<u8>::new(x, params.max_bins());
+            let b = if large { b.with_row_codes() } else { b };
             grow_all(&b, &y32, &class_w, &cfg, seed, n_trees, n_draws)
         } else {
             let b = Binned::<u16>::new(x, params.max_bins());
+            let b = if large { b.with_row_codes() } else { b };
             grow_all(&b, &y32, &class_w, &cfg, seed, n_trees, n_draws)
         };
         let flat = FlatForest::from_trees(trees, n_features, n_classes);

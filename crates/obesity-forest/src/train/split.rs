@@ -174,7 +174,15 @@ pub(crate) struct Split {
     pub(crate) n_left: usize,
     /// Left class weights when the node is packed (else 0; `Scratch::left` holds them).
     pub(crate) left_packed: u128,
+    /// For a split between histogram bins, the last bin on the left: on the node's rows
+    /// (which leave every bin between it and the first right bin empty) `code <= left_bin`
+    /// is `value <= threshold`, so the partition can read the row-major codes. [`NO_BIN`]
+    /// for splits between exact values.
+    pub(crate) left_bin: u32,
 }
+
+/// [`Split::left_bin`] of a split between exact values.
+pub(crate) const NO_BIN: u32 = u32::MAX;
 
 /// What evaluating one feature found.
 pub(crate) enum Outcome {
@@ -320,20 +328,22 @@ fn histogram<C: BinCode>(
     s: &mut Scratch,
 ) -> Outcome {
     let k = node.totals.len();
-    let codes = binned.codes(f);
     let n_bins = binned.edges[f].len() + 1;
     // With few bins, consecutive rows hit the same cell and every `+=` waits for the previous
     // store: spread rows over REPLICAS copies of the histogram and fold them afterwards.
     let reps = if n_bins <= FEW_BINS { REPLICAS } else { 1 };
-    let (mut lo, mut hi) = (usize::MAX, 0usize);
-    for (i, (&r, &(c, w))) in node.rows.iter().zip(node.yw).enumerate() {
-        let b = codes[r as usize].idx();
-        let rep = i & (reps - 1);
-        s.hist[(rep * n_bins + b) * k + c as usize] += f64::from(w);
-        s.cnt[rep * n_bins + b] += 1;
-        lo = lo.min(b);
-        hi = hi.max(b);
-    }
+    let shape = (n_bins, k, reps);
+    // A large matrix has its codes row-major too (see `Binned::row_codes`): the node's rows
+    // then bring one cache line each for all the features the node evaluates.
+    let (lo, hi) = match binned.row_codes() {
+        Some((rm, stride)) if is_sparse(node.rows.len(), binned.n_rows) => {
+            fill_histogram(node, s, shape, |r| rm[r as usize * stride + f].idx())
+        }
+        _ => {
+            let codes = binned.codes(f);
+            fill_histogram(node, s, shape, |r| codes[r as usize].idx())
+        }
+    };
     for rep in 1..reps {
         for b in lo..=hi {
             let c = std::mem::take(&mut s.cnt[rep * n_bins + b]);
@@ -405,9 +415,40 @@ fn histogram<C: BinCode>(
                 proxy: p,
                 n_left,
                 left_packed: 0,
+                left_bin: left_bin as u32,
             })
         }
     }
+}
+
+/// Whether a node of `n` rows out of `n_rows` is sparse enough that its rows rarely share a
+/// cache line of a column of `u8` codes (fewer than one row in 64): then the row-major codes
+/// serve it better, as each of its rows misses the cache in either layout but row-major
+/// misses once for all the features the node reads. Denser nodes stream through columns.
+#[inline(always)]
+pub(crate) fn is_sparse(n: usize, n_rows: usize) -> bool {
+    n.saturating_mul(64) < n_rows
+}
+
+/// Adds the node's rows into the `f64` histogram (`reps` replicas of `n_bins × k` cells,
+/// see [`histogram`]) by their bin `code(row)`; returns the lowest and highest bin met.
+#[inline(always)]
+fn fill_histogram(
+    node: &NodeCtx<'_>,
+    s: &mut Scratch,
+    (n_bins, k, reps): (usize, usize, usize),
+    code: impl Fn(u32) -> usize,
+) -> (usize, usize) {
+    let (mut lo, mut hi) = (usize::MAX, 0usize);
+    for (i, (&r, &(c, w))) in node.rows.iter().zip(node.yw).enumerate() {
+        let b = code(r);
+        let rep = i & (reps - 1);
+        s.hist[(rep * n_bins + b) * k + c as usize] += f64::from(w);
+        s.cnt[rep * n_bins + b] += 1;
+        lo = lo.min(b);
+        hi = hi.max(b);
+    }
+    (lo, hi)
 }
 
 /// The order keys ([`order_key`]) of every value of a matrix small enough for packed trees,
@@ -510,6 +551,7 @@ fn exact<C: BinCode>(binned: &Binned<C>, f: usize, node: &NodeCtx<'_>, s: &mut S
                 proxy: p,
                 n_left,
                 left_packed: 0,
+                left_bin: NO_BIN,
             })
         }
     }
@@ -567,6 +609,7 @@ fn packed_binary<C: BinCode>(binned: &Binned<C>, f: usize, node: &NodeCtx<'_>) -
         proxy: packed_score(node.criterion, left, node.packed_total).value(),
         n_left,
         left_packed: left,
+        left_bin: NO_BIN,
     })
 }
 
@@ -641,6 +684,7 @@ fn packed_histogram<C: BinCode>(
                 proxy: p.value(),
                 n_left: count(left),
                 left_packed: left,
+                left_bin: NO_BIN,
             })
         }
     }
@@ -796,6 +840,7 @@ fn packed_ranked(
             proxy: score.value(),
             n_left: count(left),
             left_packed: left,
+            left_bin: NO_BIN,
         }),
     }
 }
@@ -932,6 +977,7 @@ fn scan_sorted(keys: &[u64], f: usize, node: &NodeCtx<'_>) -> Outcome {
                 proxy: score.value(),
                 n_left,
                 left_packed: packed_prefix(&keys[..n_left]),
+                left_bin: NO_BIN,
             })
         }
     }

@@ -7,8 +7,8 @@ use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 
 use super::split::{
-    MAX_PACKED_CLASSES, NodeCtx, OrderKeys, Outcome, PACKED_LIMIT, Scratch, Split, evaluate,
-    float_split_is_pure, lane, pack, packed_split_is_pure, weight_and_squares,
+    MAX_PACKED_CLASSES, NO_BIN, NodeCtx, OrderKeys, Outcome, PACKED_LIMIT, Scratch, Split,
+    evaluate, float_split_is_pure, is_sparse, lane, pack, packed_split_is_pure, weight_and_squares,
 };
 use crate::binning::{BinCode, Binned};
 use crate::params::Criterion;
@@ -405,8 +405,7 @@ pub(crate) fn grow<C: BinCode>(
                 tree.node_weight.push(w_total);
                 tree.node_samples.push(n as u32);
                 link(tree, id as i32);
-                let raw = binned.raw(s.feature);
-                let t = (raw, s.threshold);
+                let t = RowTest::new(binned, &s, n);
                 let r = start..end;
                 // A child that will be a leaf never reads its rows (only its count and class
                 // totals, which the split already gives): when both will be, the rows stay
@@ -493,17 +492,66 @@ pub(crate) fn grow<C: BinCode>(
     tree.clone()
 }
 
-/// Writes the rows of `src` with `raw[row] <= threshold` (and their class data) to the front
+/// Which way a row goes at a split: its value against the threshold, or, for a split between
+/// histogram bins of a matrix with row-major codes, its code against the last left bin (the
+/// same answer on the node's rows, read from the cache line the split search just used).
+#[derive(Clone, Copy)]
+enum RowTest<'a, C> {
+    Value {
+        raw: &'a [f32],
+        threshold: f32,
+    },
+    Code {
+        codes: &'a [C],
+        stride: usize,
+        feature: usize,
+        left_bin: usize,
+    },
+}
+
+impl<'a, C: BinCode> RowTest<'a, C> {
+    fn new(binned: &'a Binned<C>, s: &Split, n: usize) -> Self {
+        match binned.row_codes() {
+            Some((codes, stride)) if s.left_bin != NO_BIN && is_sparse(n, binned.n_rows) => {
+                RowTest::Code {
+                    codes,
+                    stride,
+                    feature: s.feature,
+                    left_bin: s.left_bin as usize,
+                }
+            }
+            _ => RowTest::Value {
+                raw: binned.raw(s.feature),
+                threshold: s.threshold,
+            },
+        }
+    }
+
+    #[inline(always)]
+    fn goes_left(&self, r: u32) -> bool {
+        match *self {
+            RowTest::Value { raw, threshold } => raw[r as usize] <= threshold,
+            RowTest::Code {
+                codes,
+                stride,
+                feature,
+                left_bin,
+            } => codes[r as usize * stride + feature].idx() <= left_bin,
+        }
+    }
+}
+
+/// Writes the rows of `src` that go left ([`RowTest`]) (and their class data) to the front
 /// of `dst` in order, the others to its back in reverse order, and returns how many went
 /// left. Source and destination alternate between two sets of buffers with the depth, so
 /// nothing is copied back. Branch-free: the comparison picks the slot (front or back of the
 /// still unfilled middle of `dst`) with a conditional move, so its coin flip never costs a
 /// branch miss. (Writing every row at both ends instead, and letting a later row overwrite
 /// the wrong one, needs no select but twice the stores: measured 2% slower overall.)
-fn partition<A: Copy, B: Copy>(
+fn partition<A: Copy, B: Copy, C: BinCode>(
     src: (&[u32], &[A], &[B]),
     dst: (&mut [u32], &mut [A], &mut [B]),
-    (raw, threshold): (&[f32], f32),
+    test: RowTest<'_, C>,
 ) -> usize {
     let n = src.0.len();
     let (sr, sa, sb) = (src.0, &src.1[..n], &src.2[..n]);
@@ -513,7 +561,7 @@ fn partition<A: Copy, B: Copy>(
     let mut back = n;
     for i in 0..n {
         let (r, a, b) = (sr[i], sa[i], sb[i]);
-        let goes_left = raw[r as usize] <= threshold;
+        let goes_left = test.goes_left(r);
         let at = std::hint::select_unpredictable(goes_left, nl, back - 1);
         dr[at] = r;
         da[at] = a;
@@ -602,6 +650,63 @@ mod tests {
             for (a, b) in packed.leaf_proba.iter().zip(&float.leaf_proba) {
                 assert!((a - b).abs() < 1e-6);
             }
+        }
+    }
+
+    #[test]
+    fn row_major_codes_grow_the_same_tree() {
+        // Large enough that nodes of 129..312 rows are sparse (`is_sparse`) and search their
+        // histograms, and partition, through the row-major codes.
+        let (x, y, w) = data(20_000, 5);
+        for allow_packed in [false, true] {
+            let cfg = TreeConfig {
+                n_classes: 5,
+                mtry: 3,
+                max_depth: usize::MAX,
+                min_samples_split: 2,
+                min_samples_leaf: 1,
+                criterion: Criterion::Gini,
+                max_bins: 64,
+                allow_packed,
+            };
+            let binned = Binned::<u8>::new(x.view(), cfg.max_bins);
+            let bits = BinaryBits::new(&binned);
+            let order_keys = OrderKeys::new(&binned);
+            let rows: Vec<u32> = (0..y.len() as u32)
+                .filter(|&r| w[r as usize] > 0.0)
+                .collect();
+            let grow_on = |binned: &Binned<u8>| {
+                let input = TreeInput {
+                    binned,
+                    bits: &bits,
+                    order_keys: &order_keys,
+                    y: &y,
+                };
+                let mut rng = ChaCha8Rng::seed_from_u64(11);
+                grow(
+                    &input,
+                    &w,
+                    rows.clone(),
+                    &cfg,
+                    &mut rng,
+                    &mut Workspace::new(&cfg),
+                )
+            };
+            let columns = grow_on(&binned);
+            let row_major = grow_on(&binned.with_row_codes());
+            assert!(
+                columns.feature.len() > 100,
+                "a real tree: {}",
+                columns.feature.len()
+            );
+            assert_eq!(columns.feature, row_major.feature);
+            assert_eq!(columns.threshold, row_major.threshold);
+            assert_eq!(
+                (columns.left, columns.right),
+                (row_major.left, row_major.right)
+            );
+            assert_eq!(columns.leaf_samples, row_major.leaf_samples);
+            assert_eq!(columns.leaf_proba, row_major.leaf_proba);
         }
     }
 
