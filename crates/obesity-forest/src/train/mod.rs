@@ -41,10 +41,23 @@ pub(crate) fn tree_rng(seed: u64, index: usize) -> ChaCha8Rng {
 
 /// Bootstrap counts of one tree (drawn first from its RNG), or all ones without bootstrap.
 fn bootstrap_counts(rng: &mut ChaCha8Rng, n_rows: usize, n_draws: Option<usize>) -> Vec<u32> {
+    let mut c = Vec::new();
+    bootstrap_counts_into(rng, n_rows, n_draws, &mut c);
+    c
+}
+
+/// [`bootstrap_counts`] into a reused buffer.
+fn bootstrap_counts_into(
+    rng: &mut ChaCha8Rng,
+    n_rows: usize,
+    n_draws: Option<usize>,
+    c: &mut Vec<u32>,
+) {
+    c.clear();
     match n_draws {
-        None => vec![1; n_rows],
+        None => c.resize(n_rows, 1),
         Some(d) => {
-            let mut c = vec![0u32; n_rows];
+            c.resize(n_rows, 0);
             match u32::try_from(n_rows) {
                 // One 32-bit draw per sample (half the ChaCha output of a `usize` range)
                 // with the range's rejection zone computed once.
@@ -60,7 +73,6 @@ fn bootstrap_counts(rng: &mut ChaCha8Rng, n_rows: usize, n_draws: Option<usize>)
                     }
                 }
             }
-            c
         }
     }
 }
@@ -178,15 +190,21 @@ fn grow_all<C: BinCode>(
             || Workspace::new(cfg),
             |ws, t| {
                 let mut rng = tree_rng(seed, t);
-                let counts = bootstrap_counts(&mut rng, b.n_rows, n_draws);
-                let w: Vec<f32> = counts
-                    .iter()
-                    .zip(y)
-                    .map(|(&c, &l)| c as f32 * class_w[l as usize])
-                    .collect();
+                // The per-tree row buffers come from (and go back to) the thread's workspace:
+                // on a large matrix, fresh ones would be fresh pages to fault in every tree.
+                let (mut counts, mut w, mut rows) = ws.take_bootstrap();
+                bootstrap_counts_into(&mut rng, b.n_rows, n_draws, &mut counts);
+                w.clear();
+                w.extend(
+                    counts
+                        .iter()
+                        .zip(y)
+                        .map(|(&c, &l)| c as f32 * class_w[l as usize]),
+                );
                 // The in-bag rows, by a branch-free compaction: whether a row was drawn is a
                 // coin flip (63% in), which a filter's branch mispredicts every other row.
-                let mut rows = vec![0u32; b.n_rows];
+                rows.clear();
+                rows.resize(b.n_rows, 0);
                 let mut in_bag = 0;
                 for (r, &c) in counts.iter().enumerate() {
                     rows[in_bag] = r as u32;
@@ -199,7 +217,9 @@ fn grow_all<C: BinCode>(
                     order_keys: &order_keys,
                     y,
                 };
-                grow(&input, &w, rows, cfg, &mut rng, ws)
+                let tree = grow(&input, &w, &mut rows, cfg, &mut rng, ws);
+                ws.put_bootstrap((counts, w, rows));
+                tree
             },
         )
         .collect()

@@ -136,6 +136,9 @@ pub(crate) struct Workspace {
     /// Zero-sized stand-in for the second payload of unpacked trees.
     no_data: Vec<()>,
     tmp_no_data: Vec<()>,
+    /// The tree's bootstrap counts, row weights and in-bag rows (filled by the caller, see
+    /// [`Workspace::take_bootstrap`]).
+    bootstrap: (Vec<u32>, Vec<f32>, Vec<u32>),
 }
 
 impl Workspace {
@@ -152,7 +155,19 @@ impl Workspace {
             tmp_yw: Vec::new(),
             no_data: Vec::new(),
             tmp_no_data: Vec::new(),
+            bootstrap: Default::default(),
         }
+    }
+
+    /// The bootstrap buffers (counts, weights, in-bag rows), to fill for the next tree and
+    /// hand back with [`Workspace::put_bootstrap`].
+    pub(crate) fn take_bootstrap(&mut self) -> (Vec<u32>, Vec<f32>, Vec<u32>) {
+        std::mem::take(&mut self.bootstrap)
+    }
+
+    /// Returns the buffers of [`Workspace::take_bootstrap`] for the next tree.
+    pub(crate) fn put_bootstrap(&mut self, buffers: (Vec<u32>, Vec<f32>, Vec<u32>)) {
+        self.bootstrap = buffers;
     }
 }
 
@@ -186,7 +201,7 @@ struct Task {
 pub(crate) fn grow<C: BinCode>(
     input: &TreeInput<'_, C>,
     w: &[f32],
-    mut rows: Vec<u32>,
+    rows: &mut [u32],
     cfg: &TreeConfig,
     rng: &mut ChaCha8Rng,
     ws: &mut Workspace,
@@ -212,6 +227,7 @@ pub(crate) fn grow<C: BinCode>(
         tmp_yw,
         no_data,
         tmp_no_data,
+        bootstrap: _,
     } = ws;
     tree.clear();
     let mut features: Vec<usize> = (0..n_features).collect();
@@ -243,7 +259,7 @@ pub(crate) fn grow<C: BinCode>(
         pw.extend(rows.iter().map(cls_w).map(|(c, w)| pack(c, w)));
         cw.extend(rows.iter().map(cls_w).map(|(c, w)| w << 16 | c));
     } else {
-        for &r in &rows {
+        for &r in rows.iter() {
             totals_arena[y[r as usize] as usize] += f64::from(w[r as usize]);
         }
         yw.extend(rows.iter().map(|&r| (y[r as usize], w[r as usize])));
@@ -609,11 +625,18 @@ mod tests {
             order_keys: &order_keys,
             y,
         };
-        let rows = (0..y.len() as u32)
+        let mut rows: Vec<u32> = (0..y.len() as u32)
             .filter(|&r| w[r as usize] > 0.0)
             .collect();
         let mut rng = ChaCha8Rng::seed_from_u64(11);
-        grow(&input, w, rows, cfg, &mut rng, &mut Workspace::new(cfg))
+        grow(
+            &input,
+            w,
+            &mut rows,
+            cfg,
+            &mut rng,
+            &mut Workspace::new(cfg),
+        )
     }
 
     #[test]
@@ -686,7 +709,7 @@ mod tests {
                 grow(
                     &input,
                     &w,
-                    rows.clone(),
+                    &mut rows.clone(),
                     &cfg,
                     &mut rng,
                     &mut Workspace::new(&cfg),
