@@ -24,13 +24,18 @@
 //! flattened in index order, so the same seed gives byte-identical models on any number of
 //! threads. At each node `max_features` features are drawn (per split, as scikit-learn;
 //! more if none of them can split; features already constant in an ancestor are skipped
-//! without a pass). A feature is scanned with class-weight histograms over its bins, or by
-//! sorting the node's rows when that is cheaper (few rows, many bins) and always on nodes of
-//! at most 128 rows when its bins merge distinct values, so small nodes get exact thresholds.
-//! With integer weights (bootstrap counts, no class weights), at most 7 classes and fewer
-//! than 65,536 rows, the search runs in exact integers: each row carries its class weight in a
-//! 16-bit lane of one `u128`, one-hot features need no histogram, and gini is compared as an
-//! exact fraction; otherwise it runs in `f64` (both grow the same trees).
+//! without a pass). A feature is scanned with class-weight histograms over its bins, or
+//! exactly on nodes of at most 128 rows when its bins merge distinct values, so small nodes
+//! get exact thresholds: by sorting the node's rows (up to 32 rows, in a sorting network) or,
+//! above that, by a histogram over each value's rank among the feature's distinct values
+//! (ranks are computed once, at binning). With integer weights (bootstrap counts, no class
+//! weights), at most 7 classes and fewer than 65,536 rows, the search runs in exact integers:
+//! each row carries its class weight in a 16-bit lane of one `u128`, one-hot features need no
+//! histogram, gini's sums are taken over the lanes with SSE2 `pmaddwd` on x86-64, and
+//! candidates are compared as exact fractions; otherwise it runs in `f64` (both grow the
+//! same trees). Matrices of more than 65,536 rows also keep their bin codes row-major, which nodes holding
+//! under one row in 64 read instead of the columns (one cache line per row for every
+//! feature the node evaluates).
 //! Thresholds are real `f32` values and `x <= threshold` goes left; NaN is rejected at input
 //! (it would go left). `n_threads` is not stored in model files: it says how a model was
 //! trained, not what it is, and leaving it out keeps the bytes identical across thread counts.
