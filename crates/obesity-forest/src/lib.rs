@@ -33,9 +33,9 @@
 //! each row carries its class weight in a 16-bit lane of one `u128`, one-hot features need no
 //! histogram, gini's sums are taken over the lanes with SSE2 `pmaddwd` on x86-64, and
 //! candidates are compared as exact fractions; otherwise it runs in `f64` (both grow the
-//! same trees). Matrices of more than 65,536 rows also keep their bin codes row-major, which nodes holding
-//! under one row in 64 read instead of the columns (one cache line per row for every
-//! feature the node evaluates).
+//! same trees). Matrices of more than 65,536 rows also keep their bin codes row-major,
+//! which nodes holding under one row in 64 read instead of the columns (one cache line per
+//! row for every feature the node evaluates).
 //! Thresholds are real `f32` values and `x <= threshold` goes left; NaN is rejected at input
 //! (it would go left). `n_threads` is not stored in model files: it says how a model was
 //! trained, not what it is, and leaving it out keeps the bytes identical across thread counts.
