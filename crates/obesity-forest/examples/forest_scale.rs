@@ -6,15 +6,18 @@
 //! noise makes fully grown trees grow linearly with the rows), fits 100 trees with
 //! the default parameters and prints fit time, peak resident memory (VmHWM from
 //! /proc/self/status, so run one size per process), node counts and bytes per node.
-//! `-- uci 20` instead fits the UCI table's seeded 80% (one-hot, plus BMI: 1,688 × 32, the
-//! benchmark's shape) 20 times (OBESITY_UCI_CSV), printing the fastest and median fit, and `-- uci-predict 20`
-//! trains on a seeded 80% of it and predicts the other 20% repeated 50 times (21,150 rows),
+//! `-- uci 20` instead fits the bench's training matrix (OBESITY_UCI_CSV through the standard
+//! feature pipeline, stratified 80% with seed 42: 1,688 × 32) 20 times, printing the fastest
+//! and median fit, and `-- uci-predict 20` trains on it and predicts the bench's batch (the
+//! test split repeated 50 times, 21,150 rows),
 //! 20 times, on one thread, alternating the routing kernel (the whole batch) and the lockstep
 //! kernel (500-row chunks): profiling targets.
 
 use std::time::Instant;
 
 use ndarray::{Array1, Array2};
+use obesity_data::{LoadOptions, load_csv, stratified_split, target_indices};
+use obesity_features::FeaturePipeline;
 use obesity_forest::{Classifier, ForestParams, RandomForest};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -55,74 +58,24 @@ fn vm_hwm_kib() -> Option<u64> {
 }
 
 fn uci(repeats: usize, predict: bool) -> Result<(), Box<dyn std::error::Error>> {
+    // Exactly the bench's data (benches/forest.rs): the standard feature pipeline fitted on
+    // obesity-data's stratified 80/20 split with seed 42, so a profile here is of the trees
+    // the bench grows.
     let path = std::env::var("OBESITY_UCI_CSV")?;
-    let text = std::fs::read_to_string(path)?;
-    // Numeric columns only are enough for a profile of the tree builder's loops.
-    let mut lines = text.lines().map(|l| l.trim_end_matches('\r'));
-    let header: Vec<&str> = lines.next().unwrap_or_default().split(',').collect();
-    let rows: Vec<Vec<&str>> = lines
-        .filter(|l| !l.is_empty())
-        .map(|l| l.split(',').collect())
-        .collect();
-    let mut cols: Vec<Vec<f32>> = Vec::new();
-    let mut y = Vec::new();
-    let target = header
-        .iter()
-        .position(|h| *h == "NObeyesdad")
-        .ok_or("no target")?;
-    let mut classes: Vec<&str> = rows.iter().map(|r| r[target]).collect();
-    classes.sort_unstable();
-    classes.dedup();
-    for (j, _) in header.iter().enumerate().filter(|&(j, _)| j != target) {
-        let mut vals: Vec<&str> = rows.iter().map(|r| r[j]).collect();
-        if rows[0][j].parse::<f32>().is_ok() {
-            cols.push(rows.iter().map(|r| r[j].parse().unwrap_or(0.0)).collect());
-        } else {
-            vals.sort_unstable();
-            vals.dedup();
-            for v in vals {
-                cols.push(
-                    rows.iter()
-                        .map(|r| f32::from(u8::from(r[j] == v)))
-                        .collect(),
-                );
-            }
-        }
-    }
-    for r in &rows {
-        y.push(classes.iter().position(|c| *c == r[target]).unwrap_or(0));
-    }
-    // BMI, as the standard feature pipeline adds it: with it the trees have the benchmark's
-    // shape (without it they grow about twice as many nodes).
-    let col = |name: &str| header.iter().position(|h| *h == name);
-    if let (Some(h), Some(w)) = (col("Height"), col("Weight")) {
-        cols.push(
-            rows.iter()
-                .map(|r| {
-                    let (h, w): (f32, f32) =
-                        (r[h].parse().unwrap_or(1.0), r[w].parse().unwrap_or(0.0));
-                    w / (h * h)
-                })
-                .collect(),
-        );
-    }
-    let x = Array2::from_shape_fn((rows.len(), cols.len()), |(i, j)| cols[j][i]);
-    let y = Array1::from(y);
+    let records = load_csv(&path, &LoadOptions::strict())?.records;
+    let labels = target_indices(&records)?;
+    let (train, test) = stratified_split(&labels, 0.2, 42)?;
+    let pick = |idx: &[usize]| idx.iter().map(|&i| records[i].clone()).collect::<Vec<_>>();
+    let (tr, te) = (pick(&train), pick(&test));
+    let pipeline = FeaturePipeline::standard().fit(&tr)?;
+    let dtr = pipeline.dataset(&tr)?;
+    let (xt, yt) = (dtr.x, dtr.y);
+    let classes = dtr.class_names;
     let params = ForestParams::builder().n_threads(Some(1)).build()?;
-    // A seeded 80% trains (the benchmark's training-split size), the other 20% is held out.
-    let mut order: Vec<usize> = (0..x.nrows()).collect();
-    let mut rng = ChaCha8Rng::seed_from_u64(42);
-    for i in (1..order.len()).rev() {
-        order.swap(i, rng.gen_range(0..=i));
-    }
-    let cut = x.nrows() * 4 / 5;
-    let (tr, te) = order.split_at(cut);
-    let xt = x.select(ndarray::Axis(0), tr);
-    let yt = y.select(ndarray::Axis(0), tr);
     if predict {
-        // Predict the held-out 20% repeated 50 times.
+        // Predict the test split repeated 50 times (the bench's batch).
         let model = RandomForest::fit(&params, xt.view(), yt.view(), classes.len())?;
-        let xe = x.select(ndarray::Axis(0), te);
+        let xe = pipeline.transform(&te)?;
         let views: Vec<_> = (0..50).map(|_| xe.view()).collect();
         let batch = ndarray::concatenate(ndarray::Axis(0), &views)?;
         let pool = rayon::ThreadPoolBuilder::new().num_threads(1).build()?;
