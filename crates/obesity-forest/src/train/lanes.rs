@@ -15,6 +15,8 @@
 //! every x86-64 CPU has.
 #![allow(unsafe_code)]
 
+use crate::binning::BinCode;
+
 /// Largest node weight the SSE2 scans accept: every class lane stays a non-negative `i16`.
 pub(crate) const MAX_WEIGHT: u64 = i16::MAX as u64;
 
@@ -75,9 +77,26 @@ pub(crate) fn gini_bins(
     }
 }
 
+/// The sum of the packed weights `pw` of the rows whose code (0 or 1) of a 2-bin feature is
+/// 1: one masked vector add per row, the mask read from a two-entry table by the code.
+#[inline(always)]
+pub(crate) fn masked_sum<C: BinCode>(rows: &[u32], pw: &[u128], codes: &[C]) -> Option<u128> {
+    #[cfg(target_arch = "x86_64")]
+    {
+        // SAFETY: as in `gini_scan`.
+        Some(unsafe { x86::masked_sum(rows, pw, codes) })
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        let _ = (rows, pw, codes);
+        None
+    }
+}
+
 #[cfg(target_arch = "x86_64")]
 mod x86 {
     use super::Best;
+    use crate::binning::BinCode;
     use std::arch::x86_64::*;
 
     /// A packed sum as a vector of eight 16-bit lanes (lane 7 counts rows).
@@ -107,6 +126,27 @@ mod x86 {
     #[target_feature(enable = "sse2")]
     fn class_mask() -> __m128i {
         _mm_set_epi16(0, -1, -1, -1, -1, -1, -1, -1)
+    }
+
+    /// The masks of [`super::masked_sum`], indexed by a 2-bin code.
+    static MASKS: [u128; 2] = [0, u128::MAX];
+
+    #[target_feature(enable = "sse2")]
+    pub(super) fn masked_sum<C: BinCode>(rows: &[u32], pw: &[u128], codes: &[C]) -> u128 {
+        let n = rows.len().min(pw.len());
+        let (rows, pw) = (&rows[..n], &pw[..n]);
+        // Two accumulators, two rows per step: the adds of one step do not wait on each
+        // other. No 16-bit lane overflows (the node's sums fit), so 64-bit adds are exact.
+        let (mut a, mut b) = (_mm_setzero_si128(), _mm_setzero_si128());
+        let mask = |r: u32| load(&MASKS[codes[r as usize].idx() & 1]);
+        for (r, p) in rows.chunks_exact(2).zip(pw.chunks_exact(2)) {
+            a = _mm_add_epi64(a, _mm_and_si128(load(&p[0]), mask(r[0])));
+            b = _mm_add_epi64(b, _mm_and_si128(load(&p[1]), mask(r[1])));
+        }
+        if n % 2 == 1 {
+            a = _mm_add_epi64(a, _mm_and_si128(load(&pw[n - 1]), mask(rows[n - 1])));
+        }
+        packed(_mm_add_epi64(a, b))
     }
 
     #[target_feature(enable = "sse2")]

@@ -584,15 +584,17 @@ fn packed_score(criterion: Criterion, left: u128, total: u128) -> Score {
 /// sum over the rows, in registers, and there is exactly one candidate split.
 fn packed_binary<C: BinCode>(binned: &Binned<C>, f: usize, node: &NodeCtx<'_>) -> Outcome {
     let codes = binned.codes(f);
-    // Two independent 64-bit halves: no lane overflows, so no carry crosses between them.
-    let (mut lo, mut hi) = (0u64, 0u64);
-    for (&r, &p) in node.rows.iter().zip(node.pw) {
-        // Codes of a 2-bin feature are 0 or 1: the mask is all ones for the right bin.
-        let mask = 0u64.wrapping_sub(codes[r as usize].idx() as u64);
-        lo += p as u64 & mask;
-        hi += (p >> 64) as u64 & mask;
-    }
-    let right = u128::from(hi) << 64 | u128::from(lo);
+    let right = lanes::masked_sum(node.rows, node.pw, codes).unwrap_or_else(|| {
+        // Two independent 64-bit halves: no lane overflows, so no carry crosses between them.
+        let (mut lo, mut hi) = (0u64, 0u64);
+        for (&r, &p) in node.rows.iter().zip(node.pw) {
+            // Codes of a 2-bin feature are 0 or 1: the mask is all ones for the right bin.
+            let mask = 0u64.wrapping_sub(codes[r as usize].idx() as u64);
+            lo += p as u64 & mask;
+            hi += (p >> 64) as u64 & mask;
+        }
+        u128::from(hi) << 64 | u128::from(lo)
+    });
     let n = node.rows.len();
     let n_right = count(right);
     if n_right == 0 || n_right == n {
