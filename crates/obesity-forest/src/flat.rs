@@ -60,13 +60,9 @@ impl FlatForest {
         for t in trees {
             let node_base = f.feature.len() as i32;
             let leaf_base = f.leaf_samples.len() as i32;
-            let rebase = |c: i32| {
-                if c >= 0 {
-                    c + node_base
-                } else {
-                    !(!c + leaf_base)
-                }
-            };
+            // Branch-free: whether a child is a leaf is a coin flip in fully grown trees.
+            let rebase =
+                |c: i32| std::hint::select_unpredictable(c >= 0, c + node_base, !(!c + leaf_base));
             f.roots.push(rebase(t.root));
             f.depths.push(t.depth);
             f.feature.extend_from_slice(&t.feature);

@@ -135,12 +135,13 @@ impl Kernel {
             let (ls, le) = (f.tree_leaves[t] as usize, f.tree_leaves[t + 1] as usize);
             let base = k.nodes.len() as u32;
             let leaf_base = base + (ne - ns) as u32;
+            // Branch-free: whether a child is a leaf is a coin flip in fully grown trees.
             let map = |c: i32| -> u32 {
-                if c >= 0 {
-                    base + (c as u32 - ns as u32)
-                } else {
-                    leaf_base + (!c as u32 - ls as u32)
-                }
+                std::hint::select_unpredictable(
+                    c >= 0,
+                    base.wrapping_add((c as u32).wrapping_sub(ns as u32)),
+                    leaf_base.wrapping_add((!c as u32).wrapping_sub(ls as u32)),
+                )
             };
             k.roots.push(map(f.roots[t]));
             k.leaf_base.push(leaf_base);
@@ -158,10 +159,14 @@ impl Kernel {
                 // A leaf's `feature` (never read by the walk: the lookup is masked) carries
                 // its class when the leaf is pure, which fully grown trees' leaves almost
                 // always are: one add instead of `n_classes`.
-                let pure = p.iter().filter(|&&v| v != 0.0).count() == 1;
-                let class = p.iter().position(|&v| v == 1.0).filter(|_| pure);
+                // Branch-free over the classes (which class a leaf holds is unpredictable).
+                let (mut nonzero, mut class) = (0u32, IMPURE);
+                for (c, &v) in p.iter().enumerate() {
+                    nonzero += u32::from(v != 0.0);
+                    class = std::hint::select_unpredictable(v == 1.0, c as u32, class);
+                }
                 k.nodes.push(WalkNode {
-                    feature: class.map_or(IMPURE, |c| c as u32),
+                    feature: std::hint::select_unpredictable(nonzero == 1, class, IMPURE),
                     threshold: f32::INFINITY,
                     children: [me, me],
                 });
