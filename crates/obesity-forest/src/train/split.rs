@@ -818,15 +818,23 @@ fn packed_ranked(
         bits[lo / 64] = 0;
         return Outcome::Constant;
     }
-    // The set bits in order (at most one per row); taking each word clears it.
+    // The set bits in order (at most one per row); taking each word clears it. A word holds
+    // about two of them on these nodes, in no pattern: the first four are read without a
+    // branch (a read past the last set bit writes a slot the next one overwrites), the rest,
+    // rarely any, in a loop, so the loop's exit is not mispredicted once per word.
     let n = node.rows.len();
     let occupied = &mut s.occupied;
     occupied.clear();
-    occupied.resize(n, 0);
+    occupied.resize(n + 4, 0);
     let mut m = 0;
     for (w, slot) in (lo / 64..).zip(&mut bits[lo / 64..=hi / 64]) {
         let mut word = std::mem::take(slot);
         let base = (w * 64) as u32;
+        for _ in 0..4 {
+            occupied[m] = base + word.trailing_zeros();
+            m += usize::from(word != 0);
+            word &= word.wrapping_sub(1);
+        }
         while word != 0 {
             occupied[m] = base + word.trailing_zeros();
             m += 1;
