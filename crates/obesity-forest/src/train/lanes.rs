@@ -93,6 +93,23 @@ pub(crate) fn masked_sum<C: BinCode>(rows: &[u32], pw: &[u128], codes: &[C]) -> 
     }
 }
 
+/// `*cell += *v` on packed sums (see `split::pack`: no 16-bit lane overflows, so adding the
+/// two 64-bit halves separately is exact), as one 16-byte load, add and store: a `u128`
+/// add is two loads, an add with carry and two stores, and a 16-byte load that follows
+/// two 8-byte stores to the same cell (the next row in the same bin) cannot be forwarded.
+#[inline(always)]
+pub(crate) fn add_packed(cell: &mut u128, v: &u128) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        // SAFETY: as in `gini_scan`.
+        unsafe { x86::add_packed(cell, v) }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        *cell += *v;
+    }
+}
+
 #[cfg(target_arch = "x86_64")]
 mod x86 {
     use super::Best;
@@ -126,6 +143,14 @@ mod x86 {
     #[target_feature(enable = "sse2")]
     fn class_mask() -> __m128i {
         _mm_set_epi16(0, -1, -1, -1, -1, -1, -1, -1)
+    }
+
+    #[inline]
+    #[target_feature(enable = "sse2")]
+    pub(super) fn add_packed(cell: &mut u128, v: &u128) {
+        let sum = _mm_add_epi64(load(cell), load(v));
+        // SAFETY: `cell` is a valid, exclusive reference to 16 bytes; no alignment needed.
+        unsafe { _mm_storeu_si128(std::ptr::from_mut(cell).cast(), sum) }
     }
 
     /// The masks of [`super::masked_sum`], indexed by a 2-bin code.

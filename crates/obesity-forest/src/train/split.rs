@@ -628,9 +628,9 @@ fn packed_histogram<C: BinCode>(
     // As in `histogram`: replicas break the store-to-load chain of rows in the same bin.
     let reps = if n_bins <= FEW_BINS { REPLICAS } else { 1 };
     let (mut lo, mut hi) = (usize::MAX, 0usize);
-    for (i, (&r, &p)) in node.rows.iter().zip(node.pw).enumerate() {
+    for (i, (&r, p)) in node.rows.iter().zip(node.pw).enumerate() {
         let b = codes[r as usize].idx();
-        hist[(i & (reps - 1)) * n_bins + b] += p;
+        lanes::add_packed(&mut hist[(i & (reps - 1)) * n_bins + b], p);
         lo = lo.min(b);
         hi = hi.max(b);
     }
@@ -806,9 +806,9 @@ fn packed_ranked(
     }
     let (hist, bits) = (&mut s.rank_hist, &mut s.rank_bits);
     let (mut lo, mut hi) = (usize::MAX, 0usize);
-    for (&r, &p) in node.rows.iter().zip(node.pw) {
+    for (&r, p) in node.rows.iter().zip(node.pw) {
         let k = usize::from(ranks[r as usize]);
-        hist[k] += p;
+        lanes::add_packed(&mut hist[k], p);
         bits[k / 64] |= 1 << (k % 64);
         lo = lo.min(k);
         hi = hi.max(k);
