@@ -1,5 +1,7 @@
-//! The two gini scans of packed nodes ([`super::split`]) with the class lanes in an SSE2
-//! register: a candidate's `Σ l²` and `Σ t·l` are two `pmaddwd` (eight 16-bit products
+//! Packed class weights (see `split::pack`) in SSE2 registers: the two gini scans of packed
+//! nodes ([`super::split`]), the masked sum of a one-hot feature ([`masked_sum`]) and the
+//! histogram cell add ([`add_packed`]). In the scans, a candidate's `Σ l²` and `Σ t·l` are
+//! two `pmaddwd` (eight 16-bit products
 //! summed in pairs) and a horizontal add, where the scalar scans extract seven lanes with
 //! shifts and multiply them one by one (the sorted scan instead keeps per-class sums in
 //! memory, whose read-modify-write chains through store forwarding whenever neighbouring
@@ -11,8 +13,8 @@
 //! are the same exact integers; a test in `split.rs` checks it).
 //!
 //! SSE2 is part of the x86-64 baseline, so there is no run-time detection: the `unsafe` is
-//! only the call into `#[target_feature]` functions, which Rust requires even for features
-//! every x86-64 CPU has.
+//! the call into `#[target_feature]` functions, which Rust requires even for features every
+//! x86-64 CPU has, and the unaligned 16-byte loads and stores of cells behind references.
 #![allow(unsafe_code)]
 
 use crate::binning::BinCode;
