@@ -170,6 +170,31 @@ impl<C: BinCode> Binned<C> {
     }
 }
 
+/// Maps an `f32` to a `u32` with the same order (after folding -0.0 into 0.0).
+#[inline(always)]
+pub(crate) fn order_key(v: f32) -> u32 {
+    // -0.0 sorts as 0.0 (an integer test: cheaper than adding 0.0 on this hot path).
+    let b = match v.to_bits() {
+        0x8000_0000 => 0,
+        b => b,
+    };
+    if b & 0x8000_0000 != 0 {
+        !b
+    } else {
+        b | 0x8000_0000
+    }
+}
+
+/// The inverse of [`order_key`] (-0.0 comes back as 0.0).
+#[inline(always)]
+pub(crate) fn from_order_key(k: u32) -> f32 {
+    f32::from_bits(if k & 0x8000_0000 != 0 {
+        k & 0x7FFF_FFFF
+    } else {
+        !k
+    })
+}
+
 /// A threshold strictly between `a < b` that `a` satisfies (`a <= t < b`), as scikit-learn
 /// places its thresholds: the midpoint, or `a` when the midpoint rounds up to `b`.
 pub(crate) fn midpoint(a: f32, b: f32) -> f32 {
@@ -238,20 +263,11 @@ fn ranked_column<C: BinCode>(raw: Vec<f32>, max_bins: usize) -> ColumnBins<C> {
     if let Some(values) = few_values(&raw) {
         return few_valued_column(raw, values, max_bins);
     }
-    // Order-preserving integer keys (see `split::order_key`; -0.0 folds into 0.0), the row
-    // in the low half.
-    let key = |v: f32| {
-        let b = if v == 0.0 { 0 } else { v.to_bits() };
-        if b & 0x8000_0000 != 0 {
-            !b
-        } else {
-            b | 0x8000_0000
-        }
-    };
+    // Order keys (-0.0 folds into 0.0), the row in the low half.
     let mut pairs: Vec<u64> = raw
         .iter()
         .enumerate()
-        .map(|(r, &v)| u64::from(key(v)) << 32 | r as u64)
+        .map(|(r, &v)| u64::from(order_key(v)) << 32 | r as u64)
         .collect();
     pairs.sort_unstable();
     let mut distinct: Vec<(f32, usize)> = Vec::new();

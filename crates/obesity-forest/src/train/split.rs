@@ -8,7 +8,7 @@
 //! classes, large data). Both pick the same splits (a test in `tree.rs` checks it).
 
 use super::lanes;
-use crate::binning::{BinCode, Binned, midpoint};
+use crate::binning::{BinCode, Binned, from_order_key, midpoint, order_key};
 use crate::params::Criterion;
 
 /// On a feature whose bins merge distinct values, nodes with at most this many rows use the
@@ -482,21 +482,6 @@ impl OrderKeys {
     }
 }
 
-/// Maps an `f32` to a `u32` with the same order (after folding -0.0 into 0.0).
-#[inline(always)]
-fn order_key(v: f32) -> u32 {
-    // -0.0 sorts as 0.0 (an integer test: cheaper than adding 0.0 on this hot path).
-    let b = match v.to_bits() {
-        0x8000_0000 => 0,
-        b => b,
-    };
-    if b & 0x8000_0000 != 0 {
-        !b
-    } else {
-        b | 0x8000_0000
-    }
-}
-
 fn exact<C: BinCode>(binned: &Binned<C>, f: usize, node: &NodeCtx<'_>, s: &mut Scratch) -> Outcome {
     let raw = binned.raw(f);
     // Sort `value key << 32 | position in the node` as plain u64s: much cheaper than sorting tuples by a
@@ -865,11 +850,12 @@ fn key_low(position: usize, cw: u32) -> u64 {
 }
 
 /// The sorted search of a packed node. Each row's sort key carries its class, weight and
-/// position (`order key << 32 | weight << 16 | position << 3 | class`), so the scan
-/// ([`gini_scan`], [`entropy_scan`]) reads only the sorted keys. Most nodes of a fully grown tree are
-/// small, and an insertion sort of a dozen random keys mispredicts about once per key: up to
-/// 16 keys are gathered straight into a stack array and sorted there by a branch-free
-/// network (padded with `u64::MAX`, which sorts last), with no copy in or out of a buffer.
+/// position (`order key << 32 | weight << 16 | position << 3 | class`): the scalar scans
+/// ([`gini_scan`], [`entropy_scan`]) read only the sorted keys, the SSE2 one also the row's
+/// packed weights by position. Most nodes of a fully grown tree are small, and an insertion
+/// sort of a dozen random keys mispredicts about once per key: up to 32 keys are gathered
+/// straight into a stack array and sorted there by a branch-free network (padded with
+/// `u64::MAX`, which sorts last), with no copy in or out of a buffer.
 fn packed_exact<C: BinCode>(
     binned: &Binned<C>,
     f: usize,
@@ -1146,16 +1132,6 @@ fn entropy_score(lc: &[u64; 8], tc: &[u64; 8], wl: u64, wr: u64) -> Score {
         s += xlogx(l as f64) + xlogx((t - l) as f64);
     }
     Score::Float(s - xlogx(wl as f64) - xlogx(wr as f64))
-}
-
-/// The inverse of [`order_key`] (-0.0 comes back as 0.0).
-#[inline(always)]
-fn from_order_key(k: u32) -> f32 {
-    f32::from_bits(if k & 0x8000_0000 != 0 {
-        k & 0x7FFF_FFFF
-    } else {
-        !k
-    })
 }
 
 #[cfg(test)]
