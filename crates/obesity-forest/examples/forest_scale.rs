@@ -8,10 +8,12 @@
 //! /proc/self/status, so run one size per process), node counts and bytes per node.
 //! `-- uci 20` instead fits the bench's training matrix (OBESITY_UCI_CSV through the standard
 //! feature pipeline, stratified 80% with seed 42: 1,688 × 32) 20 times, printing the fastest
-//! and median fit, and `-- uci-predict 20` trains on it and predicts the bench's batch (the
-//! test split repeated 50 times, 21,150 rows),
-//! 20 times, on one thread, alternating the routing kernel (the whole batch) and the lockstep
-//! kernel (500-row chunks): profiling targets.
+//! and median fit, and `-- uci-predict 20 [chunk]` trains on it and predicts, 20 times each on
+//! one thread and interleaved: the bench's batch (the test split repeated 50 times, 21,150
+//! rows) whole, the same batch in chunks of `chunk` rows (500 by default, which take the
+//! kernels for smaller batches), and 21,150 distinct rows from obesity-data's synthetic
+//! generator (nothing repeated for any kernel to profit from). The synthetic sizes also
+//! print the best of five `predict_proba` calls on the 10,000 held-out rows.
 
 use std::time::Instant;
 
@@ -51,6 +53,14 @@ fn synthetic(n: usize, seed: u64, noise: f32) -> (Array2<f32>, Array1<usize>) {
     (x, y)
 }
 
+/// `forest_scale uci-predict N CHUNK`: the chunk size of the second timing.
+fn args_small() -> usize {
+    std::env::args()
+        .nth(3)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(500)
+}
+
 fn vm_hwm_kib() -> Option<u64> {
     let s = std::fs::read_to_string("/proc/self/status").ok()?;
     let line = s.lines().find(|l| l.starts_with("VmHWM:"))?;
@@ -78,14 +88,25 @@ fn uci(repeats: usize, predict: bool) -> Result<(), Box<dyn std::error::Error>> 
         let xe = pipeline.transform(&te)?;
         let views: Vec<_> = (0..50).map(|_| xe.view()).collect();
         let batch = ndarray::concatenate(ndarray::Axis(0), &views)?;
+        // 21,150 distinct rows: the project's synthetic generator through the same pipeline
+        // (no repetition for any kernel to profit from).
+        let distinct = pipeline.transform(&obesity_data::synth::generate(batch.nrows(), 7))?;
         let pool = rayon::ThreadPoolBuilder::new().num_threads(1).build()?;
-        // Chunks of 500 rows run the lockstep kernel (below 512 rows), the whole batch the
-        // routing kernel: the same work, both kernels, alternated.
-        let mut best = [f64::MAX; 2];
+        // Chunks of `small` rows (500 by default: below the bitset kernel's 512) measure the
+        // smaller-batch kernels on the same rows, and locate crossovers.
+        let small: usize = args_small();
+        let mut best = [f64::MAX; 3];
         for _ in 0..repeats {
-            for (i, chunk) in [batch.nrows(), 500].into_iter().enumerate() {
+            for (i, (x, chunk)) in [
+                (&batch, batch.nrows()),
+                (&batch, small),
+                (&distinct, batch.nrows()),
+            ]
+            .into_iter()
+            .enumerate()
+            {
                 let t = Instant::now();
-                for part in batch.axis_chunks_iter(ndarray::Axis(0), chunk) {
+                for part in x.axis_chunks_iter(ndarray::Axis(0), chunk) {
                     pool.install(|| model.predict_proba(part))?;
                 }
                 best[i] = best[i].min(t.elapsed().as_secs_f64() * 1e3);
@@ -94,10 +115,12 @@ fn uci(repeats: usize, predict: bool) -> Result<(), Box<dyn std::error::Error>> 
         let stats = model.tree_stats();
         let nodes: usize = stats.iter().map(|s| s.n_nodes).sum();
         println!(
-            "{repeats} predictions of {} rows, 1 thread: routing {:.2} ms, lockstep {:.2} ms (best of each); {} nodes/tree",
+            "{repeats} predictions of {} rows, 1 thread: whole batch {:.2} ms, in chunks of {small} \
+             rows {:.2} ms, distinct rows {:.2} ms (best of each); {} nodes/tree",
             batch.nrows(),
             best[0],
             best[1],
+            best[2],
             nodes / stats.len()
         );
         return Ok(());
@@ -150,6 +173,16 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let fit_s = t.elapsed().as_secs_f64();
     let peak = vm_hwm_kib();
     let pred = model.predict(xt.view())?;
+    let mut best = f64::MAX;
+    for _ in 0..5 {
+        let t = Instant::now();
+        model.predict_proba(xt.view())?;
+        best = best.min(t.elapsed().as_secs_f64() * 1e3);
+    }
+    println!(
+        "predict_proba of {} rows: {best:.2} ms (best of 5)",
+        xt.nrows()
+    );
     let acc = pred.iter().zip(&yt).filter(|(a, b)| a == b).count() as f64 / yt.len() as f64;
     let stats = model.tree_stats();
     let n_nodes = model.n_nodes();

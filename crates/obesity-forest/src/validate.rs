@@ -71,6 +71,19 @@ pub(crate) fn check_row(row: &[f32], n_features: usize) -> Result<()> {
 }
 
 fn check_finite(x: ArrayView2<'_, f32>) -> Result<()> {
+    // Fast path for contiguous input: a branch-free pass the compiler vectorises (finite
+    // means the exponent bits are not all ones), then the row-by-row search below only when
+    // some value failed, to name it.
+    if let Some(s) = x.as_slice() {
+        let all_finite = s.chunks(256).all(|c| {
+            c.iter().fold(true, |ok, v| {
+                ok & (v.to_bits() & 0x7f80_0000 != 0x7f80_0000)
+            })
+        });
+        if all_finite {
+            return Ok(());
+        }
+    }
     for (row, r) in x.rows().into_iter().enumerate() {
         if let Some((feature, &value)) = r.iter().enumerate().find(|(_, v)| !v.is_finite()) {
             return Err(ModelError::NonFinite {

@@ -1,0 +1,443 @@
+//! The bitset kernel's codes (see [`super::bits`]): the forest's thresholds collected per
+//! feature into sorted "cuts", and a block's values turned into their ranks among them.
+//!
+//! A row's value `x` of feature `f` becomes its code: how many cuts of `f` are below `x`. A
+//! node whose threshold is `cuts[j]` sends a row right exactly when `x > cuts[j]`, that is
+//! when `code > j`. The comparison on codes is therefore exact, not an approximation of the
+//! one on values, and a code takes one byte for a feature with at most 255 cuts (one-hot
+//! features have one), two bytes up to 65,535.
+#![allow(unsafe_code)]
+
+use super::bits::BitsIsa;
+use crate::flat::FlatForest;
+
+/// Search levels whose probes are read from registers rather than gathered.
+const REG_LEVELS: u32 = 7;
+/// Where each level's probes start in [`Cuts::reg`] (levels 1 to 4 take 16 floats each,
+/// level `L > 4` takes `2^L`).
+const REG_LEVEL_AT: [usize; 8] = [0, 0, 16, 32, 48, 64, 96, 160];
+/// Floats of one feature's register probes.
+const REG_FLOATS: usize = 288;
+
+/// The forest's thresholds as cuts per feature, and each split node's position among them.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub(crate) struct Cuts {
+    /// Feature `f`'s cuts are `values[offsets[f]..offsets[f + 1]]`: sorted, distinct, no NaN.
+    values: Vec<f32>,
+    offsets: Vec<u32>,
+    /// Per walk position: a split node sends a row right when the row's code exceeds this
+    /// (`u16::MAX`, never, for a NaN threshold, which no value exceeds); 0 for leaves.
+    pub(super) node_code: Vec<u16>,
+    /// Feature `f`'s cuts padded with `+inf` to `2^bits[f]` entries, at least one more than
+    /// there are cuts (`+inf` is below no value, so padding never counts), from
+    /// `table[table_off[f]]`: the binary search's table.
+    table: Vec<f32>,
+    table_off: Vec<u32>,
+    bits: Vec<u8>,
+    /// Per feature, the probes of the search's levels 1 to 7 (at most `bits`): level `L`'s
+    /// are entries `(q + 1) 2^(bits - L) - 1` of the padded table for `q < 2^L`, from
+    /// `REG_LEVEL_AT[L]`, padded with `+inf` to at least 16. At most 128 per level: eight
+    /// registers, read by permutations instead of gathers.
+    reg: Vec<[f32; REG_FLOATS]>,
+    /// Per feature: its codes take two bytes (it has more than 255 cuts).
+    pub(super) wide: Vec<bool>,
+}
+
+impl Cuts {
+    /// Cuts of `f`, with node codes laid out for the walk positions the kernel gives its
+    /// nodes (per tree, its split nodes in arena order, then its leaves), padded with leaves
+    /// to `n_walk`; `force_wide` gives every feature two-byte codes (tests). `None` when a
+    /// feature has more than 65,535 distinct thresholds (its codes would not fit `u16`).
+    pub(crate) fn new(f: &FlatForest, n_walk: usize, force_wide: bool) -> Option<Cuts> {
+        let mut per_feature = vec![Vec::new(); f.n_features];
+        for (&feat, &t) in f.feature.iter().zip(&f.threshold) {
+            if !t.is_nan() {
+                per_feature.get_mut(feat as usize)?.push(t);
+            }
+        }
+        for cuts in &mut per_feature {
+            cuts.sort_by(f32::total_cmp);
+            // `==` also merges -0.0 with 0.0, which every comparison treats alike.
+            cuts.dedup();
+            if cuts.len() > usize::from(u16::MAX) {
+                return None;
+            }
+        }
+        let mut out = Cuts::from_per_feature(&per_feature)?;
+        if force_wide {
+            out.wide.fill(true);
+        }
+        out.node_code = Vec::with_capacity(n_walk);
+        for t in 0..f.n_trees() {
+            for i in f.tree_nodes[t] as usize..f.tree_nodes[t + 1] as usize {
+                let thr = f.threshold[i];
+                let code = if thr.is_nan() {
+                    u16::MAX
+                } else {
+                    let cuts = &per_feature[f.feature[i] as usize];
+                    // At most 65,535 cuts (checked above): the position fits.
+                    cuts.partition_point(|&c| c < thr) as u16
+                };
+                out.node_code.push(code);
+            }
+            let leaves = (f.tree_leaves[t + 1] - f.tree_leaves[t]) as usize;
+            out.node_code.extend(std::iter::repeat_n(0, leaves));
+        }
+        out.node_code.resize(n_walk, 0);
+        Some(out)
+    }
+
+    /// The cuts of each feature (sorted, distinct, no NaN, at most 65,535 each) with their
+    /// search tables, and no node codes; `None` if the tables outgrow `u32` offsets.
+    pub(super) fn from_per_feature(per_feature: &[Vec<f32>]) -> Option<Cuts> {
+        let mut c = Cuts {
+            offsets: vec![0],
+            ..Default::default()
+        };
+        for cuts in per_feature {
+            c.wide.push(cuts.len() > usize::from(u8::MAX));
+            c.values.extend_from_slice(cuts);
+            c.offsets.push(u32::try_from(c.values.len()).ok()?);
+            let p = (cuts.len() + 1).next_power_of_two();
+            let m = p.trailing_zeros();
+            let at = |i: usize| cuts.get(i).copied().unwrap_or(f32::INFINITY);
+            c.table_off.push(u32::try_from(c.table.len()).ok()?);
+            c.bits.push(m as u8);
+            c.table.extend((0..p).map(at));
+            let mut reg = [f32::INFINITY; REG_FLOATS];
+            for level in 1..=m.min(REG_LEVELS) {
+                for q in 0..1usize << level {
+                    reg[REG_LEVEL_AT[level as usize] + q] = at(((q + 1) << (m - level)) - 1);
+                }
+            }
+            c.reg.push(reg);
+        }
+        Some(c)
+    }
+
+    fn of_feature(&self, f: usize) -> &[f32] {
+        &self.values[self.offsets[f] as usize..self.offsets[f + 1] as usize]
+    }
+
+    /// Codes of the block `xb` (row-major, `n_features` wide), column-major with `np`
+    /// positions per column: position `i` holds the code of row `order[i]`, positions past
+    /// `order` keep code 0.
+    pub(super) fn quantize(
+        &self,
+        isa: BitsIsa,
+        xb: &[f32],
+        order: &[u32],
+        n_features: usize,
+        np: usize,
+    ) -> Codes {
+        let mut codes = Codes::new(&self.wide, np);
+        let n = xb.len() / n_features;
+        assert!(order.len() <= np && order.iter().all(|&r| (r as usize) < n));
+        assert_eq!(self.bits.len(), n_features);
+        match isa {
+            #[cfg(target_arch = "x86_64")]
+            // SAFETY: `BitsIsa::Avx512` comes only from `BitsIsa::detect`, after the CPU
+            // reported every feature `avx512::quantize` enables; the shapes were asserted
+            // above.
+            BitsIsa::Avx512 => unsafe {
+                avx512::quantize(self, xb, order, n_features, &mut codes);
+            },
+            _ => {
+                for j in 0..n_features {
+                    let c = self.of_feature(j);
+                    for (i, &r) in order.iter().enumerate() {
+                        codes.set(j, i, code_of(c, xb[r as usize * n_features + j]) as u16);
+                    }
+                }
+            }
+        }
+        codes
+    }
+}
+
+/// One block's codes, column-major: feature `f`'s column holds `np` codes, one byte each when
+/// it has at most 255 cuts, else two (a split then reads 64 or 128 bytes per word of rows).
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Codes {
+    pub(super) np: usize,
+    pub(super) narrow: Vec<u8>,
+    pub(super) wide: Vec<u16>,
+    pub(super) column: Vec<Column>,
+}
+
+/// Where a feature's codes start, in [`Codes::narrow`] or [`Codes::wide`].
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) enum Column {
+    Narrow(usize),
+    Wide(usize),
+}
+
+impl Codes {
+    /// All-zero columns of `np` codes, two bytes wide for the features marked `wide`.
+    fn new(wide: &[bool], np: usize) -> Codes {
+        let (mut n_narrow, mut n_wide) = (0, 0);
+        let column = wide
+            .iter()
+            .map(|&w| {
+                let (count, col): (&mut usize, fn(usize) -> Column) = if w {
+                    (&mut n_wide, Column::Wide)
+                } else {
+                    (&mut n_narrow, Column::Narrow)
+                };
+                *count += 1;
+                col((*count - 1) * np)
+            })
+            .collect();
+        Codes {
+            np,
+            narrow: vec![0; n_narrow * np],
+            wide: vec![0; n_wide * np],
+            column,
+        }
+    }
+
+    /// Sets position `i` of feature `j`'s column (the code fits the column's width).
+    fn set(&mut self, j: usize, i: usize, code: u16) {
+        match self.column[j] {
+            Column::Narrow(o) => self.narrow[o + i] = code as u8,
+            Column::Wide(o) => self.wide[o + i] = code,
+        }
+    }
+
+    /// Feature `j`'s code at position `i`.
+    #[cfg(test)]
+    pub(super) fn get(&self, j: usize, i: usize) -> u16 {
+        match self.column[j] {
+            Column::Narrow(o) => u16::from(self.narrow[o + i]),
+            Column::Wide(o) => self.wide[o + i],
+        }
+    }
+}
+
+/// How many of the sorted `cuts` are below `x` (`cuts.partition_point(|c| c < x)`), by a
+/// binary search whose steps depend only on `cuts.len()`: no mispredicted branch.
+#[inline]
+pub(crate) fn code_of(cuts: &[f32], x: f32) -> usize {
+    let mut n = cuts.len();
+    if n == 0 {
+        return 0;
+    }
+    let mut base = 0usize;
+    while n > 1 {
+        let half = n / 2;
+        base = std::hint::select_unpredictable(cuts[base + half - 1] < x, base + half, base);
+        n -= half;
+    }
+    base + usize::from(cuts[base] < x)
+}
+
+#[cfg(target_arch = "x86_64")]
+mod avx512 {
+    use std::arch::x86_64::*;
+
+    use super::{Codes, Column, Cuts, REG_FLOATS, REG_LEVEL_AT, REG_LEVELS};
+
+    /// [`Cuts::quantize`], 16 positions per step: their rows are copied whole into a tile,
+    /// each feature's 16 values are gathered from it (from L1), and a binary search runs in
+    /// all 16 lanes at once. Its first seven levels read their probes from registers
+    /// ([`probe_in_registers`]), deeper levels gather from the feature's table; the codes
+    /// are narrowed and stored 16 at a time.
+    ///
+    /// Measured on the UCI batch (docs/benchmarks.md): Zen 4 gathers fetch about one element
+    /// per cycle, so every level moved from gathers to permutations paid; a row-at-a-time
+    /// 16-way search without gathers was slower (its dependent load-compare-count chains did
+    /// not overlap enough).
+    ///
+    /// # Safety
+    /// The CPU must support AVX-512F, AVX-512BW, AVX-512VL and POPCNT; `codes` must have
+    /// `n_features` columns of at least `order.len()` codes, and every entry of `order` must
+    /// be a row of `xb`.
+    #[target_feature(enable = "avx512f,avx512bw,avx512vl,popcnt")]
+    pub(super) unsafe fn quantize(
+        cuts: &Cuts,
+        xb: &[f32],
+        order: &[u32],
+        n_features: usize,
+        codes: &mut Codes,
+    ) {
+        assert!(cuts.bits.len() == n_features && codes.column.len() == n_features);
+        let np = codes.np;
+        let n = order.len().min(np);
+        let one = _mm512_set1_epi32(1);
+        let mut tile = vec![0.0f32; n_features * 16];
+        let lane = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+        let stride = _mm512_mullo_epi32(lane, _mm512_set1_epi32(n_features as i32));
+        for i0 in (0..n).step_by(16) {
+            let live = (n - i0).min(16);
+            let m: __mmask16 = if live == 16 { !0 } else { (1u16 << live) - 1 };
+            for (l, dst) in tile.chunks_exact_mut(n_features).enumerate() {
+                // Lanes past the block repeat its last row (their codes are not stored).
+                let r = order[i0 + l.min(live - 1)] as usize;
+                dst.copy_from_slice(&xb[r * n_features..][..n_features]);
+            }
+            for j in 0..n_features {
+                let bits = u32::from(cuts.bits[j]);
+                let table = &cuts.table[cuts.table_off[j] as usize..][..1 << bits];
+                // SAFETY: lane `l` reads `tile[l * n_features + j]`, inside the tile.
+                let x = unsafe {
+                    _mm512_i32gather_ps::<4>(
+                        _mm512_add_epi32(stride, _mm512_set1_epi32(j as i32)),
+                        tile.as_ptr().cast(),
+                    )
+                };
+                let mut base = _mm512_setzero_si512();
+                for level in 1..=bits {
+                    let step = _mm512_set1_epi32(1 << (bits - level));
+                    let next = _mm512_add_epi32(base, step);
+                    let probe = if level <= REG_LEVELS {
+                        let shift = _mm512_set1_epi32((bits - level) as i32);
+                        let q = _mm512_sub_epi32(_mm512_srlv_epi32(next, shift), one);
+                        // SAFETY: the CPU supports AVX-512F (this function's contract).
+                        unsafe { probe_in_registers(&cuts.reg[j], level, q) }
+                    } else {
+                        // SAFETY: `base + step - 1 < 2^bits = table.len()` in every lane.
+                        unsafe {
+                            _mm512_i32gather_ps::<4>(
+                                _mm512_sub_epi32(next, one),
+                                table.as_ptr().cast(),
+                            )
+                        }
+                    };
+                    let below = _mm512_cmp_ps_mask::<_CMP_LT_OQ>(probe, x);
+                    base = _mm512_mask_mov_epi32(base, below, next);
+                }
+                match codes.column[j] {
+                    Column::Narrow(o) => {
+                        let col = &mut codes.narrow[o..o + np];
+                        assert!(i0 + live <= col.len());
+                        // SAFETY: only the `live` bytes from `i0` are stored (asserted in
+                        // bounds).
+                        unsafe {
+                            _mm_mask_storeu_epi8(
+                                col.as_mut_ptr().add(i0).cast(),
+                                m,
+                                _mm512_cvtepi32_epi8(base),
+                            );
+                        }
+                    }
+                    Column::Wide(o) => {
+                        let col = &mut codes.wide[o..o + np];
+                        assert!(i0 + live <= col.len());
+                        // SAFETY: only the `live` codes from `i0` are stored (asserted in
+                        // bounds).
+                        unsafe {
+                            _mm256_mask_storeu_epi16(
+                                col.as_mut_ptr().add(i0).cast(),
+                                m,
+                                _mm512_cvtepi32_epi16(base),
+                            );
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Probe `q` (per lane, below `2^level`) of search level `level` (1 to 7) from `reg`:
+    /// one permutation of one register up to level 4, of two at level 5, then a blend of two
+    /// or four such permutations by the index's high bits.
+    ///
+    /// # Safety
+    /// The CPU must support AVX-512F.
+    #[target_feature(enable = "avx512f")]
+    #[inline]
+    unsafe fn probe_in_registers(reg: &[f32; REG_FLOATS], level: u32, q: __m512i) -> __m512 {
+        let at = REG_LEVEL_AT[level.min(REG_LEVELS) as usize];
+        let r = |k: usize| {
+            let v = &reg[at + 16 * k..at + 16 * k + 16];
+            // SAFETY: `v` holds 16 f32s.
+            unsafe { _mm512_loadu_ps(v.as_ptr()) }
+        };
+        match level {
+            0..=4 => _mm512_permutexvar_ps(q, r(0)),
+            5 => _mm512_permutex2var_ps(r(0), q, r(1)),
+            6 => {
+                let hi = _mm512_test_epi32_mask(q, _mm512_set1_epi32(32));
+                let a = _mm512_permutex2var_ps(r(0), q, r(1));
+                let b = _mm512_permutex2var_ps(r(2), q, r(3));
+                _mm512_mask_blend_ps(hi, a, b)
+            }
+            _ => {
+                let b5 = _mm512_test_epi32_mask(q, _mm512_set1_epi32(32));
+                let b6 = _mm512_test_epi32_mask(q, _mm512_set1_epi32(64));
+                let a = _mm512_mask_blend_ps(
+                    b5,
+                    _mm512_permutex2var_ps(r(0), q, r(1)),
+                    _mm512_permutex2var_ps(r(2), q, r(3)),
+                );
+                let b = _mm512_mask_blend_ps(
+                    b5,
+                    _mm512_permutex2var_ps(r(4), q, r(5)),
+                    _mm512_permutex2var_ps(r(6), q, r(7)),
+                );
+                _mm512_mask_blend_ps(b6, a, b)
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::predict::bits::available;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// The branch-free search counts the cuts below `x`, ties and infinities included.
+        #[test]
+        fn code_of_counts_the_cuts_below(
+            raw in proptest::collection::vec(-5i8..5, 0..40),
+            x in -6i8..6,
+            inf in proptest::option::of(proptest::bool::ANY),
+        ) {
+            let mut cuts: Vec<f32> = raw.iter().map(|&c| f32::from(c) / 2.0).collect();
+            match inf {
+                Some(true) => cuts.push(f32::INFINITY),
+                Some(false) => cuts.push(f32::NEG_INFINITY),
+                None => {}
+            }
+            cuts.sort_by(f32::total_cmp);
+            cuts.dedup();
+            let x = f32::from(x) / 2.0;
+            prop_assert_eq!(code_of(&cuts, x), cuts.iter().filter(|&&c| c < x).count());
+        }
+
+        /// The vector quantization gives the portable search's codes, in the requested row
+        /// order, for both widths: ties, values beyond every cut, tables searched in
+        /// registers only and tables that also need gathers (more than 128 cuts).
+        #[test]
+        fn quantize_matches_scalar(
+            raw in proptest::collection::vec(-400i16..400, 4 * 37),
+            cut_counts in proptest::collection::vec(0usize..600, 4),
+            order in Just((0u32..37).collect::<Vec<_>>()).prop_shuffle(),
+            wide in proptest::bool::ANY,
+        ) {
+            let f = 4;
+            let xb: Vec<f32> = raw.iter().map(|&v| f32::from(v) / 4.0).collect();
+            let per_feature: Vec<Vec<f32>> = cut_counts
+                .iter()
+                .map(|&c| (0..c).map(|i| i as f32 / 6.0 - 50.0).collect())
+                .collect();
+            let mut cuts = Cuts::from_per_feature(&per_feature).unwrap();
+            if wide {
+                cuts.wide.fill(true);
+            }
+            let np = 64;
+            let want = cuts.quantize(BitsIsa::Scalar, &xb, &order, f, np);
+            for (j, c) in per_feature.iter().enumerate() {
+                for (i, &r) in order.iter().enumerate() {
+                    let below = c.iter().filter(|&&t| t < xb[r as usize * f + j]).count();
+                    prop_assert_eq!(usize::from(want.get(j, i)), below);
+                }
+            }
+            for isa in available() {
+                prop_assert_eq!(&cuts.quantize(isa, &xb, &order, f, np), &want);
+            }
+        }
+    }
+}
