@@ -1,7 +1,7 @@
 """Times scikit-learn's RandomForestClassifier on the same data as benches/forest.rs.
 
 Run:  OBESITY_UCI_CSV=/path/to/ObesityDataSet_raw_and_data_sinthetic.csv \
-      /work/venvs/ref/bin/python benches/sklearn_forest.py [--fit-only]
+      /work/venvs/ref/bin/python benches/sklearn_forest.py [--fit-only | --predict-only]
 
 Pipeline (the "standard" one of obesity-features): one-hot every categorical column with
 pandas.get_dummies semantics (yes/no columns give two columns each), keep the 8 numeric
@@ -45,6 +45,9 @@ def main():
     # `--fit-only`: just the two fit timings, to interleave with criterion's fit group when
     # the machine is noisy (a quick A/B of the pair, rather than two runs minutes apart).
     fit_only = "--fit-only" in sys.argv[1:]
+    # `--predict-only`: just the batch predictions (repeated and shuffled), for
+    # benches/predict_rounds.sh; the fits are not timed.
+    predict_only = "--predict-only" in sys.argv[1:]
     path = os.environ.get("OBESITY_UCI_CSV")
     if not path:
         sys.exit("set OBESITY_UCI_CSV to the UCI CSV")
@@ -55,9 +58,12 @@ def main():
     row = xte[:1]
     for n_jobs in (1, 2):
         model = RandomForestClassifier(n_estimators=100, n_jobs=n_jobs, random_state=0)
-        med, best = timed(lambda: model.fit(xtr, ytr), 7)
-        print(f"n_jobs={n_jobs} fit 100 trees {xtr.shape[0]}x{xtr.shape[1]}: "
-              f"median {med * 1e3:.1f} ms, best {best * 1e3:.1f} ms")
+        if predict_only:
+            model.fit(xtr, ytr)
+        else:
+            med, best = timed(lambda: model.fit(xtr, ytr), 7)
+            print(f"n_jobs={n_jobs} fit 100 trees {xtr.shape[0]}x{xtr.shape[1]}: "
+                  f"median {med * 1e3:.1f} ms, best {best * 1e3:.1f} ms")
         if fit_only:
             continue
         med, best = timed(lambda: model.predict_proba(batch), 7)
@@ -69,9 +75,11 @@ def main():
         med, best = timed(lambda: model.predict_proba(shuffled), 7)
         print(f"n_jobs={n_jobs} predict_proba {batch.shape[0]} rows, shuffled: "
               f"median {med * 1e3:.1f} ms, best {best * 1e3:.1f} ms")
+        if predict_only:
+            continue
         med, best = timed(lambda: model.predict_proba(row), 101)
         print(f"n_jobs={n_jobs} predict_proba 1 row: median {med * 1e6:.0f} us")
-    if fit_only:
+    if fit_only or predict_only:
         return
     model = RandomForestClassifier(n_estimators=100, random_state=0).fit(xtr, ytr)
     print(f"test accuracy {model.score(xte, yte):.4f}")
