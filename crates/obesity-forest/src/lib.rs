@@ -42,18 +42,22 @@
 //!
 //! ## How prediction works
 //! A layout derived from the arena (never persisted) holds 16-byte split nodes followed by
-//! each tree's leaves as self-loops. Batches of 512 rows or more (and at least 1.5 rows per
-//! node of an average tree) are routed tree by tree: at every node the rows there are split
-//! by one gather-compare pass (AVX2 when the CPU has it, detected at run time; a portable
-//! loop otherwise), so each row costs its own depth; one block per thread of rayon's current
-//! pool. Other batches of 16 rows or more walk blocks of 128 rows through one tree at a time,
-//! 8 rows in lockstep with a branch-free child choice; smaller batches and
-//! [`RandomForest::predict_proba_row`] walk one row through all trees, 8 trees in lockstep.
-//! The out-of-bag score routes each tree's out-of-bag rows the same way.
+//! each tree's leaves as self-loops. On CPUs with AVX-512 (detected at run time), batches of
+//! 512 rows or more (and at least as many rows as an average tree has nodes) take the bitset
+//! kernel: each value becomes its rank among the forest's thresholds for its feature (an
+//! exact code, one or two bytes), the rows are ordered by the leaf they reach in the first
+//! tree, and every node splits its rows as 64-row bit words with one masked vector compare per
+//! word; fully grown forests count votes per class. Elsewhere such batches are routed tree by
+//! tree: at every node the rows there are split by one gather-compare pass (AVX2 when the CPU
+//! has it; a portable loop otherwise), so each row costs its own depth. Both use one block
+//! per thread of rayon's current pool. Other batches of 16 rows or more walk blocks of 128
+//! rows through one tree at a time, 8 rows in lockstep with a branch-free child choice;
+//! smaller batches and [`RandomForest::predict_proba_row`] walk one row through all trees, 8
+//! trees in lockstep. The out-of-bag score routes each tree's out-of-bag rows.
 //! Pure leaves (almost all leaves of fully grown trees) add one probability instead of
-//! `n_classes`. All kernels add the trees in the same order, so results are bit-identical
-//! across kernels and thread counts. Measured figures and the alternatives that lost are in
-//! `docs/benchmarks.md`.
+//! `n_classes`. All kernels add the trees in the same order (or, counting votes, the same
+//! sum), so results are bit-identical across kernels and thread counts. Measured figures and
+//! the alternatives that lost are in `docs/benchmarks.md`.
 //!
 //! ```
 //! use ndarray::{array, Array1};

@@ -735,14 +735,15 @@ mod tests {
         }
     }
 
-    /// Forests whose leaves are all pure (fully grown) and whose leaves are not (depth 3),
-    /// on continuous values with many thresholds: both leaf paths of the bitset kernel.
+    /// Forests whose leaves are all pure (fully grown; 9 trees count votes in `u8`, 256 in
+    /// `u16`) and whose leaves are not (depth 3), on continuous values with many thresholds:
+    /// every leaf path of the bitset kernel.
     #[test]
     fn bitset_kernel_matches_on_pure_and_impure_forests() {
         let (x, y) = data(800, 5, 11);
-        for (depth, pure) in [(None, true), (Some(3), false)] {
+        for (trees, depth, pure) in [(9, None, true), (256, None, true), (9, Some(3), false)] {
             let params = ForestParams::builder()
-                .n_estimators(9)
+                .n_estimators(trees)
                 .max_depth(depth)
                 .seed(3)
                 .build()
