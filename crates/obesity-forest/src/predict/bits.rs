@@ -485,7 +485,11 @@ impl Kernel {
             self.tree_sets(t, cuts, codes, sets, |w, rows| {
                 let class = self.nodes[w as usize & (self.nodes.len() - 1)].feature as usize;
                 let class = class.min(k - 1);
-                V::count(self.bits_isa, rows, &mut counts[class * np..(class + 1) * np]);
+                V::count(
+                    self.bits_isa,
+                    rows,
+                    &mut counts[class * np..(class + 1) * np],
+                );
             });
         }
         for (o, &i) in ob.chunks_exact_mut(k).zip(at) {

@@ -264,77 +264,112 @@ mod avx512 {
         let np = codes.np;
         let n = order.len().min(np);
         let one = _mm512_set1_epi32(1);
-        let mut tile = vec![0.0f32; n_features * 16];
-        let lane = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
-        let stride = _mm512_mullo_epi32(lane, _mm512_set1_epi32(n_features as i32));
+        assert!(xb.len() >= n_features * order.iter().map(|&r| r as usize + 1).max().unwrap_or(0));
         for i0 in (0..n).step_by(16) {
             let live = (n - i0).min(16);
             let m: __mmask16 = if live == 16 { !0 } else { (1u16 << live) - 1 };
-            for (l, dst) in tile.chunks_exact_mut(n_features).enumerate() {
-                // Lanes past the block repeat its last row (their codes are not stored).
-                let r = order[i0 + l.min(live - 1)] as usize;
-                dst.copy_from_slice(&xb[r * n_features..][..n_features]);
-            }
-            for j in 0..n_features {
-                let bits = u32::from(cuts.bits[j]);
-                let table = &cuts.table[cuts.table_off[j] as usize..][..1 << bits];
-                // SAFETY: lane `l` reads `tile[l * n_features + j]`, inside the tile.
-                let x = unsafe {
-                    _mm512_i32gather_ps::<4>(
-                        _mm512_add_epi32(stride, _mm512_set1_epi32(j as i32)),
-                        tile.as_ptr().cast(),
-                    )
-                };
-                let mut base = _mm512_setzero_si512();
-                for level in 1..=bits {
-                    let step = _mm512_set1_epi32(1 << (bits - level));
-                    let next = _mm512_add_epi32(base, step);
-                    let probe = if level <= REG_LEVELS {
-                        let shift = _mm512_set1_epi32((bits - level) as i32);
-                        let q = _mm512_sub_epi32(_mm512_srlv_epi32(next, shift), one);
-                        // SAFETY: the CPU supports AVX-512F (this function's contract).
-                        unsafe { probe_in_registers(&cuts.reg[j], level, q) }
-                    } else {
-                        // SAFETY: `base + step - 1 < 2^bits = table.len()` in every lane.
-                        unsafe {
-                            _mm512_i32gather_ps::<4>(
-                                _mm512_sub_epi32(next, one),
-                                table.as_ptr().cast(),
-                            )
+            // Lanes past the block repeat its last row (their codes are not stored).
+            let rows: [usize; 16] = std::array::from_fn(|l| order[i0 + l.min(live - 1)] as usize);
+            for c0 in (0..n_features).step_by(16) {
+                let cols = (n_features - c0).min(16);
+                let cm: __mmask16 = if cols == 16 { !0 } else { (1u16 << cols) - 1 };
+                // The 16 rows' values of features `c0..c0 + cols`, transposed so that
+                // register `jj` holds feature `c0 + jj` of the 16 rows.
+                let mut t: [__m512; 16] = std::array::from_fn(|l| {
+                    // SAFETY: the `cols` loaded values of row `rows[l]` are in `xb`
+                    // (asserted above); masked-off lanes read nothing.
+                    unsafe { _mm512_maskz_loadu_ps(cm, xb.as_ptr().add(rows[l] * n_features + c0)) }
+                });
+                // SAFETY: the CPU supports AVX-512F (this function's contract).
+                unsafe { transpose16(&mut t) };
+                for (jj, &x) in t.iter().enumerate().take(cols) {
+                    let j = c0 + jj;
+                    let bits = u32::from(cuts.bits[j]);
+                    let table = &cuts.table[cuts.table_off[j] as usize..][..1 << bits];
+                    let mut base = _mm512_setzero_si512();
+                    for level in 1..=bits {
+                        let step = _mm512_set1_epi32(1 << (bits - level));
+                        let next = _mm512_add_epi32(base, step);
+                        let probe = if level <= REG_LEVELS {
+                            let shift = _mm512_set1_epi32((bits - level) as i32);
+                            let q = _mm512_sub_epi32(_mm512_srlv_epi32(next, shift), one);
+                            // SAFETY: the CPU supports AVX-512F (this function's contract).
+                            unsafe { probe_in_registers(&cuts.reg[j], level, q) }
+                        } else {
+                            // SAFETY: `base + step - 1 < 2^bits = table.len()` in every lane.
+                            unsafe {
+                                _mm512_i32gather_ps::<4>(
+                                    _mm512_sub_epi32(next, one),
+                                    table.as_ptr().cast(),
+                                )
+                            }
+                        };
+                        let below = _mm512_cmp_ps_mask::<_CMP_LT_OQ>(probe, x);
+                        base = _mm512_mask_mov_epi32(base, below, next);
+                    }
+                    match codes.column[j] {
+                        Column::Narrow(o) => {
+                            let col = &mut codes.narrow[o..o + np];
+                            assert!(i0 + live <= col.len());
+                            // SAFETY: only the `live` bytes from `i0` are stored (asserted in
+                            // bounds).
+                            unsafe {
+                                _mm_mask_storeu_epi8(
+                                    col.as_mut_ptr().add(i0).cast(),
+                                    m,
+                                    _mm512_cvtepi32_epi8(base),
+                                );
+                            }
                         }
-                    };
-                    let below = _mm512_cmp_ps_mask::<_CMP_LT_OQ>(probe, x);
-                    base = _mm512_mask_mov_epi32(base, below, next);
-                }
-                match codes.column[j] {
-                    Column::Narrow(o) => {
-                        let col = &mut codes.narrow[o..o + np];
-                        assert!(i0 + live <= col.len());
-                        // SAFETY: only the `live` bytes from `i0` are stored (asserted in
-                        // bounds).
-                        unsafe {
-                            _mm_mask_storeu_epi8(
-                                col.as_mut_ptr().add(i0).cast(),
-                                m,
-                                _mm512_cvtepi32_epi8(base),
-                            );
+                        Column::Wide(o) => {
+                            let col = &mut codes.wide[o..o + np];
+                            assert!(i0 + live <= col.len());
+                            // SAFETY: only the `live` codes from `i0` are stored (asserted in
+                            // bounds).
+                            unsafe {
+                                _mm256_mask_storeu_epi16(
+                                    col.as_mut_ptr().add(i0).cast(),
+                                    m,
+                                    _mm512_cvtepi32_epi16(base),
+                                );
+                            }
                         }
                     }
-                    Column::Wide(o) => {
-                        let col = &mut codes.wide[o..o + np];
-                        assert!(i0 + live <= col.len());
-                        // SAFETY: only the `live` codes from `i0` are stored (asserted in
-                        // bounds).
-                        unsafe {
-                            _mm256_mask_storeu_epi16(
-                                col.as_mut_ptr().add(i0).cast(),
-                                m,
-                                _mm512_cvtepi32_epi16(base),
-                            );
-                        }
-                    }
                 }
             }
+        }
+    }
+
+    /// Transposes a 16 × 16 block of f32 in registers: afterwards `r[j]` lane `l` is what
+    /// `r[l]` lane `j` was. Four rounds of 16 shuffles (pairs of lanes, then of pairs, then
+    /// of 128-bit quarters twice).
+    ///
+    /// # Safety
+    /// The CPU must support AVX-512F.
+    #[target_feature(enable = "avx512f")]
+    pub(super) unsafe fn transpose16(r: &mut [__m512; 16]) {
+        let mut t = [_mm512_setzero_ps(); 16];
+        for i in 0..8 {
+            t[2 * i] = _mm512_unpacklo_ps(r[2 * i], r[2 * i + 1]);
+            t[2 * i + 1] = _mm512_unpackhi_ps(r[2 * i], r[2 * i + 1]);
+        }
+        for i in 0..4 {
+            let (a, b, c, d) = (t[4 * i], t[4 * i + 1], t[4 * i + 2], t[4 * i + 3]);
+            r[4 * i] = _mm512_shuffle_ps::<0x44>(a, c);
+            r[4 * i + 1] = _mm512_shuffle_ps::<0xEE>(a, c);
+            r[4 * i + 2] = _mm512_shuffle_ps::<0x44>(b, d);
+            r[4 * i + 3] = _mm512_shuffle_ps::<0xEE>(b, d);
+        }
+        for i in 0..2 {
+            for k in 0..4 {
+                let (a, b) = (r[8 * i + k], r[8 * i + 4 + k]);
+                t[8 * i + k] = _mm512_shuffle_f32x4::<0x88>(a, b);
+                t[8 * i + 4 + k] = _mm512_shuffle_f32x4::<0xDD>(a, b);
+            }
+        }
+        for k in 0..8 {
+            r[k] = _mm512_shuffle_f32x4::<0x88>(t[k], t[8 + k]);
+            r[8 + k] = _mm512_shuffle_f32x4::<0xDD>(t[k], t[8 + k]);
         }
     }
 
@@ -387,6 +422,33 @@ mod tests {
     use crate::predict::bits::available;
     use proptest::prelude::*;
 
+    /// The register transpose moves element `(l, j)` to `(j, l)`.
+    #[cfg(target_arch = "x86_64")]
+    #[test]
+    fn transpose16_transposes() {
+        if !available().contains(&BitsIsa::Avx512) {
+            return;
+        }
+        use std::arch::x86_64::*;
+        let m: Vec<f32> = (0..256).map(|v| v as f32).collect();
+        // SAFETY: AVX-512 is available (checked above); every row holds 16 f32s.
+        let out = unsafe {
+            let mut r: [__m512; 16] =
+                std::array::from_fn(|l| _mm512_loadu_ps(m[16 * l..].as_ptr()));
+            avx512::transpose16(&mut r);
+            let mut out = vec![0.0f32; 256];
+            for (l, v) in r.iter().enumerate() {
+                _mm512_storeu_ps(out[16 * l..].as_mut_ptr(), *v);
+            }
+            out
+        };
+        for l in 0..16 {
+            for j in 0..16 {
+                assert_eq!(out[16 * j + l], m[16 * l + j], "({l}, {j})");
+            }
+        }
+    }
+
     proptest! {
         /// The branch-free search counts the cuts below `x`, ties and infinities included.
         #[test]
@@ -412,12 +474,13 @@ mod tests {
         /// registers only and tables that also need gathers (more than 128 cuts).
         #[test]
         fn quantize_matches_scalar(
-            raw in proptest::collection::vec(-400i16..400, 4 * 37),
-            cut_counts in proptest::collection::vec(0usize..600, 4),
+            raw in proptest::collection::vec(-400i16..400, 19 * 37),
+            cut_counts in proptest::collection::vec(0usize..600, 19),
             order in Just((0u32..37).collect::<Vec<_>>()).prop_shuffle(),
             wide in proptest::bool::ANY,
         ) {
-            let f = 4;
+            // 19 features: a full block of 16 for the register transpose, then 3.
+            let f = 19;
             let xb: Vec<f32> = raw.iter().map(|&v| f32::from(v) / 4.0).collect();
             let per_feature: Vec<Vec<f32>> = cut_counts
                 .iter()
