@@ -117,15 +117,18 @@ fn split_words(
     assert!(left.idx.len() >= m && left.bits.len() >= m);
     assert!(right.idx.len() >= m && right.bits.len() >= m);
     let (mut nl, mut nr) = (0, 0);
-    for (&i, &s) in src.idx.iter().zip(src.bits) {
+    for (&i, &s) in src.idx.iter().zip(src.bits).take(m) {
         let g = right_of((i as usize).min(n_words - 1), s);
         let l = s & !g;
-        // `nl` and `nr` never exceed the entries read so far, so they stay below `m`.
-        left.idx[nl] = i;
-        left.bits[nl] = l;
+        // SAFETY: `nl` and `nr` never exceed the entries read so far, which are fewer than
+        // `m`, and both outputs hold at least `m` entries (asserted above).
+        unsafe {
+            *left.idx.get_unchecked_mut(nl) = i;
+            *left.bits.get_unchecked_mut(nl) = l;
+            *right.idx.get_unchecked_mut(nr) = i;
+            *right.bits.get_unchecked_mut(nr) = g;
+        }
         nl += usize::from(l != 0);
-        right.idx[nr] = i;
-        right.bits[nr] = g;
         nr += usize::from(g != 0);
     }
     (nl, nr)
