@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Interleaved rounds of the forest fit against scikit-learn, for noisy machines: each round
 # runs criterion's `forest_fit/obesity_forest` group, prints its mean, median and fastest
-# sample (from target/criterion/.../new/{estimates,sample}.json), then scikit-learn's fit
+# sample (benches/criterion_summary.py), then scikit-learn's fit
 # timings (benches/sklearn_forest.py --fit-only). Ratios are meaningful within a round.
 #
 #   OBESITY_UCI_CSV=/path/to/ObesityDataSet_raw_and_data_sinthetic.csv \
@@ -14,16 +14,7 @@ for round in $(seq "${1:-3}"); do
   echo "round $round: $(uptime | sed 's/.*load/load/')"
   cargo bench --bench forest -- --warm-up-time 1 --measurement-time 4 \
     'forest_fit/obesity_forest' > /dev/null 2>&1
-  for threads in 1thr 2thr; do
-    python3 - "$threads" <<'PY'
-import json, sys
-d = f"target/criterion/forest_fit/obesity_forest/100t-sqrt-1688r-{sys.argv[1]}/new/"
-e = json.load(open(d + "estimates.json"))
-s = json.load(open(d + "sample.json"))
-fastest = min(t / i for t, i in zip(s["times"], s["iters"]))
-print(f"obesity_forest {sys.argv[1]}: mean {e['mean']['point_estimate'] / 1e6:.2f} ms, "
-      f"median {e['median']['point_estimate'] / 1e6:.2f} ms, fastest {fastest / 1e6:.2f} ms")
-PY
-  done
+  python3 benches/criterion_summary.py \
+    forest_fit/obesity_forest/100t-sqrt-1688r-{1,2}thr
   "$python" benches/sklearn_forest.py --fit-only | grep fit
 done

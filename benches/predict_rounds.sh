@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Interleaved rounds of batch prediction against scikit-learn, for noisy machines: each round
 # runs criterion's `forest_predict_batch` group for obesity-forest (the bench's batch and the
-# same rows shuffled, and as many distinct synthetic rows; 1 and 2 threads), prints each benchmark's median and fastest sample
-# (from target/criterion/.../new/{estimates,sample}.json), then scikit-learn's predict_proba
-# timings on the repeated and shuffled batches (benches/sklearn_forest.py --predict-only; it
-# has no distinct rows of the same generator). Ratios are meaningful within a round.
+# same rows shuffled, and as many distinct synthetic rows; 1 and 2 threads), prints each
+# benchmark's mean, median and fastest sample (benches/criterion_summary.py), then
+# scikit-learn's predict_proba timings on the repeated and shuffled batches
+# (benches/sklearn_forest.py --predict-only; it has no distinct rows of the same generator).
+# Ratios are meaningful within a round.
 #
 #   OBESITY_UCI_CSV=/path/to/ObesityDataSet_raw_and_data_sinthetic.csv \
 #   PYTHON=/path/to/venv/bin/python bash benches/predict_rounds.sh [rounds]
@@ -16,18 +17,7 @@ for round in $(seq "${1:-3}"); do
   echo "round $round: $(uptime | sed 's/.*load/load/')"
   cargo bench --bench forest -- --warm-up-time 1 --measurement-time 3 \
     'forest_predict_batch/obesity_forest(_shuffled|_distinct)?/' > /dev/null 2>&1
-  for id in obesity_forest/100t-21150r-1thr obesity_forest/100t-21150r-2thr \
-    obesity_forest_shuffled/100t-21150r-1thr obesity_forest_shuffled/100t-21150r-2thr \
-    obesity_forest_distinct/100t-21150r-1thr obesity_forest_distinct/100t-21150r-2thr; do
-    python3 - "$id" <<'PY'
-import json, sys
-d = f"target/criterion/forest_predict_batch/{sys.argv[1]}/new/"
-e = json.load(open(d + "estimates.json"))
-s = json.load(open(d + "sample.json"))
-fastest = min(t / i for t, i in zip(s["times"], s["iters"]))
-print(f"{sys.argv[1]}: median {e['median']['point_estimate'] / 1e6:.2f} ms, "
-      f"fastest {fastest / 1e6:.2f} ms")
-PY
-  done
+  python3 benches/criterion_summary.py \
+    forest_predict_batch/obesity_forest{,_shuffled,_distinct}/100t-21150r-{1,2}thr
   "$python" benches/sklearn_forest.py --predict-only | grep predict_proba
 done
