@@ -202,6 +202,14 @@ fn split_node(
     right: WordsMut<'_>,
 ) -> (usize, usize) {
     match codes.column[j] {
+        // A one-bit feature has at most one cut: its nodes' code is 0 (the cut) or
+        // `u16::MAX` (a NaN threshold, which no row exceeds).
+        Column::Bit(o) => {
+            let col = &codes.bit[o..o + codes.np / 64];
+            split_words(col.len(), src, left, right, |c, s| {
+                if at == 0 { s & col[c] } else { 0 }
+            })
+        }
         // A narrow feature has at most 255 cuts, so its node codes fit a byte (a NaN
         // threshold's `u16::MAX` becomes 255, which no code of it exceeds either).
         Column::Narrow(o) => {

@@ -39,8 +39,20 @@ pub(crate) struct Cuts {
     /// `REG_LEVEL_AT[L]`, padded with `+inf` to at least 16. At most 128 per level: eight
     /// registers, read by permutations instead of gathers.
     reg: Vec<[f32; REG_FLOATS]>,
-    /// Per feature: its codes take two bytes (it has more than 255 cuts).
-    pub(super) wide: Vec<bool>,
+    /// Per feature: how wide its codes are.
+    pub(super) width: Vec<Width>,
+}
+
+/// How a feature's codes are stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Width {
+    /// One bit: the feature has at most one cut (one-hot and yes/no columns), so a split on it
+    /// is one AND of 64 rows' bits with the node's row word, no compare.
+    Bit,
+    /// One byte: at most 255 cuts.
+    Byte,
+    /// Two bytes: at most 65,535 cuts.
+    Two,
 }
 
 impl Cuts {
@@ -65,7 +77,7 @@ impl Cuts {
         }
         let mut out = Cuts::from_per_feature(&per_feature)?;
         if force_wide {
-            out.wide.fill(true);
+            out.width.fill(Width::Two);
         }
         out.node_code = Vec::with_capacity(n_walk);
         for t in 0..f.n_trees() {
@@ -95,7 +107,11 @@ impl Cuts {
             ..Default::default()
         };
         for cuts in per_feature {
-            c.wide.push(cuts.len() > usize::from(u8::MAX));
+            c.width.push(match cuts.len() {
+                0 | 1 => Width::Bit,
+                2..=255 => Width::Byte,
+                _ => Width::Two,
+            });
             c.values.extend_from_slice(cuts);
             c.offsets.push(u32::try_from(c.values.len()).ok()?);
             let p = (cuts.len() + 1).next_power_of_two();
@@ -130,7 +146,7 @@ impl Cuts {
         n_features: usize,
         np: usize,
     ) -> Codes {
-        let mut codes = Codes::new(&self.wide, np);
+        let mut codes = Codes::new(&self.width, np);
         let n = xb.len() / n_features;
         assert!(order.len() <= np && order.iter().all(|&r| (r as usize) < n));
         assert_eq!(self.bits.len(), n_features);
@@ -155,50 +171,63 @@ impl Cuts {
     }
 }
 
-/// One block's codes, column-major: feature `f`'s column holds `np` codes, one byte each when
-/// it has at most 255 cuts, else two (a split then reads 64 or 128 bytes per word of rows).
+/// One block's codes, column-major: feature `f`'s column holds `np` codes of its
+/// [`Width`]: one bit (a one-hot column of the UCI forest: 2.6 KB per 21,150 rows, and a
+/// split reads one word per 64 rows), one byte or two bytes (a split reads 64 or 128 bytes
+/// per 64 rows).
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct Codes {
     pub(super) np: usize,
+    pub(super) bit: Vec<u64>,
     pub(super) narrow: Vec<u8>,
     pub(super) wide: Vec<u16>,
     pub(super) column: Vec<Column>,
 }
 
-/// Where a feature's codes start, in [`Codes::narrow`] or [`Codes::wide`].
+/// Where a feature's codes start: a word of [`Codes::bit`], or a code of [`Codes::narrow`]
+/// or [`Codes::wide`].
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub(crate) enum Column {
+    Bit(usize),
     Narrow(usize),
     Wide(usize),
 }
 
 impl Codes {
-    /// All-zero columns of `np` codes, two bytes wide for the features marked `wide`.
-    fn new(wide: &[bool], np: usize) -> Codes {
-        let (mut n_narrow, mut n_wide) = (0, 0);
-        let column = wide
+    /// All-zero columns of `np` codes (a multiple of 64) of each feature's width.
+    fn new(width: &[Width], np: usize) -> Codes {
+        let words = np / 64;
+        let (mut n_bit, mut n_narrow, mut n_wide) = (0, 0, 0);
+        let column = width
             .iter()
-            .map(|&w| {
-                let (count, col): (&mut usize, fn(usize) -> Column) = if w {
-                    (&mut n_wide, Column::Wide)
-                } else {
-                    (&mut n_narrow, Column::Narrow)
-                };
-                *count += 1;
-                col((*count - 1) * np)
+            .map(|w| match w {
+                Width::Bit => {
+                    n_bit += 1;
+                    Column::Bit((n_bit - 1) * words)
+                }
+                Width::Byte => {
+                    n_narrow += 1;
+                    Column::Narrow((n_narrow - 1) * np)
+                }
+                Width::Two => {
+                    n_wide += 1;
+                    Column::Wide((n_wide - 1) * np)
+                }
             })
             .collect();
         Codes {
             np,
+            bit: vec![0; n_bit * words],
             narrow: vec![0; n_narrow * np],
             wide: vec![0; n_wide * np],
             column,
         }
     }
 
-    /// Sets position `i` of feature `j`'s column (the code fits the column's width).
+    /// Sets position `i` of feature `j`'s column, once (the code fits the column's width).
     fn set(&mut self, j: usize, i: usize, code: u16) {
         match self.column[j] {
+            Column::Bit(o) => self.bit[o + i / 64] |= u64::from(code != 0) << (i % 64),
             Column::Narrow(o) => self.narrow[o + i] = code as u8,
             Column::Wide(o) => self.wide[o + i] = code,
         }
@@ -208,6 +237,7 @@ impl Codes {
     #[cfg(test)]
     pub(super) fn get(&self, j: usize, i: usize) -> u16 {
         match self.column[j] {
+            Column::Bit(o) => (self.bit[o + i / 64] >> (i % 64) & 1) as u16,
             Column::Narrow(o) => u16::from(self.narrow[o + i]),
             Column::Wide(o) => self.wide[o + i],
         }
@@ -308,6 +338,13 @@ mod avx512 {
                         base = _mm512_mask_mov_epi32(base, below, next);
                     }
                     match codes.column[j] {
+                        Column::Bit(o) => {
+                            // Positions `i0..i0 + 16` are bits `i0 % 64..` of one word (`i0`
+                            // is a multiple of 16).
+                            let zero = _mm512_setzero_si512();
+                            let set = _mm512_mask_cmpgt_epu32_mask(m, base, zero);
+                            codes.bit[o + i0 / 64] |= u64::from(set) << (i0 % 64);
+                        }
                         Column::Narrow(o) => {
                             let col = &mut codes.narrow[o..o + np];
                             assert!(i0 + live <= col.len());
@@ -475,7 +512,10 @@ mod tests {
         #[test]
         fn quantize_matches_scalar(
             raw in proptest::collection::vec(-400i16..400, 19 * 37),
-            cut_counts in proptest::collection::vec(0usize..600, 19),
+            cut_counts in proptest::collection::vec(
+                prop_oneof![0usize..3, 0usize..600],
+                19,
+            ),
             order in Just((0u32..37).collect::<Vec<_>>()).prop_shuffle(),
             wide in proptest::bool::ANY,
         ) {
@@ -488,7 +528,7 @@ mod tests {
                 .collect();
             let mut cuts = Cuts::from_per_feature(&per_feature).unwrap();
             if wide {
-                cuts.wide.fill(true);
+                cuts.width.fill(Width::Two);
             }
             let np = 64;
             let want = cuts.quantize(BitsIsa::Scalar, &xb, &order, f, np);

@@ -575,13 +575,12 @@ mod tests {
 
     fn data(n: usize, f: usize, seed: u64) -> (Array2<f32>, Array1<usize>) {
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
-        // Some coarse values (ties, thresholds hit exactly), some continuous.
-        let x = Array2::from_shape_fn((n, f), |(_, j)| {
-            if j % 2 == 0 {
-                f32::from(rng.gen_range(0u8..5))
-            } else {
-                rng.gen_range(-2.0f32..2.0)
-            }
+        // Some coarse values (ties, thresholds hit exactly), some continuous, some 0/1 (one
+        // threshold: the bitset kernel's one-bit codes).
+        let x = Array2::from_shape_fn((n, f), |(_, j)| match j % 4 {
+            0 | 2 => f32::from(rng.gen_range(0u8..5)),
+            3 => f32::from(rng.gen_range(0u8..2)),
+            _ => rng.gen_range(-2.0f32..2.0),
         });
         let y = x
             .rows()
@@ -741,6 +740,12 @@ mod tests {
     #[test]
     fn bitset_kernel_matches_on_pure_and_impure_forests() {
         let (x, y) = data(800, 5, 11);
+        // Every width of codes is in play: one bit (column 3), one byte, two bytes.
+        let model = RandomForest::fit(&ForestParams::default(), x.view(), y.view(), 4).unwrap();
+        let widths = &model.kernel.cuts.as_ref().unwrap().width;
+        for w in [cuts::Width::Bit, cuts::Width::Byte, cuts::Width::Two] {
+            assert!(widths.contains(&w), "{w:?} in {widths:?}");
+        }
         for (trees, depth, pure) in [(9, None, true), (256, None, true), (9, Some(3), false)] {
             let params = ForestParams::builder()
                 .n_estimators(trees)
