@@ -45,7 +45,7 @@
 //! each tree's leaves as self-loops. On CPUs with AVX-512 (detected at run time), batches of
 //! 512 rows or more (and at least as many rows as an average tree has nodes) take the bitset
 //! kernel: each value becomes its rank among the forest's thresholds for its feature (an
-//! exact code, one or two bytes), the rows are ordered by the leaf they reach in the first
+//! exact code of one bit, one byte or two bytes), the rows are ordered by the leaf they reach in the first
 //! tree, and every node splits its rows as 64-row bit words with one masked vector compare per
 //! word; fully grown forests count votes per class. Elsewhere such batches are routed tree by
 //! tree: at every node the rows there are split by one gather-compare pass (AVX2 when the CPU

@@ -14,12 +14,13 @@
 //!   against 1.9M words if all were scanned). The order is a permutation of the block, undone
 //!   when the output is written; the result does not depend on it.
 //! - A row set is the list of its non-empty words: `(word index, 64-bit word)` pairs. A split
-//!   reads each pair, compares the 64 codes of its rows, and appends the children's
-//!   non-empty words to their lists, branch-free. Lists live in a pool of slots reused from
-//!   node to node and tree to tree; a depth-first walk keeps only pending right siblings.
+//!   reads each pair, compares the 64 codes of its rows (or, for a one-bit feature, ANDs the
+//!   word with the feature's bits), and appends the children's non-empty words to their
+//!   lists, branch-free. Lists live in a pool of slots reused from node to node and tree to
+//!   tree; a depth-first walk keeps only pending right siblings.
 //! - Leaves: when every leaf holds one class (fully grown trees), a leaf adds 1 to its
-//!   rows' vote counters of its class (16-bit lanes, one masked subtraction of -1 per 32
-//!   rows), and a row's probability is read at the end from `sums[count]`, the sum of
+//!   rows' vote counters of its class (8-bit lanes up to 255 trees, one masked subtraction of
+//!   -1 per 64 rows; 16-bit lanes beyond), and a row's probability is read at the end from `sums[count]`, the sum of
 //!   `count` additions of `1 / n_trees` in f32 — the very additions the other kernels make,
 //!   so the output is bit-identical to theirs. Otherwise each leaf adds its probabilities to
 //!   its rows (once per tree per row, in tree order: bit-identical too).

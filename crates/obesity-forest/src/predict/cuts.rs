@@ -4,8 +4,8 @@
 //! A row's value `x` of feature `f` becomes its code: how many cuts of `f` are below `x`. A
 //! node whose threshold is `cuts[j]` sends a row right exactly when `x > cuts[j]`, that is
 //! when `code > j`. The comparison on codes is therefore exact, not an approximation of the
-//! one on values, and a code takes one byte for a feature with at most 255 cuts (one-hot
-//! features have one), two bytes up to 65,535.
+//! one on values, and a code takes one bit for a feature with at most one cut (one-hot
+//! features), one byte up to 255 cuts, two bytes up to 65,535.
 #![allow(unsafe_code)]
 
 use super::bits::BitsIsa;

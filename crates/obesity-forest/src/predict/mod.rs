@@ -12,7 +12,8 @@
 //! - bitset ([`bits`], from [`BITS_FROM`] rows on CPUs with AVX-512): values become their
 //!   ranks among the forest's thresholds ([`cuts`]), rows are ordered by the leaf they reach
 //!   in the first tree, and each node splits its rows as 64-row bit words, one masked vector
-//!   compare per word. 3.7× faster than routing on the UCI batch.
+//!   compare (or, for one-bit codes, one AND) per word. About 4× faster than routing on the
+//!   UCI batch.
 //! - routing ([`Kernel::block_routed`]): elsewhere from [`ROUTE_FROM`] rows, each tree
 //!   partitions the block's row indices node by node, as training partitions rows: every row
 //!   costs its own depth, and the per-row work is a streaming gather-compare-split (AVX2
