@@ -19,8 +19,8 @@
 //!   lists, branch-free. Lists live in a pool of slots reused from node to node and tree to
 //!   tree; a depth-first walk keeps only pending right siblings.
 //! - Leaves: when every leaf holds one class (fully grown trees), a leaf adds 1 to its
-//!   rows' vote counters of its class (8-bit lanes up to 255 trees, one masked subtraction of
-//!   -1 per 64 rows; 16-bit lanes beyond), and a row's probability is read at the end from `sums[count]`, the sum of
+//!   rows' vote counters of its class (8-bit lanes, one masked subtraction of -1 per 64
+//!   rows; forests of up to 255 trees), and a row's probability is read at the end from `sums[count]`, the sum of
 //!   `count` additions of `1 / n_trees` in f32 — the very additions the other kernels make,
 //!   so the output is bit-identical to theirs. Otherwise each leaf adds its probabilities to
 //!   its rows (once per tree per row, in tree order: bit-identical too).
@@ -221,55 +221,28 @@ fn split_node(
     }
 }
 
-/// A vote counter: `u8` for forests of at most 255 trees (half the memory and one vector
-/// operation per word), `u16` up to 65,535.
-trait Votes: Copy + Default + Into<usize> {
-    /// Most trees the counter can count.
-    const MAX: usize;
-    /// Adds 1 to `counts[64 i + b]` for every bit `b` of word `i` of `src` (indices clamped
-    /// into `counts`, which holds whole words).
-    fn count(isa: BitsIsa, src: Words<'_>, counts: &mut [Self]);
-}
-
-/// The portable [`Votes::count`].
-fn count_scalar<V: Votes>(src: Words<'_>, counts: &mut [V], one: impl Fn(V) -> V) {
+/// Adds 1 to `counts[64 i + b]` for every bit `b` of word `i` of `src` (indices clamped into
+/// `counts`, which holds whole words). `u8` counters: the kernel counts votes only for
+/// forests of at most 255 trees.
+fn count_words(isa: BitsIsa, src: Words<'_>, counts: &mut [u8]) {
     let n_words = counts.len() / 64;
     if n_words == 0 {
         return;
     }
-    for (&i, &w) in src.idx.iter().zip(src.bits) {
-        let c = &mut counts[64 * (i as usize).min(n_words - 1)..][..64];
-        let mut w = w;
-        while w != 0 {
-            let b = w.trailing_zeros() as usize;
-            c[b] = one(c[b]);
-            w &= w - 1;
-        }
-    }
-}
-
-impl Votes for u8 {
-    const MAX: usize = u8::MAX as usize;
-
-    fn count(isa: BitsIsa, src: Words<'_>, counts: &mut [u8]) {
-        match isa {
-            #[cfg(target_arch = "x86_64")]
-            // SAFETY: as in `Code::split`; the function checks the length itself.
-            BitsIsa::Avx512 => unsafe { avx512::count_u8(src, counts) },
-            _ => count_scalar(src, counts, |c| c.wrapping_add(1)),
-        }
-    }
-}
-
-impl Votes for u16 {
-    const MAX: usize = u16::MAX as usize;
-
-    fn count(isa: BitsIsa, src: Words<'_>, counts: &mut [u16]) {
-        match isa {
-            #[cfg(target_arch = "x86_64")]
-            // SAFETY: as in `Code::split`; the function checks the length itself.
-            BitsIsa::Avx512 => unsafe { avx512::count_u16(src, counts) },
-            _ => count_scalar(src, counts, |c| c.wrapping_add(1)),
+    match isa {
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: as in `Code::split`; `counts` holds at least one word.
+        BitsIsa::Avx512 => unsafe { avx512::count_words(src, counts) },
+        _ => {
+            for (&i, &w) in src.idx.iter().zip(src.bits) {
+                let c = &mut counts[64 * (i as usize).min(n_words - 1)..][..64];
+                let mut w = w;
+                while w != 0 {
+                    let b = w.trailing_zeros() as usize;
+                    c[b] = c[b].wrapping_add(1);
+                    w &= w - 1;
+                }
+            }
         }
     }
 }
@@ -352,15 +325,13 @@ mod avx512 {
         })
     }
 
-    /// [`super::Votes::count`] for `u8`: one masked subtraction of -1 (64 lanes) per word.
+    /// [`super::count_words`]: one masked subtraction of -1 (64 lanes) per word.
     ///
     /// # Safety
-    /// The CPU must support AVX-512F and AVX-512BW.
+    /// The CPU must support AVX-512F and AVX-512BW; `counts` must hold at least one word.
     #[target_feature(enable = "avx512f,avx512bw")]
-    pub(super) unsafe fn count_u8(src: Words<'_>, counts: &mut [u8]) {
-        let Some(last) = (counts.len() / 64).checked_sub(1) else {
-            return;
-        };
+    pub(super) unsafe fn count_words(src: Words<'_>, counts: &mut [u8]) {
+        let last = counts.len() / 64 - 1;
         let minus_one = _mm512_set1_epi8(-1);
         for (&i, &w) in src.idx.iter().zip(src.bits) {
             let i = (i as usize).min(last);
@@ -369,32 +340,6 @@ mod avx512 {
                 let p = counts.as_mut_ptr().add(64 * i);
                 let c = _mm512_loadu_si512(p.cast());
                 _mm512_storeu_si512(p.cast(), _mm512_mask_sub_epi8(c, w, c, minus_one));
-            }
-        }
-    }
-
-    /// [`super::Votes::count`] for `u16`: two masked subtractions of -1 (32 lanes each) per
-    /// word.
-    ///
-    /// # Safety
-    /// The CPU must support AVX-512F and AVX-512BW.
-    #[target_feature(enable = "avx512f,avx512bw")]
-    pub(super) unsafe fn count_u16(src: Words<'_>, counts: &mut [u16]) {
-        let Some(last) = (counts.len() / 64).checked_sub(1) else {
-            return;
-        };
-        let minus_one = _mm512_set1_epi16(-1);
-        for (&i, &w) in src.idx.iter().zip(src.bits) {
-            let i = (i as usize).min(last);
-            // SAFETY: `i <= last`, so `counts[64 i..64 i + 64]` is in bounds.
-            unsafe {
-                let p = counts.as_mut_ptr().add(64 * i);
-                let lo = _mm512_loadu_si512(p.cast());
-                let hi = _mm512_loadu_si512(p.add(32).cast());
-                let lo = _mm512_mask_sub_epi16(lo, w as u32, lo, minus_one);
-                let hi = _mm512_mask_sub_epi16(hi, (w >> 32) as u32, hi, minus_one);
-                _mm512_storeu_si512(p.cast(), lo);
-                _mm512_storeu_si512(p.add(32).cast(), hi);
             }
         }
     }
@@ -441,16 +386,14 @@ impl Kernel {
         let codes = cuts.quantize(isa, xb, &order, f, np);
         let mut sets = Sets::new(n);
         // `at[r]`: row `r`'s position in the order, so the output is written row by row.
-        // Vote counting takes forests whose leaves are all pure (`u8` counters up to 255
-        // trees); otherwise class-major sums, one addition per tree per row, in tree order.
+        // Vote counting takes forests whose leaves are all pure, of at most 255 trees (`u8`
+        // counters); otherwise class-major sums, one addition per tree per row, in tree order.
         let mut at = vec![0u32; n];
         for (i, &r) in order.iter().enumerate() {
             at[r as usize] = i as u32;
         }
         if self.all_pure && n_trees <= u8::MAX as usize {
-            self.count_votes::<u8>(cuts, &codes, &mut sets, &at, ob);
-        } else if self.all_pure && n_trees <= u16::MAX as usize {
-            self.count_votes::<u16>(cuts, &codes, &mut sets, &at, ob);
+            self.count_votes(cuts, &codes, &mut sets, &at, ob);
         } else {
             let mut sums = vec![0.0f32; k * np];
             for t in 0..n_trees {
@@ -478,26 +421,19 @@ impl Kernel {
     /// [`Kernel::block_bits`] for a forest whose leaves are all pure: a row's probability of
     /// class `c` is `scale` added to 0 once per tree that voted `c`, a function of that count
     /// alone, whatever the order of the trees. `at[r]` is row `r`'s position in the codes.
-    fn count_votes<V: Votes>(
-        &self,
-        cuts: &Cuts,
-        codes: &Codes,
-        sets: &mut Sets,
-        at: &[u32],
-        ob: &mut [f32],
-    ) {
+    fn count_votes(&self, cuts: &Cuts, codes: &Codes, sets: &mut Sets, at: &[u32], ob: &mut [f32]) {
         let (k, n_trees, np) = (self.n_classes, self.roots.len(), codes.np);
-        assert!(n_trees <= V::MAX);
+        assert!(n_trees <= u8::MAX as usize);
         let mut sums = vec![0.0f32; n_trees + 1];
         for m in 1..=n_trees {
             sums[m] = sums[m - 1] + self.scale;
         }
-        let mut counts = vec![V::default(); k * np];
+        let mut counts = vec![0u8; k * np];
         for t in 0..n_trees {
             self.tree_sets(t, cuts, codes, sets, |w, rows| {
                 let class = self.nodes[w as usize & (self.nodes.len() - 1)].feature as usize;
                 let class = class.min(k - 1);
-                V::count(
+                count_words(
                     self.bits_isa,
                     rows,
                     &mut counts[class * np..(class + 1) * np],
@@ -506,7 +442,7 @@ impl Kernel {
         }
         for (o, &i) in ob.chunks_exact_mut(k).zip(at) {
             for (c, o) in o.iter_mut().enumerate() {
-                *o += sums[counts[c * np + i as usize].into().min(n_trees)];
+                *o += sums[usize::from(counts[c * np + i as usize]).min(n_trees)];
             }
         }
     }
@@ -775,11 +711,8 @@ mod tests {
             let src = Words { idx: &idx, bits: &bits };
             let inside = |r: usize| words[r / 64].is_some_and(|w| w >> (r % 64) & 1 == 1);
             for isa in available() {
-                let mut counts = vec![7u16; 64 * 3];
-                u16::count(isa, src, &mut counts);
-                let mut small = vec![7u8; 64 * 3];
-                u8::count(isa, src, &mut small);
-                prop_assert!(small.iter().zip(&counts).all(|(&a, &b)| u16::from(a) == b));
+                let mut counts = vec![7u8; 64 * 3];
+                count_words(isa, src, &mut counts);
                 let mut sums = vec![1.0f32; 64 * 3];
                 add_to_words(isa, src, 0.25, &mut sums);
                 for r in 0..64 * 3 {

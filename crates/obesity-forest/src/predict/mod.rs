@@ -735,9 +735,10 @@ mod tests {
         }
     }
 
-    /// Forests whose leaves are all pure (fully grown; 9 trees count votes in `u8`, 256 in
-    /// `u16`) and whose leaves are not (depth 3), on continuous values with many thresholds:
-    /// every leaf path of the bitset kernel.
+    /// Forests whose leaves are all pure (fully grown; 9 trees count votes, 256 trees are
+    /// too many for `u8` counters and take the per-leaf sums) and whose leaves are not
+    /// (depth 3), on continuous values with many thresholds: every leaf path of the bitset
+    /// kernel.
     #[test]
     fn bitset_kernel_matches_on_pure_and_impure_forests() {
         let (x, y) = data(800, 5, 11);
