@@ -60,6 +60,18 @@ pub enum ModelError {
         /// What was wrong (truncated, bad checksum, wrong version, ...).
         reason: String,
     },
+    /// A field of a model file holds a value no model of this crate can have: the file was
+    /// altered (possibly with its checksum recomputed) or written by something else. Counts
+    /// are checked against the file's size before anything is allocated for them.
+    #[error("invalid model file: {field} is {value}, expected {expected}")]
+    InvalidModelField {
+        /// The field (`n_features`, `left child of node 12`, ...).
+        field: String,
+        /// Its value in the file, rendered.
+        value: String,
+        /// What a valid file holds there.
+        expected: String,
+    },
     /// The output buffer given to a one-row prediction has the wrong length.
     #[error("output buffer has length {got}, but the model has {expected} classes")]
     OutputLength {

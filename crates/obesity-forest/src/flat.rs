@@ -5,8 +5,9 @@
 //! own arrays, off the prediction path. Indices are global (across trees); `tree_nodes` /
 //! `tree_leaves` hold each tree's ranges.
 
-use crate::error::{ModelError, Result};
+use crate::error::Result;
 use crate::train::tree::Tree;
+use crate::validate::{self, PROBA_SUM_TOLERANCE, bad_field};
 
 /// All trees of a forest.
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -101,79 +102,280 @@ impl FlatForest {
         !n as usize
     }
 
-    /// Checks the invariants every walk relies on, so a model read from bytes can never index
-    /// out of bounds or loop: array lengths agree, every child lies inside its own tree and
-    /// after its parent, every feature is `< n_features`, probabilities are finite.
+    /// Checks every invariant the kernels, the inspection methods and the `predict_proba`
+    /// contract rely on, so a model read from bytes (even bytes whose checksum was recomputed
+    /// after editing) can never index out of bounds, loop, or predict rows that are not
+    /// probability distributions:
+    ///
+    /// - the counts pass [`check_counts`] and every array has the length they imply;
+    /// - tree `t` owns split nodes `tree_nodes[t]..tree_nodes[t + 1]` and exactly one leaf
+    ///   more, the offsets start at 0 and cover the arena;
+    /// - its root is its first node (or its only leaf), every child lies inside the tree and
+    ///   after its parent (so no walk loops), and each node and leaf is the child of exactly
+    ///   one parent (so the tree is a tree, every part reachable);
+    /// - `depths[t]` is the tree's real depth;
+    /// - split features are `< n_features`, thresholds finite;
+    /// - every leaf's probabilities lie in `[0, 1]` and sum to 1 within
+    ///   [`PROBA_SUM_TOLERANCE`];
+    /// - the training statistics are finite, weights non-negative.
     pub(crate) fn validate(&self) -> Result<()> {
-        let bad = |reason: String| Err(ModelError::Corrupt { reason });
-        let t = self.roots.len();
-        let nn = self.feature.len();
-        let nl = self.leaf_samples.len();
-        if self.n_classes == 0 || self.n_features == 0 {
-            return bad("zero classes or features".into());
-        }
-        if self.depths.len() != t
-            || self.tree_nodes.len() != t + 1
-            || self.tree_leaves.len() != t + 1
-        {
-            return bad("per-tree arrays disagree with the number of trees".into());
-        }
-        for (name, len) in [
-            ("threshold", self.threshold.len()),
-            ("left", self.left.len()),
-            ("right", self.right.len()),
-            ("node_impurity", self.node_impurity.len()),
-            ("node_weight", self.node_weight.len()),
-            ("node_samples", self.node_samples.len()),
+        let t = self.n_trees();
+        let (nn, nl, k) = (self.feature.len(), self.leaf_samples.len(), self.n_classes);
+        check_counts(
+            self.n_features as u64,
+            k as u64,
+            t as u64,
+            nn as u64,
+            nl as u64,
+        )?;
+        for (name, len, want) in [
+            ("depths", self.depths.len(), t),
+            ("tree node offsets", self.tree_nodes.len(), t + 1),
+            ("tree leaf offsets", self.tree_leaves.len(), t + 1),
+            ("threshold", self.threshold.len(), nn),
+            ("left", self.left.len(), nn),
+            ("right", self.right.len(), nn),
+            ("node impurity", self.node_impurity.len(), nn),
+            ("node weight", self.node_weight.len(), nn),
+            ("node samples", self.node_samples.len(), nn),
+            // No overflow: `check_counts` bounds the product.
+            ("leaf probabilities", self.leaf_proba.len(), nl * k),
+            ("leaf impurity", self.leaf_impurity.len(), nl),
+            ("leaf weight", self.leaf_weight.len(), nl),
         ] {
-            if len != nn {
-                return bad(format!("{name} has {len} entries for {nn} nodes"));
+            if len != want {
+                return Err(bad_field(
+                    format!("length of {name}"),
+                    len,
+                    format!("{want} (from n_trees = {t}, n_nodes = {nn}, n_leaves = {nl})"),
+                ));
             }
         }
-        if self.leaf_proba.len() != nl * self.n_classes
-            || self.leaf_impurity.len() != nl
-            || self.leaf_weight.len() != nl
-        {
-            return bad("leaf arrays disagree with the number of leaves".into());
+        for (name, offsets, total) in [
+            ("tree node offset", &self.tree_nodes, nn),
+            ("tree leaf offset", &self.tree_leaves, nl),
+        ] {
+            if offsets[0] != 0 {
+                return Err(bad_field(format!("{name} 0"), offsets[0], "0"));
+            }
+            if offsets[t] as usize != total {
+                return Err(bad_field(
+                    format!("{name} {t} (the last)"),
+                    offsets[t],
+                    format!("{total}, the arena's end"),
+                ));
+            }
         }
-        if self.tree_nodes.first() != Some(&0)
-            || self.tree_leaves.first() != Some(&0)
-            || self.tree_nodes.last().map(|&v| v as usize) != Some(nn)
-            || self.tree_leaves.last().map(|&v| v as usize) != Some(nl)
-        {
-            return bad("tree offsets do not cover the arena".into());
-        }
+        // Scratch, bounded by the arrays already read: whether each node / leaf has been
+        // reached, and each node's depth.
+        let mut node_seen = vec![false; nn];
+        let mut leaf_seen = vec![false; nl];
+        let mut node_depth = vec![0u32; nn];
         for tr in 0..t {
-            let (ns, ne) = (self.tree_nodes[tr] as i64, self.tree_nodes[tr + 1] as i64);
-            let (ls, le) = (self.tree_leaves[tr] as i64, self.tree_leaves[tr + 1] as i64);
-            if ns > ne || ls >= le {
-                return bad(format!("tree {tr} has a bad node or leaf range"));
+            let (ns, ne) = (
+                self.tree_nodes[tr] as usize,
+                self.tree_nodes[tr + 1] as usize,
+            );
+            let (ls, le) = (
+                self.tree_leaves[tr] as usize,
+                self.tree_leaves[tr + 1] as usize,
+            );
+            if ne < ns || ne > nn {
+                return Err(bad_field(
+                    format!("tree node offset {}", tr + 1),
+                    ne,
+                    format!("in {ns}..={nn} (tree {tr} starts at node {ns})"),
+                ));
             }
-            let in_tree = |c: i32, after: i64| -> bool {
-                if c >= 0 {
-                    let c = i64::from(c);
-                    c > after && c >= ns && c < ne
-                } else {
-                    let l = i64::from(!c);
-                    l >= ls && l < le
-                }
+            // A binary tree with `s` split nodes has `s + 1` leaves.
+            let want_le = ls + (ne - ns) + 1;
+            if le != want_le || le > nl {
+                return Err(bad_field(
+                    format!("tree leaf offset {}", tr + 1),
+                    le,
+                    format!(
+                        "{want_le} (tree {tr} has {} split nodes, so {} leaves, from leaf {ls}), \
+                         at most {nl}",
+                        ne - ns,
+                        ne - ns + 1
+                    ),
+                ));
+            }
+            let root = self.roots[tr];
+            let (want_root, what) = if ne > ns {
+                (ns as i64, format!("{ns}, the tree's first node"))
+            } else {
+                (
+                    !(ls as i64),
+                    format!("{} (!{ls}), the tree's only leaf", !(ls as i64)),
+                )
             };
-            if !in_tree(self.roots[tr], ns - 1) {
-                return bad(format!("tree {tr} has a root outside the tree"));
+            if i64::from(root) != want_root {
+                return Err(bad_field(format!("root of tree {tr}"), root, what));
             }
+            let mut depth = 0u32;
             for i in ns..ne {
-                let u = i as usize;
-                if self.feature[u] as usize >= self.n_features {
-                    return bad(format!("node {i} splits on feature {}", self.feature[u]));
+                if self.feature[i] as usize >= self.n_features {
+                    return Err(bad_field(
+                        format!("feature of node {i}"),
+                        self.feature[i],
+                        format!("< n_features = {}", self.n_features),
+                    ));
                 }
-                if !in_tree(self.left[u], i) || !in_tree(self.right[u], i) {
-                    return bad(format!("node {i} has a child outside its tree"));
+                if !self.threshold[i].is_finite() {
+                    return Err(bad_field(
+                        format!("threshold of node {i}"),
+                        self.threshold[i],
+                        "a finite number",
+                    ));
                 }
+                let child_depth = node_depth[i] + 1;
+                for (side, c) in [("left", self.left[i]), ("right", self.right[i])] {
+                    let field = || format!("{side} child of node {i}");
+                    let seen = if c >= 0 {
+                        let c = c as usize;
+                        if c <= i || c >= ne {
+                            return Err(bad_field(
+                                field(),
+                                c,
+                                format!(
+                                    "a node in {}..{ne} (after its parent, in tree {tr}) or a \
+                                     leaf !l with l in {ls}..{le}",
+                                    i + 1
+                                ),
+                            ));
+                        }
+                        node_depth[c] = child_depth;
+                        &mut node_seen[c]
+                    } else {
+                        let l = !c as usize;
+                        if l < ls || l >= le {
+                            return Err(bad_field(
+                                field(),
+                                c,
+                                format!(
+                                    "a leaf !l with l in {ls}..{le} (in tree {tr}) or a node in \
+                                     {}..{ne}",
+                                    i + 1
+                                ),
+                            ));
+                        }
+                        depth = depth.max(child_depth);
+                        &mut leaf_seen[l]
+                    };
+                    if std::mem::replace(seen, true) {
+                        return Err(bad_field(
+                            field(),
+                            c,
+                            "a node or leaf no other parent points to (each has one parent)",
+                        ));
+                    }
+                }
+            }
+            // Every child slot points at a distinct node or leaf of this tree other than its
+            // root, and there are exactly as many slots as such targets: all are reached.
+            if self.depths[tr] != depth {
+                return Err(bad_field(
+                    format!("depth of tree {tr}"),
+                    self.depths[tr],
+                    format!("{depth}, the depth of its deepest leaf"),
+                ));
             }
         }
-        if self.leaf_proba.iter().any(|p| !p.is_finite()) {
-            return bad("a leaf probability is not finite".into());
+        for (l, p) in self.leaf_proba.chunks_exact(k).enumerate() {
+            if let Some((c, v)) = p
+                .iter()
+                .enumerate()
+                .find(|(_, v)| !(0.0..=1.0).contains(*v))
+            {
+                return Err(bad_field(
+                    format!("probability of class {c} in leaf {l}"),
+                    v,
+                    "a number in [0, 1]",
+                ));
+            }
+            let sum: f64 = p.iter().map(|&v| f64::from(v)).sum();
+            if (sum - 1.0).abs() > PROBA_SUM_TOLERANCE {
+                return Err(bad_field(
+                    format!("sum of the class probabilities of leaf {l}"),
+                    sum,
+                    format!("1 (within {PROBA_SUM_TOLERANCE})"),
+                ));
+            }
+        }
+        for (name, v, min) in [
+            ("impurity of node", &self.node_impurity, f64::NEG_INFINITY),
+            ("weight of node", &self.node_weight, 0.0),
+            ("impurity of leaf", &self.leaf_impurity, f64::NEG_INFINITY),
+            ("weight of leaf", &self.leaf_weight, 0.0),
+        ] {
+            if let Some((i, x)) = v
+                .iter()
+                .enumerate()
+                .find(|(_, x)| !(x.is_finite() && **x >= min))
+            {
+                let expected = if min == 0.0 {
+                    "a finite number >= 0"
+                } else {
+                    "a finite number"
+                };
+                return Err(bad_field(format!("{name} {i}"), x, expected));
+            }
         }
         Ok(())
     }
+}
+
+/// Checks a forest's counts on their own, before any array they size is read: at least one
+/// feature (at most [`validate::MAX_FEATURES`]), class and tree; child indices fit `i32`;
+/// one leaf more than split nodes per tree (so `n_leaves = n_nodes + n_trees`); and the leaf
+/// probability array's length `n_leaves × n_classes` fits `usize`.
+pub(crate) fn check_counts(
+    n_features: u64,
+    n_classes: u64,
+    n_trees: u64,
+    n_nodes: u64,
+    n_leaves: u64,
+) -> Result<()> {
+    validate::check_stored_width("n_features", n_features)?;
+    if n_classes == 0 || n_classes > i32::MAX as u64 {
+        return Err(bad_field(
+            "n_classes",
+            n_classes,
+            format!("1..={} classes", i32::MAX),
+        ));
+    }
+    if n_trees == 0 {
+        return Err(bad_field("n_trees", 0, "at least 1"));
+    }
+    // Children are `i32`: a node index, or `!leaf` for a leaf.
+    if n_nodes > i32::MAX as u64 {
+        return Err(bad_field(
+            "n_nodes",
+            n_nodes,
+            format!("at most {} (child indices are i32)", i32::MAX),
+        ));
+    }
+    if n_nodes.checked_add(n_trees) != Some(n_leaves) || n_leaves > i32::MAX as u64 + 1 {
+        return Err(bad_field(
+            "n_leaves",
+            n_leaves,
+            format!(
+                "n_nodes + n_trees = {n_nodes} + {n_trees} (each tree has one leaf more than \
+                 split nodes), at most 2^31"
+            ),
+        ));
+    }
+    if n_leaves
+        .checked_mul(n_classes)
+        .and_then(|n| usize::try_from(n).ok())
+        .is_none()
+    {
+        return Err(bad_field(
+            "n_leaves × n_classes",
+            format!("{n_leaves} × {n_classes}"),
+            "a number of leaf probabilities that fits in memory (usize)",
+        ));
+    }
+    Ok(())
 }

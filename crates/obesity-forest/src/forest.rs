@@ -57,8 +57,9 @@ impl RandomForest {
     /// Trains a forest on `x` (rows are samples) and labels `y` in `0..n_classes`.
     ///
     /// `n_classes` may exceed the largest label (classes absent from training get
-    /// probability 0). Errors on an empty matrix, mismatched lengths, NaN/infinite values,
-    /// labels out of range, or `max_features`/`max_samples` counts larger than the data.
+    /// probability 0). Errors on an empty matrix, more than 65,536 columns (the widest a model
+    /// file may declare), mismatched lengths, NaN/infinite values, labels out of range, or
+    /// `max_features`/`max_samples` counts larger than the data.
     pub fn fit(
         params: &ForestParams,
         x: ArrayView2<'_, f32>,
@@ -194,7 +195,11 @@ impl RandomForest {
 
     /// Reads a forest written by [`RandomForest::to_bytes`]. A truncated, corrupted (CRC32
     /// mismatch), wrong-version or structurally inconsistent input is an error that says
-    /// which.
+    /// which. Structure is checked even when the checksum matches (a file may have been
+    /// edited and resealed): every count against the file's size before anything is
+    /// allocated, then the trees (children in range, each reached once, no cycle), the
+    /// features, thresholds and leaf probabilities (in `[0, 1]`, summing to 1), so a forest
+    /// that loads predicts probability distributions.
     pub fn from_bytes(bytes: &[u8]) -> Result<RandomForest> {
         persist::forest_from_bytes(bytes)
     }

@@ -106,7 +106,8 @@ pub use params::{
 /// Reads any model file this crate writes (random forest or linfa tree), choosing by its
 /// 8-byte header, as a `Box<dyn Classifier>` a server or registry can use without knowing
 /// the concrete type. Unknown headers, truncation, checksum mismatches and unsupported
-/// versions are errors that say which.
+/// versions are errors that say which, and so is any field that no model can hold, even
+/// under a valid checksum ([`ModelError::InvalidModelField`]): nothing read is trusted.
 pub fn load_classifier(bytes: &[u8]) -> Result<Box<dyn Classifier>> {
     persist::load_any(bytes)
 }

@@ -13,14 +13,20 @@
 //!
 //! Forest payload: the parameters as JSON (`u32` length + UTF-8), `n_features`, `n_classes`,
 //! `n_trees`, `n_nodes`, `n_leaves` (`u64` each), an OOB flag (`u8`) and score (`f64`), then
-//! the arena's arrays in the order of [`FlatForest`]'s fields. A loaded arena is checked
-//! structurally as well, so even bytes that pass the checksum cannot make prediction index
-//! out of bounds or loop.
+//! the arena's arrays in the order of [`FlatForest`]'s fields.
+//!
+//! The checksum only catches accidents: a file edited and resealed passes it. So nothing read
+//! is trusted. The counts are checked on their own and against the payload (the arrays they
+//! announce must fill exactly the bytes left) before anything is allocated, and the arena
+//! against every invariant prediction relies on ([`FlatForest::validate`]): a file either
+//! fails to load with an error naming the field, its value and what was expected, or loads a
+//! forest whose every prediction is a probability distribution.
 
 use crate::error::{ModelError, Result};
-use crate::flat::FlatForest;
+use crate::flat::{FlatForest, check_counts};
 use crate::forest::RandomForest;
 use crate::params::ForestParams;
+use crate::validate::bad_field;
 
 /// Header of a random forest file.
 pub(crate) const FOREST_MAGIC: &[u8; 8] = b"OBFOREST";
@@ -126,13 +132,6 @@ impl<'a> Reader<'a> {
         self.array(what).map(u64::from_le_bytes)
     }
 
-    fn count(&mut self, what: &'static str) -> Result<usize> {
-        let v = self.u64(what)?;
-        usize::try_from(v).map_err(|_| ModelError::Corrupt {
-            reason: format!("{what} = {v} is too large"),
-        })
-    }
-
     /// `n` fixed-size items, with the length checked before anything is allocated.
     fn items<T, const N: usize>(
         &mut self,
@@ -204,6 +203,24 @@ pub(crate) fn forest_to_bytes(m: &RandomForest) -> Result<Vec<u8>> {
     Ok(seal(FOREST_MAGIC, &p))
 }
 
+/// Bytes of the arrays after the header fields, for these counts (`u128`: no overflow for
+/// any `u64` counts [`check_counts`] lets through).
+fn arrays_len(n_trees: u64, n_nodes: u64, n_leaves: u64, n_classes: u64) -> u128 {
+    let (t, nn, nl, k) = (
+        u128::from(n_trees),
+        u128::from(n_nodes),
+        u128::from(n_leaves),
+        u128::from(n_classes),
+    );
+    // roots, depths; node and leaf offsets; feature, threshold, left, right, impurity,
+    // weight, samples; probabilities; leaf impurity, weight, samples.
+    t * (4 + 4)
+        + (t + 1) * (4 + 4)
+        + nn * (4 + 4 + 4 + 4 + 8 + 8 + 4)
+        + nl * k * 4
+        + nl * (8 + 8 + 4)
+}
+
 pub(crate) fn forest_from_bytes(bytes: &[u8]) -> Result<RandomForest> {
     let payload = open(bytes, FOREST_MAGIC, "random_forest")?;
     let mut r = Reader {
@@ -215,45 +232,86 @@ pub(crate) fn forest_from_bytes(bytes: &[u8]) -> Result<RandomForest> {
     let params: ForestParams = serde_json::from_slice(json).map_err(|e| ModelError::Corrupt {
         reason: format!("parameters: {e}"),
     })?;
-    let n_features = r.count("n_features")?;
-    let n_classes = r.count("n_classes")?;
-    let n_trees = r.count("n_trees")?;
-    let n_nodes = r.count("n_nodes")?;
-    let n_leaves = r.count("n_leaves")?;
+    if let Some(n) = params.n_threads() {
+        // Never written (see `forest_to_bytes`); a loaded model that later refits must not
+        // start whatever number of threads a file says.
+        return Err(bad_field(
+            "parameter n_threads",
+            n,
+            "None (model files do not store it)",
+        ));
+    }
+    let n_features = r.u64("n_features")?;
+    let n_classes = r.u64("n_classes")?;
+    let n_trees = r.u64("n_trees")?;
+    let n_nodes = r.u64("n_nodes")?;
+    let n_leaves = r.u64("n_leaves")?;
     let has_oob = r.array::<1>("oob flag")?[0];
     let oob = f64::from_le_bytes(r.array("oob score")?);
+    // Every count is checked, and the arrays it sizes are checked to fill exactly the rest
+    // of the payload, before anything is allocated: no count from the file can make the
+    // reader (or the kernel built from the arena) allocate more than the file's size, bar
+    // the per-feature tables `MAX_FEATURES` bounds.
+    check_counts(n_features, n_classes, n_trees, n_nodes, n_leaves)?;
+    if n_trees != params.n_estimators() as u64 {
+        return Err(bad_field(
+            "n_trees",
+            n_trees,
+            format!("{}, the parameters' n_estimators", params.n_estimators()),
+        ));
+    }
     let oob_score = match has_oob {
-        0 => None,
-        1 => Some(oob),
-        v => {
-            return Err(ModelError::Corrupt {
-                reason: format!("oob flag is {v}, expected 0 or 1"),
-            });
+        0 if oob.to_bits() == 0 => None,
+        0 => {
+            return Err(bad_field(
+                "oob score",
+                oob,
+                "0 (the flag says no score is stored)",
+            ));
         }
+        1 if !params.oob_score() => {
+            return Err(bad_field(
+                "oob flag",
+                1,
+                "0 (the parameters did not ask for an out-of-bag score)",
+            ));
+        }
+        1 if (0.0..=1.0).contains(&oob) => Some(oob),
+        1 => return Err(bad_field("oob score", oob, "an accuracy in [0, 1]")),
+        v => return Err(bad_field("oob flag", v, "0 or 1")),
     };
-    let n_proba = n_leaves.checked_mul(n_classes).ok_or(ModelError::Corrupt {
-        reason: "n_leaves × n_classes overflows".into(),
-    })?;
+    let need = arrays_len(n_trees, n_nodes, n_leaves, n_classes);
+    let left = payload.len() - r.pos;
+    if need != left as u128 {
+        return Err(bad_field(
+            "arrays' length",
+            format!(
+                "{need} bytes (n_trees = {n_trees}, n_nodes = {n_nodes}, n_leaves = \
+                 {n_leaves}, n_classes = {n_classes})"
+            ),
+            format!("the {left} bytes left in the payload"),
+        ));
+    }
+    // Each count is below 2^31 + 1 (`check_counts`) and the arrays fit the payload: the
+    // conversions are exact and no read below can fail.
+    let [n_features, n_classes, n_trees, n_nodes, n_leaves] =
+        [n_features, n_classes, n_trees, n_nodes, n_leaves].map(|v| v as usize);
     let flat = FlatForest {
         n_features,
         n_classes,
         roots: r.items(n_trees, "roots", i32::from_le_bytes)?,
         depths: r.items(n_trees, "depths", u32::from_le_bytes)?,
-        tree_nodes: r.items(
-            n_trees.saturating_add(1),
-            "tree node offsets",
-            u32::from_le_bytes,
-        )?,
-        tree_leaves: r.items(
-            n_trees.saturating_add(1),
-            "tree leaf offsets",
-            u32::from_le_bytes,
-        )?,
+        tree_nodes: r.items(n_trees + 1, "tree node offsets", u32::from_le_bytes)?,
+        tree_leaves: r.items(n_trees + 1, "tree leaf offsets", u32::from_le_bytes)?,
         feature: r.items(n_nodes, "feature", u32::from_le_bytes)?,
         threshold: r.items(n_nodes, "threshold", f32::from_le_bytes)?,
         left: r.items(n_nodes, "left", i32::from_le_bytes)?,
         right: r.items(n_nodes, "right", i32::from_le_bytes)?,
-        leaf_proba: r.items(n_proba, "leaf probabilities", f32::from_le_bytes)?,
+        leaf_proba: r.items(
+            n_leaves * n_classes,
+            "leaf probabilities",
+            f32::from_le_bytes,
+        )?,
         node_impurity: r.items(n_nodes, "node impurity", f64::from_le_bytes)?,
         node_weight: r.items(n_nodes, "node weight", f64::from_le_bytes)?,
         node_samples: r.items(n_nodes, "node samples", u32::from_le_bytes)?,
@@ -261,22 +319,7 @@ pub(crate) fn forest_from_bytes(bytes: &[u8]) -> Result<RandomForest> {
         leaf_weight: r.items(n_leaves, "leaf weight", f64::from_le_bytes)?,
         leaf_samples: r.items(n_leaves, "leaf samples", u32::from_le_bytes)?,
     };
-    if r.pos != payload.len() {
-        return Err(ModelError::Corrupt {
-            reason: format!(
-                "{} unexpected bytes at the end of the payload",
-                payload.len() - r.pos
-            ),
-        });
-    }
-    if n_trees != params.n_estimators() {
-        return Err(ModelError::Corrupt {
-            reason: format!(
-                "{n_trees} trees stored but the parameters say {}",
-                params.n_estimators()
-            ),
-        });
-    }
+    debug_assert_eq!(r.pos, payload.len());
     flat.validate()?;
     Ok(RandomForest::from_parts(params, flat, oob_score))
 }

@@ -1,9 +1,50 @@
 //! Input checks shared by every model: shapes, finiteness, label range. They run before any
 //! work, so a bad input is an error that names the row and column, never a panic deep inside.
 
+use std::fmt::Display;
+
 use ndarray::{ArrayView1, ArrayView2};
 
 use crate::error::{ModelError, Result};
+
+/// Most input columns a model is trained on or read with. A forest's prediction layout holds
+/// about 1.2 KB per feature whether or not a split uses it, and nothing else in a model file
+/// grows with the width: this cap is what bounds the memory loading a file can take for it
+/// (about 80 MB), where an unchecked `n_features` of 3 million took 3.4 GiB.
+pub(crate) const MAX_FEATURES: usize = 1 << 16;
+
+/// Most classes a linfa tree is trained on or read with: nothing in its file grows with the
+/// number of classes, yet `predict_proba` allocates that many floats per row.
+pub(crate) const MAX_LINFA_CLASSES: usize = 1 << 16;
+
+/// How far a stored leaf's class probabilities may sum from 1. Training writes
+/// `(class weight / leaf weight) as f32`, whose sum is within about 1e-7 of 1.
+pub(crate) const PROBA_SUM_TOLERANCE: f64 = 1e-5;
+
+/// The error for a model file's field that no valid model can hold.
+pub(crate) fn bad_field(
+    field: impl Into<String>,
+    value: impl Display,
+    expected: impl Into<String>,
+) -> ModelError {
+    ModelError::InvalidModelField {
+        field: field.into(),
+        value: value.to_string(),
+        expected: expected.into(),
+    }
+}
+
+/// Checks a model's width as read from a file: `1..=MAX_FEATURES`.
+pub(crate) fn check_stored_width(field: &str, n_features: u64) -> Result<()> {
+    if n_features == 0 || n_features > MAX_FEATURES as u64 {
+        return Err(bad_field(
+            field,
+            n_features,
+            format!("1..={MAX_FEATURES} features"),
+        ));
+    }
+    Ok(())
+}
 
 /// Checks a training set: non-empty, `x`/`y` lengths agree, finite values, labels in range.
 pub(crate) fn check_training(
@@ -26,6 +67,15 @@ pub(crate) fn check_training(
     }
     if x.nrows() == 0 || x.ncols() == 0 {
         return Err(ModelError::EmptyInput);
+    }
+    if x.ncols() > MAX_FEATURES {
+        return Err(ModelError::InvalidParam {
+            name: "x",
+            value: format!("{} × {}", x.nrows(), x.ncols()),
+            expected: format!(
+                "at most {MAX_FEATURES} columns (wider models could not be read back from a file)"
+            ),
+        });
     }
     check_finite(x)?;
     if let Some((row, &label)) = y.iter().enumerate().find(|(_, l)| **l >= n_classes) {

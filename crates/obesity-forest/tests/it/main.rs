@@ -14,4 +14,5 @@ mod linfa;
 mod params;
 mod persist;
 mod quality;
+mod resealed;
 mod stats;
