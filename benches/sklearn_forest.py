@@ -1,35 +1,71 @@
 """Times scikit-learn's RandomForestClassifier on the same data as benches/forest.rs.
 
 Run:  OBESITY_UCI_CSV=/path/to/ObesityDataSet_raw_and_data_sinthetic.csv \
-      /work/venvs/ref/bin/python benches/sklearn_forest.py [--fit-only | --predict-only]
+      python benches/sklearn_forest.py [--fit-only | --predict-only | --accuracy-only]
 
-Pipeline (the "standard" one of obesity-features): one-hot every categorical column with
-pandas.get_dummies semantics (yes/no columns give two columns each), keep the 8 numeric
-columns, add BMI = Weight / Height^2: 32 columns. Stratified 80/20 split, seed 42; 100 trees,
-max_features="sqrt". The prediction batch is the test split repeated 50 times (21,150 rows).
-Prints the median of repeated timings, so the figures sit beside criterion's.
+Data: the project's own split and features, not scikit-learn's. The row indices of
+obesity-data's `stratified_split(labels, 0.2, 42)` (1,688 train / 423 test rows), the class
+of every row and the names and column sums of obesity-features' standard pipeline (32
+columns: the 8 numeric ones, BMI = Weight / Height^2, every categorical column one-hot, yes/no
+columns as two columns each) are read from crates/obesity-eval/tests/data/uci_split_seed42.json,
+which obesity-eval's test `sklearn_comparison_used_its_own_split_not_the_projects` keeps equal
+to the project's split (OBESITY_WRITE_SPLIT=1 rewrites it). The features are rebuilt here
+with pandas.get_dummies, renamed and put in the project's column order, and checked against
+the project's column sums before anything is timed. 100 trees, max_features="sqrt". The
+prediction batch is the test split repeated 50 times (21,150 rows). Prints the median of
+repeated timings, so the figures sit beside criterion's.
+
+`--accuracy-only`: test accuracy for random_state 0-9 on the project's split, and for the
+record on scikit-learn's own split of the same rows (`train_test_split`, stratified, seed 42).
 """
 
+import json
 import os
 import statistics
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 from sklearn.ensemble import RandomForestClassifier
-from sklearn.model_selection import StratifiedKFold, cross_val_score, train_test_split
+from sklearn.model_selection import StratifiedKFold, cross_val_score
+from sklearn.model_selection import train_test_split as sklearn_split
 
 CATEGORICAL = ["Gender", "family_history_with_overweight", "FAVC", "CAEC", "SMOKE", "SCC",
                "CALC", "MTRANS"]
 
 
+SPLIT = (Path(__file__).resolve().parent.parent / "crates" / "obesity-eval" / "tests" / "data"
+         / "uci_split_seed42.json")
+
+
 def load(path):
+    """The project's 32 features (its names and column order) and labels, and its split."""
+    split = json.loads(SPLIT.read_text())
     df = pd.read_csv(path)
-    y = df.pop("NObeyesdad")
+    y = df.pop("NObeyesdad").to_numpy()
+    if len(df) != split["n_rows"]:
+        sys.exit(f"{path} has {len(df)} rows, the project's split {split['n_rows']}")
+    names = np.asarray(split["class_names"])[split["labels"]]
+    if not (names == y).all():
+        sys.exit(f"{path}: labels differ from the ones the project's split was drawn on")
     df["BMI"] = df["Weight"] / df["Height"] ** 2
-    x = pd.get_dummies(df, columns=CATEGORICAL).astype(np.float32)
-    return x.to_numpy(), y.to_numpy()
+    x = pd.get_dummies(df, columns=CATEGORICAL, prefix_sep="=").astype(np.float32)
+    x = x[split["feature_names"]]  # the project's order; a missing column raises here
+    sums = x.to_numpy(dtype=np.float64).sum(axis=0)
+    if not np.allclose(sums, split["feature_sums"], rtol=1e-9, atol=1e-6):
+        sys.exit("features differ from the project's standard pipeline")
+    return x.to_numpy(), y, np.asarray(split["train"]), np.asarray(split["test"])
+
+
+def accuracies(x, y, train, test):
+    """Test accuracy of the default 100-tree forest for random_state 0-9."""
+    out = []
+    for seed in range(10):
+        model = RandomForestClassifier(n_estimators=100, random_state=seed, n_jobs=2)
+        out.append(model.fit(x[train], y[train]).score(x[test], y[test]))
+    return out
 
 
 def timed(fn, repeats):
@@ -51,9 +87,19 @@ def main():
     path = os.environ.get("OBESITY_UCI_CSV")
     if not path:
         sys.exit("set OBESITY_UCI_CSV to the UCI CSV")
-    x, y = load(path)
-    xtr, xte, ytr, yte = train_test_split(x, y, test_size=0.2, stratify=y, random_state=42)
-    print(f"train {xtr.shape}, test {xte.shape}")
+    x, y, train, test = load(path)
+    if "--accuracy-only" in sys.argv[1:]:
+        ours = accuracies(x, y, train, test)
+        print("project's split, random_state 0-9: " + " ".join(f"{a:.4f}" for a in ours)
+              + f" (min {min(ours):.4f}, max {max(ours):.4f})")
+        idx = np.arange(len(y))
+        own_tr, own_te = sklearn_split(idx, test_size=0.2, stratify=y, random_state=42)
+        own = accuracies(x, y, own_tr, own_te)
+        print("scikit-learn's own split, random_state 0-9: "
+              + " ".join(f"{a:.4f}" for a in own) + f" (min {min(own):.4f}, max {max(own):.4f})")
+        return
+    xtr, xte, ytr, yte = x[train], x[test], y[train], y[test]
+    print(f"train {xtr.shape}, test {xte.shape} (the project's split)")
     batch = np.tile(xte, (50, 1))
     row = xte[:1]
     for n_jobs in (1, 2):

@@ -2,7 +2,8 @@
 """Reference values for obesity-monitor's performance summary and A/B analysis.
 
 Writes crates/obesity-monitor/tests/data/ops_reference.json, read by tests/it/abtest.rs and
-tests/it/perf.rs. Needs numpy, scipy and scikit-learn (the /work/venvs/ref venv).
+tests/it/perf.rs. Needs numpy, scipy, scikit-learn and statsmodels (the reference venv, e.g.
+~/.cache/obesity-mlops/venv-ref: see scripts/stats_reference.py).
 Run from the repository root: python scripts/monitor_ops_reference.py
 """
 
@@ -12,6 +13,7 @@ from pathlib import Path
 import numpy as np
 from scipy import stats
 from sklearn.metrics import f1_score
+from statsmodels.stats.proportion import confint_proportions_2indep, proportion_confint
 
 out = {}
 
@@ -33,6 +35,31 @@ out["proportion"] = {
     "cohens_h": 2 * np.arcsin(np.sqrt(p_t)) - 2 * np.arcsin(np.sqrt(p_c)),
     "chi2": chi.statistic, "chi2_p_value": chi.pvalue,
 }
+
+# The intervals and the exact test the analysis reports beside the z-test: Wilson per arm
+# (statsmodels proportion_confint(method="wilson")), Newcombe for treatment - control
+# (confint_proportions_2indep(method="newcomb")), Fisher's exact test (scipy, two-sided) on
+# [[s_t, n_t - s_t], [s_c, n_c - s_c]]. "small" is a case where an expected count is below 5,
+# so the analysis decides with Fisher's test.
+def intervals(s_t, n_t, s_c, n_c):
+    wt = proportion_confint(s_t, n_t, alpha=0.05, method="wilson")
+    wc = proportion_confint(s_c, n_c, alpha=0.05, method="wilson")
+    nc = confint_proportions_2indep(s_t, n_t, s_c, n_c, method="newcomb", compare="diff",
+                                    alpha=0.05)
+    table = [[s_t, n_t - s_t], [s_c, n_c - s_c]]
+    fisher = stats.fisher_exact(table)
+    expected = stats.contingency.expected_freq(table)
+    return {
+        "successes_treatment": s_t, "n_treatment": n_t,
+        "successes_control": s_c, "n_control": n_c,
+        "wilson_treatment": list(wt), "wilson_control": list(wc), "newcombe": list(nc),
+        "fisher_p_value": fisher.pvalue, "odds_ratio": fisher.statistic,
+        "min_expected": float(expected.min()),
+    }
+
+
+out["proportion_intervals"] = intervals(s_t, n_t, s_c, n_c)
+out["small_sample"] = intervals(8, 10, 3, 10)
 
 # Welch's t-test, treatment minus control.
 t = [1.0, 2.5, 3.0, 4.2, 5.1, 2.2]

@@ -12,7 +12,9 @@
 //!   t-test over cross-validation folds, whose training sets overlap: the variance is inflated
 //!   by `1/k + n_test/n_train`.
 //! * [`two_proportion_z_test`]: two **independent** samples (A/B testing): pooled z statistic as
-//!   statsmodels' `proportions_ztest`, a Wald interval of the difference, and Cohen's h.
+//!   statsmodels' `proportions_ztest`, a Wald interval of the difference, and Cohen's h. For
+//!   small samples and better intervals see [`crate::fisher_exact`],
+//!   [`crate::wilson_interval`] and [`crate::newcombe_interval`].
 //! * [`chi_square_contingency`]: Pearson's chi-square test of independence on an r×c table,
 //!   with Yates' correction on 2×2 tables as scipy's `chi2_contingency(correction=True)`.
 //!
@@ -81,8 +83,15 @@ pub fn mcnemar(y_true: &[usize], pred_a: &[usize], pred_b: &[usize]) -> Result<M
 }
 
 /// McNemar's test from the two discordant counts, `b` (A right, B wrong) and `c` (A wrong,
-/// B right), in the chosen form. With no discordant pair the test has nothing to say: the
-/// statistic is 0 and the p-value 1.
+/// B right), in the chosen form.
+///
+/// The corrected statistic is `(|b − c| − 1)² / (b + c)` exactly as statsmodels computes
+/// it, without clamping `|b − c| − 1` at zero: `b = c = 5` gives 0.1 and p = 0.7518 (with
+/// `|b − c| = 1` the statistic is 0 and p = 1).
+///
+/// With no discordant pair (`b = c = 0`) the test has nothing to say: the statistic is 0
+/// and the p-value 1 in every form. statsmodels divides by zero there instead (∞ and
+/// p = 0 corrected, NaN uncorrected), which no reading supports.
 pub fn mcnemar_from_counts(b: u64, c: u64, method: McNemarMethod) -> McNemarResult {
     let n = b + c;
     let method = match method {
@@ -101,8 +110,10 @@ pub fn mcnemar_from_counts(b: u64, c: u64, method: McNemarMethod) -> McNemarResu
             }
             McNemarMethod::ChiSquare | McNemarMethod::ChiSquareCorrected => {
                 let diff = (b as f64 - c as f64).abs();
+                // Not clamped at 0: statsmodels squares |b − c| − 1 as it is, so b = c
+                // gives 1 / (b + c), not 0.
                 let num = if method == McNemarMethod::ChiSquareCorrected {
-                    (diff - 1.0).max(0.0)
+                    diff - 1.0
                 } else {
                     diff
                 };
@@ -126,7 +137,8 @@ pub fn mcnemar_from_counts(b: u64, c: u64, method: McNemarMethod) -> McNemarResu
 pub struct TTestResult {
     /// Mean of the paired differences `a − b`.
     pub mean_difference: f64,
-    /// The t statistic.
+    /// The t statistic (±∞ when every difference is the same non-zero value).
+    #[serde(with = "crate::serde_float")]
     pub statistic: f64,
     /// Degrees of freedom.
     pub df: f64,
@@ -485,15 +497,23 @@ pub(crate) fn student_t_quantile(p: f64, df: f64) -> f64 {
 
 /// Outcome of Welch's unequal-variances t-test of `a − b` (scipy's
 /// `ttest_ind(a, b, equal_var=False)`).
+///
+/// Non-finite values (see [`welch_t_test`] for when they occur) are written to JSON as the
+/// strings `"NaN"`, `"inf"`, `"-inf"`, and read back.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct WelchResult {
     /// `mean(a) − mean(b)`.
     pub difference: f64,
-    /// The t statistic.
+    /// The t statistic: NaN when both samples are constant and equal, ±∞ when they are
+    /// constant and differ.
+    #[serde(with = "crate::serde_float")]
     pub statistic: f64,
-    /// Welch–Satterthwaite degrees of freedom.
+    /// Welch–Satterthwaite degrees of freedom (1 when both samples are constant, where the
+    /// formula is 0/0: scipy's placeholder).
+    #[serde(with = "crate::serde_float")]
     pub df: f64,
-    /// Two-sided p-value.
+    /// Two-sided p-value: NaN when both samples are constant and equal.
+    #[serde(with = "crate::serde_float")]
     pub p_value: f64,
     /// Level of the interval.
     pub confidence_level: f64,
@@ -518,8 +538,14 @@ fn mean_var(v: &[f64]) -> (f64, f64) {
 /// (Welch–Satterthwaite degrees of freedom) and Cohen's d. A/B tests of numeric metrics use
 /// it.
 ///
-/// With zero variance in both samples the statistic is 0 (p = 1) for equal means and ±∞
-/// (p = 0) otherwise.
+/// With zero variance in both samples, as scipy: for equal means the statistic and the
+/// p-value are NaN (0/0: the data say nothing either way), for different means the statistic
+/// is ±∞ and p = 0; the Welch–Satterthwaite degrees of freedom are 0/0 then too, and are
+/// reported as 1, scipy's placeholder; the interval is the point `mean(a) − mean(b)`.
+///
+/// # Errors
+/// [`EvalError::InvalidValue`] for a sample of fewer than two values, a non-finite value, or
+/// a level outside (0, 1).
 pub fn welch_t_test(a: &[f64], b: &[f64], level: f64) -> Result<WelchResult> {
     for (what, v) in [("a", a), ("b", b)] {
         if v.len() < 2 {
@@ -553,15 +579,16 @@ pub fn welch_t_test(a: &[f64], b: &[f64], level: f64) -> Result<WelchResult> {
     let pooled = (((na - 1.0) * va + (nb - 1.0) * vb) / (na + nb - 2.0)).sqrt();
     let cohens_d = (pooled > 0.0).then(|| diff / pooled);
     if se <= 0.0 || !se.is_finite() {
+        // scipy: t = diff / 0 (NaN for 0/0), and df = 0/0 replaced by 1.
         let (t, p) = if diff == 0.0 {
-            (0.0, 1.0)
+            (f64::NAN, f64::NAN)
         } else {
             (diff.signum() * f64::INFINITY, 0.0)
         };
         return Ok(WelchResult {
             difference: diff,
             statistic: t,
-            df: na + nb - 2.0,
+            df: 1.0,
             p_value: p,
             confidence_level: level,
             ci_low: diff,

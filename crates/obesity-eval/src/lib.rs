@@ -24,7 +24,10 @@
 //!   equalised-odds differences; [`age_bands`] to slice by age.
 //! * Model comparison: [`mcnemar`] (exact below [`MCNEMAR_EXACT_BELOW`] discordant pairs),
 //!   [`corrected_resampled_t_test`] (Nadeau and Bengio), [`two_proportion_z_test`] (A/B
-//!   tests), [`chi_square_2x2`].
+//!   tests), [`chi_square_2x2`], [`welch_t_test`]; for proportions in small samples,
+//!   [`fisher_exact`] (scipy's `fisher_exact`), [`wilson_interval`] and
+//!   [`newcombe_interval`] (statsmodels' `proportion_confint(method="wilson")` and
+//!   `confint_proportions_2indep(method="newcomb")`).
 //! * SVG charts: [`confusion_matrix_chart`], [`per_class_chart`],
 //!   [`feature_importance_chart`], [`cv_scores_chart`].
 //!
@@ -68,9 +71,11 @@ mod forest_search;
 mod importance;
 mod metrics;
 mod params;
+mod proportions;
 mod report;
 mod scorer;
 mod search;
+mod serde_float;
 
 pub use charts::{
     confusion_matrix_chart, cv_scores_chart, feature_importance_chart, per_class_chart,
@@ -94,6 +99,9 @@ pub use metrics::{
     precision_recall_f1, roc_auc_ovr, roc_auc_per_class,
 };
 pub use params::{Distribution, ParamGrid, ParamSet, ParamSpace, ParamValue};
+pub use proportions::{
+    Alternative, FisherResult, Interval, fisher_exact, newcombe_interval, wilson_interval,
+};
 pub use report::{ClassificationReport, ReportRow};
 pub use scorer::Scorer;
 pub use search::{

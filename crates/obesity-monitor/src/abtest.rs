@@ -25,7 +25,9 @@ use crate::clock::Clock;
 use crate::error::{MonitorError, Result};
 use crate::performance::validate_name;
 
-pub use analysis::{AbAnalysis, AbTestMethod, Recommendation, VariantSummary};
+pub use analysis::{
+    AbAnalysis, AbTestMethod, FISHER_BELOW_EXPECTED, Recommendation, VariantSummary,
+};
 pub use config::{ABTestConfig, FeatureValue, MetricKind, PrimaryMetric, SegmentRule};
 pub use obesity_eval::WelchResult;
 

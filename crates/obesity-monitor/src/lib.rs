@@ -57,7 +57,9 @@
 //!   labelled predictions, latency p50/p95/p99, error rate, drift score, data-quality score.
 //!   [`PerformanceMonitor::open`] keeps the events in `<store>/monitoring/<model>/events.jsonl`,
 //!   one fsynced line per event, locked against a second writer; on reopen a torn last line
-//!   (a crash mid-write) is cut and reported ([`TornTail`]), and every earlier line survives.
+//!   (a crash mid-write: no newline, not JSON) is cut and reported ([`TornTail`]), complete
+//!   lines this build cannot read (a newer version's events, damage) are kept and skipped
+//!   with a warning ([`SkippedLine`]), and replayed batches are validated like live ones.
 //!   [`PerformanceMonitor::compact`] forgets what is older than the longest window you use.
 //! - [`AlertPolicy`] holds the seeds' thresholds (accuracy drop 0.05 CRITICAL / 0.02 WARNING
 //!   against a baseline, error rate 0.02, p95 latency 500 ms, drift 0.1) and turns a summary
@@ -69,8 +71,10 @@
 //!   audit trail read back by [`RetrainTrigger::trigger_history`].
 //! - [`AbTest`] routes users to a control or treatment version by hashing (SHA-256 of
 //!   experiment and user id), honours segments, records outcomes and [`AbTest::analyze`]s them
-//!   with `obesity-eval`'s two-proportion z-test and chi-square (Welch's t-test for numeric
-//!   metrics) into a [`Recommendation`].
+//!   with `obesity-eval`'s two-proportion z-test and chi-square — or Fisher's exact test when
+//!   an expected count is below [`FISHER_BELOW_EXPECTED`] — with Wilson intervals per arm and
+//!   Newcombe's interval of the difference (Welch's t-test for numeric metrics) into a
+//!   [`Recommendation`].
 //! - Time comes from a [`Clock`]: [`SystemClock`] in production, [`ManualClock`] in tests.
 //!
 //! ```
@@ -144,8 +148,9 @@ mod retrain;
 mod error;
 
 pub use abtest::{
-    ABTestConfig, AbAnalysis, AbTest, AbTestMethod, Assignment, FeatureValue, MetricKind, Outcome,
-    PrimaryMetric, Recommendation, SegmentRule, TestStatus, Variant, VariantSummary, WelchResult,
+    ABTestConfig, AbAnalysis, AbTest, AbTestMethod, Assignment, FISHER_BELOW_EXPECTED,
+    FeatureValue, MetricKind, Outcome, PrimaryMetric, Recommendation, SegmentRule, TestStatus,
+    Variant, VariantSummary, WelchResult,
 };
 pub use alerts::{
     Alert, AlertHandler, AlertKind, AlertManager, AlertPolicy, AlertPolicyBuilder,
@@ -158,7 +163,8 @@ pub use drift::{
 };
 pub use error::{MonitorError, Result};
 pub use performance::{
-    FailedRequest, LabelReport, PerformanceMonitor, PerformanceSummary, PredictionBatch, TornTail,
+    FailedRequest, LabelReport, PerformanceMonitor, PerformanceSummary, PredictionBatch,
+    SkipReason, SkippedLine, TornTail,
 };
 pub use profile::{
     ColumnProfile, DEFAULT_MAX_SAMPLE, FeatureKind, PROFILE_FORMAT_VERSION, ReferenceProfile,

@@ -3,7 +3,9 @@
 //!
 //! Every logged batch and label set is one line of a JSON-lines file
 //! (`<store>/monitoring/<model>/events.jsonl`), so the monitor's state survives restarts and
-//! a crash loses at most the line being written (see [`TornTail`]).
+//! a crash loses at most the line being written (see [`TornTail`]). Lines written by a newer
+//! version, or unreadable, are kept and skipped (see [`SkippedLine`]); replayed events are
+//! validated exactly as live ones.
 
 mod event_log;
 
@@ -18,8 +20,8 @@ use serde::{Deserialize, Serialize};
 use crate::clock::Clock;
 use crate::error::{MonitorError, Result};
 
-pub(crate) use event_log::JsonlLog;
-pub use event_log::TornTail;
+pub(crate) use event_log::{JsonlLog, LogRecord, newer_version};
+pub use event_log::{SkipReason, SkippedLine, TornTail};
 
 /// Version of the event-line format written by this crate.
 const EVENT_FORMAT_VERSION: u32 = 1;
@@ -305,6 +307,23 @@ enum Event {
     },
 }
 
+impl LogRecord for Event {
+    fn unreadable(value: &serde_json::Value) -> Option<SkipReason> {
+        if let Some(newer) = newer_version(value, EVENT_FORMAT_VERSION) {
+            return Some(newer);
+        }
+        match value.get("event") {
+            Some(serde_json::Value::String(kind)) if kind == "batch" || kind == "labels" => None,
+            Some(serde_json::Value::String(kind)) => Some(SkipReason::NewerFormat {
+                detail: format!("event kind `{kind}`"),
+            }),
+            _ => Some(SkipReason::NotARecord {
+                detail: "no `event` kind".into(),
+            }),
+        }
+    }
+}
+
 /// What [`PerformanceMonitor::record_labels`] did with the labels it was given.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct LabelReport {
@@ -380,6 +399,7 @@ pub struct PerformanceMonitor {
     failed_ids: std::collections::HashSet<String>,
     labels: HashMap<String, usize>,
     torn: Option<TornTail>,
+    skipped: Vec<SkippedLine>,
 }
 
 impl PerformanceMonitor {
@@ -398,6 +418,7 @@ impl PerformanceMonitor {
             failed_ids: Default::default(),
             labels: HashMap::new(),
             torn: None,
+            skipped: Vec::new(),
         })
     }
 
@@ -408,31 +429,71 @@ impl PerformanceMonitor {
     }
 
     /// Opens (or creates) the persistent monitor of `model` under the store directory
-    /// `store`, replaying every logged event. A torn last line left by a crash is removed,
-    /// logged as a warning and reported by [`PerformanceMonitor::torn_tail`].
+    /// `store`, replaying every logged event.
+    ///
+    /// * A torn last line left by a crash (no trailing newline, not valid JSON) is removed,
+    ///   logged as a warning and reported by [`PerformanceMonitor::torn_tail`]. Nothing else
+    ///   is ever removed.
+    /// * A complete line this build cannot read — an event kind or format version from a
+    ///   newer build, or a line that is not valid JSON — is kept in the file, skipped with a
+    ///   warning and reported by [`PerformanceMonitor::skipped_lines`], wherever it is.
+    /// * Every replayed batch is validated exactly as [`PerformanceMonitor::log_batch`]
+    ///   validates a live one (lengths, confidences in [0, 1], finite latencies, counts,
+    ///   request ids unique across the log); labels for request ids that no replayed batch
+    ///   served (their batch was skipped) are ignored with a warning.
     ///
     /// # Errors
-    /// An unusable model name (empty, or with path separators), I/O failures, or a damaged
-    /// line that is not the last ([`MonitorError::CorruptLog`], naming the line).
+    /// An unusable model name (empty, or with path separators); I/O failures;
+    /// [`MonitorError::Locked`] when another monitor has the log open;
+    /// [`MonitorError::CorruptLog`], naming the file and the line, for an event of a known
+    /// kind that does not read or fails validation (the file is left untouched).
     pub fn open(store: &Path, model: &str, clock: Arc<dyn Clock>) -> Result<Self> {
         let mut monitor = Self::in_memory(model, clock)?;
         let path = Self::events_path(store, model);
         let opened = JsonlLog::open::<Event>(&path)?;
-        for event in opened.events {
+        let corrupt = |line: usize, e: MonitorError| MonitorError::CorruptLog {
+            path: path.clone(),
+            line,
+            reason: e.to_string(),
+        };
+        let mut orphan_labels = 0usize;
+        for (line, event) in opened.events {
             match event {
-                Event::Batch { at, batch, .. } => monitor.insert_batch(at, batch),
+                Event::Batch { at, batch, .. } => {
+                    monitor.check_batch(&batch).map_err(|e| corrupt(line, e))?;
+                    // `log_batch` never writes an empty batch; one read back says nothing.
+                    if batch.n_requests() > 0 || batch.drift_score.is_some() {
+                        monitor.insert_batch(at, batch);
+                    }
+                }
                 Event::Labels { labels, .. } => {
                     for (id, y) in labels {
                         if monitor.index.contains_key(&id) {
                             monitor.labels.insert(id, y);
+                        } else {
+                            orphan_labels += 1;
                         }
                     }
                 }
             }
         }
+        if orphan_labels > 0 {
+            tracing::warn!(
+                path = %path.display(),
+                labels = orphan_labels,
+                "labels for request ids that no replayed batch served were ignored"
+            );
+        }
         monitor.log = Some(opened.log);
         monitor.torn = opened.torn;
+        monitor.skipped = opened.skipped;
         Ok(monitor)
+    }
+
+    /// The complete lines of the log that were kept but skipped when it was opened (written
+    /// by a newer version, or unreadable), in file order.
+    pub fn skipped_lines(&self) -> &[SkippedLine] {
+        &self.skipped
     }
 
     /// The monitored model's name.
@@ -460,24 +521,11 @@ impl PerformanceMonitor {
     /// empty or repeated request id (also across batches), more invalid rows than requests.
     /// I/O errors from the log.
     pub fn log_batch(&mut self, batch: PredictionBatch) -> Result<()> {
-        batch.validate()?;
+        self.check_batch(&batch)?;
         // A batch with no request and no drift score says nothing: nothing to record. A drift
         // check over a batch of features is an event on its own, requests or not.
         if batch.n_requests() == 0 && batch.drift_score.is_none() {
             return Ok(());
-        }
-        let ids = batch
-            .request_ids
-            .iter()
-            .chain(batch.failed.iter().map(|f| &f.request_id));
-        for id in ids {
-            if self.index.contains_key(id) || self.failed_ids.contains(id) {
-                return Err(MonitorError::InvalidBatch {
-                    field: "request_ids",
-                    index: None,
-                    reason: format!("request id `{id}` was already logged in an earlier batch"),
-                });
-            }
         }
         let at = self.clock.now();
         let event = Event::Batch {
@@ -490,6 +538,26 @@ impl PerformanceMonitor {
         }
         if let Event::Batch { batch, .. } = event {
             self.insert_batch(at, batch);
+        }
+        Ok(())
+    }
+
+    /// Every check a batch passes before it is counted, live or replayed: its own
+    /// consistency, and request ids not already logged in an earlier batch.
+    fn check_batch(&self, batch: &PredictionBatch) -> Result<()> {
+        batch.validate()?;
+        let ids = batch
+            .request_ids
+            .iter()
+            .chain(batch.failed.iter().map(|f| &f.request_id));
+        for id in ids {
+            if self.index.contains_key(id) || self.failed_ids.contains(id) {
+                return Err(MonitorError::InvalidBatch {
+                    field: "request_ids",
+                    index: None,
+                    reason: format!("request id `{id}` was already logged in an earlier batch"),
+                });
+            }
         }
         Ok(())
     }

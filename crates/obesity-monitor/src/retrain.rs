@@ -17,7 +17,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::clock::Clock;
 use crate::error::{MonitorError, Result};
-use crate::performance::{JsonlLog, PerformanceSummary, TornTail, validate_name};
+use crate::performance::{
+    JsonlLog, LogRecord, PerformanceSummary, SkipReason, SkippedLine, TornTail, newer_version,
+    validate_name,
+};
 
 pub use audit::{AuditOutcome, AuditRecord, Decision, Reason, Veto};
 pub use config::RetrainingTriggerConfig;
@@ -127,6 +130,21 @@ pub struct RetrainTrigger {
     history: Vec<AuditRecord>,
     next_id: u64,
     torn: Option<TornTail>,
+    skipped: Vec<SkippedLine>,
+}
+
+impl LogRecord for AuditRecord {
+    fn unreadable(value: &serde_json::Value) -> Option<SkipReason> {
+        if let Some(newer) = newer_version(value, AUDIT_FORMAT_VERSION) {
+            return Some(newer);
+        }
+        if value.get("v").is_none() || value.get("outcome").is_none() {
+            return Some(SkipReason::NotARecord {
+                detail: "no `v` or `outcome` field".into(),
+            });
+        }
+        audit::unknown_tag(value).map(|detail| SkipReason::NewerFormat { detail })
+    }
 }
 
 impl RetrainTrigger {
@@ -137,12 +155,14 @@ impl RetrainTrigger {
 
     /// Opens (or creates) trigger `name` with its audit trail under `store`, reading its
     /// history back (a torn last line is removed and reported by
-    /// [`RetrainTrigger::torn_tail`]).
+    /// [`RetrainTrigger::torn_tail`]; complete lines written by a newer version, or
+    /// unreadable, are kept, skipped with a warning and reported by
+    /// [`RetrainTrigger::skipped_lines`]).
     ///
     /// # Errors
     /// [`MonitorError::InvalidConfig`] for a bad config or name (empty, with path separators,
-    /// or the reserved `"manual"`); I/O errors; [`MonitorError::CorruptLog`] for a damaged
-    /// line other than the last.
+    /// or the reserved `"manual"`); I/O errors; [`MonitorError::CorruptLog`] for a record of a
+    /// known format that does not read.
     pub fn open(
         store: &Path,
         name: &str,
@@ -159,15 +179,17 @@ impl RetrainTrigger {
         }
         config.validate()?;
         let opened = JsonlLog::open::<AuditRecord>(&Self::audit_path(store, name))?;
-        let next_id = opened.events.iter().map(|r| r.id + 1).max().unwrap_or(0);
+        let history: Vec<AuditRecord> = opened.events.into_iter().map(|(_, r)| r).collect();
+        let next_id = history.iter().map(|r| r.id + 1).max().unwrap_or(0);
         Ok(Self {
             name: name.to_string(),
             config,
             clock,
             log: opened.log,
-            history: opened.events,
+            history,
             next_id,
             torn: opened.torn,
+            skipped: opened.skipped,
         })
     }
 
@@ -184,6 +206,12 @@ impl RetrainTrigger {
     /// The torn last line removed from the audit file when it was opened, if any.
     pub fn torn_tail(&self) -> Option<&TornTail> {
         self.torn.as_ref()
+    }
+
+    /// Complete lines of the audit file that were kept but skipped when it was opened
+    /// (written by a newer version, or unreadable).
+    pub fn skipped_lines(&self) -> &[SkippedLine] {
+        &self.skipped
     }
 
     /// Start of the last retrain that succeeded, if any is in the history.

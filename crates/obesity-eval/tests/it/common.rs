@@ -8,10 +8,13 @@ pub(crate) fn load_json(name: &str) -> Value {
     serde_json::from_str(&text).unwrap_or_else(|e| panic!("parse {path}: {e}"))
 }
 
-/// A number from the reference JSON, where NaN is written as the string "nan".
+/// A number from the reference JSON, where NaN and infinities are written as the strings
+/// "nan", "inf" and "-inf".
 pub(crate) fn num(v: &Value) -> f64 {
     match v {
         Value::String(s) if s == "nan" => f64::NAN,
+        Value::String(s) if s == "inf" => f64::INFINITY,
+        Value::String(s) if s == "-inf" => f64::NEG_INFINITY,
         other => other
             .as_f64()
             .unwrap_or_else(|| panic!("expected a number, got {other}")),

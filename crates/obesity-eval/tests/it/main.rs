@@ -9,5 +9,6 @@ mod importance;
 mod props;
 mod search;
 mod sklearn_vectors;
+mod stats_reference;
 mod support;
 mod uci;

@@ -1,9 +1,9 @@
 //! Turning outcomes into a decision: per-arm figures, the test, the recommendation.
 
-use obesity_eval::{ChiSquareResult, TwoProportionResult};
+use obesity_eval::{
+    Alternative, ChiSquareResult, FisherResult, Interval, TwoProportionResult, WelchResult,
+};
 use serde::{Deserialize, Serialize};
-
-use obesity_eval::WelchResult;
 
 use super::stats;
 use super::{AbTest, MetricKind, Outcome, PrimaryMetric, TestStatus, Variant};
@@ -22,13 +22,22 @@ pub enum Recommendation {
     KeepControl,
 }
 
-/// The statistical test an analysis used, chosen by the metric's kind.
+/// Below this expected count in any cell of the 2×2 success/failure table, a proportion
+/// analysis decides with Fisher's exact test instead of the z-test (Cochran's rule: the
+/// normal and chi-square approximations are not trusted with expected counts under 5).
+pub const FISHER_BELOW_EXPECTED: f64 = 5.0;
+
+/// The statistical test an analysis used, chosen by the metric's kind (and, for proportions,
+/// the sample size: see [`FISHER_BELOW_EXPECTED`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum AbTestMethod {
     /// Pooled two-proportion z-test (statsmodels' `proportions_ztest`), with the 2×2
     /// chi-square alongside.
     TwoProportionZTest,
+    /// Fisher's exact test, two-sided (scipy's `fisher_exact`), used for proportions when an
+    /// expected cell count is below [`FISHER_BELOW_EXPECTED`].
+    FisherExact,
     /// Welch's unequal-variances t-test (scipy's `ttest_ind(equal_var=False)`).
     WelchTTest,
 }
@@ -50,6 +59,10 @@ pub struct VariantSummary {
     pub metric: Option<f64>,
     /// Sample standard deviation (mean metrics, at least two samples).
     pub std_dev: Option<f64>,
+    /// Wilson score interval of the success rate at the analysis' level (proportion metrics,
+    /// at least one sample; statsmodels' `proportion_confint(method="wilson")`).
+    #[serde(default)]
+    pub wilson: Option<Interval>,
 }
 
 /// The result of [`AbTest::analyze`].
@@ -69,15 +82,18 @@ pub struct AbAnalysis {
     pub difference: Option<f64>,
     /// The test used.
     pub test: AbTestMethod,
-    /// Its statistic (z or t).
+    /// Its statistic: z, t, or for Fisher's test the sample odds ratio (`None` when that is
+    /// infinite or undefined, or when the statistic is NaN).
     pub statistic: Option<f64>,
-    /// Two-sided p-value.
+    /// Two-sided p-value (`None` when undefined, e.g. Welch's test on two constant, equal
+    /// samples).
     pub p_value: Option<f64>,
     /// Level of the interval, `1 − α`.
     pub confidence_level: f64,
-    /// Lower end of the confidence interval of the difference.
+    /// Lower end of the confidence interval of the difference: Wald with the z-test,
+    /// Newcombe with Fisher's test, Welch's t interval for means.
     pub ci_low: Option<f64>,
-    /// Upper end of the confidence interval of the difference.
+    /// Upper end of the confidence interval of the difference (as `ci_low`).
     pub ci_high: Option<f64>,
     /// Effect size: Cohen's h (proportions) or Cohen's d (means), treatment vs control.
     pub effect_size: Option<f64>,
@@ -86,6 +102,15 @@ pub struct AbAnalysis {
     /// Pearson's chi-square on the 2×2 success/failure table, Yates-corrected (proportion
     /// metrics; `None` when a column is empty, e.g. no failures at all).
     pub chi_square: Option<ChiSquareResult>,
+    /// Fisher's exact test, two-sided, on `[[s_t, n_t − s_t], [s_c, n_c − s_c]]` (proportion
+    /// metrics, computed whatever the sample size; it decides when an expected count is
+    /// below [`FISHER_BELOW_EXPECTED`]).
+    #[serde(default)]
+    pub fisher: Option<FisherResult>,
+    /// Newcombe's hybrid score interval of `treatment − control` (proportion metrics;
+    /// statsmodels' `confint_proportions_2indep(method="newcomb")`), beside the Wald one.
+    #[serde(default)]
+    pub newcombe: Option<Interval>,
     /// Welch's t-test (mean metrics).
     pub welch: Option<WelchResult>,
     /// `p_value < α`.
@@ -103,7 +128,7 @@ pub struct AbAnalysis {
 }
 
 impl AbTest {
-    fn summarise(&self, variant: Variant) -> (VariantSummary, Vec<f64>) {
+    fn summarise(&self, variant: Variant, level: f64) -> (VariantSummary, Vec<f64>) {
         let mut users = 0;
         let mut values = Vec::new();
         let mut successes = 0u64;
@@ -126,6 +151,11 @@ impl AbTest {
         } else {
             stats::sample_std(&values)
         };
+        let wilson = if proportion {
+            obesity_eval::wilson_interval(successes, n as u64, level).ok()
+        } else {
+            None
+        };
         (
             VariantSummary {
                 variant,
@@ -135,14 +165,21 @@ impl AbTest {
                 successes: proportion.then_some(successes),
                 metric: mean,
                 std_dev,
+                wilson,
             },
             values,
         )
     }
 
-    /// Analyses the outcomes so far: per-arm figures, the test (two-proportion z-test and
-    /// chi-square for proportions, Welch's t-test for means), p-value, confidence interval
+    /// Analyses the outcomes so far: per-arm figures, the test, p-value, confidence interval
     /// of `treatment − control` at level `1 − α`, effect size, and a recommendation.
+    ///
+    /// Proportions: the two-proportion z-test with its Wald interval, and beside it the
+    /// Yates chi-square, Fisher's exact test, a Wilson interval per arm and Newcombe's
+    /// interval of the difference. **Rule:** when every expected count of the 2×2
+    /// success/failure table is at least [`FISHER_BELOW_EXPECTED`] (5) the z-test decides;
+    /// otherwise Fisher's exact test does, and the headline interval is Newcombe's (the
+    /// Wald interval is unreliable exactly there). Means: Welch's t-test.
     ///
     /// With fewer than two outcomes in an arm there is nothing to test: the statistics are
     /// `None` and the recommendation is to keep running (or, once the experiment is over,
@@ -155,8 +192,8 @@ impl AbTest {
         let cfg = &self.state.config;
         let alpha = cfg.significance_level;
         let level = 1.0 - alpha;
-        let (control, c_vals) = self.summarise(Variant::Control);
-        let (treatment, t_vals) = self.summarise(Variant::Treatment);
+        let (control, c_vals) = self.summarise(Variant::Control, level);
+        let (treatment, t_vals) = self.summarise(Variant::Treatment, level);
         let testable = control.samples >= 2 && treatment.samples >= 2;
         let mut a = AbAnalysis {
             experiment: cfg.name.clone(),
@@ -180,6 +217,8 @@ impl AbTest {
             effect_size: None,
             z_test: None,
             chi_square: None,
+            fisher: None,
+            newcombe: None,
             welch: None,
             significant: false,
             min_samples_reached: false,
@@ -196,22 +235,35 @@ impl AbTest {
                         a.treatment.samples as u64,
                     );
                     let (sc, nc) = (a.control.successes.unwrap_or(0), a.control.samples as u64);
+                    let table = [[st, nt - st], [sc, nc - sc]];
                     let z = obesity_eval::two_proportion_z_test_with_level(st, nt, sc, nc, level)?;
-                    a.statistic = Some(z.statistic);
-                    a.p_value = Some(z.p_value);
-                    a.ci_low = Some(z.ci_low);
-                    a.ci_high = Some(z.ci_high);
+                    let fisher = obesity_eval::fisher_exact(table, Alternative::TwoSided)?;
+                    let newcombe = obesity_eval::newcombe_interval(st, nt, sc, nc, level)?;
+                    if min_expected(table) < FISHER_BELOW_EXPECTED {
+                        a.test = AbTestMethod::FisherExact;
+                        a.statistic = Some(fisher.odds_ratio).filter(|x| x.is_finite());
+                        a.p_value = Some(fisher.p_value);
+                        a.ci_low = Some(newcombe.low);
+                        a.ci_high = Some(newcombe.high);
+                    } else {
+                        a.statistic = Some(z.statistic);
+                        a.p_value = Some(z.p_value);
+                        a.ci_low = Some(z.ci_low);
+                        a.ci_high = Some(z.ci_high);
+                    }
                     a.effect_size = Some(z.cohens_h);
                     a.z_test = Some(z);
+                    a.fisher = Some(fisher);
+                    a.newcombe = Some(newcombe);
                     // A column of zeros (no failures, or no successes, anywhere) has no
-                    // chi-square test; the z-test above still stands.
-                    a.chi_square =
-                        obesity_eval::chi_square_2x2([[st, nt - st], [sc, nc - sc]]).ok();
+                    // chi-square test; the tests above still stand.
+                    a.chi_square = obesity_eval::chi_square_2x2(table).ok();
                 }
                 MetricKind::Mean => {
                     let w = obesity_eval::welch_t_test(&t_vals, &c_vals, level)?;
-                    a.statistic = Some(w.statistic);
-                    a.p_value = Some(w.p_value);
+                    // Two constant, equal samples: t and p are NaN (scipy), i.e. no test.
+                    a.statistic = Some(w.statistic).filter(|x| !x.is_nan());
+                    a.p_value = Some(w.p_value).filter(|p| !p.is_nan());
                     a.ci_low = Some(w.ci_low);
                     a.ci_high = Some(w.ci_high);
                     a.effect_size = w.cohens_d;
@@ -285,8 +337,27 @@ impl AbTest {
                 ),
             )
         };
+        if a.test == AbTestMethod::FisherExact {
+            a.explanation.push_str(&format!(
+                " (Fisher's exact test: an expected count is below {FISHER_BELOW_EXPECTED})"
+            ));
+        }
         Ok(a)
     }
+}
+
+/// The smallest expected count of a 2×2 table under independence (0 for an empty margin).
+fn min_expected(table: [[u64; 2]; 2]) -> f64 {
+    let rows = [table[0][0] + table[0][1], table[1][0] + table[1][1]];
+    let cols = [table[0][0] + table[1][0], table[0][1] + table[1][1]];
+    let total = (rows[0] + rows[1]) as f64;
+    let mut least = f64::INFINITY;
+    for r in rows {
+        for c in cols {
+            least = least.min(r as f64 * c as f64 / total);
+        }
+    }
+    least
 }
 
 /// A p-value for a sentence: four decimals, or scientific notation when that would print 0.

@@ -1,7 +1,26 @@
-//! An append-only JSON-lines file that survives crashes: each event is one line written with
-//! a single `write` and an `fsync`, so a crash can tear at most the line being written; on
-//! reopen a torn last line is reported and cut off, and every earlier line is kept. The file
-//! is locked (an advisory exclusive lock) while open, so two writers never interleave.
+//! An append-only JSON-lines file that survives crashes and newer versions: each event is
+//! one line written with a single `write` and an `fsync`, so a crash can tear at most the
+//! line being written, and a torn line never has its newline.
+//!
+//! On reopen, line by line:
+//! * a last line **without** its trailing newline that is not valid JSON is a torn write: it
+//!   is reported ([`TornTail`]) and cut off — the only bytes this module ever removes;
+//!   a last line without its newline that *is* valid JSON is a complete record whose newline
+//!   was lost: the newline is added and the line read like any other;
+//! * a complete line holding a record of a kind or format version this build does not know
+//!   (written by a newer version) is kept on disk, skipped, logged as a warning and reported
+//!   ([`SkippedLine`]), wherever it is in the file;
+//! * a complete line that is not valid JSON (disk damage, or a torn write that someone else's
+//!   appends were glued to), or valid JSON that is no record at all, is likewise kept,
+//!   skipped, warned about and reported: it may still be recoverable by hand, so it is never
+//!   deleted;
+//! * a line that claims to be a record this build knows but does not read as one is damage
+//!   to data the monitor depends on: opening fails with [`MonitorError::CorruptLog`] naming
+//!   the file and the line, and the file is left untouched.
+//!
+//! Skipped lines survive [`JsonlLog::rewrite`] (compaction), at the head of the new file.
+//! The file is locked (an advisory exclusive lock) while open, so two writers never
+//! interleave.
 
 use std::fs::{self, File, OpenOptions, TryLockError};
 use std::io::{Read, Write};
@@ -12,8 +31,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{MonitorError, Result};
 
-/// A damaged last line found (and removed) when a JSON-lines log was reopened: the trace of
-/// a write interrupted by a crash. Everything before it was kept.
+/// A torn last line found (and removed) when a JSON-lines log was reopened: the trace of a
+/// write interrupted by a crash. It had no trailing newline and was not valid JSON;
+/// everything before it was kept.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TornTail {
     /// The log file.
@@ -26,19 +46,76 @@ pub struct TornTail {
     pub reason: String,
 }
 
+/// Why a complete line of a log was kept on disk but not replayed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum SkipReason {
+    /// Valid JSON holding a record kind or format version this build does not know: the line
+    /// was written by a newer version.
+    NewerFormat {
+        /// What was not understood (the event kind, or the version).
+        detail: String,
+    },
+    /// Valid JSON that is not a record at all (not an object, or without the field that
+    /// names its kind).
+    NotARecord {
+        /// What is missing.
+        detail: String,
+    },
+    /// Not valid JSON.
+    MalformedJson {
+        /// The JSON parser's message.
+        error: String,
+    },
+}
+
+/// A complete line of a JSON-lines log that was kept on disk but skipped when the log was
+/// read back (see [`SkipReason`]). A warning is logged for each.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SkippedLine {
+    /// The log file.
+    pub path: PathBuf,
+    /// 1-based line number when the log was opened.
+    pub line: usize,
+    /// Why it was skipped.
+    pub reason: SkipReason,
+}
+
+/// A record type stored in a [`JsonlLog`].
+pub(crate) trait LogRecord: DeserializeOwned {
+    /// Why `value` — one parsed line, a JSON object — is not a record this build can read:
+    /// a kind or format version from a newer build ([`SkipReason::NewerFormat`]) or no
+    /// record at all ([`SkipReason::NotARecord`]). `None` means the line claims to be a
+    /// record this build knows, so failing to read it is damage.
+    fn unreadable(value: &serde_json::Value) -> Option<SkipReason>;
+}
+
+/// [`SkipReason::NewerFormat`] when the line's `v` field is a number above `current`.
+pub(crate) fn newer_version(value: &serde_json::Value, current: u32) -> Option<SkipReason> {
+    let v = value.get("v")?.as_u64()?;
+    (v > u64::from(current)).then(|| SkipReason::NewerFormat {
+        detail: format!("format version {v} (this build reads up to {current})"),
+    })
+}
+
 /// The open log. Appends only; readers load everything at open time.
 #[derive(Debug)]
 pub(crate) struct JsonlLog {
     path: PathBuf,
     file: File,
     len: u64,
+    /// The skipped lines' bytes (without newline), kept through rewrites.
+    kept: Vec<Vec<u8>>,
 }
 
 /// What [`JsonlLog::open`] found on disk.
 pub(crate) struct Opened<T> {
     pub(crate) log: JsonlLog,
-    pub(crate) events: Vec<T>,
+    /// The records, each with its 1-based line number.
+    pub(crate) events: Vec<(usize, T)>,
     pub(crate) torn: Option<TornTail>,
+    pub(crate) skipped: Vec<SkippedLine>,
 }
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> MonitorError + '_ {
@@ -50,11 +127,8 @@ fn io(path: &Path) -> impl FnOnce(std::io::Error) -> MonitorError + '_ {
 
 impl JsonlLog {
     /// Opens (creating it and its directory if needed) the log at `path` and reads every
-    /// event back. A last line that does not parse is a torn write: it is logged as a
-    /// warning, cut off the file and reported in [`Opened::torn`]. A bad line anywhere else
-    /// is not a crash artefact but damage, so it is an error naming the line, and the file
-    /// is left untouched.
-    pub(crate) fn open<T: DeserializeOwned>(path: &Path) -> Result<Opened<T>> {
+    /// record back, as the module documentation describes.
+    pub(crate) fn open<T: LogRecord>(path: &Path) -> Result<Opened<T>> {
         if let Some(dir) = path.parent() {
             fs::create_dir_all(dir).map_err(io(dir))?;
         }
@@ -78,7 +152,8 @@ impl JsonlLog {
         let mut bytes = Vec::new();
         file.read_to_end(&mut bytes).map_err(io(path))?;
 
-        // Split into (start, end, terminated) segments, one per line.
+        // Split into (start, end, terminated) segments, one per line; only the last can be
+        // unterminated.
         let mut segments = Vec::new();
         let mut start = 0usize;
         for (i, b) in bytes.iter().enumerate() {
@@ -90,41 +165,59 @@ impl JsonlLog {
         if start < bytes.len() {
             segments.push((start, bytes.len(), false));
         }
-        let last_content = segments
-            .iter()
-            .rposition(|&(s, e, _)| bytes.get(s..e).is_some_and(|l| !is_blank(l)));
 
         let mut events = Vec::with_capacity(segments.len());
-        let mut good_end = 0usize;
+        let mut skipped = Vec::new();
+        let mut kept = Vec::new();
         let mut torn = None;
+        let mut good_end = bytes.len();
         let mut needs_newline = false;
         for (idx, &(s, e, terminated)) in segments.iter().enumerate() {
+            let line_no = idx + 1;
             let line = bytes.get(s..e).unwrap_or_default();
             if is_blank(line) {
-                good_end = if terminated { e + 1 } else { e };
                 continue;
             }
-            match serde_json::from_slice::<T>(line) {
-                Ok(ev) => {
-                    events.push(ev);
-                    good_end = if terminated { e + 1 } else { e };
-                    needs_newline = !terminated;
-                }
-                Err(err) if Some(idx) == last_content => {
+            let value = match serde_json::from_slice::<serde_json::Value>(line) {
+                Ok(value) => value,
+                // No newline and no complete JSON value: a write cut short by a crash.
+                Err(err) if !terminated => {
                     torn = Some(TornTail {
                         path: path.to_path_buf(),
-                        line: idx + 1,
+                        line: line_no,
                         bytes_removed: (bytes.len() - s) as u64,
                         reason: err.to_string(),
                     });
                     good_end = s;
-                    needs_newline = false;
                     break;
                 }
                 Err(err) => {
+                    let reason = SkipReason::MalformedJson {
+                        error: err.to_string(),
+                    };
+                    skip(path, line_no, reason, line, &mut skipped, &mut kept);
+                    continue;
+                }
+            };
+            // A complete value: if the newline after it was lost, restore it.
+            needs_newline = !terminated;
+            let unreadable = if value.is_object() {
+                T::unreadable(&value)
+            } else {
+                Some(SkipReason::NotARecord {
+                    detail: "not a JSON object".into(),
+                })
+            };
+            if let Some(reason) = unreadable {
+                skip(path, line_no, reason, line, &mut skipped, &mut kept);
+                continue;
+            }
+            match serde_json::from_value::<T>(value) {
+                Ok(ev) => events.push((line_no, ev)),
+                Err(err) => {
                     return Err(MonitorError::CorruptLog {
                         path: path.to_path_buf(),
-                        line: idx + 1,
+                        line: line_no,
                         reason: err.to_string(),
                     });
                 }
@@ -137,14 +230,14 @@ impl JsonlLog {
                 line = t.line,
                 bytes = t.bytes_removed,
                 reason = %t.reason,
-                "torn last line in monitoring log (interrupted write); removed it, earlier lines kept"
+                "torn last line in log (interrupted write, no newline); removed it, earlier lines kept"
             );
             file.set_len(good_end as u64).map_err(io(path))?;
             file.sync_all().map_err(io(path))?;
         }
         let mut len = good_end as u64;
         if needs_newline {
-            // The last event is complete but its newline never reached the disk.
+            // The last line is complete but its newline never reached the disk.
             file.write_all(b"\n").map_err(io(path))?;
             file.sync_data().map_err(io(path))?;
             len += 1;
@@ -154,9 +247,11 @@ impl JsonlLog {
                 path: path.to_path_buf(),
                 file,
                 len,
+                kept,
             },
             events,
             torn,
+            skipped,
         })
     }
 
@@ -184,10 +279,16 @@ impl JsonlLog {
 
     /// Replaces the whole log with `events`, atomically: they are written to a locked
     /// temporary file next to it, fsynced, and renamed over the log, so a crash leaves either
-    /// the old log or the new one. The log stays locked throughout.
+    /// the old log or the new one. The log stays locked throughout. Lines skipped at open
+    /// (newer formats, malformed JSON) are written first, unchanged: a rewrite never drops
+    /// data this build could not read.
     pub(crate) fn rewrite<T: Serialize>(&mut self, events: &[T]) -> Result<()> {
         let tmp = self.path.with_extension("jsonl.rewrite-tmp");
         let mut buf = Vec::new();
+        for line in &self.kept {
+            buf.extend_from_slice(line);
+            buf.push(b'\n');
+        }
         for e in events {
             serde_json::to_writer(&mut buf, e).map_err(|source| MonitorError::Json {
                 path: tmp.clone(),
@@ -231,4 +332,41 @@ impl JsonlLog {
 
 fn is_blank(line: &[u8]) -> bool {
     line.iter().all(u8::is_ascii_whitespace)
+}
+
+/// Records a skipped line: a warning, a report, and its bytes kept for rewrites.
+fn skip(
+    path: &Path,
+    line: usize,
+    reason: SkipReason,
+    bytes: &[u8],
+    skipped: &mut Vec<SkippedLine>,
+    kept: &mut Vec<Vec<u8>>,
+) {
+    match &reason {
+        SkipReason::NewerFormat { detail } => tracing::warn!(
+            path = %path.display(),
+            line,
+            detail = %detail,
+            "log line written by a newer version (unknown kind or format): kept and skipped"
+        ),
+        SkipReason::NotARecord { detail } => tracing::warn!(
+            path = %path.display(),
+            line,
+            detail = %detail,
+            "log line is not a record: kept on disk and skipped"
+        ),
+        SkipReason::MalformedJson { error } => tracing::warn!(
+            path = %path.display(),
+            line,
+            error = %error,
+            "log line is not valid JSON: kept on disk and skipped"
+        ),
+    }
+    skipped.push(SkippedLine {
+        path: path.to_path_buf(),
+        line,
+        reason,
+    });
+    kept.push(bytes.to_vec());
 }

@@ -434,6 +434,90 @@ fn proportion_analysis_matches_scipy() -> TestResult {
     Ok(())
 }
 
+/// Wilson per arm, Newcombe for the difference and Fisher's exact test beside the z-test,
+/// against statsmodels and scipy (scripts/monitor_ops_reference.py).
+fn check_intervals(a: &obesity_monitor::AbAnalysis, r: &Value) {
+    let arr = |key: &str| -> (f64, f64) {
+        let v = r[key].as_array().cloned().unwrap_or_default();
+        let g = |i: usize| v.get(i).and_then(Value::as_f64).unwrap_or(f64::NAN);
+        (g(0), g(1))
+    };
+    for (got, key) in [
+        (a.treatment.wilson, "wilson_treatment"),
+        (a.control.wilson, "wilson_control"),
+        (a.newcombe, "newcombe"),
+    ] {
+        let (lo, hi) = arr(key);
+        let ci = got.unwrap_or_else(|| panic!("no {key}"));
+        assert!(
+            (ci.low - lo).abs() < 1e-12 && (ci.high - hi).abs() < 1e-12,
+            "{key}: {ci:?} vs ({lo}, {hi})"
+        );
+        assert!((ci.level - 0.95).abs() < 1e-15);
+    }
+    let fisher = a.fisher.as_ref().unwrap_or_else(|| panic!("no fisher"));
+    assert!((fisher.p_value - num(r, &["fisher_p_value"])).abs() < 1e-12);
+    assert!((fisher.odds_ratio - num(r, &["odds_ratio"])).abs() < 1e-12);
+}
+
+#[test]
+fn proportion_analysis_reports_wilson_newcombe_and_fisher() -> TestResult {
+    let r = reference()?;
+    let p = &r["proportion_intervals"];
+    let c = ManualClock::new(t0());
+    let mut t = running(config(), &c)?;
+    fill(&mut t, (60, 100), (45, 100))?;
+    let a = t.analyze()?;
+    check_intervals(&a, p);
+    // Large expected counts (min 47.5): the z-test decides and its Wald interval headlines.
+    assert!(num(p, &["min_expected"]) >= obesity_monitor::FISHER_BELOW_EXPECTED);
+    assert_eq!(a.test, AbTestMethod::TwoProportionZTest);
+    assert_eq!(a.p_value, a.z_test.as_ref().map(|z| z.p_value));
+    assert_eq!(a.ci_low, a.z_test.as_ref().map(|z| z.ci_low));
+    Ok(())
+}
+
+/// 8/10 against 3/10: an expected count is 4.5 < 5, so Fisher's exact test decides. The
+/// z-test alone calls it significant (p = 0.025); Fisher's test does not (p = 0.070).
+#[test]
+fn small_samples_are_decided_by_fishers_exact_test() -> TestResult {
+    let r = reference()?;
+    let p = &r["small_sample"];
+    let c = ManualClock::new(t0());
+    let mut t = running(
+        ABTestConfig {
+            min_samples_per_variant: 10,
+            ..config()
+        },
+        &c,
+    )?;
+    fill(&mut t, (8, 10), (3, 10))?;
+    let a = t.analyze()?;
+    check_intervals(&a, p);
+    assert!(num(p, &["min_expected"]) < obesity_monitor::FISHER_BELOW_EXPECTED);
+    assert_eq!(a.test, AbTestMethod::FisherExact);
+    let fisher_p = num(p, &["fisher_p_value"]);
+    assert!(a.p_value.is_some_and(|x| (x - fisher_p).abs() < 1e-12));
+    assert!(a.z_test.as_ref().is_some_and(|z| z.p_value < 0.05));
+    assert!(!a.significant, "{a:?}");
+    assert_eq!(a.recommendation, Recommendation::KeepRunning);
+    assert!(a.explanation.contains("Fisher"), "{}", a.explanation);
+    // The headline interval is Newcombe's, the statistic the odds ratio.
+    assert_eq!(
+        (a.ci_low, a.ci_high),
+        (a.newcombe.map(|i| i.low), a.newcombe.map(|i| i.high))
+    );
+    assert!(
+        a.statistic
+            .is_some_and(|x| (x - num(p, &["odds_ratio"])).abs() < 1e-12)
+    );
+    // The analysis, with its new parts, survives JSON.
+    let text = serde_json::to_string(&a)?;
+    let back: obesity_monitor::AbAnalysis = serde_json::from_str(&text)?;
+    assert_eq!(back, a);
+    Ok(())
+}
+
 #[test]
 fn a_better_control_is_kept() -> TestResult {
     let c = ManualClock::new(t0());
@@ -634,5 +718,40 @@ fn state_is_persisted_atomically_and_reopens() -> TestResult {
         AbTest::open(dir.path(), "absent", Arc::new(c.clone())),
         Err(MonitorError::Io { .. })
     ));
+    Ok(())
+}
+
+/// Welch's test on two constant, equal arms has no p-value (scipy: NaN); before issue 12 it
+/// reported p = 1. The analysis shows "no test" rather than a NaN, and decides nothing.
+#[test]
+fn constant_equal_mean_outcomes_have_no_p_value() -> TestResult {
+    let c = ManualClock::new(t0());
+    let cfg = ABTestConfig {
+        min_samples_per_variant: 3,
+        primary_metric: PrimaryMetric {
+            name: "score".into(),
+            kind: MetricKind::Mean,
+            higher_is_better: true,
+        },
+        ..config()
+    };
+    let mut t = running(cfg, &c)?;
+    for i in 0..40 {
+        let id = format!("u{i}");
+        t.assign(&id, &no_features());
+        t.record_outcome(&id, Outcome::Value(0.75))?;
+    }
+    let a = t.analyze()?;
+    let w = a.welch.as_ref().ok_or("no welch result")?;
+    assert!(
+        w.p_value.is_nan() && w.statistic.is_nan() && w.df == 1.0,
+        "{w:?}"
+    );
+    assert_eq!((a.p_value, a.statistic), (None, None));
+    assert!(!a.significant && a.min_samples_reached);
+    assert_eq!(a.recommendation, Recommendation::KeepRunning);
+    assert!(a.explanation.contains("n/a"), "{}", a.explanation);
+    let back: obesity_monitor::AbAnalysis = serde_json::from_str(&serde_json::to_string(&a)?)?;
+    assert!(back.welch.is_some_and(|w| w.p_value.is_nan()));
     Ok(())
 }

@@ -4,5 +4,6 @@ mod abtest;
 mod alerts;
 mod drift;
 mod drift_reference;
+mod event_log;
 mod perf;
 mod retrain;

@@ -386,8 +386,10 @@ fn a_torn_last_line_is_reported_and_cut_and_earlier_lines_survive()
     Ok(())
 }
 
+/// A complete (newline-terminated) line of garbage is not a torn write: it is kept on disk
+/// and skipped, never cut (the earlier behaviour deleted it; see tests/it/event_log.rs).
 #[test]
-fn garbage_as_last_line_is_treated_as_torn() -> Result<(), Box<dyn std::error::Error>> {
+fn garbage_as_complete_last_line_is_kept_and_skipped() -> Result<(), Box<dyn std::error::Error>> {
     let dir = tempfile::tempdir()?;
     let c = clock();
     let path = PerformanceMonitor::events_path(dir.path(), "obesity");
@@ -396,9 +398,15 @@ fn garbage_as_last_line_is_treated_as_torn() -> Result<(), Box<dyn std::error::E
         m.log_batch(batch("a", "1"))?;
     }
     append(&path, b"\x00\xffnot json at all\n")?;
+    let before = std::fs::read(&path)?;
     let m = PerformanceMonitor::open(dir.path(), "obesity", Arc::new(c.clone()))?;
-    assert_eq!(m.torn_tail().map(|t| t.line), Some(2));
+    assert!(m.torn_tail().is_none());
+    assert_eq!(
+        m.skipped_lines().iter().map(|l| l.line).collect::<Vec<_>>(),
+        [2]
+    );
     assert_eq!(m.summary_hours(1).n_batches, 1);
+    assert_eq!(std::fs::read(&path)?, before);
     Ok(())
 }
 
@@ -428,7 +436,7 @@ fn a_complete_last_line_without_newline_is_kept() -> Result<(), Box<dyn std::err
 }
 
 #[test]
-fn damage_before_the_last_line_is_an_error_naming_the_line()
+fn a_known_event_that_does_not_read_is_an_error_naming_the_line()
 -> Result<(), Box<dyn std::error::Error>> {
     let dir = tempfile::tempdir()?;
     let c = clock();
@@ -437,18 +445,17 @@ fn damage_before_the_last_line_is_an_error_naming_the_line()
         let mut m = PerformanceMonitor::open(dir.path(), "obesity", Arc::new(c.clone()))?;
         m.log_batch(batch("a", "1"))?;
     }
-    append(&path, b"{broken\n")?;
-    {
-        let mut m = PerformanceMonitor::open(dir.path(), "obesity", Arc::new(c.clone()));
-        // The broken line was last, so it was cut; put it back in the middle this time.
-        assert!(m.as_mut().is_ok_and(|m| m.torn_tail().is_some()));
-    }
     let good = std::fs::read(&path)?;
-    let mut damaged = b"{broken\n".to_vec();
+    // A batch event whose batch is not a batch: damage to a kind this build knows.
+    let mut damaged =
+        b"{\"event\":\"batch\",\"v\":1,\"at\":\"2026-03-01T12:00:00Z\",\"batch\":7}\n".to_vec();
     damaged.extend_from_slice(&good);
     std::fs::write(&path, &damaged)?;
     match PerformanceMonitor::open(dir.path(), "obesity", Arc::new(c.clone())) {
-        Err(MonitorError::CorruptLog { line, .. }) => assert_eq!(line, 1),
+        Err(MonitorError::CorruptLog { line, path: p, .. }) => {
+            assert_eq!(line, 1);
+            assert_eq!(p, path);
+        }
         other => panic!("expected CorruptLog, got {other:?}"),
     }
     // The file was not touched.
