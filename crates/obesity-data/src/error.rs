@@ -1,6 +1,8 @@
 //! The crate's one error type. Every variant that comes from a file names the file, the line
-//! (as an editor numbers it: the header is line 1, the first data row line 2), the column,
-//! the value as written and what was expected, so a user can open the file and fix it.
+//! (as an editor numbers it: `\n`, `\r\n` and a lone `\r` each end a line, and a record
+//! is on the line where it starts), the column, the value as written and what was expected,
+//! so a user can open the file and fix it. Messages quote at most the first 64 characters
+//! of a value (the fields keep it whole), so a hostile 10 MB field gives a short message.
 
 use std::fmt;
 
@@ -17,13 +19,15 @@ pub enum DataError {
     /// The header lacks one or more required columns (all of them are listed at once, so one
     /// fix is enough). The target `NObeyesdad` is optional and never reported here.
     #[error(
-        "{file}:1: missing column(s) {}; expected every one of the 16 feature columns (found: {})",
+        "{file}:{line}: missing column(s) {}; expected every one of the 16 feature columns (found: {})",
         list(missing),
         list(found)
     )]
     MissingColumns {
         /// Source file.
         file: String,
+        /// Line of the header (1 unless blank lines come first).
+        line: u64,
         /// The required columns the header does not have, in schema order.
         missing: Vec<String>,
         /// The header as read (trimmed, BOM removed).
@@ -31,20 +35,24 @@ pub enum DataError {
     },
     /// The header is a single field containing another separator: the file is most likely
     /// `;`- or tab-separated (a European-locale spreadsheet export).
-    #[error("{file}:1: the header is one field containing `{found}`; expected comma-separated columns (load it with `LoadOptions::delimiter(b'{found}')`)", found = .found.escape_default())]
+    #[error("{file}:{line}: the header is one field containing `{found}`; expected comma-separated columns (load it with `LoadOptions::delimiter(b'{found}')`)", found = .found.escape_default())]
     WrongDelimiter {
         /// Source file.
         file: String,
+        /// Line of the header (1 unless blank lines come first).
+        line: u64,
         /// The separator the header seems to use.
         found: char,
     },
     /// The header names the same schema column twice, so which one to read is ambiguous.
     #[error(
-        "{file}:1: column `{column}` appears twice in the header (fields {first} and {second}); expected each column once"
+        "{file}:{line}: column `{column}` appears twice in the header (fields {first} and {second}); expected each column once"
     )]
     DuplicateColumn {
         /// Source file.
         file: String,
+        /// Line of the header (1 unless blank lines come first).
+        line: u64,
         /// The repeated column name.
         column: &'static str,
         /// 1-based position of the first occurrence.
@@ -54,7 +62,8 @@ pub enum DataError {
     },
     /// A numeric field that does not parse as a finite number.
     #[error(
-        "{file}:{line}: column `{column}`: value `{value}` is not a number; expected a number from {min} to {max} ({unit})"
+        "{file}:{line}: column `{column}`: value {} is not a number; expected a number from {min} to {max} ({unit})",
+        quoted(value)
     )]
     NotNumeric {
         /// Source file.
@@ -73,7 +82,10 @@ pub enum DataError {
         unit: String,
     },
     /// A required field is empty or a missing-value marker (`NA`, `NaN`, `?` ...).
-    #[error("{file}:{line}: column `{column}`: value `{value}` is missing; expected {expected}")]
+    #[error(
+        "{file}:{line}: column `{column}`: value {} is missing; expected {expected}",
+        quoted(value)
+    )]
     MissingValue {
         /// Source file.
         file: String,
@@ -88,7 +100,8 @@ pub enum DataError {
     },
     /// A categorical or `yes`/`no` field with a level the schema does not know.
     #[error(
-        "{file}:{line}: column `{column}`: unknown value `{value}`; expected one of {}",
+        "{file}:{line}: column `{column}`: unknown value {}; expected one of {}",
+        quoted(value),
         list(allowed)
     )]
     UnknownCategory {
@@ -105,7 +118,8 @@ pub enum DataError {
     },
     /// A number outside the schema's valid range (a typo, or the wrong unit: cm for m).
     #[error(
-        "{file}:{line}: column `{column}`: value `{value}` is out of range; expected {min} to {max} ({unit})"
+        "{file}:{line}: column `{column}`: value {} is out of range; expected {min} to {max} ({unit})",
+        quoted(value)
     )]
     OutOfRange {
         /// Source file.
@@ -153,7 +167,8 @@ pub enum DataError {
     },
     /// A field holds bytes that are not UTF-8 (often a Latin-1 export).
     #[error(
-        "{file}:{line}: column `{column}`: value `{value}` is not valid UTF-8 (first bad byte at file offset {byte_offset}); expected UTF-8 text"
+        "{file}:{line}: column `{column}`: value {} is not valid UTF-8 (first bad byte at file offset {byte_offset}); expected UTF-8 text",
+        quoted(value)
     )]
     NotUtf8 {
         /// Source file.
@@ -267,8 +282,10 @@ impl DataError {
     pub fn line(&self) -> Option<u64> {
         use DataError::*;
         match self {
-            MissingColumns { .. } | WrongDelimiter { .. } | DuplicateColumn { .. } => Some(1),
-            NotNumeric { line, .. }
+            MissingColumns { line, .. }
+            | WrongDelimiter { line, .. }
+            | DuplicateColumn { line, .. }
+            | NotNumeric { line, .. }
             | MissingValue { line, .. }
             | UnknownCategory { line, .. }
             | OutOfRange { line, .. }
@@ -307,16 +324,58 @@ impl DataError {
     }
 }
 
-/// Formats names as `` `a`, `b` `` for messages.
+/// At most this many characters of a value are quoted in a message; a longer value is cut
+/// there and its length in bytes given instead.
+const QUOTED_CHARS: usize = 64;
+
+/// At most this many names are listed in a message (a header can have millions of fields).
+const LISTED_NAMES: usize = 40;
+
+/// Quotes `value` for a message as `` `value` ``, or for a value of more than
+/// [`QUOTED_CHARS`] characters as `` `first 64 characters`… (N bytes) ``.
+pub(crate) fn quoted(value: &str) -> impl fmt::Display + '_ {
+    Shown { value, tick: "`" }
+}
+
+/// `value` for a message as it is, or cut like [`quoted`] when it is long.
+pub(crate) fn shown(value: &str) -> impl fmt::Display + '_ {
+    Shown { value, tick: "" }
+}
+
+struct Shown<'a> {
+    value: &'a str,
+    tick: &'static str,
+}
+
+impl fmt::Display for Shown<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let Shown { value, tick } = self;
+        match value.char_indices().nth(QUOTED_CHARS) {
+            Some((cut, _)) => write!(
+                f,
+                "{tick}{}{tick}… ({} bytes)",
+                value.get(..cut).unwrap_or_default(),
+                value.len()
+            ),
+            None => write!(f, "{tick}{value}{tick}"),
+        }
+    }
+}
+
+/// Formats names as `` `a`, `b` `` for messages: each one [`quoted`], and at most
+/// [`LISTED_NAMES`] of them.
 fn list(names: &[String]) -> impl fmt::Display + '_ {
     struct List<'a>(&'a [String]);
     impl fmt::Display for List<'_> {
         fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-            for (i, n) in self.0.iter().enumerate() {
+            for (i, n) in self.0.iter().take(LISTED_NAMES).enumerate() {
                 if i > 0 {
                     f.write_str(", ")?;
                 }
-                write!(f, "`{n}`")?;
+                write!(f, "{}", quoted(n))?;
+            }
+            if self.0.len() > LISTED_NAMES {
+                write!(f, ", … ({} more)", self.0.len() - LISTED_NAMES)?;
             }
             Ok(())
         }

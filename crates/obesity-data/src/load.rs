@@ -3,14 +3,21 @@
 //! The whole input is held in memory (the raw fingerprint needs every byte anyway, and the
 //! UCI file is 260 KB); rows are read into one reused `csv::ByteRecord` and parsed field by
 //! field without allocating, except on the error path.
+//!
+//! Line numbers are an editor's, counted here from byte offsets rather than taken from the
+//! `csv` crate (which counts `\n` bytes only, and counts the `\n` of a CRLF with the next
+//! record): `\n`, `\r\n` and a lone `\r` each end a line, and a record is on the line of
+//! its first byte. Every step is linear in the input, including the error paths: a bad
+//! byte's offset is found by re-reading only its own record with `csv_core`.
 
+use std::cell::RefCell;
 use std::fmt;
 use std::io::Read;
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use crate::error::{DataError, Result};
+use crate::error::{DataError, Result, quoted};
 use crate::fingerprint::Fingerprint;
 use crate::record::{Frequency, Gender, ObesityLevel, ObesityRecord, Transport};
 use crate::schema::{ColumnKind, Schema, TARGET_COLUMN};
@@ -76,7 +83,7 @@ impl LoadOptions {
 /// A row a lenient load set aside, with the reason.
 #[derive(Debug)]
 pub struct RejectedRow {
-    /// Line of the row (header = 1).
+    /// Line where the row starts, as an editor numbers it (header = 1).
     pub line: u64,
     /// Why it was rejected (names the column and value).
     pub error: DataError,
@@ -104,7 +111,8 @@ impl fmt::Display for LoadWarning {
             LoadWarning::ExtraColumn { column, position } => {
                 write!(
                     f,
-                    "extra column `{column}` (field {position}) is not in the schema and was ignored"
+                    "extra column {} (field {position}) is not in the schema and was ignored",
+                    quoted(column)
                 )
             }
             LoadWarning::NoTargetColumn => {
@@ -130,7 +138,8 @@ pub struct Loaded {
     pub source: String,
     /// The good rows, in file order.
     pub records: Vec<ObesityRecord>,
-    /// The line of each record (header = 1), parallel to `records`.
+    /// The line where each record starts, as an editor numbers it (header = 1), parallel to
+    /// `records`.
     pub lines: Vec<u64>,
     /// Rows a lenient load set aside (always empty in strict mode).
     pub rejected: Vec<RejectedRow>,
@@ -195,22 +204,26 @@ pub fn load_csv_bytes(
     let mut row = csv::ByteRecord::new();
     let header_read = reader
         .read_byte_record(&mut row)
-        .map_err(|e| malformed(&file, &e))?;
+        .map_err(|e| malformed(&file, &e, &mut LineCounter::new(bytes)))?;
     if !header_read {
         return Err(DataError::EmptyFile { file });
     }
-    let header = read_header(&row, &file, bytes)?;
-    let columns = bind_columns(&header, &file).map_err(|e| match (&e, header.as_slice()) {
-        // One field holding another separator: say so rather than list 16 missing columns.
-        (DataError::MissingColumns { .. }, [only]) => [';', '\t', '|', ',']
-            .into_iter()
-            .find(|c| *c as u32 != u32::from(options.delimiter) && only.contains(*c))
-            .map_or(e, |found| DataError::WrongDelimiter {
-                file: file.clone(),
-                found,
-            }),
-        _ => e,
-    })?;
+    let mut lines = LineCounter::new(bytes);
+    let header_line = lines.record_line(row.position());
+    let header = read_header(&row, &file, bytes, header_line, options.delimiter)?;
+    let columns =
+        bind_columns(&header, &file, header_line).map_err(|e| match (&e, header.as_slice()) {
+            // One field holding another separator: say so rather than list 16 missing columns.
+            (DataError::MissingColumns { .. }, [only]) => [';', '\t', '|', ',']
+                .into_iter()
+                .find(|c| *c as u32 != u32::from(options.delimiter) && only.contains(*c))
+                .map_or(e, |found| DataError::WrongDelimiter {
+                    file: file.clone(),
+                    line: header_line,
+                    found,
+                }),
+            _ => e,
+        })?;
 
     let mut warnings = Vec::new();
     for (i, name) in header.iter().enumerate() {
@@ -227,12 +240,14 @@ pub fn load_csv_bytes(
 
     let mut missing = vec![0usize; 17];
     let mut records = Vec::with_capacity(bytes.len() / 100);
-    let mut lines = Vec::with_capacity(bytes.len() / 100);
+    let mut record_lines = Vec::with_capacity(bytes.len() / 100);
     let mut rejected = Vec::new();
     let mut data_rows = 0usize;
     let parser = RowParser {
         file: &file,
         input: bytes,
+        delimiter: options.delimiter,
+        core: RefCell::new(None),
         columns: &columns,
         header: &header,
         ranges: numeric_ranges(),
@@ -243,7 +258,7 @@ pub fn load_csv_bytes(
             Ok(true) => {}
             Ok(false) => break,
             Err(e) => {
-                let error = malformed(&file, &e);
+                let error = malformed(&file, &e, &mut lines);
                 match options.mode {
                     LoadMode::Strict => return Err(error),
                     LoadMode::Lenient => {
@@ -257,7 +272,7 @@ pub fn load_csv_bytes(
                 }
             }
         }
-        let line = row.position().map_or(0, |p| p.line());
+        let line = lines.record_line(row.position());
         // A whitespace-only line is a blank line, not a one-field row.
         if row.len() == 1 && row.get(0).is_some_and(|f| f.trim_ascii().is_empty()) {
             continue;
@@ -275,7 +290,7 @@ pub fn load_csv_bytes(
         match parser.parse(&row, line) {
             Ok(record) => {
                 records.push(record);
-                lines.push(line);
+                record_lines.push(line);
             }
             Err(error) => match options.mode {
                 LoadMode::Strict => return Err(error),
@@ -305,7 +320,7 @@ pub fn load_csv_bytes(
     Ok(Loaded {
         source: file,
         records,
-        lines,
+        lines: record_lines,
         rejected,
         warnings,
         header,
@@ -333,27 +348,107 @@ fn is_missing(field: &[u8]) -> bool {
     )
 }
 
-fn malformed(file: &str, e: &csv::Error) -> DataError {
+fn malformed(file: &str, e: &csv::Error, lines: &mut LineCounter<'_>) -> DataError {
     DataError::Malformed {
         file: file.to_owned(),
-        line: e.position().map_or(0, |p| p.line()),
+        line: lines.line_at(e.position().map_or(0, |p| p.byte())),
         detail: e.to_string(),
     }
 }
 
-fn read_header(row: &csv::ByteRecord, file: &str, input: &[u8]) -> Result<Vec<String>> {
+const BOM: &[u8] = b"\xEF\xBB\xBF";
+
+/// Editor line numbers of byte offsets: `\n`, `\r\n` and a lone `\r` each end a line.
+///
+/// Offsets are asked for in increasing order, so a whole load counts each byte once.
+struct LineCounter<'a> {
+    input: &'a [u8],
+    /// Bytes before `at` are counted...
+    at: usize,
+    /// ...and `at` is on this line.
+    line: u64,
+}
+
+impl<'a> LineCounter<'a> {
+    fn new(input: &'a [u8]) -> Self {
+        LineCounter {
+            input,
+            at: 0,
+            line: 1,
+        }
+    }
+
+    /// The line of byte `offset` (clamped to the input).
+    fn line_at(&mut self, offset: u64) -> u64 {
+        let offset = usize::try_from(offset)
+            .unwrap_or(usize::MAX)
+            .min(self.input.len());
+        if offset < self.at {
+            // Not done by the loader (offsets only grow), but stay right if it ever is.
+            *self = LineCounter::new(self.input);
+        }
+        let chunk = self.input.get(self.at..offset).unwrap_or_default();
+        for i in memchr::memchr2_iter(b'\r', b'\n', chunk) {
+            let at = self.at + i;
+            let before = at.checked_sub(1).and_then(|j| self.input.get(j));
+            // A `\n` right after a `\r` ends the line the `\r` already ended.
+            if self.input.get(at) == Some(&b'\r') || before != Some(&b'\r') {
+                self.line += 1;
+            }
+        }
+        self.at = offset;
+        self.line
+    }
+
+    /// The line where the record read from `position` starts (see [`record_start`]).
+    fn record_line(&mut self, position: Option<&csv::Position>) -> u64 {
+        let start = record_start(self.input, position.map_or(0, |p| p.byte()));
+        self.line_at(start as u64)
+    }
+}
+
+/// The offset of the first byte of the record the reader read from offset `position`: the
+/// reader skips line breaks (blank lines, the `\n` of a CRLF) and, at the very start, a
+/// byte-order mark first.
+fn record_start(input: &[u8], position: u64) -> usize {
+    let mut at = usize::try_from(position)
+        .unwrap_or(usize::MAX)
+        .min(input.len());
+    if at == 0 && input.starts_with(BOM) {
+        at = BOM.len();
+    }
+    while matches!(input.get(at), Some(b'\r' | b'\n')) {
+        at += 1;
+    }
+    at
+}
+
+fn read_header(
+    row: &csv::ByteRecord,
+    file: &str,
+    input: &[u8],
+    line: u64,
+    delimiter: u8,
+) -> Result<Vec<String>> {
     let mut header = Vec::with_capacity(row.len());
-    for field in row.iter() {
-        let field = field.trim_ascii();
-        match std::str::from_utf8(field) {
+    for (i, field) in row.iter().enumerate() {
+        let trimmed = field.trim_ascii();
+        match std::str::from_utf8(trimmed) {
             Ok(name) => header.push(name.to_owned()),
             Err(e) => {
+                let lead = field.len() - field.trim_ascii_start().len();
                 return Err(DataError::NotUtf8 {
                     file: file.to_owned(),
-                    line: 1,
+                    line,
                     column: "<header>",
-                    value: String::from_utf8_lossy(field).into_owned(),
-                    byte_offset: utf8_offset(input, 0, field, &e),
+                    value: String::from_utf8_lossy(trimmed).into_owned(),
+                    byte_offset: field_byte_offset(
+                        &mut core_reader(delimiter),
+                        input,
+                        row.position().map_or(0, |p| p.byte()),
+                        i,
+                        lead + e.valid_up_to(),
+                    ),
                 });
             }
         }
@@ -377,7 +472,7 @@ impl Columns {
     }
 }
 
-fn bind_columns(header: &[String], file: &str) -> Result<Columns> {
+fn bind_columns(header: &[String], file: &str, line: u64) -> Result<Columns> {
     let find = |name: &'static str| -> Result<Option<usize>> {
         let mut hits = header
             .iter()
@@ -388,6 +483,7 @@ fn bind_columns(header: &[String], file: &str) -> Result<Columns> {
         if let (Some(first), Some(second)) = (first, hits.next()) {
             return Err(DataError::DuplicateColumn {
                 file: file.to_owned(),
+                line,
                 column: name,
                 first: first + 1,
                 second: second + 1,
@@ -407,6 +503,7 @@ fn bind_columns(header: &[String], file: &str) -> Result<Columns> {
     if !missing.is_empty() {
         return Err(DataError::MissingColumns {
             file: file.to_owned(),
+            line,
             missing,
             found: header.to_vec(),
         });
@@ -414,30 +511,74 @@ fn bind_columns(header: &[String], file: &str) -> Result<Columns> {
     Ok(Columns { features, target })
 }
 
-/// Offset in `input` of the first invalid byte of `field`, searching from `from`.
-fn utf8_offset(input: &[u8], from: u64, field: &[u8], e: &std::str::Utf8Error) -> u64 {
-    let start = usize::try_from(from).unwrap_or(0).min(input.len());
-    let rest = input.get(start..).unwrap_or_default();
-    let found = if field.is_empty() {
-        None
-    } else {
-        rest.windows(field.len()).position(|w| w == field)
-    };
-    match found {
-        Some(at) => (start + at + e.valid_up_to()) as u64,
-        // The field was quoted with escapes, so it is not verbatim in the input: fall back to
-        // the first invalid byte after the row's start.
-        None => match std::str::from_utf8(rest) {
-            Err(e2) => (start + e2.valid_up_to()) as u64,
-            Ok(_) => from,
-        },
+/// Offset in `input` of the byte that became byte `at` of field `index` of the record the
+/// reader read from offset `record`.
+///
+/// The field is not always verbatim in the input (quotes, `""` escapes), so the record is
+/// read again with `core` (a `csv_core` reader, which the `csv` reader is built on, with the
+/// same settings; see [`core_reader`]) up to that byte: the work is bounded by the record's
+/// length, whatever follows it.
+fn field_byte_offset(
+    core: &mut csv_core::Reader,
+    input: &[u8],
+    record: u64,
+    index: usize,
+    at: usize,
+) -> u64 {
+    use csv_core::ReadFieldResult;
+    let start = record_start(input, record);
+    core.reset();
+    if start > 0 {
+        // A fresh reader would skip a byte-order mark here, but the `csv` reader only skips
+        // the file's first: a read into no room marks this one as started and consumes
+        // nothing.
+        let _ = core.read_field(b",", &mut []);
     }
+    let mut pos = start;
+    let mut field = 0;
+    let mut written = 0;
+    let mut scratch = [0u8; 4096];
+    loop {
+        let room = if field == index {
+            at.saturating_sub(written).min(scratch.len())
+        } else {
+            scratch.len()
+        };
+        if room == 0 {
+            break;
+        }
+        let (result, read, wrote) =
+            core.read_field(input.get(pos..).unwrap_or_default(), &mut scratch[..room]);
+        pos += read;
+        if field == index {
+            written += wrote;
+        }
+        match result {
+            ReadFieldResult::InputEmpty | ReadFieldResult::OutputFull => {}
+            ReadFieldResult::Field { .. } if field < index => field += 1,
+            ReadFieldResult::Field { .. } | ReadFieldResult::End => break,
+        }
+    }
+    // Quotes write nothing, so some may come before the byte itself.
+    while input.get(pos) == Some(&b'"') {
+        pos += 1;
+    }
+    pos as u64
+}
+
+/// A `csv_core` reader that parses as the loader's `csv` reader does (building one builds
+/// its state machine, so it is built once per load, when first needed).
+fn core_reader(delimiter: u8) -> csv_core::Reader {
+    csv_core::ReaderBuilder::new().delimiter(delimiter).build()
 }
 
 /// Parses one data row into a record.
 struct RowParser<'a> {
     file: &'a str,
     input: &'a [u8],
+    delimiter: u8,
+    /// Re-reads a record to find a bad byte, built on the first one.
+    core: RefCell<Option<csv_core::Reader>>,
     columns: &'a Columns,
     header: &'a [String],
     ranges: [(f64, f64, String); 16],
@@ -510,13 +651,22 @@ impl RowParser<'_> {
         line: u64,
         column: &'static str,
     ) -> Result<&'r str> {
-        let raw = row.get(i).unwrap_or_default().trim_ascii();
+        let field = row.get(i).unwrap_or_default();
+        let raw = field.trim_ascii();
         std::str::from_utf8(raw).map_err(|e| DataError::NotUtf8 {
             file: self.file.to_owned(),
             line,
             column,
             value: String::from_utf8_lossy(raw).into_owned(),
-            byte_offset: utf8_offset(self.input, row.position().map_or(0, |p| p.byte()), raw, &e),
+            byte_offset: field_byte_offset(
+                self.core
+                    .borrow_mut()
+                    .get_or_insert_with(|| core_reader(self.delimiter)),
+                self.input,
+                row.position().map_or(0, |p| p.byte()),
+                i,
+                field.len() - field.trim_ascii_start().len() + e.valid_up_to(),
+            ),
         })
     }
 

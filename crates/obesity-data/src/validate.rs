@@ -7,7 +7,7 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-use crate::error::DataError;
+use crate::error::{DataError, shown};
 use crate::fingerprint::{Fingerprint, RECORD_BYTES, record_bytes};
 use crate::load::{ColumnCount, LoadWarning, Loaded};
 use crate::record::{ObesityLevel, ObesityRecord};
@@ -492,7 +492,11 @@ impl fmt::Display for ValidationReport {
                 writeln!(
                     f,
                     "    line {}: {} = {} (valid {} to {})",
-                    v.line, v.column, v.value, v.min, v.max
+                    v.line,
+                    v.column,
+                    shown(&v.value),
+                    v.min,
+                    v.max
                 )?;
             }
         }

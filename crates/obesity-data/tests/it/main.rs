@@ -3,6 +3,8 @@
 mod bad_input;
 mod common;
 mod fixture;
+mod hostile;
+mod line_numbers;
 mod loading;
 mod properties;
 mod report;

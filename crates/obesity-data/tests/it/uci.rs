@@ -90,3 +90,41 @@ fn uci_canonical_fingerprint_ignores_column_order_and_line_endings() {
     };
     assert_eq!(bits(&rewritten.records), bits(&loaded.records));
 }
+
+#[test]
+fn regression_uci_crlf_duplicate_and_record_lines() {
+    // The UCI file is CRLF: every line used to be reported one too low.
+    let Some(path) = uci_csv() else { return };
+    let bytes = std::fs::read(&path).unwrap();
+    let lines = crate::line_numbers::editor_lines(&bytes);
+    // Each non-empty line after the header is a record, on the line an editor shows.
+    let expected: Vec<u64> = (2..=lines.len() as u64)
+        .filter(|&n| !lines[n as usize - 1].is_empty())
+        .collect();
+    let loaded = load_csv(&path, &LoadOptions::strict()).unwrap();
+    assert_eq!(expected.len(), 2_111);
+    assert_eq!(loaded.lines, expected);
+
+    // The duplicates the report names are lines with the same text as the line they repeat
+    // (the file spells equal rows identically), found here by comparing the text.
+    let mut first_seen = std::collections::HashMap::new();
+    let mut pairs = Vec::new();
+    for &n in &expected {
+        let text = lines[n as usize - 1];
+        if let Some(&first) = first_seen.get(text) {
+            pairs.push((n, first));
+        } else {
+            first_seen.insert(text, n);
+        }
+    }
+    let report = ValidationReport::from_loaded(&loaded);
+    assert_eq!(report.duplicates.count, pairs.len());
+    let named: Vec<(u64, u64)> = report
+        .duplicates
+        .examples
+        .iter()
+        .map(|p| (p.line, p.first_line))
+        .collect();
+    assert_eq!(named, pairs[..named.len()]);
+    assert_eq!(named.first(), Some(&(100, 99)));
+}
