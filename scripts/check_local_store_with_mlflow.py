@@ -3,6 +3,13 @@
 
 Usage:
     MLFLOW_ALLOW_FILE_STORE=true python scripts/check_local_store_with_mlflow.py DIR
+    MLFLOW_ALLOW_FILE_STORE=true python scripts/check_local_store_with_mlflow.py --kill-loop DIR
+
+With --kill-loop, DIR holds `mlruns/` as writers killed at random points left it (written by
+the Rust test `issue12_3_writers_killed_at_random_points_...`, staging leftovers included) and
+`kill_report.json` with what the Rust store reads there: MLflow's client must list the same
+runs (search_runs), params, tags, metric histories, versions (search_model_versions) and
+aliases, and see no temp file as a param, tag, alias, run or experiment.
 
 DIR holds `mlruns/` (the store, written by the Rust test `mlflow_interop_write_local_store`)
 and `expected.json` (what that test logged, written next to it). The check runs twice: once on
@@ -184,7 +191,110 @@ def check_store(uri, expected, label, sql=False):
     return c
 
 
+def search_all_runs(client, experiment_id):
+    runs, token = [], None
+    while True:
+        page = client.search_runs([experiment_id], max_results=1000, page_token=token)
+        runs.extend(page)
+        token = page.token
+        if not token:
+            return runs
+
+
+def check_killed_store(uri, expected, label):
+    """MLflow's view of a store left by killed writers must be the Rust store's view."""
+    c = Checker(label)
+    client = MlflowClient(tracking_uri=uri, registry_uri=uri)
+    want_exp = expected["experiment"]
+    # Listing experiments reads every root folder MLflow takes for one: a temp folder there
+    # fails the whole listing.
+    exps = client.search_experiments()
+    c.eq("experiment ids are numeric", all(e.experiment_id.isdigit() for e in exps), True)
+    exp = client.get_experiment_by_name(want_exp["name"])
+    if exp is None:
+        c.failures.append(f"[{label}] experiment {want_exp['name']!r} not found")
+        return c
+    c.eq("experiment id", exp.experiment_id, want_exp["experiment_id"])
+    # One temp run folder used to fail search_runs for the whole experiment.
+    runs = {r.info.run_id: r for r in search_all_runs(client, exp.experiment_id)}
+    want_runs = {r["run_id"]: r for r in expected["runs"]}
+    c.eq("search_runs run ids", sorted(runs), sorted(want_runs))
+    for rid, want in want_runs.items():
+        run = runs.get(rid)
+        if run is None:
+            continue
+        c.eq(f"run {rid} status", run.info.status, want["status"])
+        c.eq(f"run {rid} params", dict(run.data.params), want["params"])
+        c.eq(f"run {rid} tags", dict(run.data.tags), want["tags"])
+        for key, points in want["history"].items():
+            got = sorted(
+                [m.step, m.timestamp, m.value] for m in client.get_metric_history(rid, key)
+            )
+            c.eq(f"run {rid} history of {key}", got, sorted(points))
+        c.eq(f"run {rid} metric keys", sorted(run.data.metrics), sorted(want["history"]))
+    want_model = expected["model"]
+    name = want_model["name"]
+    model = client.get_registered_model(name)
+    c.eq("model aliases", {a: int(v) for a, v in model.aliases.items()}, want_model["aliases"])
+    versions = sorted(client.search_model_versions(f"name='{name}'"), key=lambda v: int(v.version))
+    c.eq(
+        "version numbers",
+        [int(v.version) for v in versions],
+        [v["version"] for v in want_model["versions"]],
+    )
+    for got, want in zip(versions, want_model["versions"]):
+        c.eq(f"version {want['version']} run_id", got.run_id, want["run_id"])
+        c.eq(f"version {want['version']} tags", dict(got.tags), want["tags"])
+    for alias, n in want_model["aliases"].items():
+        c.eq(
+            f"get_model_version_by_alias {alias}",
+            int(client.get_model_version_by_alias(name, alias).version),
+            n,
+        )
+    return c
+
+
+def main_kill_loop(base):
+    store = os.path.join(base, "mlruns")
+    with open(os.path.join(base, "kill_report.json"), encoding="utf-8") as f:
+        report = json.load(f)
+    staging = os.path.join(store, ".mlruns-tmp.trash")
+    left = len(os.listdir(staging)) if os.path.isdir(staging) else 0
+    print(
+        f"MLflow {mlflow.__version__} reading {store}: {report['iterations']} kills, "
+        f"{report['kills_with_staging_leftovers']} left staging leftovers, {left} there now"
+    )
+    results = [check_killed_store("file://" + store, report["expected"], "killed file store")]
+    db = os.path.join(base, "killed-migrated.db")
+    migrate = subprocess.run(
+        ["mlflow", "migrate-filestore", "--source", store, "--target", f"sqlite:///{db}"],
+        capture_output=True,
+        text=True,
+    )
+    if migrate.returncode != 0:
+        print(migrate.stdout + migrate.stderr, file=sys.stderr)
+        results.append(Checker("killed store migrate-filestore"))
+        results[-1].failures.append(f"mlflow migrate-filestore exited {migrate.returncode}")
+    else:
+        results.append(
+            check_killed_store(f"sqlite:///{db}", report["expected"], "killed store migrated")
+        )
+    failures = [f for r in results for f in r.failures]
+    for r in results:
+        print(f"  {r.label}: {r.checks} checks, {len(r.failures)} failed")
+    if failures:
+        print("FAILED: MLflow does not read the killed store as the Rust store does:", file=sys.stderr)
+        for f in failures:
+            print("  " + f, file=sys.stderr)
+        return 1
+    print("OK: MLflow reads the store left by killed writers as the Rust LocalStore does.")
+    return 0
+
+
 def main():
+    os.environ.setdefault("MLFLOW_ALLOW_FILE_STORE", "true")
+    if len(sys.argv) == 3 and sys.argv[1] == "--kill-loop":
+        return main_kill_loop(os.path.abspath(sys.argv[2]))
     if len(sys.argv) != 2:
         print(__doc__, file=sys.stderr)
         return 2

@@ -7,7 +7,14 @@
 #      stops it by pid;
 #   2. has the Rust test `mlflow_interop_write_local_store` write a LocalStore folder and
 #      checks it with MLflow's own Python client (scripts/check_local_store_with_mlflow.py),
-#      directly and after `mlflow migrate-filestore`.
+#      directly and after `mlflow migrate-filestore`;
+#   3. has the Rust kill-loop test kill writers of a LocalStore at random points (SIGKILL,
+#      OBESITY_KILL_LOOP_ITERATIONS times, default 60) and checks that MLflow's client reads
+#      the store they left exactly as the Rust store does (`--kill-loop`).
+#
+# The tests reach the server only through OBESITY_MLFLOW_TEST_URI (never MLFLOW_TRACKING_URI,
+# which names the user's own server). A test that finds no server prints `SKIPPED: ...`; this
+# script fails if any of its tests did, or if fewer tests ran than its filters select.
 #
 # MLflow comes from the venv that scripts/mlflow_env.sh caches outside the clone (the first
 # run installs it and takes minutes; later runs reuse it). Exits non-zero on any failure.
@@ -132,17 +139,37 @@ until curl -fsS "$url/health" >/dev/null 2>&1; do
 done
 log "server healthy after $(($(date +%s) - started))s (pid $server_pid)"
 
-log "running the MlflowStore tests against $url"
+# Fails when a test said it was skipped, or when fewer tests passed than the filters select
+# (a filter that matches nothing also "passes").
+check_ran() { # <log> <expected count> <what>
+    if grep -q "SKIPPED" "$1"; then
+        grep "SKIPPED" "$1" >&2
+        die "$3: tests were skipped (see above)"
+    fi
+    local passed
+    passed="$(sed -n 's/^test result: ok\. \([0-9]*\) passed.*/\1/p' "$1" | tail -n 1)"
+    [ "${passed:-0}" -eq "$2" ] || die "$3: ${passed:-0} tests passed, expected $2"
+}
+count_tests() { # <test filters...>: how many tests of the `it` binary they select
+    cargo test -p obesity-registry --test it --quiet -- --list "$@" 2>/dev/null |
+        grep -c ': test$'
+}
+
+filters=(mlflow_client:: mlflow_server::)
+expected_tests="$(count_tests "${filters[@]}")"
+[ "$expected_tests" -gt 0 ] || die "no test matches ${filters[*]}"
+log "running the $expected_tests MlflowStore tests against $url"
 t=$(date +%s)
 out="$work/cargo-test.log"
-if ! OBESITY_MLFLOW_TEST_URI="$url" MLFLOW_TRACKING_URI="" \
-    cargo test -p obesity-registry --test it -- mlflow_client:: mlflow_server:: 2>&1 |
+# MLFLOW_TRACKING_URI points at a closed port: a test that read it would fail, not skip.
+if ! OBESITY_MLFLOW_TEST_URI="$url" MLFLOW_TRACKING_URI="http://127.0.0.1:9" \
+    cargo test -p obesity-registry --test it -- "${filters[@]}" --show-output 2>&1 |
     tee "$out"; then
     log "server log (last 60 lines):"
     tail -n 60 "$work/server.log" >&2
     die "MlflowStore tests failed against the real server"
 fi
-# A filter that matches nothing also "passes": insist the server tests really ran.
+check_ran "$out" "$expected_tests" "MlflowStore tests"
 grep -q "mlflow_server_conformance_suite ... ok" "$out" ||
     die "the server conformance test did not run (test filter or module wiring is wrong)"
 log "MlflowStore tests passed in $(($(date +%s) - t))s"
@@ -154,13 +181,33 @@ log "writing a LocalStore folder from Rust and reading it with MLflow's Python c
 t=$(date +%s)
 mkdir -p "$work/interop"
 if ! OBESITY_INTEROP_DIR="$work/interop" cargo test -p obesity-registry --test it \
-    mlflow_interop::mlflow_interop_write_local_store -- --exact >"$work/interop.log" 2>&1; then
+    mlflow_interop::mlflow_interop_write_local_store -- --exact --show-output \
+    >"$work/interop.log" 2>&1; then
     cat "$work/interop.log" >&2
     die "the Rust side could not write the LocalStore folder"
 fi
+check_ran "$work/interop.log" 1 "the interop writer"
 [ -f "$work/interop/expected.json" ] || die "the Rust side wrote no $work/interop/expected.json"
 MLFLOW_ALLOW_FILE_STORE=true python "$repo/scripts/check_local_store_with_mlflow.py" \
     "$work/interop" || die "MLflow's client disagrees with the Rust LocalStore (see above)"
 log "interop check passed in $(($(date +%s) - t))s"
+
+kill_test="processes::issue12_3_writers_killed_at_random_points_leave_nothing_mlflow_reads_and_reopen_cleans_up"
+log "killing LocalStore writers at random points and reading what they left with MLflow"
+t=$(date +%s)
+mkdir -p "$work/killed"
+if ! OBESITY_KILL_LOOP_DIR="$work/killed" \
+    OBESITY_KILL_LOOP_ITERATIONS="${OBESITY_KILL_LOOP_ITERATIONS:-60}" \
+    cargo test -p obesity-registry --test it "$kill_test" -- --exact --show-output \
+    >"$work/kill-loop.log" 2>&1; then
+    cat "$work/kill-loop.log" >&2
+    die "the kill loop failed on the Rust side"
+fi
+check_ran "$work/kill-loop.log" 1 "the kill loop"
+grep "^kill loop:" "$work/kill-loop.log" >&2 || true
+MLFLOW_ALLOW_FILE_STORE=true python "$repo/scripts/check_local_store_with_mlflow.py" \
+    --kill-loop "$work/killed" ||
+    die "MLflow's client does not read the store killed writers left as the Rust store does"
+log "kill-loop check passed in $(($(date +%s) - t))s"
 
 log "all MLflow checks passed in $(($(date +%s) - suite_start))s"

@@ -251,6 +251,12 @@ pub enum DataError {
         /// Position of the record in the slice.
         index: usize,
     },
+    /// The real UCI file was required (`OBESITY_REQUIRE_UCI=1`) but cannot be used.
+    #[error("the UCI data set is required but {reason}; point OBESITY_UCI_CSV at ObesityDataSet_raw_and_data_sinthetic.csv")]
+    UciFileRequired {
+        /// What is wrong with the variable.
+        reason: String,
+    },
 }
 
 /// The crate's result type.

@@ -100,6 +100,7 @@ mod schema;
 mod split;
 mod stats;
 pub mod synth;
+mod uci_env;
 mod validate;
 mod write;
 
@@ -114,6 +115,7 @@ pub use record::{Frequency, Gender, ObesityLevel, ObesityRecord, Transport};
 pub use schema::{ColumnKind, ColumnSpec, EXPECTED_ROWS, Schema, TARGET_COLUMN};
 pub use split::{StratifiedKFold, stratified_split, target_indices};
 pub use stats::NormalityTest;
+pub use uci_env::{REQUIRE_UCI_ENV, UCI_CSV_ENV, uci_csv_from_env};
 pub use validate::{
     ClassBalance, ClassShare, DuplicatePair, Duplicates, NumericSummary, Outliers, RangeViolation,
     RejectedSummary, Shape, ValidationReport,

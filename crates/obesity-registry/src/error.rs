@@ -214,6 +214,28 @@ pub enum Error {
         source: Box<dyn std::error::Error + Send + Sync>,
     },
 
+    /// A call to an MLflow server was stopped by one of the client's limits: the time limit
+    /// per call, the per-request timeout, the response size limit or the page limit. Each is
+    /// set on [`MlflowStoreBuilder`](crate::MlflowStoreBuilder) by the method named in
+    /// `setter`.
+    #[error(
+        "MLflow call {url} stopped by the {limit} of {value}{detail}; change it with \
+         MlflowStoreBuilder::{setter}"
+    )]
+    LimitExceeded {
+        /// The method and URL of the request that hit the limit.
+        url: String,
+        /// Which limit (`time limit per call`, `per-request timeout`, `response size limit`,
+        /// `page limit`).
+        limit: &'static str,
+        /// The limit's configured value (`60s`, `64 MiB`, `1000 pages`).
+        value: String,
+        /// What happened, e.g. `, reached after 3 attempt(s) (last error: ...)`; may be empty.
+        detail: String,
+        /// The [`MlflowStoreBuilder`](crate::MlflowStoreBuilder) method that sets the limit.
+        setter: &'static str,
+    },
+
     /// The MLflow server's answer is not shaped as its REST API documents.
     #[error("unexpected answer from MLflow server on {url}: {reason}")]
     Protocol {

@@ -40,7 +40,8 @@
 //!
 //! ```text
 //! mlruns/
-//!   .obesity.lock                      cross-process writer lock (a file; MLflow ignores it)
+//!   .mlruns.lock                       cross-process writer lock (a file; MLflow ignores it)
+//!   .mlruns-tmp.trash/                 staging folder for every write (MLflow skips `*.trash`)
 //!   .trash/                            soft-deleted experiments
 //!   0/meta.yaml                        the "Default" experiment
 //!   <experiment_id>/meta.yaml          experiment_id, name, artifact_location, lifecycle_stage, times
@@ -56,9 +57,11 @@
 //!   models/<name>/version-<n>/meta.yaml, .../tags/<key>
 //! ```
 //!
-//! Keys containing `/` become sub-folders, as in MLflow. Temporary files and folders start
-//! with `.tmp-obesity` and are skipped by readers; a new version's folder is built under such
-//! a name and renamed to `version-<n>` last. Metric files are rewritten atomically on each
+//! Keys containing `/` become sub-folders, as in MLflow. Every file is written in the staging
+//! folder and renamed into place; new experiment, run, model and version folders are built
+//! there complete and renamed last. A writer killed mid-write leaves nothing where MLflow
+//! reads, and [`LocalStore::open`] removes its staging leftovers (and the `.tmp-obesity*`
+//! leftovers of earlier versions of this crate). Metric files are rewritten atomically on each
 //! batch, which costs O(history) per batch: log long step series in batches.
 //!
 //! ## Example

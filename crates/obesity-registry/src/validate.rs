@@ -9,13 +9,27 @@ use crate::store::{Metric, Param, Tag};
 
 /// Longest key (param, metric, tag) MLflow accepts.
 const MAX_KEY_LEN: usize = 250;
-/// Longest entity name (experiment, model) we accept.
-const MAX_NAME_LEN: usize = 256;
+/// Longest experiment name we accept (it lives in `meta.yaml`, not in a path).
+const MAX_EXPERIMENT_NAME_LEN: usize = 256;
+/// Longest name of one path component on the usual file systems (ext4, XFS, APFS, NTFS:
+/// 255 bytes). Model names, aliases, ids and artifact path segments become folder or file
+/// names as they are (the store adds no suffix to them), so this is their limit.
+const MAX_COMPONENT_LEN: usize = 255;
+/// The error reason for a name over [`MAX_COMPONENT_LEN`].
+const TOO_LONG_FOR_A_FILE_NAME: &str =
+    "longer than 255 bytes, the most a file or folder name can hold on the local store";
 
-/// Prefix of the temporary files and folders the local store writes before renaming them into
-/// place; user names may not start with it, so a leftover from a crash is never mistaken for a
-/// user's tag or version.
-pub(crate) const TMP_PREFIX: &str = ".tmp-obesity";
+/// Prefix of the temporary files the local store writes next to their target when it cannot
+/// stage them in its staging folder (an artifact location on another file system); user names
+/// may not start with it, so a leftover from a crash is never mistaken for a user's file.
+pub(crate) const TMP_PREFIX: &str = ".mlruns-tmp";
+/// The temp prefix of earlier versions of this crate: still reserved, still skipped by
+/// readers, and removed from old stores when they are opened.
+pub(crate) const LEGACY_TMP_PREFIX: &str = ".tmp-obesity";
+
+fn is_reserved_temp_name(segment: &str) -> bool {
+    segment.starts_with(TMP_PREFIX) || segment.starts_with(LEGACY_TMP_PREFIX)
+}
 
 fn invalid(what: &'static str, value: &str, reason: &'static str) -> Error {
     Error::InvalidName {
@@ -30,7 +44,7 @@ pub(crate) fn experiment_name(name: &str) -> Result<()> {
     if name.trim().is_empty() {
         return Err(invalid("experiment", name, "must not be empty"));
     }
-    if name.len() > MAX_NAME_LEN {
+    if name.len() > MAX_EXPERIMENT_NAME_LEN {
         return Err(invalid("experiment", name, "longer than 256 bytes"));
     }
     if name.chars().any(char::is_control) {
@@ -49,8 +63,8 @@ pub(crate) fn model_name(name: &str) -> Result<()> {
     if name.is_empty() {
         return Err(invalid(WHAT, name, "must not be empty"));
     }
-    if name.len() > MAX_NAME_LEN {
-        return Err(invalid(WHAT, name, "longer than 256 bytes"));
+    if name.len() > MAX_COMPONENT_LEN {
+        return Err(invalid(WHAT, name, TOO_LONG_FOR_A_FILE_NAME));
     }
     if name.contains('/') || name.contains('\\') {
         return Err(invalid(WHAT, name, "must not contain a path separator"));
@@ -81,8 +95,8 @@ pub(crate) fn alias(name: &str) -> Result<()> {
     if name.is_empty() {
         return Err(invalid(WHAT, name, "must not be empty"));
     }
-    if name.len() > 255 {
-        return Err(invalid(WHAT, name, "longer than 255 bytes"));
+    if name.len() > MAX_COMPONENT_LEN {
+        return Err(invalid(WHAT, name, TOO_LONG_FOR_A_FILE_NAME));
     }
     if !name
         .chars()
@@ -144,20 +158,23 @@ fn segments(what: &'static str, path: &str) -> Result<()> {
         if seg == "." || seg == ".." {
             return Err(invalid(what, path, "must not contain '.' or '..' segments"));
         }
-        if seg.starts_with(TMP_PREFIX) {
+        if is_reserved_temp_name(seg) {
             return Err(invalid(what, path, "uses the store's reserved temp prefix"));
         }
     }
     Ok(())
 }
 
-/// A run id or experiment id used to build a path: MLflow's `^[a-zA-Z0-9][\w\-]{0,255}$`.
+/// A run id or experiment id used to build a path: MLflow's `^[a-zA-Z0-9][\w\-]{0,255}$`,
+/// but at most 255 bytes, as it is a folder name.
 pub(crate) fn id(what: &'static str, id: &str) -> Result<()> {
+    if id.len() > MAX_COMPONENT_LEN {
+        return Err(invalid(what, id, TOO_LONG_FOR_A_FILE_NAME));
+    }
     let mut chars = id.chars();
     let ok = match chars.next() {
         Some(first) => {
             first.is_ascii_alphanumeric()
-                && id.len() <= 256
                 && chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
         }
         None => false,
@@ -205,8 +222,13 @@ pub(crate) fn artifact_path(path: &str) -> Result<()> {
         if seg == "." {
             return Err(bad("must not contain '.' segments"));
         }
-        if seg.starts_with(TMP_PREFIX) {
+        if is_reserved_temp_name(seg) {
             return Err(bad("uses the store's reserved temp prefix"));
+        }
+        if seg.len() > MAX_COMPONENT_LEN {
+            return Err(bad(
+                "has a segment longer than 255 bytes, the most a file or folder name can hold",
+            ));
         }
     }
     Ok(())

@@ -19,11 +19,9 @@ pub(crate) fn synthetic() -> PathBuf {
 
 /// The real UCI file from `OBESITY_UCI_CSV`, or `None` (with a note) when it is unset.
 pub(crate) fn uci_csv() -> Option<PathBuf> {
-    match std::env::var_os("OBESITY_UCI_CSV") {
-        Some(p) => Some(PathBuf::from(p)),
-        None => {
-            eprintln!("skipped: OBESITY_UCI_CSV is not set (point it at the UCI obesity CSV)");
-            None
-        }
+    let path = obesity_data::uci_csv_from_env().unwrap();
+    if path.is_none() {
+        eprintln!("skipped: OBESITY_UCI_CSV is not set (point it at the UCI obesity CSV)");
     }
+    path
 }

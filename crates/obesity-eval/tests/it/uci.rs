@@ -10,7 +10,7 @@ use obesity_forest::{ForestParams, ModelStrategy};
 
 #[test]
 fn forest_on_uci_cross_validates_and_slices() {
-    let Some(path) = std::env::var_os("OBESITY_UCI_CSV") else {
+    let Some(path) = obesity_data::uci_csv_from_env().unwrap() else {
         eprintln!("skipped: OBESITY_UCI_CSV is not set");
         return;
     };
@@ -158,7 +158,7 @@ fn project_split_json(csv: &std::ffi::OsStr) -> serde_json::Value {
 /// docs/benchmarks.md beside scikit-learn's from benches/sklearn_forest.py).
 #[test]
 fn forest_accuracy_over_seeds_on_the_project_split() {
-    let Some(path) = std::env::var_os("OBESITY_UCI_CSV") else {
+    let Some(path) = obesity_data::uci_csv_from_env().unwrap() else {
         eprintln!("skipped: OBESITY_UCI_CSV is not set");
         return;
     };

@@ -13,7 +13,7 @@ fn reference() -> Value {
 }
 
 fn real_records() -> Option<Vec<ObesityRecord>> {
-    let Ok(path) = std::env::var("OBESITY_UCI_CSV") else {
+    let Some(path) = obesity_data::uci_csv_from_env().unwrap() else {
         eprintln!("skipped: set OBESITY_UCI_CSV to the UCI obesity CSV to run this test");
         return None;
     };

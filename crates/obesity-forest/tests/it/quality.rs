@@ -29,7 +29,7 @@ fn score(records: &[ObesityRecord], train: &[usize], test: &[usize]) -> (f64, Op
 
 #[test]
 fn uci_test_accuracy_and_cv_meet_the_bar() {
-    let Ok(path) = std::env::var("OBESITY_UCI_CSV") else {
+    let Some(path) = obesity_data::uci_csv_from_env().unwrap() else {
         eprintln!("OBESITY_UCI_CSV is unset: skipping the UCI quality bar");
         return;
     };

@@ -408,7 +408,7 @@ proptest! {
 /// drift, and keeping only the heavier half of the odd rows drifts Weight.
 #[test]
 fn uci_split_has_no_drift_and_heavier_half_drifts_weight() {
-    let Some(path) = std::env::var_os("OBESITY_UCI_CSV") else {
+    let Some(path) = obesity_data::uci_csv_from_env().unwrap() else {
         eprintln!("skipped: OBESITY_UCI_CSV is not set");
         return;
     };

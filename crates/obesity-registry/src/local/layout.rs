@@ -13,7 +13,13 @@ pub(crate) const MODELS: &str = "models";
 /// The metadata file of every entity.
 pub(crate) const META: &str = "meta.yaml";
 /// The cross-process lock (a file, so MLflow, which lists only folders, ignores it).
-pub(crate) const LOCK: &str = ".obesity.lock";
+pub(crate) const LOCK: &str = ".mlruns.lock";
+/// The lock file name of earlier versions of this crate, removed once no process holds it.
+pub(crate) const LEGACY_LOCK: &str = ".obesity.lock";
+/// The staging folder: every write is prepared here and renamed into place. MLflow's
+/// `FileStore._get_active_experiments` skips every root folder whose name ends with `.trash`
+/// and `mlflow migrate-filestore` only reads numeric folder names, so MLflow never reads it.
+pub(crate) const STAGING: &str = ".mlruns-tmp.trash";
 /// Folders inside an experiment folder that are not runs (MLflow's reserved names).
 pub(crate) const RESERVED_EXPERIMENT_FOLDERS: [&str; 3] = ["tags", "datasets", "traces"];
 /// MLflow's internal stage for a deleted model version (never shown to users).
@@ -195,6 +201,12 @@ pub(crate) struct Layout {
 impl Layout {
     pub(crate) fn lock(&self) -> PathBuf {
         self.root.join(LOCK)
+    }
+    pub(crate) fn legacy_lock(&self) -> PathBuf {
+        self.root.join(LEGACY_LOCK)
+    }
+    pub(crate) fn staging(&self) -> PathBuf {
+        self.root.join(STAGING)
     }
     pub(crate) fn trash(&self) -> PathBuf {
         self.root.join(TRASH)

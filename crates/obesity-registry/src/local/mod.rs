@@ -17,7 +17,8 @@ use crate::store::{
 use crate::validate;
 
 use self::fs::{
-    StoreLock, create_dir_all, list_dirs, read_key_files, read_string_opt, sync_dir, write_atomic,
+    StoreLock, Writer, clean_staging, create_dir_all, first_symlink, list_dirs, read_key_files,
+    read_string_opt, sweep_temp_names,
 };
 use self::layout::{
     ExperimentMeta, Layout, META, ModelMeta, RESERVED_EXPERIMENT_FOLDERS, RunMeta,
@@ -38,9 +39,15 @@ const RUN_NAME_TAG: &str = "mlflow.runName";
 /// `MLFLOW_ALLOW_FILE_STORE=true mlflow ui --backend-store-uri <dir>` (see the crate docs for
 /// the layout).
 ///
-/// Every file write is atomic (temp file, fsync, rename) and writers — threads or processes — are
-/// serialised by an OS file lock on `<dir>/.obesity.lock`, so version numbers are unique and
-/// gap-free and a killed process never leaves a half-written version. Reads take no lock.
+/// Every file write is atomic (staged in `<dir>/.mlruns-tmp.trash`, a folder MLflow never
+/// reads, fsynced, renamed into place) and writers — threads or processes — are serialised by
+/// an OS file lock on `<dir>/.mlruns.lock`, so version numbers are unique and gap-free and a
+/// killed process never leaves a half-written file, run or version where MLflow or this store
+/// would read it. Its leftovers in the staging folder are removed by the next
+/// [`open`](LocalStore::open). Reads take no lock.
+///
+/// The store never follows a symbolic link inside its folder or a run's artifact folder:
+/// reading or writing through one is an error.
 #[derive(Debug, Clone)]
 pub struct LocalStore {
     layout: Layout,
@@ -51,6 +58,11 @@ impl LocalStore {
     pub const DEFAULT_DIR: &'static str = "mlruns";
 
     /// Opens (creating if needed) a store in `root`, with MLflow's `Default` experiment `0`.
+    ///
+    /// When no other process is writing, this also removes what writers killed mid-write left
+    /// in the staging folder; the first open of a store written by an earlier version of this
+    /// crate also removes that version's `.tmp-obesity*` leftovers and its `.obesity.lock`.
+    /// A store on a read-only file system opens for reading.
     pub fn open(root: impl AsRef<Path>) -> Result<Self> {
         let root = root.as_ref();
         let root = std::path::absolute(root).map_err(|e| Error::io(root, e))?;
@@ -61,23 +73,82 @@ impl LocalStore {
         let default_meta = store.layout.active_experiment("0").join(META);
         let trash = store.layout.trash();
         let models = store.layout.models();
-        if !default_meta.exists() || !trash.is_dir() || !models.is_dir() {
-            let _lock = store.lock()?;
+        let staging = store.layout.staging();
+        let initialised = default_meta.exists() && trash.is_dir() && models.is_dir();
+        if !initialised || !staging.is_dir() {
+            let w = match store.writer() {
+                Ok(w) => w,
+                // A complete store that cannot be locked (read-only) is still readable; the
+                // readers skip any temp leftovers.
+                Err(Error::Io { ref source, .. }) if initialised && is_read_only(source) => {
+                    return Ok(store);
+                }
+                Err(e) => return Err(e),
+            };
+            if !staging.is_dir() {
+                // First open by this version (or a new store): the earlier versions staged
+                // temp files next to their targets, where MLflow reads them.
+                let removed = sweep_temp_names(&store.layout.root, &staging)?;
+                if removed > 0 {
+                    tracing::info!(
+                        store = %store.layout.root.display(),
+                        removed,
+                        "removed temp files left by killed writers of an earlier version"
+                    );
+                }
+                if let Some(_legacy) = StoreLock::try_acquire(&store.layout.legacy_lock())? {
+                    let _ = stdfs::remove_file(store.layout.legacy_lock());
+                }
+            }
             create_dir_all(&trash)?;
             create_dir_all(&models)?;
             if !default_meta.exists() {
                 let now = now_ms();
-                store.write_experiment_meta(&ExperimentMeta {
-                    artifact_location: path_to_file_uri(&store.layout.active_experiment("0")),
-                    creation_time: Some(now),
-                    experiment_id: "0".into(),
-                    last_update_time: Some(now),
-                    lifecycle_stage: "active".into(),
-                    name: "Default".into(),
-                })?;
+                store.write_experiment(
+                    &w,
+                    &ExperimentMeta {
+                        artifact_location: path_to_file_uri(&store.layout.active_experiment("0")),
+                        creation_time: Some(now),
+                        experiment_id: "0".into(),
+                        last_update_time: Some(now),
+                        lifecycle_stage: "active".into(),
+                        name: "Default".into(),
+                    },
+                    &[],
+                )?;
             }
+            // Last: its presence says the store is initialised and swept.
+            create_dir_all(&staging)?;
+        } else {
+            store.clean_staging_if_idle()?;
         }
         Ok(store)
+    }
+
+    /// Removes the staging folder's contents if no writer holds the lock now (then they are
+    /// all leftovers of killed writers); does nothing while someone writes.
+    fn clean_staging_if_idle(&self) -> Result<()> {
+        let staging = self.layout.staging();
+        let has_entries = stdfs::read_dir(&staging)
+            .map(|mut d| d.next().is_some())
+            .unwrap_or(false);
+        if !has_entries {
+            return Ok(());
+        }
+        let lock = match StoreLock::try_acquire(&self.layout.lock()) {
+            Ok(Some(lock)) => lock,
+            Ok(None) => return Ok(()),
+            Err(Error::Io { ref source, .. }) if is_read_only(source) => return Ok(()),
+            Err(e) => return Err(e),
+        };
+        let removed = clean_staging(&staging)?;
+        drop(lock);
+        tracing::info!(
+            store = %self.layout.root.display(),
+            removed,
+            "removed the staging leftovers of killed writers"
+        );
+        Ok(())
     }
 
     /// The store's folder (absolute).
@@ -85,8 +156,13 @@ impl LocalStore {
         &self.layout.root
     }
 
-    fn lock(&self) -> Result<StoreLock> {
-        StoreLock::acquire(&self.layout.lock())
+    /// Takes the store lock for writing.
+    fn writer(&self) -> Result<Writer> {
+        Writer::acquire(
+            &self.layout.lock(),
+            &self.layout.root,
+            &self.layout.staging(),
+        )
     }
 
     // ---- experiments ------------------------------------------------------------------
@@ -116,17 +192,37 @@ impl LocalStore {
         }
     }
 
-    fn write_yaml<T: serde::Serialize>(path: &Path, value: &T) -> Result<()> {
-        let text = serde_yaml_ng::to_string(value).map_err(|e| Error::Corrupt {
-            path: path.to_path_buf(),
-            reason: e.to_string(),
-        })?;
-        write_atomic(path, text.as_bytes())
+    fn yaml_bytes<T: serde::Serialize>(path: &Path, value: &T) -> Result<Vec<u8>> {
+        serde_yaml_ng::to_string(value)
+            .map(String::into_bytes)
+            .map_err(|e| Error::Corrupt {
+                path: path.to_path_buf(),
+                reason: e.to_string(),
+            })
     }
 
-    fn write_experiment_meta(&self, meta: &ExperimentMeta) -> Result<()> {
-        let dir = self.layout.active_experiment(&meta.experiment_id);
-        Self::write_yaml(&dir.join(META), meta)
+    fn write_yaml<T: serde::Serialize>(w: &Writer, path: &Path, value: &T) -> Result<()> {
+        w.write(path, &Self::yaml_bytes(path, value)?)
+    }
+
+    /// Creates an experiment folder (tags and meta) complete, or not at all.
+    fn write_experiment(&self, w: &Writer, meta: &ExperimentMeta, tags: &[Tag]) -> Result<()> {
+        let dest = self.layout.active_experiment(&meta.experiment_id);
+        let built = w.new_dir()?;
+        let build = (|| {
+            for t in tags {
+                w.put(&join_key(&built.join("tags"), &t.key), t.value.as_bytes())?;
+            }
+            w.put(
+                &built.join(META),
+                &Self::yaml_bytes(&dest.join(META), meta)?,
+            )
+        })();
+        if let Err(e) = build {
+            let _ = stdfs::remove_dir_all(&built);
+            return Err(e);
+        }
+        w.publish_dir(&built, &dest)
     }
 
     fn read_experiment(&self, dir: &Path) -> Result<Experiment> {
@@ -198,11 +294,26 @@ impl LocalStore {
         Err(Error::not_found("run", run_id))
     }
 
-    fn run_info(meta: &RunMeta, tags: &BTreeMap<String, String>) -> Result<RunInfo> {
-        let status = RunStatus::from_code(meta.status).ok_or_else(|| Error::InvalidValue {
-            field: "run status code",
-            value: meta.status.to_string(),
-            expected: "1 to 5",
+    /// The run's info from its `meta.yaml` (at `meta_path`, named in errors) and tags.
+    fn run_info(
+        meta_path: &Path,
+        meta: &RunMeta,
+        tags: &BTreeMap<String, String>,
+    ) -> Result<RunInfo> {
+        let status = RunStatus::from_code(meta.status).ok_or_else(|| Error::Corrupt {
+            path: meta_path.to_path_buf(),
+            reason: format!(
+                "run {} has status code {}; MLflow's run status codes are 1 (RUNNING) to 5 \
+                 (KILLED)",
+                meta.run_id, meta.status
+            ),
+        })?;
+        let lifecycle_stage = meta.lifecycle_stage.parse().map_err(|_| Error::Corrupt {
+            path: meta_path.to_path_buf(),
+            reason: format!(
+                "run {} has lifecycle_stage {:?}; expected active or deleted",
+                meta.run_id, meta.lifecycle_stage
+            ),
         })?;
         Ok(RunInfo {
             run_id: meta.run_id.clone(),
@@ -218,7 +329,7 @@ impl LocalStore {
             start_time: meta.start_time,
             end_time: meta.end_time,
             artifact_uri: meta.artifact_uri.clone(),
-            lifecycle_stage: meta.lifecycle_stage.parse()?,
+            lifecycle_stage,
         })
     }
 
@@ -284,7 +395,7 @@ impl LocalStore {
                 metrics.insert(key, m);
             }
         }
-        let info = Self::run_info(meta, &tags)?;
+        let info = Self::run_info(&dir.join(META), meta, &tags)?;
         Ok(Run {
             info,
             data: RunData {
@@ -320,14 +431,25 @@ impl LocalStore {
             .ok_or_else(|| Error::not_found("registered model", name))
     }
 
+    /// Parses the content of alias file `path`.
+    fn alias_target(path: &Path, content: &str) -> Result<u64> {
+        content.trim().parse::<u64>().map_err(|_| Error::Corrupt {
+            path: path.to_path_buf(),
+            reason: format!("alias target {content:?} is not a version number"),
+        })
+    }
+
+    /// The model's aliases. A corrupt alias file is left out with a warning, so that it does
+    /// not hide the model's other aliases; looking that alias up is still an error.
     fn aliases(&self, name: &str) -> Result<BTreeMap<String, u64>> {
         let mut out = BTreeMap::new();
         for (alias, content) in read_key_files(&self.layout.model(name).join("aliases"))? {
-            let v = content.trim().parse::<u64>().map_err(|_| Error::Corrupt {
-                path: self.layout.alias(name, &alias),
-                reason: format!("alias target {content:?} is not a version number"),
-            })?;
-            out.insert(alias, v);
+            match Self::alias_target(&self.layout.alias(name, &alias), &content) {
+                Ok(v) => {
+                    out.insert(alias, v);
+                }
+                Err(e) => skip_corrupt("alias", &e),
+            }
         }
         Ok(out)
     }
@@ -343,9 +465,16 @@ impl LocalStore {
         if meta.current_stage == STAGE_DELETED_INTERNAL {
             return Ok(None);
         }
+        let current_stage = meta.current_stage.parse().map_err(|_| Error::Corrupt {
+            path: dir.join(META),
+            reason: format!(
+                "unknown stage {:?}; expected None, Staging, Production or Archived",
+                meta.current_stage
+            ),
+        })?;
         let tags = read_key_files(&dir.join("tags"))?.into_iter().collect();
         Ok(Some(ModelVersion {
-            current_stage: meta.current_stage.parse()?,
+            current_stage,
             status: meta.status.parse().unwrap_or(ModelVersionStatus::Ready),
             aliases: aliases
                 .iter()
@@ -375,13 +504,19 @@ impl LocalStore {
         Ok(out)
     }
 
+    /// Every readable version of a model. A version whose files are corrupt is left out with
+    /// a warning instead of failing the whole list; reading that version by number is still
+    /// an [`Error::Corrupt`] naming the file.
     fn versions(&self, name: &str) -> Result<Vec<ModelVersion>> {
         self.model_meta(name)?;
         let aliases = self.aliases(name)?;
         let mut out = Vec::new();
         for v in self.version_numbers(name)? {
-            if let Some(mv) = self.version_from_dir(&self.layout.version(name, v), &aliases)? {
-                out.push(mv);
+            match self.version_from_dir(&self.layout.version(name, v), &aliases) {
+                Ok(Some(mv)) => out.push(mv),
+                Ok(None) => {}
+                Err(e @ Error::Corrupt { .. }) => skip_corrupt("model version", &e),
+                Err(e) => return Err(e),
             }
         }
         Ok(out)
@@ -400,17 +535,47 @@ impl LocalStore {
         }
     }
 
-    fn write_version_meta(&self, meta: &VersionMeta) -> Result<()> {
+    fn write_version_meta(&self, w: &Writer, meta: &VersionMeta) -> Result<()> {
         Self::write_yaml(
+            w,
             &self.layout.version(&meta.name, meta.version).join(META),
             meta,
         )
     }
 
-    fn touch_model(&self, name: &str, time: i64) -> Result<()> {
+    fn touch_model(&self, w: &Writer, name: &str, time: i64) -> Result<()> {
         let mut meta = self.model_meta(name)?;
         meta.last_updated_timestamp = time;
-        Self::write_yaml(&self.layout.model(name).join(META), &meta)
+        Self::write_yaml(w, &self.layout.model(name).join(META), &meta)
+    }
+
+    /// The folder of a run's artifacts and the file or folder of artifact `path` in it,
+    /// refusing a path that goes through a symbolic link (inside the store, or inside an
+    /// artifact location outside it).
+    fn artifact_file(meta: &RunMeta, store_root: &Path, path: &str) -> Result<PathBuf> {
+        Self::artifact_target(meta, store_root, Some(path))
+    }
+
+    /// [`Self::artifact_file`], or the artifact folder itself for `None`.
+    fn artifact_target(meta: &RunMeta, store_root: &Path, path: Option<&str>) -> Result<PathBuf> {
+        let root = Self::artifact_dir(meta)?;
+        let file = match path {
+            Some(p) => join_key(&root, p),
+            None => root.clone(),
+        };
+        let base = if root.starts_with(store_root) {
+            store_root
+        } else {
+            root.as_path()
+        };
+        match first_symlink(base, &file)? {
+            None => Ok(file),
+            Some(_) => Err(Error::InvalidArtifactPath {
+                path: path.unwrap_or_default().to_string(),
+                reason: "goes through a symbolic link; the store never follows links in a \
+                         run's artifact folder",
+            }),
+        }
     }
 
     fn registered_model(&self, name: &str) -> Result<RegisteredModel> {
@@ -438,9 +603,22 @@ impl LocalStore {
     }
 }
 
-fn write_value(path: &Path, value: &str) -> Result<()> {
-    // MLflow writes params and tags with no trailing newline.
-    write_atomic(path, value.as_bytes())
+/// Writes a param, tag or alias value: MLflow writes them with no trailing newline.
+fn write_value(w: &Writer, path: &Path, value: &str) -> Result<()> {
+    w.write(path, value.as_bytes())
+}
+
+/// Logs that a corrupt entry was left out of a listing.
+fn skip_corrupt(what: &str, e: &Error) {
+    tracing::warn!("skipping a corrupt {what} in the local store: {e}");
+}
+
+/// Whether an I/O error means the store cannot be written (so it is opened for reading).
+fn is_read_only(e: &std::io::Error) -> bool {
+    matches!(
+        e.kind(),
+        std::io::ErrorKind::PermissionDenied | std::io::ErrorKind::ReadOnlyFilesystem
+    )
 }
 
 impl Store for LocalStore {
@@ -458,7 +636,7 @@ impl Store for LocalStore {
         for t in tags {
             validate::key("tag", &t.key)?;
         }
-        let _lock = self.lock()?;
+        let w = self.writer()?;
         let existing = self.all_experiments(ViewType::All)?;
         if let Some(e) = existing.iter().find(|e| e.name == name) {
             let what = if e.lifecycle_stage == LifecycleStage::Deleted {
@@ -490,18 +668,19 @@ impl Store for LocalStore {
             Some(loc) => loc.to_string(),
             None => path_to_file_uri(&dir),
         };
-        // Tags first, meta last: the experiment becomes visible only once complete.
-        for t in tags {
-            write_value(&join_key(&dir.join("tags"), &t.key), &t.value)?;
-        }
-        self.write_experiment_meta(&ExperimentMeta {
-            artifact_location,
-            creation_time: Some(now),
-            experiment_id: id.clone(),
-            last_update_time: Some(now),
-            lifecycle_stage: "active".into(),
-            name: name.to_string(),
-        })?;
+        // Built in the staging folder: the experiment becomes visible only once complete.
+        self.write_experiment(
+            &w,
+            &ExperimentMeta {
+                artifact_location,
+                creation_time: Some(now),
+                experiment_id: id.clone(),
+                last_update_time: Some(now),
+                lifecycle_stage: "active".into(),
+                name: name.to_string(),
+            },
+            tags,
+        )?;
         Ok(id)
     }
 
@@ -525,7 +704,7 @@ impl Store for LocalStore {
 
     fn set_experiment_tag(&self, experiment_id: &str, key: &str, value: &str) -> Result<()> {
         validate::key("tag", key)?;
-        let _lock = self.lock()?;
+        let w = self.writer()?;
         let (dir, stage) = self
             .experiment_dir(experiment_id)?
             .ok_or_else(|| Error::not_found("experiment", experiment_id))?;
@@ -535,7 +714,7 @@ impl Store for LocalStore {
                 reason: "the experiment is deleted".into(),
             });
         }
-        write_value(&join_key(&dir.join("tags"), key), value)
+        write_value(&w, &join_key(&dir.join("tags"), key), value)
     }
 
     fn create_run(&self, args: &CreateRun) -> Result<RunInfo> {
@@ -563,7 +742,7 @@ impl Store for LocalStore {
             .clone()
             .or(tag_name)
             .unwrap_or_else(|| format!("run-{}", &run_id[..8]));
-        let _lock = self.lock()?;
+        let w = self.writer()?;
         let exp = self.get_experiment(&args.experiment_id)?;
         if exp.lifecycle_stage != LifecycleStage::Active {
             return Err(Error::InvalidState {
@@ -588,36 +767,38 @@ impl Store for LocalStore {
             args.start_time,
             artifact_root,
         );
-        // Build the run folder under a temp name, then rename it into place: a run is either
-        // fully there (meta, tags, empty params/metrics/artifacts) or absent.
-        let tmp = fs::temp_path(&exp_dir);
-        create_dir_all(&tmp)?;
+        // Build the run folder in the staging folder, then rename it into place: a run is
+        // either fully there (meta, tags, empty params/metrics/artifacts) or absent.
+        let dest = exp_dir.join(&run_id);
+        let built = w.new_dir()?;
         let build = (|| {
             for sub in ["metrics", "params", "artifacts", "tags"] {
-                create_dir_all(&tmp.join(sub))?;
+                create_dir_all(&built.join(sub))?;
             }
             let mut tags = args.tags.clone();
             if !tags.iter().any(|t| t.key == RUN_NAME_TAG) {
                 tags.push(Tag::new(RUN_NAME_TAG, run_name.clone()));
             }
             for t in &tags {
-                write_value(&join_key(&tmp.join("tags"), &t.key), &t.value)?;
+                w.put(&join_key(&built.join("tags"), &t.key), t.value.as_bytes())?;
             }
-            Self::write_yaml(&tmp.join(META), &meta)?;
-            let dest = exp_dir.join(&run_id);
-            stdfs::rename(&tmp, &dest).map_err(|e| Error::io(&dest, e))?;
-            sync_dir(&exp_dir)
+            w.put(
+                &built.join(META),
+                &Self::yaml_bytes(&dest.join(META), &meta)?,
+            )
         })();
-        if build.is_err() {
-            let _ = stdfs::remove_dir_all(&tmp);
+        if let Err(e) = build {
+            let _ = stdfs::remove_dir_all(&built);
+            return Err(e);
         }
-        build?;
+        w.publish_dir(&built, &dest)?;
+        drop(w);
         let tags = BTreeMap::from([(RUN_NAME_TAG.to_string(), run_name)]);
-        Self::run_info(&meta, &tags)
+        Self::run_info(&dest.join(META), &meta, &tags)
     }
 
     fn update_run(&self, run_id: &str, update: &UpdateRun) -> Result<RunInfo> {
-        let _lock = self.lock()?;
+        let w = self.writer()?;
         let (dir, mut meta) = self.find_run(run_id)?;
         Self::check_active(&meta)?;
         if let Some(s) = update.status {
@@ -628,11 +809,11 @@ impl Store for LocalStore {
         }
         if let Some(n) = &update.run_name {
             meta.run_name = Some(n.clone());
-            write_value(&dir.join("tags").join(RUN_NAME_TAG), n)?;
+            write_value(&w, &dir.join("tags").join(RUN_NAME_TAG), n)?;
         }
-        Self::write_yaml(&dir.join(META), &meta)?;
+        Self::write_yaml(&w, &dir.join(META), &meta)?;
         let tags = read_key_files(&dir.join("tags"))?.into_iter().collect();
-        Self::run_info(&meta, &tags)
+        Self::run_info(&dir.join(META), &meta, &tags)
     }
 
     fn get_run(&self, run_id: &str) -> Result<Run> {
@@ -662,7 +843,7 @@ impl Store for LocalStore {
                 });
             }
         }
-        let _lock = self.lock()?;
+        let w = self.writer()?;
         let (dir, mut meta) = self.find_run(run_id)?;
         Self::check_active(&meta)?;
         // Check every param before writing any, so a rejected batch changes nothing.
@@ -721,7 +902,7 @@ impl Store for LocalStore {
             })?;
             files.push((dir.join(META), text.into_bytes()));
         }
-        fs::write_atomic_many(&files)
+        w.write_many(&files)
     }
 
     fn get_metric_history(&self, run_id: &str, key: &str) -> Result<Vec<Metric>> {
@@ -732,7 +913,7 @@ impl Store for LocalStore {
 
     fn delete_tag(&self, run_id: &str, key: &str) -> Result<()> {
         validate::key("tag", key)?;
-        let _lock = self.lock()?;
+        let _w = self.writer()?;
         let (dir, meta) = self.find_run(run_id)?;
         Self::check_active(&meta)?;
         let path = join_key(&dir.join("tags"), key);
@@ -785,11 +966,11 @@ impl Store for LocalStore {
 
     fn log_artifact(&self, run_id: &str, path: &str, bytes: &[u8]) -> Result<()> {
         validate::artifact_path(path)?;
-        let _lock = self.lock()?;
+        let w = self.writer()?;
         let (_, meta) = self.find_run(run_id)?;
         Self::check_active(&meta)?;
-        let root = Self::artifact_dir(&meta)?;
-        write_atomic(&join_key(&root, path), bytes)
+        let file = Self::artifact_file(&meta, &self.layout.root, path)?;
+        w.write(&file, bytes)
     }
 
     fn list_artifacts(&self, run_id: &str, path: Option<&str>) -> Result<Vec<FileInfo>> {
@@ -797,11 +978,7 @@ impl Store for LocalStore {
             validate::artifact_path(p)?;
         }
         let (_, meta) = self.find_run(run_id)?;
-        let root = Self::artifact_dir(&meta)?;
-        let dir = match path {
-            Some(p) => join_key(&root, p),
-            None => root,
-        };
+        let dir = Self::artifact_target(&meta, &self.layout.root, path)?;
         let entries = match stdfs::read_dir(&dir) {
             Ok(e) => e,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
@@ -816,7 +993,12 @@ impl Store for LocalStore {
             if fs::is_temp(&name) {
                 continue;
             }
-            let md = entry.metadata().map_err(|e| Error::io(entry.path(), e))?;
+            // Not following links: a link is neither listed nor read.
+            let md =
+                stdfs::symlink_metadata(entry.path()).map_err(|e| Error::io(entry.path(), e))?;
+            if md.file_type().is_symlink() {
+                continue;
+            }
             let rel = match path {
                 Some(p) => format!("{p}/{name}"),
                 None => name,
@@ -834,7 +1016,7 @@ impl Store for LocalStore {
     fn download_artifact(&self, run_id: &str, path: &str) -> Result<Vec<u8>> {
         validate::artifact_path(path)?;
         let (_, meta) = self.find_run(run_id)?;
-        let file = join_key(&Self::artifact_dir(&meta)?, path);
+        let file = Self::artifact_file(&meta, &self.layout.root, path)?;
         match stdfs::read(&file) {
             Ok(b) => Ok(b),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(Error::not_found(
@@ -855,7 +1037,7 @@ impl Store for LocalStore {
         for t in tags {
             validate::key("tag", &t.key)?;
         }
-        let _lock = self.lock()?;
+        let w = self.writer()?;
         let dir = self.layout.model(name);
         if dir.join(META).is_file() {
             return Err(Error::AlreadyExists {
@@ -864,18 +1046,38 @@ impl Store for LocalStore {
             });
         }
         let now = now_ms();
-        for t in tags {
-            write_value(&join_key(&dir.join("tags"), &t.key), &t.value)?;
+        let meta = ModelMeta {
+            creation_timestamp: now,
+            description: description.map(str::to_string),
+            last_updated_timestamp: now,
+            name: name.to_string(),
+        };
+        if dir.exists() {
+            // A folder without meta.yaml: what an earlier version of this crate left when it
+            // was killed while creating the model. Complete it in place, meta last.
+            for t in tags {
+                write_value(&w, &join_key(&dir.join("tags"), &t.key), &t.value)?;
+            }
+            Self::write_yaml(&w, &dir.join(META), &meta)?;
+        } else {
+            // Built in the staging folder: the model becomes visible only once complete.
+            let built = w.new_dir()?;
+            let build = (|| {
+                for t in tags {
+                    w.put(&join_key(&built.join("tags"), &t.key), t.value.as_bytes())?;
+                }
+                w.put(
+                    &built.join(META),
+                    &Self::yaml_bytes(&dir.join(META), &meta)?,
+                )
+            })();
+            if let Err(e) = build {
+                let _ = stdfs::remove_dir_all(&built);
+                return Err(e);
+            }
+            w.publish_dir(&built, &dir)?;
         }
-        Self::write_yaml(
-            &dir.join(META),
-            &ModelMeta {
-                creation_timestamp: now,
-                description: description.map(str::to_string),
-                last_updated_timestamp: now,
-                name: name.to_string(),
-            },
-        )?;
+        drop(w);
         self.registered_model(name)
     }
 
@@ -891,7 +1093,12 @@ impl Store for LocalStore {
             {
                 continue;
             }
-            out.push(self.registered_model(&name)?);
+            match self.registered_model(&name) {
+                Ok(m) => out.push(m),
+                // One corrupt model must not hide the others.
+                Err(e @ Error::Corrupt { .. }) => skip_corrupt("registered model", &e),
+                Err(e) => return Err(e),
+            }
             if out.len() >= max_results {
                 break;
             }
@@ -901,19 +1108,23 @@ impl Store for LocalStore {
 
     fn set_registered_model_tag(&self, name: &str, key: &str, value: &str) -> Result<()> {
         validate::key("tag", key)?;
-        let _lock = self.lock()?;
+        let w = self.writer()?;
         self.model_meta(name)?;
-        write_value(&join_key(&self.layout.model(name).join("tags"), key), value)?;
-        self.touch_model(name, now_ms())
+        write_value(
+            &w,
+            &join_key(&self.layout.model(name).join("tags"), key),
+            value,
+        )?;
+        self.touch_model(&w, name, now_ms())
     }
 
     fn update_registered_model(&self, name: &str, description: &str) -> Result<RegisteredModel> {
         {
-            let _lock = self.lock()?;
+            let w = self.writer()?;
             let mut meta = self.model_meta(name)?;
             meta.description = Some(description.to_string());
             meta.last_updated_timestamp = now_ms();
-            Self::write_yaml(&self.layout.model(name).join(META), &meta)?;
+            Self::write_yaml(&w, &self.layout.model(name).join(META), &meta)?;
         }
         self.registered_model(name)
     }
@@ -926,7 +1137,7 @@ impl Store for LocalStore {
         if let Some(r) = &args.run_id {
             validate::id("run id", r)?;
         }
-        let _lock = self.lock()?;
+        let w = self.writer()?;
         self.model_meta(&args.name)?;
         let version = match self.version_numbers(&args.name)?.last() {
             None => 1,
@@ -953,26 +1164,26 @@ impl Store for LocalStore {
             user_id: None,
             version,
         };
-        // The whole version folder is built under a temp name (which MLflow ignores: it does
-        // not start with `version-`) and renamed into place last.
-        let model_dir = self.layout.model(&args.name);
-        let tmp = fs::temp_path(&model_dir);
-        create_dir_all(&tmp)?;
+        // The whole version folder is built in the staging folder and renamed into place last.
+        let dest = self.layout.version(&args.name, version);
+        let built = w.new_dir()?;
         let build = (|| {
-            create_dir_all(&tmp.join("tags"))?;
+            create_dir_all(&built.join("tags"))?;
             for t in &args.tags {
-                write_value(&join_key(&tmp.join("tags"), &t.key), &t.value)?;
+                w.put(&join_key(&built.join("tags"), &t.key), t.value.as_bytes())?;
             }
-            Self::write_yaml(&tmp.join(META), &meta)?;
-            let dest = self.layout.version(&args.name, version);
-            stdfs::rename(&tmp, &dest).map_err(|e| Error::io(&dest, e))?;
-            sync_dir(&model_dir)
+            w.put(
+                &built.join(META),
+                &Self::yaml_bytes(&dest.join(META), &meta)?,
+            )
         })();
-        if build.is_err() {
-            let _ = stdfs::remove_dir_all(&tmp);
+        if let Err(e) = build {
+            let _ = stdfs::remove_dir_all(&built);
+            return Err(e);
         }
-        build?;
-        self.touch_model(&args.name, now)?;
+        w.publish_dir(&built, &dest)?;
+        self.touch_model(&w, &args.name, now)?;
+        drop(w);
         let aliases = BTreeMap::new();
         self.version_from_dir(&self.layout.version(&args.name, version), &aliases)?
             .ok_or_else(|| {
@@ -1006,7 +1217,7 @@ impl Store for LocalStore {
             });
         }
         {
-            let _lock = self.lock()?;
+            let w = self.writer()?;
             let mut meta = self.read_version_meta(name, version)?;
             let now = now_ms();
             if archive_existing_versions {
@@ -1015,19 +1226,28 @@ impl Store for LocalStore {
                         continue;
                     }
                     let path = self.layout.version(name, v).join(META);
-                    if let Some(mut other) = Self::read_yaml::<VersionMeta>(&path)?
+                    let other = match Self::read_yaml::<VersionMeta>(&path) {
+                        Ok(other) => other,
+                        // A corrupt version cannot be archived; it must not block the others.
+                        Err(e @ Error::Corrupt { .. }) => {
+                            skip_corrupt("model version", &e);
+                            None
+                        }
+                        Err(e) => return Err(e),
+                    };
+                    if let Some(mut other) = other
                         && other.current_stage.eq_ignore_ascii_case(stage.as_str())
                     {
                         other.current_stage = Stage::Archived.as_str().into();
                         other.last_updated_timestamp = now;
-                        self.write_version_meta(&other)?;
+                        self.write_version_meta(&w, &other)?;
                     }
                 }
             }
             meta.current_stage = stage.as_str().into();
             meta.last_updated_timestamp = now;
-            self.write_version_meta(&meta)?;
-            self.touch_model(name, now)?;
+            self.write_version_meta(&w, &meta)?;
+            self.touch_model(&w, name, now)?;
         }
         self.get_model_version(name, version)
     }
@@ -1039,11 +1259,11 @@ impl Store for LocalStore {
         description: &str,
     ) -> Result<ModelVersion> {
         {
-            let _lock = self.lock()?;
+            let w = self.writer()?;
             let mut meta = self.read_version_meta(name, version)?;
             meta.description = Some(description.to_string());
             meta.last_updated_timestamp = now_ms();
-            self.write_version_meta(&meta)?;
+            self.write_version_meta(&w, &meta)?;
         }
         self.get_model_version(name, version)
     }
@@ -1056,22 +1276,23 @@ impl Store for LocalStore {
         value: &str,
     ) -> Result<()> {
         validate::key("tag", key)?;
-        let _lock = self.lock()?;
+        let w = self.writer()?;
         self.read_version_meta(name, version)?;
         write_value(
+            &w,
             &join_key(&self.layout.version(name, version).join("tags"), key),
             value,
         )?;
-        self.touch_model(name, now_ms())
+        self.touch_model(&w, name, now_ms())
     }
 
     fn delete_model_version_tag(&self, name: &str, version: u64, key: &str) -> Result<()> {
         validate::key("tag", key)?;
-        let _lock = self.lock()?;
+        let w = self.writer()?;
         self.read_version_meta(name, version)?;
         let path = join_key(&self.layout.version(name, version).join("tags"), key);
         match stdfs::remove_file(&path) {
-            Ok(()) => self.touch_model(name, now_ms()),
+            Ok(()) => self.touch_model(&w, name, now_ms()),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(Error::not_found(
                 "model version tag",
                 format!("{key} on {name} version {version}"),
@@ -1082,19 +1303,19 @@ impl Store for LocalStore {
 
     fn set_registered_model_alias(&self, name: &str, alias: &str, version: u64) -> Result<()> {
         validate::alias(alias)?;
-        let _lock = self.lock()?;
+        let w = self.writer()?;
         self.read_version_meta(name, version)?;
-        write_value(&self.layout.alias(name, alias), &version.to_string())?;
-        self.touch_model(name, now_ms())
+        write_value(&w, &self.layout.alias(name, alias), &version.to_string())?;
+        self.touch_model(&w, name, now_ms())
     }
 
     fn delete_registered_model_alias(&self, name: &str, alias: &str) -> Result<()> {
         validate::alias(alias)?;
-        let _lock = self.lock()?;
+        let w = self.writer()?;
         self.model_meta(name)?;
         let path = self.layout.alias(name, alias);
         match stdfs::remove_file(&path) {
-            Ok(()) => self.touch_model(name, now_ms()),
+            Ok(()) => self.touch_model(&w, name, now_ms()),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 Err(Error::not_found("alias", format!("{name}@{alias}")))
             }
@@ -1104,12 +1325,15 @@ impl Store for LocalStore {
 
     fn get_model_version_by_alias(&self, name: &str, alias: &str) -> Result<ModelVersion> {
         validate::alias(alias)?;
-        let aliases = self.aliases(name)?;
         self.model_meta(name)?;
-        let v = aliases
-            .get(alias)
-            .copied()
-            .ok_or_else(|| Error::not_found("alias", format!("{name}@{alias}")))?;
+        let path = self.layout.alias(name, alias);
+        let content = match first_symlink(&self.layout.root, &path)? {
+            None => read_string_opt(&path)?,
+            Some(_) => None,
+        };
+        let content =
+            content.ok_or_else(|| Error::not_found("alias", format!("{name}@{alias}")))?;
+        let v = Self::alias_target(&path, &content)?;
         self.get_model_version(name, v)
     }
 }

@@ -24,7 +24,7 @@ use crate::store::{
     RegisteredModel, Run, RunInfo, SearchRuns, Stage, Store, Tag, UpdateRun, ViewType,
 };
 use crate::validate;
-use http::{Method, Payload, Subject, Transport};
+use http::{Call, Limits, Method, Payload, Subject, Transport};
 pub use retry::RetryPolicy;
 use wire::KeyValue;
 
@@ -61,6 +61,12 @@ const HISTORY_PAGE: usize = 25_000;
 ///   anything else → [`Error::Server`]; no answer at all → [`Error::Unreachable`].
 /// - **Retries**: connection errors and 429/5xx answers are retried with exponential backoff
 ///   per the [`RetryPolicy`]; other 4xx answers never are.
+/// - **Limits**: one call (all its requests, retries, waits and pages) stops after 60 s, one
+///   request after 30 s (connecting after 10 s), an answer may be at most 64 MiB and a
+///   listing at most 1000 pages; a server that sends a page token twice or keeps sending
+///   empty pages with new tokens is a [`Error::Protocol`]. Hitting a limit is
+///   [`Error::LimitExceeded`], naming the limit, its value and the [`MlflowStoreBuilder`]
+///   method that changes it.
 /// - **Special floats**: NaN and ±infinity are sent as `"NaN"`, `"Infinity"`, `"-Infinity"`.
 ///   MLflow's SQL stores keep ±infinity as ±`f64::MAX`; those are read back as ±infinity.
 /// - **Artifacts** go through the server's artifact proxy (`mlflow server` with
@@ -93,7 +99,7 @@ enum Auth {
     Basic { user: String, password: String },
 }
 
-/// Configures an [`MlflowStore`]: retries, timeout and credentials.
+/// Configures an [`MlflowStore`]: retries, time and size limits, and credentials.
 ///
 /// ```
 /// use std::time::Duration;
@@ -112,7 +118,7 @@ enum Auth {
 pub struct MlflowStoreBuilder {
     url: String,
     retry: RetryPolicy,
-    timeout: Duration,
+    limits: Limits,
     auth: Auth,
 }
 
@@ -121,7 +127,11 @@ impl std::fmt::Debug for MlflowStoreBuilder {
         f.debug_struct("MlflowStoreBuilder")
             .field("url", &self.url)
             .field("retry", &self.retry)
-            .field("timeout", &self.timeout)
+            .field("call_timeout", &self.limits.call_timeout)
+            .field("timeout", &self.limits.request_timeout)
+            .field("connect_timeout", &self.limits.connect_timeout)
+            .field("max_response_bytes", &self.limits.max_response_bytes)
+            .field("max_pages", &self.limits.max_pages)
             .finish_non_exhaustive()
     }
 }
@@ -133,10 +143,41 @@ impl MlflowStoreBuilder {
         self
     }
 
-    /// The longest one HTTP exchange (connect, send, receive) may take. By default, this is
-    /// 60 s.
+    /// The longest one HTTP exchange (connect, send, receive) may take; a request that
+    /// times out is retried per the [`RetryPolicy`] while the call's time limit lasts. By
+    /// default, this is 30 s.
     pub fn timeout(mut self, timeout: Duration) -> Self {
-        self.timeout = timeout;
+        self.limits.request_timeout = timeout;
+        self
+    }
+
+    /// The longest one call of the store (e.g. one `search_runs`: every request, retry,
+    /// backoff wait and page of it) may take; then it fails with [`Error::LimitExceeded`].
+    /// By default, this is 60 s.
+    pub fn call_timeout(mut self, timeout: Duration) -> Self {
+        self.limits.call_timeout = timeout;
+        self
+    }
+
+    /// The longest setting up a connection may take. By default, this is 10 s.
+    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
+        self.limits.connect_timeout = timeout;
+        self
+    }
+
+    /// The largest answer (JSON or downloaded artifact) read from the server, in bytes; a
+    /// larger one fails with [`Error::LimitExceeded`] without being read further. By
+    /// default, this is 64 MiB.
+    pub fn max_response_bytes(mut self, bytes: u64) -> Self {
+        self.limits.max_response_bytes = bytes;
+        self
+    }
+
+    /// The most pages one listing (runs, models, versions, metric history, experiments)
+    /// fetches; a server with still more pages fails the call with
+    /// [`Error::LimitExceeded`]. By default, this is 1000 (0 is read as 1).
+    pub fn max_pages(mut self, pages: usize) -> Self {
+        self.limits.max_pages = pages.max(1);
         self
     }
 
@@ -173,7 +214,7 @@ impl MlflowStoreBuilder {
             Auth::Basic { user, password } => Some(basic(&user, &password)),
         };
         Ok(MlflowStore {
-            http: Transport::new(base, authorization, self.retry, self.timeout),
+            http: Transport::new(base, authorization, self.retry, self.limits),
             artifact_roots: Mutex::new(HashMap::new()),
         })
     }
@@ -232,22 +273,9 @@ fn parse_base_url(url: &str) -> Result<String> {
     Ok(format!("http://{rest}"))
 }
 
-/// The token of the next page, `None` after the last page. A server (or proxy) that answers
-/// with the token it was just sent would otherwise keep a paging loop going forever, piling
-/// up the same results: that is a protocol error naming the token.
-fn next_page(url: &str, sent: Option<&str>, next: Option<String>) -> Result<Option<String>> {
-    match next.filter(|t| !t.is_empty()) {
-        Some(t) if Some(t.as_str()) == sent => Err(Error::Protocol {
-            url: url.to_string(),
-            reason: format!("next_page_token {t:?} repeats the token of the request"),
-        }),
-        other => Ok(other),
-    }
-}
-
 impl MlflowStore {
     /// A store for the server at `url` (e.g. `http://127.0.0.1:5000`) with the default retry
-    /// policy, a 60 s timeout and credentials from the environment.
+    /// policy and limits and credentials from the environment.
     pub fn new(url: &str) -> Result<Self> {
         MlflowStore::builder(url).build()
     }
@@ -257,7 +285,7 @@ impl MlflowStore {
         MlflowStoreBuilder {
             url: url.into(),
             retry: RetryPolicy::default(),
-            timeout: Duration::from_secs(60),
+            limits: Limits::default(),
             auth: Auth::FromEnv,
         }
     }
@@ -269,21 +297,24 @@ impl MlflowStore {
 
     fn get<T: serde::de::DeserializeOwned>(
         &self,
+        call: &Call,
         endpoint: &str,
         query: &[(&str, &str)],
         subject: &Subject,
     ) -> Result<T> {
-        self.http.call(Method::Get, endpoint, query, None, subject)
+        self.http
+            .call(call, Method::Get, endpoint, query, None, subject)
     }
 
     fn post<T: serde::de::DeserializeOwned>(
         &self,
+        call: &Call,
         endpoint: &str,
         body: Value,
         subject: &Subject,
     ) -> Result<T> {
         self.http
-            .call(Method::Post, endpoint, &[], Some(body), subject)
+            .call(call, Method::Post, endpoint, &[], Some(body), subject)
     }
 
     fn url_of(&self, endpoint: &str) -> String {
@@ -297,7 +328,7 @@ impl MlflowStore {
     }
 
     /// The URL of artifact `path` of run `run_id` on the artifact proxy.
-    fn artifact_url(&self, run_id: &str, path: &str) -> Result<String> {
+    fn artifact_url(&self, call: &Call, run_id: &str, path: &str) -> Result<String> {
         let cached = self
             .artifact_roots
             .lock()
@@ -306,7 +337,7 @@ impl MlflowStore {
         let root = match cached {
             Some(root) => root,
             None => {
-                let run = self.get_run(run_id)?;
+                let run = self.get_run_in(call, run_id)?;
                 run.info.artifact_uri
             }
         };
@@ -329,8 +360,8 @@ impl MlflowStore {
     }
 
     /// After MLflow refused a batch because a param changed, finds which one and how.
-    fn param_changed(&self, run_id: &str, params: &[Param], fallback: Error) -> Error {
-        let Ok(run) = self.get_run(run_id) else {
+    fn param_changed(&self, call: &Call, run_id: &str, params: &[Param], fallback: Error) -> Error {
+        let Ok(run) = self.get_run_in(call, run_id) else {
             return fallback;
         };
         params
@@ -345,6 +376,60 @@ impl MlflowStore {
                 _ => None,
             })
             .unwrap_or(fallback)
+    }
+
+    fn get_experiment_in(&self, call: &Call, experiment_id: &str) -> Result<Experiment> {
+        let subject = Subject::new("experiment", experiment_id);
+        // The server's ids are integers; it answers anything else with INVALID_PARAMETER_VALUE,
+        // but such an experiment simply does not exist.
+        if experiment_id.is_empty() || !experiment_id.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(Error::not_found("experiment", experiment_id));
+        }
+        let r: wire::ExperimentResponse = self.get(
+            call,
+            "experiments/get",
+            &[("experiment_id", experiment_id)],
+            &subject,
+        )?;
+        r.experiment
+            .into_experiment(&self.url_of("experiments/get"))
+    }
+
+    fn get_run_in(&self, call: &Call, run_id: &str) -> Result<Run> {
+        let r: wire::RunResponse = self.get(
+            call,
+            "runs/get",
+            &[("run_id", run_id)],
+            &Subject::new("run", run_id),
+        )?;
+        let run = r.run.into_run(&self.url_of("runs/get"))?;
+        self.remember_root(&run.info);
+        Ok(run)
+    }
+
+    fn get_registered_model_in(&self, call: &Call, name: &str) -> Result<RegisteredModel> {
+        validate::model_name(name)?;
+        let r: wire::RegisteredModelResponse = self.get(
+            call,
+            "registered-models/get",
+            &[("name", name)],
+            &Subject::new("registered model", name),
+        )?;
+        r.registered_model
+            .into_model(&self.url_of("registered-models/get"))
+    }
+
+    fn get_model_version_in(&self, call: &Call, name: &str, version: u64) -> Result<ModelVersion> {
+        validate::model_name(name)?;
+        let v = version.to_string();
+        let r: wire::ModelVersionResponse = self.get(
+            call,
+            "model-versions/get",
+            &[("name", name), ("version", &v)],
+            &Self::model_version_subject(name, version),
+        )?;
+        r.model_version
+            .into_version(&self.url_of("model-versions/get"))
     }
 
     fn model_version_subject(name: &str, version: u64) -> Subject {
@@ -404,6 +489,7 @@ impl Store for MlflowStore {
         artifact_location: Option<&str>,
         tags: &[Tag],
     ) -> Result<String> {
+        let call = self.http.begin();
         validate::experiment_name(name)?;
         for t in tags {
             validate::key("experiment tag", &t.key)?;
@@ -413,6 +499,7 @@ impl Store for MlflowStore {
             body["artifact_location"] = json!(loc);
         }
         let r: wire::CreateExperimentResponse = self.post(
+            &call,
             "experiments/create",
             body,
             &Subject::new("experiment", name),
@@ -421,23 +508,13 @@ impl Store for MlflowStore {
     }
 
     fn get_experiment(&self, experiment_id: &str) -> Result<Experiment> {
-        let subject = Subject::new("experiment", experiment_id);
-        // The server's ids are integers; it answers anything else with INVALID_PARAMETER_VALUE,
-        // but such an experiment simply does not exist.
-        if experiment_id.is_empty() || !experiment_id.bytes().all(|b| b.is_ascii_digit()) {
-            return Err(Error::not_found("experiment", experiment_id));
-        }
-        let r: wire::ExperimentResponse = self.get(
-            "experiments/get",
-            &[("experiment_id", experiment_id)],
-            &subject,
-        )?;
-        r.experiment
-            .into_experiment(&self.url_of("experiments/get"))
+        self.get_experiment_in(&self.http.begin(), experiment_id)
     }
 
     fn get_experiment_by_name(&self, name: &str) -> Result<Option<Experiment>> {
+        let call = self.http.begin();
         let r: Result<wire::ExperimentResponse> = self.get(
+            &call,
             "experiments/get-by-name",
             &[("experiment_name", name)],
             &Subject::new("experiment", name),
@@ -453,8 +530,10 @@ impl Store for MlflowStore {
     }
 
     fn search_experiments(&self, view: ViewType) -> Result<Vec<Experiment>> {
+        let call = self.http.begin();
         let url = self.url_of("experiments/search");
         let mut out = Vec::new();
+        let mut pager = self.http.pager(&url);
         let mut token: Option<String> = None;
         loop {
             let mut body = json!({ "max_results": 1000, "view_type": view.as_str() });
@@ -462,14 +541,16 @@ impl Store for MlflowStore {
                 body["page_token"] = json!(t);
             }
             let r: wire::SearchExperimentsResponse = self.post(
+                &call,
                 "experiments/search",
                 body,
                 &Subject::new("experiments", "search"),
             )?;
+            let items = r.experiments.len();
             for e in r.experiments {
                 out.push(e.into_experiment(&url)?);
             }
-            match next_page(&url, token.as_deref(), r.next_page_token)? {
+            match pager.next(items, r.next_page_token)? {
                 Some(t) => token = Some(t),
                 None => break,
             }
@@ -483,8 +564,10 @@ impl Store for MlflowStore {
     }
 
     fn set_experiment_tag(&self, experiment_id: &str, key: &str, value: &str) -> Result<()> {
+        let call = self.http.begin();
         validate::key("experiment tag", key)?;
         let _: wire::Empty = self.post(
+            &call,
             "experiments/set-experiment-tag",
             json!({ "experiment_id": experiment_id, "key": key, "value": value }),
             &Subject::new("experiment", experiment_id),
@@ -495,6 +578,7 @@ impl Store for MlflowStore {
     // ---- runs -----------------------------------------------------------------------------
 
     fn create_run(&self, args: &CreateRun) -> Result<RunInfo> {
+        let call = self.http.begin();
         for t in &args.tags {
             validate::key("run tag", &t.key)?;
         }
@@ -519,6 +603,7 @@ impl Store for MlflowStore {
             body["run_name"] = json!(name);
         }
         let r: wire::RunResponse = self.post(
+            &call,
             "runs/create",
             body,
             &Subject::new("experiment", &args.experiment_id),
@@ -529,6 +614,7 @@ impl Store for MlflowStore {
     }
 
     fn update_run(&self, run_id: &str, update: &UpdateRun) -> Result<RunInfo> {
+        let call = self.http.begin();
         let mut body = json!({ "run_id": run_id });
         if let Some(s) = update.status {
             body["status"] = json!(s.as_str());
@@ -540,19 +626,12 @@ impl Store for MlflowStore {
             body["run_name"] = json!(n);
         }
         let r: wire::UpdateRunResponse =
-            self.post("runs/update", body, &Subject::new("run", run_id))?;
+            self.post(&call, "runs/update", body, &Subject::new("run", run_id))?;
         r.run_info.into_info(&self.url_of("runs/update"))
     }
 
     fn get_run(&self, run_id: &str) -> Result<Run> {
-        let r: wire::RunResponse = self.get(
-            "runs/get",
-            &[("run_id", run_id)],
-            &Subject::new("run", run_id),
-        )?;
-        let run = r.run.into_run(&self.url_of("runs/get"))?;
-        self.remember_root(&run.info);
-        Ok(run)
+        self.get_run_in(&self.http.begin(), run_id)
     }
 
     fn log_batch(
@@ -562,6 +641,7 @@ impl Store for MlflowStore {
         params: &[Param],
         tags: &[Tag],
     ) -> Result<()> {
+        let call = self.http.begin();
         validate::batch_keys(metrics, params, tags)?;
         let subject = Subject::new("run", run_id);
         // Params first, so a changed param is refused before any metric of the batch is
@@ -577,14 +657,14 @@ impl Store for MlflowStore {
                 "params": p[..np].iter().map(|p| json!({"key": p.key, "value": p.value})).collect::<Vec<_>>(),
                 "tags": tags_json(&t[..nt]),
             });
-            let sent: Result<wire::Empty> = self.post("runs/log-batch", body, &subject);
+            let sent: Result<wire::Empty> = self.post(&call, "runs/log-batch", body, &subject);
             match sent {
                 Ok(_) => {}
                 Err(e @ Error::InvalidParameter { .. })
                     if e.to_string()
                         .contains("Changing param values is not allowed") =>
                 {
-                    return Err(self.param_changed(run_id, &p[..np], e));
+                    return Err(self.param_changed(&call, run_id, &p[..np], e));
                 }
                 Err(e) => return Err(e),
             }
@@ -596,7 +676,9 @@ impl Store for MlflowStore {
     }
 
     fn get_metric_history(&self, run_id: &str, key: &str) -> Result<Vec<Metric>> {
+        let call = self.http.begin();
         let page = HISTORY_PAGE.to_string();
+        let mut pager = self.http.pager(&self.url_of("metrics/get-history"));
         let mut out = Vec::new();
         let mut token = String::new();
         loop {
@@ -608,11 +690,15 @@ impl Store for MlflowStore {
             if !token.is_empty() {
                 query.push(("page_token", token.as_str()));
             }
-            let r: wire::MetricHistoryResponse =
-                self.get("metrics/get-history", &query, &Subject::new("run", run_id))?;
+            let r: wire::MetricHistoryResponse = self.get(
+                &call,
+                "metrics/get-history",
+                &query,
+                &Subject::new("run", run_id),
+            )?;
+            let items = r.metrics.len();
             out.extend(r.metrics.into_iter().map(Metric::from));
-            let url = self.url_of("metrics/get-history");
-            match next_page(&url, Some(token.as_str()), r.next_page_token)? {
+            match pager.next(items, r.next_page_token)? {
                 Some(t) => token = t,
                 None => break,
             }
@@ -621,9 +707,10 @@ impl Store for MlflowStore {
     }
 
     fn delete_tag(&self, run_id: &str, key: &str) -> Result<()> {
+        let call = self.http.begin();
         // MLflow answers RESOURCE_DOES_NOT_EXIST both for a missing run and a missing tag;
         // checking the run first keeps the two apart.
-        let run = self.get_run(run_id)?;
+        let run = self.get_run_in(&call, run_id)?;
         if !run.data.tags.contains_key(key) {
             return Err(Error::not_found(
                 "run tag",
@@ -631,6 +718,7 @@ impl Store for MlflowStore {
             ));
         }
         let _: wire::Empty = self.post(
+            &call,
             "runs/delete-tag",
             json!({ "run_id": run_id, "key": key }),
             &Subject::new("run tag", format!("{key} on run {run_id}")),
@@ -639,6 +727,7 @@ impl Store for MlflowStore {
     }
 
     fn search_runs(&self, args: &SearchRuns) -> Result<Vec<Run>> {
+        let call = self.http.begin();
         let url = self.url_of("runs/search");
         let filter = match args.filter.as_deref() {
             Some(f) => query::filter(f)?,
@@ -649,6 +738,7 @@ impl Store for MlflowStore {
             .iter()
             .map(|o| query::order_by(o))
             .collect::<Result<Vec<_>>>()?;
+        let mut pager = self.http.pager(&url);
         let mut out = Vec::new();
         let mut token: Option<String> = None;
         while out.len() < args.max_results {
@@ -665,16 +755,18 @@ impl Store for MlflowStore {
                 body["page_token"] = json!(t);
             }
             let r: wire::SearchRunsResponse = self.post(
+                &call,
                 "runs/search",
                 body,
                 &Subject::new("experiment", args.experiment_ids.join(",")),
             )?;
+            let items = r.runs.len();
             for run in r.runs {
                 let run = run.into_run(&url)?;
                 self.remember_root(&run.info);
                 out.push(run);
             }
-            match next_page(&url, token.as_deref(), r.next_page_token)? {
+            match pager.next(items, r.next_page_token)? {
                 Some(t) => token = Some(t),
                 None => break,
             }
@@ -684,7 +776,7 @@ impl Store for MlflowStore {
         // store) say NotFound. Only an empty answer can hide one, so only then is it checked.
         if out.is_empty() {
             for id in &args.experiment_ids {
-                self.get_experiment(id)?;
+                self.get_experiment_in(&call, id)?;
             }
         }
         Ok(out)
@@ -693,11 +785,12 @@ impl Store for MlflowStore {
     // ---- artifacts --------------------------------------------------------------------------
 
     fn log_artifact(&self, run_id: &str, path: &str, bytes: &[u8]) -> Result<()> {
+        let call = self.http.begin();
         validate::artifact_path(path)?;
-        let url = self.artifact_url(run_id, path)?;
+        let url = self.artifact_url(&call, run_id, path)?;
         let reply = self
             .http
-            .send(Method::Put, &url, &[], &Payload::Bytes(bytes))?;
+            .send(&call, Method::Put, &url, &[], &Payload::Bytes(bytes))?;
         if (200..300).contains(&reply.status) {
             Ok(())
         } else {
@@ -710,22 +803,30 @@ impl Store for MlflowStore {
     }
 
     fn list_artifacts(&self, run_id: &str, path: Option<&str>) -> Result<Vec<FileInfo>> {
+        let call = self.http.begin();
         let mut query = vec![("run_id", run_id)];
         if let Some(p) = path.filter(|p| !p.is_empty()) {
             validate::artifact_path(p)?;
             query.push(("path", p));
         }
-        let r: wire::ListArtifactsResponse =
-            self.get("artifacts/list", &query, &Subject::new("run", run_id))?;
+        let r: wire::ListArtifactsResponse = self.get(
+            &call,
+            "artifacts/list",
+            &query,
+            &Subject::new("run", run_id),
+        )?;
         let mut files: Vec<FileInfo> = r.files.into_iter().map(FileInfo::from).collect();
         files.sort_by(|a, b| a.path.cmp(&b.path));
         Ok(files)
     }
 
     fn download_artifact(&self, run_id: &str, path: &str) -> Result<Vec<u8>> {
+        let call = self.http.begin();
         validate::artifact_path(path)?;
-        let url = self.artifact_url(run_id, path)?;
-        let reply = self.http.send(Method::Get, &url, &[], &Payload::None)?;
+        let url = self.artifact_url(&call, run_id, path)?;
+        let reply = self
+            .http
+            .send(&call, Method::Get, &url, &[], &Payload::None)?;
         if (200..300).contains(&reply.status) {
             Ok(reply.body)
         } else {
@@ -745,6 +846,7 @@ impl Store for MlflowStore {
         tags: &[Tag],
         description: Option<&str>,
     ) -> Result<RegisteredModel> {
+        let call = self.http.begin();
         validate::model_name(name)?;
         for t in tags {
             validate::key("registered model tag", &t.key)?;
@@ -754,6 +856,7 @@ impl Store for MlflowStore {
             body["description"] = json!(d);
         }
         let r: wire::RegisteredModelResponse = self.post(
+            &call,
             "registered-models/create",
             body,
             &Subject::new("registered model", name),
@@ -763,18 +866,13 @@ impl Store for MlflowStore {
     }
 
     fn get_registered_model(&self, name: &str) -> Result<RegisteredModel> {
-        validate::model_name(name)?;
-        let r: wire::RegisteredModelResponse = self.get(
-            "registered-models/get",
-            &[("name", name)],
-            &Subject::new("registered model", name),
-        )?;
-        r.registered_model
-            .into_model(&self.url_of("registered-models/get"))
+        self.get_registered_model_in(&self.http.begin(), name)
     }
 
     fn search_registered_models(&self, max_results: usize) -> Result<Vec<RegisteredModel>> {
+        let call = self.http.begin();
         let url = self.url_of("registered-models/search");
+        let mut pager = self.http.pager(&url);
         let mut out = Vec::new();
         let mut token = String::new();
         while out.len() < max_results {
@@ -784,14 +882,16 @@ impl Store for MlflowStore {
                 query.push(("page_token", token.as_str()));
             }
             let r: wire::SearchRegisteredModelsResponse = self.get(
+                &call,
                 "registered-models/search",
                 &query,
                 &Subject::new("registered models", "search"),
             )?;
+            let items = r.registered_models.len();
             for m in r.registered_models {
                 out.push(m.into_model(&url)?);
             }
-            match next_page(&url, Some(token.as_str()), r.next_page_token)? {
+            match pager.next(items, r.next_page_token)? {
                 Some(t) => token = t,
                 None => break,
             }
@@ -802,9 +902,11 @@ impl Store for MlflowStore {
     }
 
     fn set_registered_model_tag(&self, name: &str, key: &str, value: &str) -> Result<()> {
+        let call = self.http.begin();
         validate::model_name(name)?;
         validate::key("registered model tag", key)?;
         let _: wire::Empty = self.post(
+            &call,
             "registered-models/set-tag",
             json!({ "name": name, "key": key, "value": value }),
             &Subject::new("registered model", name),
@@ -813,8 +915,10 @@ impl Store for MlflowStore {
     }
 
     fn update_registered_model(&self, name: &str, description: &str) -> Result<RegisteredModel> {
+        let call = self.http.begin();
         validate::model_name(name)?;
         let _: Value = self.http.call(
+            &call,
             Method::Patch,
             "registered-models/update",
             &[],
@@ -822,12 +926,13 @@ impl Store for MlflowStore {
             &Subject::new("registered model", name),
         )?;
         // The update's answer omits aliases on some MLflow versions; read the whole model.
-        self.get_registered_model(name)
+        self.get_registered_model_in(&call, name)
     }
 
     // ---- model versions ---------------------------------------------------------------------
 
     fn create_model_version(&self, args: &CreateModelVersion) -> Result<ModelVersion> {
+        let call = self.http.begin();
         validate::model_name(&args.name)?;
         for t in &args.tags {
             validate::key("model version tag", &t.key)?;
@@ -844,6 +949,7 @@ impl Store for MlflowStore {
             body["description"] = json!(d);
         }
         let r: wire::ModelVersionResponse = self.post(
+            &call,
             "model-versions/create",
             body,
             &Subject::new("registered model", &args.name),
@@ -853,25 +959,19 @@ impl Store for MlflowStore {
     }
 
     fn get_model_version(&self, name: &str, version: u64) -> Result<ModelVersion> {
-        validate::model_name(name)?;
-        let v = version.to_string();
-        let r: wire::ModelVersionResponse = self.get(
-            "model-versions/get",
-            &[("name", name), ("version", &v)],
-            &Self::model_version_subject(name, version),
-        )?;
-        r.model_version
-            .into_version(&self.url_of("model-versions/get"))
+        self.get_model_version_in(&self.http.begin(), name, version)
     }
 
     fn search_model_versions(&self, name: &str) -> Result<Vec<ModelVersion>> {
+        let call = self.http.begin();
         validate::model_name(name)?;
         // Also answers NotFound for an unknown model, and gives the aliases, which
         // `model-versions/search` leaves out.
-        let model = self.get_registered_model(name)?;
+        let model = self.get_registered_model_in(&call, name)?;
         let filter = Self::name_filter(name)?;
         let url = self.url_of("model-versions/search");
         let page = VERSIONS_PAGE.to_string();
+        let mut pager = self.http.pager(&url);
         let mut out = Vec::new();
         let mut token = String::new();
         loop {
@@ -880,16 +980,18 @@ impl Store for MlflowStore {
                 query.push(("page_token", token.as_str()));
             }
             let r: wire::SearchModelVersionsResponse = self.get(
+                &call,
                 "model-versions/search",
                 &query,
                 &Subject::new("registered model", name),
             )?;
+            let items = r.model_versions.len();
             for v in r.model_versions {
                 let mut v = v.into_version(&url)?;
                 v.aliases = wire::aliases_of(&model.aliases, v.version);
                 out.push(v);
             }
-            match next_page(&url, Some(token.as_str()), r.next_page_token)? {
+            match pager.next(items, r.next_page_token)? {
                 Some(t) => token = t,
                 None => break,
             }
@@ -905,12 +1007,14 @@ impl Store for MlflowStore {
         stage: Stage,
         archive_existing_versions: bool,
     ) -> Result<ModelVersion> {
+        let call = self.http.begin();
         validate::model_name(name)?;
         // MLflow fails with a 500 when asked to archive others for a stage other than
         // Staging or Production; there is nothing to archive then anyway.
         let archive =
             archive_existing_versions && matches!(stage, Stage::Staging | Stage::Production);
         let r: wire::ModelVersionResponse = self.post(
+            &call,
             "model-versions/transition-stage",
             json!({
                 "name": name,
@@ -930,8 +1034,10 @@ impl Store for MlflowStore {
         version: u64,
         description: &str,
     ) -> Result<ModelVersion> {
+        let call = self.http.begin();
         validate::model_name(name)?;
         let _: Value = self.http.call(
+            &call,
             Method::Patch,
             "model-versions/update",
             &[],
@@ -942,7 +1048,7 @@ impl Store for MlflowStore {
             })),
             &Self::model_version_subject(name, version),
         )?;
-        self.get_model_version(name, version)
+        self.get_model_version_in(&call, name, version)
     }
 
     fn set_model_version_tag(
@@ -952,9 +1058,11 @@ impl Store for MlflowStore {
         key: &str,
         value: &str,
     ) -> Result<()> {
+        let call = self.http.begin();
         validate::model_name(name)?;
         validate::key("model version tag", key)?;
         let _: wire::Empty = self.post(
+            &call,
             "model-versions/set-tag",
             json!({ "name": name, "version": version.to_string(), "key": key, "value": value }),
             &Self::model_version_subject(name, version),
@@ -963,8 +1071,10 @@ impl Store for MlflowStore {
     }
 
     fn delete_model_version_tag(&self, name: &str, version: u64, key: &str) -> Result<()> {
+        let call = self.http.begin();
         validate::model_name(name)?;
         let _: wire::Empty = self.http.call(
+            &call,
             Method::Delete,
             "model-versions/delete-tag",
             &[],
@@ -977,9 +1087,11 @@ impl Store for MlflowStore {
     // ---- aliases ----------------------------------------------------------------------------
 
     fn set_registered_model_alias(&self, name: &str, alias: &str, version: u64) -> Result<()> {
+        let call = self.http.begin();
         validate::model_name(name)?;
         validate::alias(alias)?;
         let _: wire::Empty = self.post(
+            &call,
             "registered-models/alias",
             json!({ "name": name, "alias": alias, "version": version.to_string() }),
             &Self::model_version_subject(name, version),
@@ -988,14 +1100,16 @@ impl Store for MlflowStore {
     }
 
     fn delete_registered_model_alias(&self, name: &str, alias: &str) -> Result<()> {
+        let call = self.http.begin();
         validate::model_name(name)?;
         validate::alias(alias)?;
         // MLflow deletes a missing alias silently; the trait promises NotFound.
-        let model = self.get_registered_model(name)?;
+        let model = self.get_registered_model_in(&call, name)?;
         if !model.aliases.contains_key(alias) {
             return Err(Error::not_found("alias", format!("{name}@{alias}")));
         }
         let _: wire::Empty = self.http.call(
+            &call,
             Method::Delete,
             "registered-models/alias",
             &[],
@@ -1006,9 +1120,11 @@ impl Store for MlflowStore {
     }
 
     fn get_model_version_by_alias(&self, name: &str, alias: &str) -> Result<ModelVersion> {
+        let call = self.http.begin();
         validate::model_name(name)?;
         validate::alias(alias)?;
         let r: wire::ModelVersionResponse = self.get(
+            &call,
             "registered-models/alias",
             &[("name", name), ("alias", alias)],
             &Subject::new("alias", format!("{name}@{alias}")),

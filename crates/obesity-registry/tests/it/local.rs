@@ -423,3 +423,360 @@ fn a_hand_made_maximal_version_folder_is_an_error_not_an_overflow() {
         "{err:?}"
     );
 }
+
+// ---- issue 12 item 3: temp files where MLflow never looks ---------------------------------
+
+/// Every path below `dir`, relative, sorted (not following links).
+fn tree(dir: &Path) -> Vec<String> {
+    fn walk(base: &Path, dir: &Path, out: &mut Vec<String>) {
+        for entry in fs::read_dir(dir).expect("read_dir").flatten() {
+            let path = entry.path();
+            out.push(
+                path.strip_prefix(base)
+                    .expect("below base")
+                    .to_string_lossy()
+                    .into_owned(),
+            );
+            if entry.file_type().is_ok_and(|t| t.is_dir()) {
+                walk(base, &path, out);
+            }
+        }
+    }
+    let mut out = Vec::new();
+    walk(dir, dir, &mut out);
+    out.sort();
+    out
+}
+
+/// A store with an experiment, a run with params, metrics, tags and an artifact, and a model
+/// with a version, a tag and an alias.
+fn populated_store() -> (tempfile::TempDir, LocalStore, String) {
+    let (dir, _s, local) = temp_store();
+    let (_, run_id) = conformance::new_run(&local, "pop");
+    local
+        .log_batch(
+            &run_id,
+            &[Metric::now("acc", 0.5)],
+            &[Param::new("depth", "3")],
+            &[Tag::new("note", "n")],
+        )
+        .expect("log");
+    local
+        .log_artifact(&run_id, "model/model.bin", b"bytes")
+        .expect("artifact");
+    local
+        .create_registered_model("m", &[Tag::new("team", "ml")], None)
+        .expect("model");
+    local
+        .create_model_version(&CreateModelVersion {
+            name: "m".into(),
+            source: "s".into(),
+            run_id: Some(run_id.clone()),
+            tags: vec![Tag::new("k", "v")],
+            description: None,
+        })
+        .expect("version");
+    local
+        .set_registered_model_alias("m", "champion", 1)
+        .expect("alias");
+    (dir, local, run_id)
+}
+
+#[test]
+fn issue12_3_temp_and_lock_names_are_neutral_and_the_staging_folder_ends_in_trash() {
+    let (_dir, local, _) = populated_store();
+    let root = local.root();
+    assert!(root.join(".mlruns.lock").is_file());
+    assert!(root.join(".mlruns-tmp.trash").is_dir());
+    // MLflow's FileStore lists every root folder as an experiment except `*.trash` ones.
+    let odd: Vec<String> = fs::read_dir(root)
+        .expect("ls")
+        .flatten()
+        .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.parse::<u64>().is_err() && !n.ends_with(".trash") && n != "models")
+        .collect();
+    assert_eq!(odd, Vec::<String>::new(), "root folders MLflow would read");
+    let names = tree(root);
+    assert!(
+        names.iter().all(|n| !n.contains("obesity")),
+        "branded names in a generic store: {names:?}"
+    );
+    assert_eq!(
+        fs::read_dir(root.join(".mlruns-tmp.trash"))
+            .expect("ls")
+            .count(),
+        0,
+        "finished writes leave nothing staged"
+    );
+}
+
+#[test]
+fn issue12_3_open_removes_the_tmp_obesity_leftovers_of_earlier_versions() {
+    let (_dir, local, run_id) = populated_store();
+    let root = local.root().to_path_buf();
+    let before = local.get_run(&run_id).expect("run");
+    let exp_dir = root.join(&before.info.experiment_id);
+    let run_dir = exp_dir.join(&run_id);
+    let model_dir = root.join("models/m");
+    // What a killed writer of an earlier version left, in every place the issue found one.
+    let half_run = exp_dir.join(".tmp-obesity-0badc0de");
+    fs::create_dir_all(half_run.join("tags")).expect("dir");
+    fs::write(half_run.join("meta.yaml"), format!("run_id: {run_id}\n")).expect("meta");
+    let files = [
+        run_dir.join("metrics/.tmp-obesity-1"),
+        run_dir.join("params/.tmp-obesity-2"),
+        run_dir.join("tags/.tmp-obesity-3"),
+        run_dir.join("artifacts/model/.tmp-obesity-4"),
+        model_dir.join("aliases/.tmp-obesity-5"),
+        model_dir.join("tags/.tmp-obesity-6"),
+        model_dir.join("version-1/tags/.tmp-obesity-7"),
+    ];
+    for f in &files {
+        fs::write(f, "").expect("leftover");
+    }
+    fs::create_dir_all(model_dir.join(".tmp-obesity-8/tags")).expect("half version");
+    fs::write(root.join(".obesity.lock"), "").expect("old lock");
+    // A store last opened by an earlier version has no staging folder.
+    fs::remove_dir(root.join(".mlruns-tmp.trash")).expect("no staging");
+
+    let reopened = LocalStore::open(&root).expect("reopen");
+    let left: Vec<String> = tree(&root)
+        .into_iter()
+        .filter(|n| n.contains("obesity"))
+        .collect();
+    assert_eq!(left, Vec::<String>::new());
+    assert!(root.join(".mlruns-tmp.trash").is_dir());
+    let after = reopened.get_run(&run_id).expect("run");
+    assert_eq!(after.data.params, before.data.params);
+    assert_eq!(after.data.tags, before.data.tags);
+    assert_eq!(
+        reopened
+            .get_registered_model("m")
+            .expect("model")
+            .aliases
+            .len(),
+        1
+    );
+}
+
+#[test]
+fn issue12_3_open_cleans_the_staging_folder_only_when_no_writer_holds_the_lock() {
+    let (_dir, local, _) = populated_store();
+    let root = local.root().to_path_buf();
+    let staging = root.join(".mlruns-tmp.trash");
+    fs::write(staging.join("0123456789abcdef"), "half a metric file").expect("leftover");
+    fs::create_dir_all(staging.join("fedcba9876543210/tags")).expect("half a run");
+    let count = || fs::read_dir(&staging).expect("ls").count();
+    // A writer (another process) holds the lock: its staged files are not leftovers.
+    let lock = fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(root.join(".mlruns.lock"))
+        .expect("lock file");
+    lock.lock().expect("lock");
+    LocalStore::open(&root).expect("open while locked");
+    assert_eq!(count(), 2);
+    lock.unlock().expect("unlock");
+    LocalStore::open(&root).expect("open");
+    assert_eq!(count(), 0);
+}
+
+// ---- issue 12 item 7: symlinks, long names, corrupt versions, unknown run status ----------
+
+#[cfg(unix)]
+#[test]
+fn issue12_7_a_symlink_in_the_artifact_folder_lets_no_write_or_read_escape() {
+    let (dir, local, run_id) = populated_store();
+    let outside = dir.path().join("outside");
+    fs::create_dir_all(&outside).expect("outside");
+    fs::write(outside.join("secret.txt"), "secret").expect("secret");
+    let artifacts = local
+        .root()
+        .join(local.get_run(&run_id).expect("run").info.experiment_id)
+        .join(&run_id)
+        .join("artifacts");
+    std::os::unix::fs::symlink(&outside, artifacts.join("evil")).expect("dir link");
+    std::os::unix::fs::symlink(outside.join("secret.txt"), artifacts.join("link.txt"))
+        .expect("file link");
+    let refused = |e: Error, path: &str| {
+        assert!(
+            matches!(&e, Error::InvalidArtifactPath { path: p, reason } if p == path && reason.contains("symbolic link")),
+            "{path}: {e:?}"
+        );
+    };
+    refused(
+        local
+            .log_artifact(&run_id, "evil/planted.txt", b"x")
+            .unwrap_err(),
+        "evil/planted.txt",
+    );
+    refused(
+        local
+            .log_artifact(&run_id, "link.txt", b"overwrite")
+            .unwrap_err(),
+        "link.txt",
+    );
+    refused(
+        local
+            .download_artifact(&run_id, "evil/secret.txt")
+            .unwrap_err(),
+        "evil/secret.txt",
+    );
+    refused(
+        local.download_artifact(&run_id, "link.txt").unwrap_err(),
+        "link.txt",
+    );
+    refused(
+        local.list_artifacts(&run_id, Some("evil")).unwrap_err(),
+        "evil",
+    );
+    assert!(!outside.join("planted.txt").exists());
+    assert_eq!(
+        fs::read_to_string(outside.join("secret.txt")).expect("secret"),
+        "secret"
+    );
+    // Links are not listed; real files still are.
+    let listed: Vec<String> = local
+        .list_artifacts(&run_id, None)
+        .expect("list")
+        .into_iter()
+        .map(|f| f.path)
+        .collect();
+    assert_eq!(listed, ["model"]);
+    // The artifact folder itself replaced by a link.
+    let (exp2, run2) = conformance::new_run(&local, "linked-root");
+    let artifacts2 = local.root().join(exp2).join(&run2).join("artifacts");
+    fs::remove_dir(&artifacts2).expect("rm artifacts");
+    std::os::unix::fs::symlink(&outside, &artifacts2).expect("root link");
+    refused(
+        local.log_artifact(&run2, "x.txt", b"x").unwrap_err(),
+        "x.txt",
+    );
+    assert!(!outside.join("x.txt").exists());
+}
+
+#[test]
+fn issue12_7_names_longer_than_a_file_name_are_refused_naming_the_limit() {
+    let (_dir, local, run_id) = populated_store();
+    let long = "m".repeat(256);
+    let err = local.create_registered_model(&long, &[], None).unwrap_err();
+    assert!(
+        matches!(&err, Error::InvalidName { value, reason, .. } if *value == long && reason.contains("255 bytes")),
+        "{err:?}"
+    );
+    // 255 bytes is what a file name holds: it works end to end.
+    let max = "m".repeat(255);
+    local
+        .create_registered_model(&max, &[], None)
+        .expect("255-byte model name");
+    local
+        .create_model_version(&CreateModelVersion {
+            name: max.clone(),
+            source: "s".into(),
+            run_id: Some(run_id.clone()),
+            ..CreateModelVersion::default()
+        })
+        .expect("version of it");
+    let alias = "a".repeat(255);
+    local
+        .set_registered_model_alias(&max, &alias, 1)
+        .expect("255-byte alias");
+    assert!(matches!(
+        local.set_registered_model_alias(&max, &"a".repeat(256), 1),
+        Err(Error::InvalidName { .. })
+    ));
+    let segment = "f".repeat(256);
+    let err = local
+        .log_artifact(&run_id, &format!("dir/{segment}"), b"x")
+        .unwrap_err();
+    assert!(
+        matches!(&err, Error::InvalidArtifactPath { reason, .. } if reason.contains("255 bytes")),
+        "{err:?}"
+    );
+    local
+        .log_artifact(&run_id, &format!("dir/{}", "f".repeat(255)), b"x")
+        .expect("255-byte file name");
+    let err = local.get_run(&"a".repeat(256)).unwrap_err();
+    assert!(
+        matches!(&err, Error::InvalidName { what: "run id", reason, .. } if reason.contains("255 bytes")),
+        "{err:?}"
+    );
+}
+
+#[test]
+fn issue12_7_one_corrupt_version_does_not_block_listing_but_reading_it_still_errors() {
+    let (_dir, local, run_id) = populated_store();
+    for _ in 0..2 {
+        local
+            .create_model_version(&CreateModelVersion {
+                name: "m".into(),
+                source: "s".into(),
+                run_id: Some(run_id.clone()),
+                ..CreateModelVersion::default()
+            })
+            .expect("version");
+    }
+    let meta = local.root().join("models/m/version-2/meta.yaml");
+    fs::write(&meta, "name: m\nversion: [not, a, number\n").expect("corrupt");
+    let numbers =
+        |vs: Vec<obesity_registry::ModelVersion>| vs.iter().map(|v| v.version).collect::<Vec<_>>();
+    assert_eq!(
+        numbers(local.search_model_versions("m").expect("list")),
+        [1, 3]
+    );
+    let model = local.get_registered_model("m").expect("model");
+    assert_eq!(numbers(model.latest_versions), [3]);
+    assert_eq!(
+        local.search_registered_models(100).expect("models").len(),
+        1
+    );
+    let registry = obesity_registry::Registry::new(std::sync::Arc::new(local.clone()));
+    assert_eq!(
+        numbers(registry.versions("m").expect("registry list")),
+        [1, 3]
+    );
+    // Reading that version is a clear error naming the file.
+    let err = local.get_model_version("m", 2).unwrap_err();
+    assert!(
+        matches!(&err, Error::Corrupt { path, .. } if *path == meta),
+        "{err:?}"
+    );
+    let err = registry.load_str("models:/m/2").unwrap_err();
+    assert!(
+        matches!(&err, Error::Corrupt { path, .. } if *path == meta),
+        "{err:?}"
+    );
+    // Archiving others skips it too.
+    local
+        .transition_model_version_stage("m", 3, Stage::Production, true)
+        .expect("transition");
+    // A corrupt alias file: the others still list; looking it up names the file.
+    let alias = local.root().join("models/m/aliases/broken");
+    fs::write(&alias, "not-a-number").expect("corrupt alias");
+    let aliases = local.get_registered_model("m").expect("model").aliases;
+    assert_eq!(aliases.keys().collect::<Vec<_>>(), ["champion"]);
+    let err = local.get_model_version_by_alias("m", "broken").unwrap_err();
+    assert!(
+        matches!(&err, Error::Corrupt { path, .. } if *path == alias),
+        "{err:?}"
+    );
+}
+
+#[test]
+fn issue12_7_an_unknown_run_status_names_the_run_and_its_file() {
+    let (_dir, local, run_id) = populated_store();
+    let exp = local.get_run(&run_id).expect("run").info.experiment_id;
+    let meta = local.root().join(exp).join(&run_id).join("meta.yaml");
+    let text = read(&meta);
+    fs::write(&meta, text.replace("status: 1", "status: 9")).expect("edit");
+    let err = local.get_run(&run_id).unwrap_err();
+    match &err {
+        Error::Corrupt { path, reason } => {
+            assert_eq!(*path, meta);
+            assert!(reason.contains(&run_id) && reason.contains('9'), "{reason}");
+        }
+        other => panic!("expected Corrupt, got {other:?}"),
+    }
+    assert!(err.to_string().contains(&run_id), "{err}");
+}

@@ -383,3 +383,283 @@ fn mlflow_a_page_token_that_repeats_is_a_protocol_error_not_an_endless_loop() {
     assert_eq!(seen.len(), 2);
     assert!(seen[1].request_line.contains("page_token=same"), "{seen:?}");
 }
+
+// ---- issue 12 item 5: a hostile server cannot make a call page, read or wait forever ------
+
+/// Reads one request (line, headers, body) from `stream`; `None` when the client went away.
+fn read_request(stream: &std::net::TcpStream) -> Option<String> {
+    stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    let mut reader = BufReader::new(stream);
+    let mut request_line = String::new();
+    if reader.read_line(&mut request_line).ok()? == 0 {
+        return None;
+    }
+    let mut len = 0;
+    loop {
+        let mut line = String::new();
+        if reader.read_line(&mut line).ok()? == 0 {
+            return None;
+        }
+        let line = line.trim_end();
+        if line.is_empty() {
+            break;
+        }
+        if let Some((k, v)) = line.split_once(':')
+            && k.eq_ignore_ascii_case("content-length")
+        {
+            len = v.trim().parse().unwrap_or(0);
+        }
+    }
+    let mut body = vec![0; len];
+    reader.read_exact(&mut body).ok()?;
+    Some(request_line.trim_end().to_string())
+}
+
+/// A server that answers every request with `answer(n)` (n = 0, 1, 2 ... requests so far)
+/// and counts the requests. After 100 answers it goes away, so a client that would page
+/// forever fails (unreachable) instead of hanging the test.
+fn endless_server(
+    answer: impl Fn(usize) -> String + Send + 'static,
+) -> (SocketAddr, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind a local port");
+    let addr = listener.local_addr().expect("local addr");
+    let count = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let seen = count.clone();
+    thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { break };
+            // Keep-alive: answer every request on this connection.
+            while read_request(&stream).is_some() {
+                let n = seen.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                if n >= 100 {
+                    return;
+                }
+                let body = answer(n);
+                let reply = format!(
+                    "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+                    body.len()
+                );
+                if stream.write_all(reply.as_bytes()).is_err() {
+                    break;
+                }
+            }
+        }
+    });
+    (addr, count)
+}
+
+#[test]
+fn issue12_5_endless_empty_pages_with_new_tokens_stop_with_a_protocol_error() {
+    // `registry list` used to page forever (54,000 requests a minute): every page was empty
+    // and carried a new token.
+    let (addr, count) =
+        endless_server(|n| format!(r#"{{"registered_models":[],"next_page_token":"t{n}"}}"#));
+    let err = store(addr, RetryPolicy::none())
+        .search_registered_models(10_000)
+        .unwrap_err();
+    assert!(
+        matches!(&err, Error::Protocol { reason, .. } if reason.contains("empty pages in a row")),
+        "{err:?}"
+    );
+    assert_eq!(count.load(std::sync::atomic::Ordering::SeqCst), 3);
+    // The same for the other listings.
+    let (addr, _) = endless_server(|n| format!(r#"{{"runs":[],"next_page_token":"t{n}"}}"#));
+    let err = store(addr, RetryPolicy::none())
+        .search_runs(&obesity_registry::SearchRuns {
+            experiment_ids: vec!["1".into()],
+            ..Default::default()
+        })
+        .unwrap_err();
+    assert!(matches!(err, Error::Protocol { .. }), "{err:?}");
+}
+
+#[test]
+fn issue12_5_endless_full_pages_stop_at_the_page_limit_naming_it() {
+    let (addr, count) = endless_server(|n| {
+        format!(
+            r#"{{"registered_models":[{{"name":"m{n}","creation_timestamp":1,"last_updated_timestamp":1}}],"next_page_token":"t{n}"}}"#
+        )
+    });
+    let s = MlflowStore::builder(format!("http://{addr}"))
+        .retry(RetryPolicy::none())
+        .no_auth()
+        .max_pages(5)
+        .build()
+        .expect("valid url");
+    let err = s.search_registered_models(10_000).unwrap_err();
+    match &err {
+        Error::LimitExceeded {
+            limit,
+            value,
+            setter,
+            ..
+        } => {
+            assert_eq!(
+                (*limit, value.as_str(), *setter),
+                ("page limit", "5 pages", "max_pages")
+            );
+        }
+        other => panic!("expected LimitExceeded, got {other:?}"),
+    }
+    assert!(
+        err.to_string().contains("MlflowStoreBuilder::max_pages"),
+        "{err}"
+    );
+    assert_eq!(count.load(std::sync::atomic::Ordering::SeqCst), 5);
+}
+
+/// A server whose one answer is `head` followed by zeros for as long as the client reads.
+fn huge_body_server(head: &'static str) -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind a local port");
+    let addr = listener.local_addr().expect("local addr");
+    thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { break };
+            if read_request(&stream).is_none() {
+                continue;
+            }
+            let _ = stream.write_all(head.as_bytes());
+            let chunk = vec![b'0'; 64 * 1024];
+            // Until the client hangs up (bounded, so a broken client cannot fill the disk).
+            for _ in 0..16_384 {
+                if stream.write_all(&chunk).is_err() {
+                    break;
+                }
+            }
+        }
+    });
+    addr
+}
+
+#[test]
+fn issue12_5_a_huge_body_stops_at_the_response_size_limit_naming_it() {
+    // An announced 800 MB body is refused before it is read ...
+    let addr = huge_body_server(
+        "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 800000000\r\n\r\n",
+    );
+    let s = MlflowStore::builder(format!("http://{addr}"))
+        .retry(RetryPolicy::none())
+        .no_auth()
+        .max_response_bytes(1024 * 1024)
+        .build()
+        .expect("valid url");
+    let err = s.get_experiment("7").unwrap_err();
+    match &err {
+        Error::LimitExceeded {
+            limit,
+            value,
+            detail,
+            setter,
+            ..
+        } => {
+            assert_eq!(
+                (*limit, value.as_str(), *setter),
+                ("response size limit", "1 MiB", "max_response_bytes")
+            );
+            assert!(detail.contains("800000000"), "{detail}");
+        }
+        other => panic!("expected LimitExceeded, got {other:?}"),
+    }
+    // ... and one without a length (read until the server closes) stops at the limit.
+    let addr = huge_body_server(
+        "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nConnection: close\r\n\r\n",
+    );
+    let s = MlflowStore::builder(format!("http://{addr}"))
+        .retry(RetryPolicy::none())
+        .no_auth()
+        .max_response_bytes(1024 * 1024)
+        .build()
+        .expect("valid url");
+    let err = s.get_experiment("7").unwrap_err();
+    assert!(
+        matches!(
+            &err,
+            Error::LimitExceeded {
+                limit: "response size limit",
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    assert!(err.to_string().contains("1 MiB"), "{err}");
+}
+
+/// A server that accepts connections, reads nothing and never answers.
+fn silent_server() -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind a local port");
+    let addr = listener.local_addr().expect("local addr");
+    thread::spawn(move || {
+        let mut open = Vec::new();
+        for stream in listener.incoming().flatten() {
+            open.push(stream); // kept open, never answered
+        }
+    });
+    addr
+}
+
+#[test]
+fn issue12_5_a_silent_server_stops_at_the_time_limit_per_call_naming_it() {
+    // With the old defaults a silent server held a call for 308 s (5 attempts of 60 s plus
+    // backoff). Here the per-request timeout alone would allow 5 x 10 s, but the call's limit
+    // of 300 ms stops it, and the error says which limit that was.
+    let s = MlflowStore::builder(format!("http://{}", silent_server()))
+        .retry(fast_retry(5))
+        .no_auth()
+        .timeout(Duration::from_secs(10))
+        .call_timeout(Duration::from_millis(300))
+        .build()
+        .expect("valid url");
+    let err = s.get_experiment("7").unwrap_err();
+    match &err {
+        Error::LimitExceeded {
+            limit,
+            value,
+            setter,
+            url,
+            ..
+        } => {
+            assert_eq!(
+                (*limit, value.as_str(), *setter),
+                ("time limit per call", "300ms", "call_timeout")
+            );
+            assert!(url.contains("experiments/get"), "{url}");
+        }
+        other => panic!("expected LimitExceeded, got {other:?}"),
+    }
+    assert!(
+        err.to_string().contains("MlflowStoreBuilder::call_timeout"),
+        "{err}"
+    );
+}
+
+#[test]
+fn issue12_5_a_silent_server_with_retries_exhausted_names_the_per_request_timeout() {
+    let s = MlflowStore::builder(format!("http://{}", silent_server()))
+        .retry(fast_retry(2))
+        .no_auth()
+        .timeout(Duration::from_millis(100))
+        .call_timeout(Duration::from_secs(600))
+        .build()
+        .expect("valid url");
+    let err = s.get_run("abc").unwrap_err();
+    assert!(
+        matches!(&err, Error::LimitExceeded { limit: "per-request timeout", value, setter: "timeout", detail, .. }
+            if value == "100ms" && detail.contains("2 attempt(s)")),
+        "{err:?}"
+    );
+}
+
+#[test]
+fn issue12_5_the_default_limits_are_bounded_and_shown() {
+    let b = MlflowStore::builder("http://127.0.0.1:5000");
+    let shown = format!("{b:?}");
+    for part in [
+        "call_timeout: 60s",
+        "timeout: 30s",
+        "connect_timeout: 10s",
+        "max_response_bytes: 67108864",
+        "max_pages: 1000",
+    ] {
+        assert!(shown.contains(part), "{part} not in {shown}");
+    }
+}

@@ -89,8 +89,9 @@ fn expected_run(
 fn mlflow_interop_write_local_store() -> Result<(), Box<dyn std::error::Error>> {
     let Some(dir) = std::env::var_os("OBESITY_INTEROP_DIR").map(PathBuf::from) else {
         eprintln!(
-            "skipped: set OBESITY_INTEROP_DIR=<empty folder> to write the store that \
-             scripts/check_local_store_with_mlflow.py reads (scripts/mlflow_suite.sh does)"
+            "SKIPPED: mlflow_interop::mlflow_interop_write_local_store: OBESITY_INTEROP_DIR not \
+             set (scripts/mlflow_suite.sh sets it to the folder \
+             scripts/check_local_store_with_mlflow.py reads)"
         );
         return Ok(());
     };

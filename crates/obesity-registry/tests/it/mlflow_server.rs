@@ -2,28 +2,39 @@
 //! server-specific behaviour (special floats through SQL, the artifact proxy, MLflow's own
 //! error answers).
 //!
-//! Runs only when `OBESITY_MLFLOW_TEST_URI` or `MLFLOW_TRACKING_URI` names an `http://`
-//! server (`scripts/mlflow_suite.sh` starts one and sets it); otherwise each test returns
-//! early and says why. Every name has a random suffix, so the tests can share one server and
-//! run in parallel.
+//! Runs only against a server the test run itself started, named by `OBESITY_MLFLOW_TEST_URI`
+//! (`scripts/mlflow_suite.sh` starts one and sets it). `MLFLOW_TRACKING_URI` is never read:
+//! it names the user's own server, which tests must not fill with experiments. Without the
+//! variable each test prints `SKIPPED: <test>: ...` and returns; the suite script fails when
+//! any of its tests says so. Every name has a random suffix, so the tests can share one
+//! server and run in parallel.
+
+use std::io::Read;
+use std::net::TcpListener;
+use std::process::{Command, Stdio};
 
 use obesity_registry::{
     CreateModelVersion, CreateRun, Error, Metric, MlflowStore, Param, RunStatus, SearchRuns, Stage,
     Store, Tag, UpdateRun,
 };
 
-/// The server under test, or `None` (with a note on stderr) when none is configured.
-fn server() -> Option<MlflowStore> {
-    let uri = ["OBESITY_MLFLOW_TEST_URI", "MLFLOW_TRACKING_URI"]
-        .iter()
-        .filter_map(|k| std::env::var(k).ok())
-        .find(|v| v.starts_with("http://") || v.starts_with("https://"));
-    match uri {
+/// The only variable naming the server the tests may write to.
+pub(crate) const TEST_URI_ENV: &str = "OBESITY_MLFLOW_TEST_URI";
+
+/// The test server's URI from an environment lookup: `OBESITY_MLFLOW_TEST_URI` when it names
+/// an `http(s)://` server, whatever else (`MLFLOW_TRACKING_URI` ...) is set.
+pub(crate) fn test_server_uri(lookup: impl Fn(&str) -> Option<String>) -> Option<String> {
+    lookup(TEST_URI_ENV).filter(|v| v.starts_with("http://") || v.starts_with("https://"))
+}
+
+/// The server under test, or `None` after printing `SKIPPED: <test>: ...` to stderr.
+fn server(test: &str) -> Option<MlflowStore> {
+    match test_server_uri(|k| std::env::var(k).ok()) {
         Some(uri) => Some(MlflowStore::new(&uri).expect("test server URI is valid")),
         None => {
             eprintln!(
-                "skipped: set OBESITY_MLFLOW_TEST_URI=http://host:port (scripts/mlflow_suite.sh \
-                 does) to run the MlflowStore tests against a real MLflow server"
+                "SKIPPED: {test}: {TEST_URI_ENV} not set (scripts/mlflow_suite.sh starts a \
+                 server and sets it)"
             );
             None
         }
@@ -52,13 +63,18 @@ fn new_run(store: &dyn Store) -> (String, String) {
 
 #[test]
 fn mlflow_server_conformance_suite() {
-    let Some(store) = server() else { return };
+    let Some(store) = server("mlflow_server::mlflow_server_conformance_suite") else {
+        return;
+    };
     crate::conformance::run_all(&store);
 }
 
 #[test]
 fn mlflow_server_keeps_nan_and_infinities_through_sql() {
-    let Some(store) = server() else { return };
+    let Some(store) = server("mlflow_server::mlflow_server_keeps_nan_and_infinities_through_sql")
+    else {
+        return;
+    };
     let (_, run_id) = new_run(&store);
     let values = [f64::NAN, f64::INFINITY, f64::NEG_INFINITY, 0.5, -1e-300];
     let metrics: Vec<Metric> = values
@@ -88,7 +104,9 @@ fn mlflow_server_keeps_nan_and_infinities_through_sql() {
 
 #[test]
 fn mlflow_server_artifacts_go_through_the_proxy() {
-    let Some(store) = server() else { return };
+    let Some(store) = server("mlflow_server::mlflow_server_artifacts_go_through_the_proxy") else {
+        return;
+    };
     let (exp, run_id) = new_run(&store);
     let info = store.get_run(&run_id).expect("run").info;
     assert!(
@@ -123,7 +141,9 @@ fn mlflow_server_artifacts_go_through_the_proxy() {
 
 #[test]
 fn mlflow_server_refusals_are_typed() {
-    let Some(store) = server() else { return };
+    let Some(store) = server("mlflow_server::mlflow_server_refusals_are_typed") else {
+        return;
+    };
     let (exp, run_id) = new_run(&store);
     // Changing a param.
     store
@@ -222,7 +242,11 @@ fn mlflow_server_refusals_are_typed() {
 
 #[test]
 fn mlflow_server_registry_round_trip_with_stages_and_aliases() {
-    let Some(store) = server() else { return };
+    let Some(store) =
+        server("mlflow_server::mlflow_server_registry_round_trip_with_stages_and_aliases")
+    else {
+        return;
+    };
     let (_, run_id) = new_run(&store);
     let model = unique("mlflow-server-reg");
     store
@@ -299,7 +323,9 @@ fn mlflow_server_registry_round_trip_with_stages_and_aliases() {
 
 #[test]
 fn mlflow_server_search_pages_through_many_runs() {
-    let Some(store) = server() else { return };
+    let Some(store) = server("mlflow_server::mlflow_server_search_pages_through_many_runs") else {
+        return;
+    };
     let (exp, first) = new_run(&store);
     store
         .update_run(
@@ -362,4 +388,83 @@ fn mlflow_server_search_pages_through_many_runs() {
         .expect("search");
     assert_eq!(finished.len(), 1);
     assert_eq!(finished[0].info.run_id, first);
+}
+
+#[test]
+fn issue12_8_the_test_server_uri_ignores_mlflow_tracking_uri() {
+    let env = |pairs: &'static [(&'static str, &'static str)]| {
+        move |k: &str| {
+            pairs
+                .iter()
+                .find(|(name, _)| *name == k)
+                .map(|(_, v)| v.to_string())
+        }
+    };
+    // The user's server in MLFLOW_TRACKING_URI is not a test server.
+    assert_eq!(
+        test_server_uri(env(&[("MLFLOW_TRACKING_URI", "http://users-server:5000")])),
+        None
+    );
+    assert_eq!(
+        test_server_uri(env(&[
+            ("MLFLOW_TRACKING_URI", "http://users-server:5000"),
+            (TEST_URI_ENV, "http://127.0.0.1:5123"),
+        ])),
+        Some("http://127.0.0.1:5123".to_string())
+    );
+    assert_eq!(test_server_uri(env(&[(TEST_URI_ENV, "./mlruns")])), None);
+}
+
+/// Set in the child run below, so that it does not start its own child.
+const CHILD_ENV: &str = "OBESITY_REGISTRY_TEST_TRACKING_URI_CHILD";
+
+#[test]
+fn issue12_8_server_tests_do_not_contact_the_server_in_mlflow_tracking_uri() {
+    if std::env::var_os(CHILD_ENV).is_some() {
+        return;
+    }
+    // A dummy "user's server": any connection to it is a test writing where it must not.
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    listener.set_nonblocking(true).expect("nonblocking");
+    let exe = std::env::current_exe().expect("current exe");
+    let out = Command::new(exe)
+        .args([
+            "mlflow_server::",
+            "--skip",
+            "mlflow_server::issue12_8",
+            "--show-output",
+        ])
+        .env("MLFLOW_TRACKING_URI", format!("http://{addr}"))
+        .env_remove(TEST_URI_ENV)
+        .env(CHILD_ENV, "1")
+        .stdin(Stdio::null())
+        .output()
+        .expect("run the server tests");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "{text}");
+    let mut contacted = 0;
+    while let Ok((mut stream, _)) = listener.accept() {
+        let mut request = String::new();
+        let _ = stream.set_nonblocking(false);
+        let _ = stream.read_to_string(&mut request);
+        contacted += 1;
+    }
+    assert_eq!(
+        contacted, 0,
+        "the tests contacted MLFLOW_TRACKING_URI:\n{text}"
+    );
+    // Each server test said it was skipped, and why.
+    let skipped = text
+        .lines()
+        .filter(|l| l.starts_with("SKIPPED: mlflow_server::mlflow_server_"))
+        .count();
+    assert!(
+        skipped >= 6,
+        "expected every server test to say SKIPPED:\n{text}"
+    );
 }
