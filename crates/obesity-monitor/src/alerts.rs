@@ -62,6 +62,21 @@ impl fmt::Display for AlertKind {
     }
 }
 
+impl AlertKind {
+    /// The name the alert has outside this crate: the `alertname` label the webhook handler
+    /// sends, and the name of the matching alerting rule in `deploy/prometheus/alerts.yml`,
+    /// so a receiver routes an alert the same way whichever of the two raised it.
+    pub fn alertname(self) -> &'static str {
+        match self {
+            Self::AccuracyDrop => "ObesityAccuracyDrop",
+            Self::ErrorRate => "ObesityHighErrorRate",
+            Self::Latency => "ObesityHighLatency",
+            Self::Drift => "ObesityDataDrift",
+            Self::DataQuality => "ObesityDataQuality",
+        }
+    }
+}
+
 /// One alert: which rule, how bad, the measured value against its threshold.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Alert {
@@ -381,10 +396,26 @@ struct Check {
 }
 
 /// Where alerts go: a pager, a chat webhook, a log, a test's vector.
+///
+/// A handler receives both halves of an episode: the alert when a condition starts (or its
+/// severity changes) and, when it clears, the INFO notice with [`Alert::resolved`] set (the
+/// [`AlertManager`] sends both). A handler that talks to a system with its own notion of
+/// "resolved" (Alertmanager, a pager) maps the notice onto it, as
+/// `WebhookAlertHandler` does (feature `webhook`).
 pub trait AlertHandler: Send + Sync {
     /// Delivers one alert. Handlers must not fail the monitoring loop: deal with delivery
-    /// errors inside (log them).
+    /// errors inside (log them). The call may block (a webhook waits for its receiver), so
+    /// run the loop that calls it off any latency-sensitive path.
     fn handle(&self, alert: &Alert);
+}
+
+/// A shared handler is a handler: register one `Arc` with several [`AlertManager`]s (say, a
+/// new manager for each model version the service switches to) and they share its state, so
+/// a webhook's de-duplication survives the switch.
+impl<T: AlertHandler + ?Sized> AlertHandler for Arc<T> {
+    fn handle(&self, alert: &Alert) {
+        (**self).handle(alert);
+    }
 }
 
 /// Writes alerts to `tracing`: CRITICAL as `error!`, WARNING as `warn!`, INFO as `info!`.

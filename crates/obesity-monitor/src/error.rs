@@ -195,6 +195,20 @@ pub enum MonitorError {
         /// The handler's error.
         source: Box<dyn std::error::Error + Send + Sync>,
     },
+    /// An alert webhook did not accept a notification: every attempt failed, or the
+    /// receiver refused it in a way that retrying cannot fix (a 4xx answer). Produced by
+    /// `WebhookAlertHandler` (feature `webhook`).
+    #[error("alert webhook {url}: gave up after {attempts} attempt(s): {reason}")]
+    WebhookDelivery {
+        /// The webhook, with its path, query and credentials cut (they often hold a secret).
+        url: String,
+        /// POSTs made, retries included.
+        attempts: u32,
+        /// Why the last attempt failed.
+        reason: String,
+        /// Whether the last attempt failed because the receiver did not answer in time.
+        timed_out: bool,
+    },
     /// A statistical test from `obesity-eval` rejected its input.
     #[error("statistics: {0}")]
     Eval(#[from] obesity_eval::EvalError),

@@ -64,7 +64,9 @@
 //! - [`AlertPolicy`] holds the seeds' thresholds (accuracy drop 0.05 CRITICAL / 0.02 WARNING
 //!   against a baseline, error rate 0.02, p95 latency 500 ms, drift 0.1) and turns a summary
 //!   into [`Alert`]s with a [`Severity`]; an [`AlertManager`] sends them to
-//!   [`AlertHandler`]s ([`LogAlertHandler`] built in) once per episode, not on every check.
+//!   [`AlertHandler`]s ([`LogAlertHandler`] built in) once per episode, not on every check,
+//!   and sends a resolved notice when the condition clears. `WebhookAlertHandler` (feature
+//!   `webhook`, below) POSTs them to Slack or to an Alertmanager-style receiver.
 //! - [`RetrainTrigger`] decides from a [`TriggerState`] and new files in watched directories
 //!   with the seeds' [`RetrainingTriggerConfig`], lets guards veto (minimum hours between
 //!   retrains, maximum per day), runs a [`RetrainHandler`] and writes every decision to an
@@ -131,6 +133,32 @@
 //! println!("{}", ab.analyze()?.explanation); // "... keep running"
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
+//!
+//! ## Cargo features
+//!
+//! - `webhook` (default): `WebhookAlertHandler`, an [`AlertHandler`] that POSTs alerts as
+//!   JSON — Slack's `{"text", "blocks"}` body or Alertmanager's `webhook_config` payload —
+//!   with a timeout per attempt, bounded retries with exponential backoff, and
+//!   de-duplication per alert key (one notification while a condition persists, one
+//!   "resolved" notification when it clears). It brings in the `ureq` HTTP client (plain
+//!   HTTP; HTTPS needs a TLS feature of `ureq`). Build with `default-features = false` to do
+//!   without an HTTP client; every other item of the crate stays.
+//!
+//! ```no_run
+//! # #[cfg(feature = "webhook")]
+//! # fn main() -> Result<(), obesity_monitor::MonitorError> {
+//! use obesity_monitor::{AlertManager, AlertPolicy, WebhookAlertHandler, WebhookConfig};
+//!
+//! let slack = WebhookConfig::builder("http://chat-relay.internal/hooks/ml-alerts")
+//!     .label("service", "obesity-serve")
+//!     .build()?;
+//! let mut alerts = AlertManager::new(AlertPolicy::default());
+//! alerts.add_handler(WebhookAlertHandler::new(slack));
+//! # Ok(())
+//! # }
+//! # #[cfg(not(feature = "webhook"))]
+//! # fn main() {}
+//! ```
 #![deny(missing_docs)]
 
 // Drift (one helper): detectors, the reference profile, the report.
@@ -144,6 +172,8 @@ mod alerts;
 mod clock;
 mod performance;
 mod retrain;
+#[cfg(feature = "webhook")]
+mod webhook;
 
 mod error;
 
@@ -177,4 +207,9 @@ pub use retrain::{
     AuditOutcome, AuditRecord, Decision, HandlerError, MANUAL_ACTOR, Reason, RetrainHandler,
     RetrainRequest, RetrainResult, RetrainTrigger, RetrainingTriggerConfig, RunReport,
     TriggerState, Veto,
+};
+#[cfg(feature = "webhook")]
+pub use webhook::{
+    Delivery, MAX_WEBHOOK_ATTEMPTS, WebhookAlertHandler, WebhookConfig, WebhookConfigBuilder,
+    WebhookFormat,
 };

@@ -205,3 +205,90 @@ fn severities_read_like_the_seeds() -> Result<(), serde_json::Error> {
     );
     Ok(())
 }
+
+/// The Prometheus rules shipped in `deploy/prometheus/alerts.yml` use the names the webhook
+/// sends ([`AlertKind::alertname`]), the same `kind`/`severity` labels, and the
+/// [`AlertPolicy`] defaults as thresholds: change one side and this fails.
+#[test]
+fn prometheus_rules_match_alert_names_and_policy_defaults() -> Result<(), Box<dyn std::error::Error>>
+{
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../deploy/prometheus/alerts.yml"
+    );
+    let text = std::fs::read_to_string(path).map_err(|e| format!("{path}: {e}"))?;
+    let doc: serde_yaml_ng::Value = serde_yaml_ng::from_str(&text)?;
+    // (alertname, kind label, severity label, expr) of every alerting rule.
+    let mut rules = Vec::new();
+    for group in doc["groups"].as_sequence().ok_or("no groups")? {
+        for rule in group["rules"].as_sequence().ok_or("group without rules")? {
+            if let Some(name) = rule["alert"].as_str() {
+                let label = |k: &str| rule["labels"][k].as_str().unwrap_or("").to_owned();
+                let expr = rule["expr"].as_str().unwrap_or("");
+                let expr = expr.split_whitespace().collect::<Vec<_>>().join(" ");
+                rules.push((name.to_owned(), label("kind"), label("severity"), expr));
+            }
+        }
+    }
+    let policy = serde_json::to_value(AlertPolicy::default())?;
+    let num = |field: &str| policy[field].as_f64().ok_or(format!("no {field}"));
+    let ms_to_s = num("critical_latency_p95_ms")? / 1000.0;
+    let expected = [
+        (
+            AlertKind::ErrorRate,
+            "critical",
+            format!("> {}", num("critical_error_rate")?),
+        ),
+        (
+            AlertKind::Latency,
+            "critical",
+            format!("p95_5m > {ms_to_s}"),
+        ),
+        (
+            AlertKind::Drift,
+            "warning",
+            format!("> {}", num("drift_threshold")?),
+        ),
+        (
+            AlertKind::AccuracyDrop,
+            "critical",
+            format!("> {}", num("critical_accuracy_drop")?),
+        ),
+        (
+            AlertKind::AccuracyDrop,
+            "warning",
+            format!("> {}", num("warning_accuracy_drop")?),
+        ),
+        (
+            AlertKind::DataQuality,
+            "warning",
+            format!("< {}", num("min_data_quality")?),
+        ),
+    ];
+    for (kind, severity, threshold) in expected {
+        let rule = rules
+            .iter()
+            .find(|(name, k, s, _)| {
+                name == kind.alertname() && *k == kind.to_string() && s == severity
+            })
+            .ok_or(format!(
+                "{path}: no rule `{}` with kind={kind}, severity={severity}",
+                kind.alertname()
+            ))?;
+        assert!(
+            rule.3.contains(&threshold),
+            "{}: expected `{threshold}` in `{}`",
+            kind.alertname(),
+            rule.3
+        );
+    }
+    let min_labelled = policy["min_labelled"].as_u64().ok_or("no min_labelled")?;
+    assert!(
+        rules
+            .iter()
+            .filter(|r| r.1 == "accuracy_drop")
+            .all(|r| r.3.contains(&format!(">= {min_labelled}"))),
+        "accuracy rules must need min_labelled ({min_labelled}) labels"
+    );
+    Ok(())
+}

@@ -7,3 +7,5 @@ mod drift_reference;
 mod event_log;
 mod perf;
 mod retrain;
+#[cfg(feature = "webhook")]
+mod webhook;
