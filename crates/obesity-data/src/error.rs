@@ -252,7 +252,9 @@ pub enum DataError {
         index: usize,
     },
     /// The real UCI file was required (`OBESITY_REQUIRE_UCI=1`) but cannot be used.
-    #[error("the UCI data set is required but {reason}; point OBESITY_UCI_CSV at ObesityDataSet_raw_and_data_sinthetic.csv")]
+    #[error(
+        "the UCI data set is required but {reason}; point OBESITY_UCI_CSV at ObesityDataSet_raw_and_data_sinthetic.csv"
+    )]
     UciFileRequired {
         /// What is wrong with the variable.
         reason: String,
