@@ -3,8 +3,8 @@
 //! The facade over a workspace of layered crates that carries a tabular classifier through
 //! its whole life: load and validate data ([`data`]), engineer features ([`features`]),
 //! train the flattened random forest ([`forest`]), evaluate and tune it ([`eval`]), track
-//! experiments and register model versions ([`registry`]), and watch it after it ships
-//! ([`monitor`]).
+//! experiments and register model versions ([`registry`]), serve it over HTTP ([`serve`]),
+//! and watch it after it ships ([`monitor`]).
 //!
 //! Each module is a re-export of one crate, so a user can depend on this package alone or on
 //! the individual crates. [`pipeline`] composes them into the train-and-register chain that
@@ -60,4 +60,6 @@ pub use obesity_eval as eval;
 pub use obesity_features as features;
 pub use obesity_forest as forest;
 pub use obesity_monitor as monitor;
+pub use obesity_onnx as onnx;
 pub use obesity_registry as registry;
+pub use obesity_serve as serve;

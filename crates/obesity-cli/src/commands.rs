@@ -10,7 +10,9 @@ pub(crate) type BoxError = Box<dyn std::error::Error>;
 
 /// Runs a command and returns what to print on stdout.
 pub(crate) fn run(uri: &str, json: bool, command: &Command) -> Result<String, BoxError> {
-    let Command::Registry(cmd) = command;
+    let Command::Registry(cmd) = command else {
+        return Err("this command is not run through commands::run".into());
+    };
     let store = open_store(uri)?;
     let registry = Registry::new(store.clone());
     let out = match cmd {

@@ -1,5 +1,6 @@
 //! The `obesity` command line: manage the experiment-tracking store and the model registry
-//! (MLflow's `manage_registry.py` of the seeds), on a local folder or an MLflow server.
+//! (MLflow's `manage_registry.py` of the seeds), on a local folder or an MLflow server, and
+//! serve a registered model over HTTP (`obesity serve`, see the `obesity-serve` crate).
 //!
 //! ```text
 //! obesity registry list
@@ -8,6 +9,7 @@
 //! obesity registry alias obesity-rf champion 3
 //! obesity registry compare obesity-rf 2 3
 //! obesity registry runs obesity --filter "metrics.accuracy > 0.9" --order-by "metrics.accuracy DESC"
+//! obesity serve --model models:/obesity-rf@champion --port 8000
 //! ```
 //!
 //! Every command takes `--tracking-uri DIR|URL` (default: `$OBESITY_TRACKING_URI`, else
@@ -47,6 +49,9 @@ enum Command {
     /// Model registry and run search.
     #[command(subcommand)]
     Registry(RegistryCommand),
+    /// Serve a registered model over HTTP (/predict, MLflow scoring, Open Inference Protocol
+    /// v2, /health, /metrics, /docs) until Ctrl-C or SIGTERM.
+    Serve(obesity_serve::ServeArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -137,8 +142,26 @@ fn main() -> ExitCode {
         .tracking_uri
         .clone()
         .unwrap_or_else(obesity_registry::tracking_uri_from_env);
+    if let Command::Serve(args) = &cli.command {
+        return serve(&uri, args);
+    }
     match commands::run(&uri, cli.global.json, &cli.command) {
         Ok(text) => write_stdout(&text),
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// `obesity serve`: runs the service in the foreground (logs on stderr; `RUST_LOG` filters).
+fn serve(uri: &str, args: &obesity_serve::ServeArgs) -> ExitCode {
+    obesity_serve::init_tracing();
+    match args
+        .to_config(Some(uri))
+        .and_then(obesity_serve::run_blocking)
+    {
+        Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e}");
             ExitCode::FAILURE

@@ -1,0 +1,298 @@
+//! A registered version made ready for the request path: its signature compiled into a
+//! [`RowSchema`], its feature pipeline, and its classifier behind the fastest kernel it has.
+
+use std::sync::Arc;
+
+use ndarray::Array2;
+use obesity_data::{ObesityRecord, Schema};
+use obesity_features::{FeatureError, FittedPipeline};
+use obesity_forest::{Classifier, RandomForest};
+use obesity_monitor::ReferenceProfile;
+use obesity_registry::{Lineage, LoadedModel, ModelRef, ModelVersion, Registry, Signature};
+use prometheus_client::metrics::counter::Counter;
+
+use crate::error::{ApiError, ServeError};
+use crate::metrics::Metrics;
+use crate::row::RowSchema;
+
+/// The artifact the training chain stores next to the model with the drift monitor's
+/// reference profile. The same name as `obesity_mlops::pipeline::REFERENCE_PROFILE_FILE`
+/// (the facade sits above this crate, so the constant cannot be imported from there).
+pub const REFERENCE_PROFILE_FILE: &str = "reference_profile.json";
+
+/// Most classes a served model may have: probabilities of one row live on the stack.
+pub(crate) const MAX_CLASSES: usize = 64;
+
+/// How the classifier is called.
+// One per loaded version, so the size difference costs nothing; boxing the forest would only
+// add a pointer chase to every prediction.
+#[allow(clippy::large_enum_variant)]
+enum Kernel {
+    /// Our forest: the allocation-free single-row kernel for one row.
+    Forest(RandomForest),
+    /// Any other classifier, through the trait (a 1-row matrix per row).
+    Any(Box<dyn Classifier>),
+}
+
+/// One row's prediction.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Prediction {
+    /// Index of the most probable class (ties go to the lowest index, as `Classifier::predict`).
+    pub(crate) class: usize,
+    /// Its probability.
+    pub(crate) confidence: f32,
+    /// Probabilities; only the first `n_classes` entries are meaningful.
+    pub(crate) proba: [f32; MAX_CLASSES],
+}
+
+/// A loaded version, ready to serve.
+pub(crate) struct ServedModel {
+    pub(crate) name: String,
+    pub(crate) version: u64,
+    /// `version` as text, the form MLflow, the monitor and the A/B test use.
+    pub(crate) version_label: String,
+    pub(crate) row: RowSchema,
+    pub(crate) signature: Signature,
+    pub(crate) classes: Vec<String>,
+    pub(crate) feature_names: Vec<String>,
+    pub(crate) classifier_name: String,
+    pub(crate) profile: Option<ReferenceProfile>,
+    pub(crate) meta: ModelVersion,
+    pub(crate) lineage: Lineage,
+    pipeline: FittedPipeline,
+    kernel: Kernel,
+    /// Prometheus `predictions_total{version, class}` handles, one per class, made once here
+    /// so the request path never looks a label set up.
+    class_counters: Vec<Counter>,
+}
+
+impl std::fmt::Debug for ServedModel {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServedModel")
+            .field("name", &self.name)
+            .field("version", &self.version)
+            .field("classifier", &self.classifier_name)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ServedModel {
+    /// Checks a loaded version and prepares it. A version without a feature pipeline, with a
+    /// signature the pipeline cannot read, or whose classes disagree with the classifier is
+    /// refused: serving it would fail every request.
+    pub(crate) fn from_loaded(
+        loaded: LoadedModel,
+        profile: Option<ReferenceProfile>,
+        metrics: &Metrics,
+    ) -> Result<Self, ServeError> {
+        let name = loaded.version.name.clone();
+        let version = loaded.version.version;
+        let unservable = |reason: String| ServeError::Unservable {
+            name: name.clone(),
+            version,
+            reason,
+        };
+        let pipeline = loaded
+            .pipeline
+            .ok_or_else(|| unservable("no feature pipeline was registered with it".into()))?;
+        let signature = match loaded.signature {
+            Some(s) => s,
+            None => {
+                tracing::warn!(
+                    model = %name,
+                    version,
+                    "no signature registered; validating requests against the obesity schema"
+                );
+                Signature::from_schema(&Schema::obesity())?
+            }
+        };
+        let row = RowSchema::new(&signature).map_err(unservable)?;
+        let classifier = loaded.classifier;
+        let n_classes = classifier.n_classes();
+        if signature.classes.len() != n_classes {
+            return Err(unservable(format!(
+                "the signature names {} classes but the classifier has {n_classes}",
+                signature.classes.len()
+            )));
+        }
+        if n_classes == 0 || n_classes > MAX_CLASSES {
+            return Err(unservable(format!(
+                "{n_classes} classes (1 to {MAX_CLASSES} are supported)"
+            )));
+        }
+        if pipeline.n_features() != classifier.n_features() {
+            return Err(unservable(format!(
+                "the pipeline makes {} features but the classifier takes {}",
+                pipeline.n_features(),
+                classifier.n_features()
+            )));
+        }
+        let classifier_name = classifier.name().to_owned();
+        // The trait has no single-row method, so a forest is re-read as the concrete type to
+        // reach its allocation-free row kernel. The bytes round trip is exact (the format is
+        // what the registry stored) and happens once per load.
+        let kernel = match classifier
+            .to_bytes()
+            .ok()
+            .and_then(|b| RandomForest::from_bytes(&b).ok())
+        {
+            Some(forest) => Kernel::Forest(forest),
+            None => Kernel::Any(classifier),
+        };
+        let version_label = version.to_string();
+        let class_counters = signature
+            .classes
+            .iter()
+            .map(|c| metrics.prediction_counter(&version_label, c))
+            .collect();
+        Ok(ServedModel {
+            name,
+            version,
+            version_label,
+            row,
+            classes: signature.classes.clone(),
+            feature_names: pipeline.feature_names().to_vec(),
+            signature,
+            classifier_name,
+            profile,
+            meta: loaded.version,
+            lineage: loaded.lineage,
+            pipeline,
+            kernel,
+            class_counters,
+        })
+    }
+
+    /// Number of classes.
+    pub(crate) fn n_classes(&self) -> usize {
+        self.classes.len()
+    }
+
+    /// Predicts one record: the pipeline's transform, then the forest's row kernel.
+    pub(crate) fn predict_one(&self, record: &ObesityRecord) -> Result<Prediction, ApiError> {
+        let x = self
+            .pipeline
+            .transform(std::slice::from_ref(record))
+            .map_err(|e| feature_error(e, None))?;
+        let k = self.n_classes();
+        let mut proba = [0.0f32; MAX_CLASSES];
+        match &self.kernel {
+            Kernel::Forest(forest) => {
+                let row = x
+                    .as_slice()
+                    .ok_or_else(|| ApiError::internal("feature row is not contiguous"))?;
+                forest
+                    .predict_proba_row(row, &mut proba[..k])
+                    .map_err(ApiError::internal)?;
+            }
+            Kernel::Any(model) => {
+                let p = model.predict_proba(x.view()).map_err(ApiError::internal)?;
+                for (o, v) in proba[..k].iter_mut().zip(p.iter()) {
+                    *o = *v;
+                }
+            }
+        }
+        Ok(self.finish(proba))
+    }
+
+    /// Predicts many records with the batch kernel: an `n × n_classes` matrix.
+    pub(crate) fn predict_many(&self, records: &[ObesityRecord]) -> Result<Array2<f32>, ApiError> {
+        let x = self
+            .pipeline
+            .transform(records)
+            .map_err(|e| feature_error(e, Some(records.len())))?;
+        match &self.kernel {
+            Kernel::Forest(forest) => forest.predict_proba(x.view()),
+            Kernel::Any(model) => model.predict_proba(x.view()),
+        }
+        .map_err(ApiError::internal)
+    }
+
+    /// Arg-max and confidence of one probability row, and the Prometheus count.
+    pub(crate) fn finish(&self, proba: [f32; MAX_CLASSES]) -> Prediction {
+        let k = self.n_classes();
+        let mut class = 0;
+        for (i, &p) in proba[..k].iter().enumerate() {
+            if p > proba[class] {
+                class = i;
+            }
+        }
+        if let Some(c) = self.class_counters.get(class) {
+            c.inc();
+        }
+        Prediction {
+            class,
+            confidence: proba[class],
+            proba,
+        }
+    }
+
+    /// The prediction of row `i` of a `predict_many` matrix.
+    pub(crate) fn row_prediction(&self, p: &Array2<f32>, i: usize) -> Prediction {
+        let mut proba = [0.0f32; MAX_CLASSES];
+        for (o, v) in proba.iter_mut().zip(p.row(i).iter()) {
+            *o = *v;
+        }
+        self.finish(proba)
+    }
+}
+
+/// A pipeline failure on request data is the client's: it names the column.
+fn feature_error(e: FeatureError, rows: Option<usize>) -> ApiError {
+    let at = |row: usize, column: &str| match rows {
+        Some(_) => format!("[{row}].{column}"),
+        None => column.to_owned(),
+    };
+    match e {
+        FeatureError::NonFinite { row, column, value } => ApiError::invalid(
+            "out_of_range",
+            format!("{column} = {value} does not give a finite feature"),
+        )
+        .field(at(row, &column)),
+        FeatureError::UnseenCategory {
+            row,
+            column,
+            value,
+            seen,
+        } => ApiError::invalid(
+            "unknown_category",
+            format!(
+                "{column} = {value:?} was not seen in training; this model accepts {}",
+                seen.join(", ")
+            ),
+        )
+        .field(at(row, &column)),
+        other => ApiError::internal(other),
+    }
+}
+
+/// Loads the version `reference` points to, with its reference profile when it has one.
+/// Blocking (disk or HTTP): call it from a blocking task.
+pub(crate) fn load(
+    registry: &Registry,
+    reference: &ModelRef,
+    metrics: &Metrics,
+) -> Result<Arc<ServedModel>, ServeError> {
+    let loaded = registry.load(reference)?;
+    let (name, version) = (loaded.version.name.clone(), loaded.version.version);
+    let profile = match registry.artifact(&name, version, REFERENCE_PROFILE_FILE) {
+        Ok(bytes) => match std::str::from_utf8(&bytes)
+            .map_err(|e| e.to_string())
+            .and_then(|t| ReferenceProfile::from_json(t).map_err(|e| e.to_string()))
+        {
+            Ok(p) => Some(p),
+            Err(e) => {
+                tracing::warn!(model = %name, version, error = %e, "reference profile unreadable; drift is off for this version");
+                None
+            }
+        },
+        Err(e) if e.is_not_found() => None,
+        Err(e) => {
+            tracing::warn!(model = %name, version, error = %e, "reference profile not loaded; drift is off for this version");
+            None
+        }
+    };
+    Ok(Arc::new(ServedModel::from_loaded(
+        loaded, profile, metrics,
+    )?))
+}

@@ -1,0 +1,626 @@
+//! The monitor thread: predictions reach `obesity_monitor::PerformanceMonitor` through a
+//! bounded queue, off the request path.
+//!
+//! A request calls [`MonitorHandle::served`] (a `try_send` on a bounded channel: a full
+//! queue drops the event and counts it, it never waits). One plain thread owns the queue's
+//! other end. It groups events into one `PredictionBatch` per model version and writes
+//! them every flush interval (one fsynced line per batch, not per request), keeps a window of
+//! recent rows for drift against the primary version's reference profile, runs the alert
+//! rules on a schedule, joins late labels (`/feedback`) and A/B outcomes, and saves
+//! experiment state. Work that needs an answer (feedback, a flush before a status read,
+//! shutdown) travels through the same queue, so it sees every prediction queued before it.
+
+use std::collections::{HashMap, VecDeque};
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, TrySendError};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use arc_swap::ArcSwap;
+use chrono::{DateTime, Utc};
+use obesity_data::{ObesityRecord, feature_columns};
+use obesity_monitor::{
+    Alert, AlertKind, AlertManager, AlertPolicy, DriftOptions, DriftReport, Outcome,
+    PerformanceMonitor, PredictionBatch, Severity, SystemClock,
+};
+use serde::Serialize;
+use tokio::sync::oneshot;
+
+use crate::error::ApiError;
+use crate::experiments::Experiments;
+use crate::metrics::Metrics;
+use crate::state::Models;
+
+/// One served row.
+#[derive(Debug)]
+pub(crate) struct Served {
+    pub(crate) request_id: String,
+    pub(crate) version: u64,
+    pub(crate) class: usize,
+    pub(crate) confidence: f32,
+    pub(crate) latency_ms: f32,
+    pub(crate) record: ObesityRecord,
+    pub(crate) user_id: Option<String>,
+    /// The experiment that routed the row, when the user is enrolled in it.
+    pub(crate) experiment: Option<Arc<str>>,
+}
+
+/// One request that failed validation (counted in the error rate and the data-quality
+/// share).
+#[derive(Debug)]
+pub(crate) struct Failed {
+    pub(crate) request_id: String,
+    pub(crate) version: u64,
+    pub(crate) latency_ms: f32,
+    pub(crate) error: &'static str,
+}
+
+/// Who a late label is for.
+#[derive(Debug, Clone)]
+pub(crate) enum FeedbackKey {
+    Request(String),
+    User(String),
+}
+
+/// What `/feedback` answers.
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct FeedbackOutcome {
+    pub(crate) request_id: String,
+    pub(crate) label: usize,
+    /// Whether the served prediction was right, when it is known.
+    pub(crate) correct: Option<bool>,
+    /// The experiment the outcome was recorded in, if any.
+    pub(crate) experiment: Option<String>,
+}
+
+/// What the request path sends, many thousands a second: never waited for.
+enum Event {
+    Served(Box<Served>),
+    Failed(Failed),
+}
+
+/// What needs an answer: rare, and it wakes the thread at once.
+enum Control {
+    Feedback {
+        key: FeedbackKey,
+        label: usize,
+        reply: oneshot::Sender<Result<FeedbackOutcome, ApiError>>,
+    },
+    Flush(oneshot::Sender<()>),
+    Shutdown(oneshot::Sender<()>),
+}
+
+/// The last drift check.
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct DriftStatus {
+    pub(crate) version: String,
+    pub(crate) checked_at: DateTime<Utc>,
+    pub(crate) rows: usize,
+    pub(crate) report: DriftReport,
+}
+
+/// An alert that is currently firing.
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct OpenAlert {
+    pub(crate) kind: AlertKind,
+    pub(crate) severity: Severity,
+    pub(crate) message: String,
+    pub(crate) since: DateTime<Utc>,
+}
+
+/// What the monitor thread shares with the handlers.
+#[derive(Debug)]
+pub(crate) struct MonitorShared {
+    pub(crate) monitor: Mutex<PerformanceMonitor>,
+    pub(crate) drift: Mutex<Option<DriftStatus>>,
+    pub(crate) alerts: Mutex<Vec<OpenAlert>>,
+    /// Events in the queue (an estimate: incremented on send, decremented on receipt).
+    pub(crate) queued: AtomicU64,
+    pub(crate) dropped: AtomicU64,
+    pub(crate) capacity: usize,
+}
+
+/// The request side of the queue.
+#[derive(Debug)]
+pub(crate) struct MonitorHandle {
+    events: SyncSender<Event>,
+    control: SyncSender<Control>,
+    pub(crate) shared: Arc<MonitorShared>,
+    metrics: Arc<Metrics>,
+    thread: Mutex<Option<std::thread::JoinHandle<()>>>,
+}
+
+/// Settings of the monitor thread.
+#[derive(Debug, Clone)]
+pub(crate) struct MonitorSettings {
+    pub(crate) model: String,
+    pub(crate) state_dir: Option<std::path::PathBuf>,
+    pub(crate) queue: usize,
+    pub(crate) flush_interval: Duration,
+    pub(crate) retention: Duration,
+    pub(crate) check_interval: Duration,
+    pub(crate) drift_window: usize,
+    pub(crate) drift_min_rows: usize,
+}
+
+/// Opens the prediction log under `dir`, or keeps it in memory when there is no folder or
+/// it cannot be opened (another replica holds its lock, say): monitoring must not stop the
+/// service.
+fn open_monitor(
+    model: &str,
+    dir: Option<&Path>,
+) -> Result<PerformanceMonitor, obesity_monitor::MonitorError> {
+    if let Some(dir) = dir {
+        match PerformanceMonitor::open(dir, model, Arc::new(SystemClock)) {
+            Ok(m) => return Ok(m),
+            Err(e) => tracing::warn!(
+                error = %e,
+                "prediction log not opened; monitoring in memory only"
+            ),
+        }
+    }
+    // A registry name the monitor refuses as a folder name is fine in memory once made safe.
+    let safe: String = model
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    PerformanceMonitor::in_memory(
+        if safe.is_empty() { "model" } else { &safe },
+        Arc::new(SystemClock),
+    )
+}
+
+impl MonitorHandle {
+    /// Starts the monitor thread.
+    pub(crate) fn start(
+        settings: MonitorSettings,
+        models: Arc<ArcSwap<Models>>,
+        experiments: Arc<Experiments>,
+        metrics: Arc<Metrics>,
+    ) -> crate::error::Result<Self> {
+        let monitor = open_monitor(&settings.model, settings.state_dir.as_deref())?;
+        if let Some(torn) = monitor.torn_tail() {
+            tracing::warn!(?torn, "the prediction log ended in a torn line (cut)");
+        }
+        let shared = Arc::new(MonitorShared {
+            monitor: Mutex::new(monitor),
+            drift: Mutex::new(None),
+            alerts: Mutex::new(Vec::new()),
+            queued: AtomicU64::new(0),
+            dropped: AtomicU64::new(0),
+            capacity: settings.queue,
+        });
+        // A zero-capacity std channel is a rendezvous one; "off" is handled in `offer`.
+        let (events, events_rx) = std::sync::mpsc::sync_channel(settings.queue.max(1));
+        let (control, control_rx) = std::sync::mpsc::sync_channel(CONTROL_QUEUE);
+        let worker = Worker {
+            settings,
+            events: events_rx,
+            control: control_rx,
+            shared: shared.clone(),
+            models,
+            experiments,
+            metrics: metrics.clone(),
+            pending: Vec::new(),
+            failed: Vec::new(),
+            recent: VecDeque::new(),
+            last_by_user: HashMap::new(),
+            outcomes: HashMap::new(),
+            drift_score: None,
+            alerts: None,
+        };
+        let thread = std::thread::Builder::new()
+            .name("obesity-monitor".into())
+            .spawn(move || worker.run())
+            .map_err(|source| crate::error::ServeError::Io {
+                what: "starting the monitor thread".into(),
+                source,
+            })?;
+        Ok(MonitorHandle {
+            events,
+            control,
+            shared,
+            metrics,
+            thread: Mutex::new(Some(thread)),
+        })
+    }
+
+    /// Queues an event without waiting: a full queue drops it and counts the drop. The
+    /// thread is not woken (it drains the queue every few milliseconds), so a request never
+    /// pays for a context switch either.
+    fn offer(&self, event: Event) {
+        if self.shared.capacity == 0 {
+            return; // monitoring is off
+        }
+        self.shared.queued.fetch_add(1, Ordering::Relaxed);
+        if let Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) =
+            self.events.try_send(event)
+        {
+            self.shared.queued.fetch_sub(1, Ordering::Relaxed);
+            self.shared.dropped.fetch_add(1, Ordering::Relaxed);
+            self.metrics.monitor_dropped.inc();
+        }
+    }
+
+    /// Queues a served row; never blocks.
+    pub(crate) fn served(&self, served: Served) {
+        self.offer(Event::Served(Box::new(served)));
+    }
+
+    /// Queues a failed request; never blocks.
+    pub(crate) fn failed(&self, failed: Failed) {
+        self.offer(Event::Failed(failed));
+    }
+
+    /// Joins a late label to its prediction.
+    pub(crate) async fn feedback(
+        &self,
+        key: FeedbackKey,
+        label: usize,
+    ) -> Result<FeedbackOutcome, ApiError> {
+        let (reply, answer) = oneshot::channel();
+        if self
+            .control
+            .try_send(Control::Feedback { key, label, reply })
+            .is_err()
+        {
+            return Err(busy());
+        }
+        answer.await.map_err(|_| busy())?
+    }
+
+    /// Waits until everything queued so far is in the prediction log (skipped when the queue
+    /// is full: a status read must not wait behind a backlog).
+    pub(crate) async fn flush(&self) {
+        let (reply, done) = oneshot::channel();
+        if self.control.try_send(Control::Flush(reply)).is_ok() {
+            let _ = done.await;
+        }
+    }
+
+    /// Flushes everything, saves experiments, and stops the thread. Blocking: it waits for
+    /// a free slot in a full queue. Idempotent.
+    pub(crate) fn shutdown_blocking(&self) {
+        let (reply, done) = oneshot::channel();
+        if self.control.send(Control::Shutdown(reply)).is_ok() {
+            let _ = done.blocking_recv();
+        }
+        let thread = self.thread.lock().ok().and_then(|mut t| t.take());
+        if let Some(t) = thread
+            && t.join().is_err()
+        {
+            tracing::error!("the monitor thread panicked");
+        }
+    }
+}
+
+fn busy() -> ApiError {
+    ApiError::new(
+        axum::http::StatusCode::SERVICE_UNAVAILABLE,
+        "monitor_busy",
+        "the monitor queue is full or stopped; retry later",
+    )
+}
+
+/// Remembered for an enrolled prediction, so its label can become an A/B outcome.
+struct EnrolledPrediction {
+    user: String,
+    experiment: Arc<str>,
+    class: usize,
+}
+
+/// Most `user → last request` and enrolled-prediction entries kept; beyond this the oldest
+/// half of the map is not worth tracking and it is cleared (labels for those ids still join
+/// through the request id).
+const MAX_TRACKED: usize = 1 << 20;
+/// Served rows that trigger a write before the flush interval.
+const MAX_PENDING: usize = 50_000;
+/// How often the thread drains the event queue.
+const DRAIN_TICK: Duration = Duration::from_millis(10);
+/// Capacity of the control queue (feedback, flushes): a full one answers 503.
+const CONTROL_QUEUE: usize = 1024;
+
+struct Worker {
+    settings: MonitorSettings,
+    events: Receiver<Event>,
+    control: Receiver<Control>,
+    shared: Arc<MonitorShared>,
+    models: Arc<ArcSwap<Models>>,
+    experiments: Arc<Experiments>,
+    metrics: Arc<Metrics>,
+    pending: Vec<Served>,
+    failed: Vec<Failed>,
+    /// Recent rows of the primary version, for drift.
+    recent: VecDeque<(u64, ObesityRecord)>,
+    last_by_user: HashMap<String, (String, usize)>,
+    outcomes: HashMap<String, EnrolledPrediction>,
+    drift_score: Option<(u64, f64)>,
+    alerts: Option<(u64, AlertManager)>,
+}
+
+impl Worker {
+    fn run(mut self) {
+        let mut last_flush = Instant::now();
+        let mut last_check = Instant::now();
+        let mut last_compact = Instant::now();
+        let flush_every = self.settings.flush_interval.max(DRAIN_TICK);
+        loop {
+            // Control messages wake the thread; events are drained on every wake-up. A
+            // control message is handled after the events queued before it.
+            let control = self.control.recv_timeout(DRAIN_TICK);
+            self.drain();
+            match control {
+                Ok(Control::Feedback { key, label, reply }) => {
+                    self.flush();
+                    let _ = reply.send(self.feedback(key, label));
+                }
+                Ok(Control::Flush(reply)) => {
+                    self.flush();
+                    let _ = reply.send(());
+                }
+                Ok(Control::Shutdown(reply)) => {
+                    self.flush();
+                    self.experiments.save_all();
+                    let _ = reply.send(());
+                    return;
+                }
+                Err(RecvTimeoutError::Timeout) => {}
+                Err(RecvTimeoutError::Disconnected) => {
+                    self.flush();
+                    self.experiments.save_all();
+                    return;
+                }
+            }
+            if last_flush.elapsed() >= flush_every || self.pending.len() >= MAX_PENDING {
+                self.flush();
+                last_flush = Instant::now();
+            }
+            if last_check.elapsed() >= self.settings.check_interval {
+                self.check();
+                self.experiments.save_all();
+                last_check = Instant::now();
+            }
+            if last_compact.elapsed() >= Duration::from_secs(600) {
+                self.compact();
+                last_compact = Instant::now();
+            }
+        }
+    }
+
+    /// Takes the queued events without waiting (at most one queue's worth, so a request
+    /// stream faster than this thread cannot keep it from its other work).
+    fn drain(&mut self) {
+        for _ in 0..self.settings.queue.max(1) {
+            let Ok(event) = self.events.try_recv() else {
+                break;
+            };
+            self.shared.queued.fetch_sub(1, Ordering::Relaxed);
+            match event {
+                Event::Served(s) => self.accept(*s),
+                Event::Failed(f) => self.failed.push(f),
+            }
+            if self.pending.len() >= MAX_PENDING {
+                self.flush();
+            }
+        }
+    }
+
+    fn accept(&mut self, s: Served) {
+        let primary = self.models.load().primary.version;
+        if s.version == primary {
+            if self.recent.len() == self.settings.drift_window {
+                self.recent.pop_front();
+            }
+            self.recent.push_back((s.version, s.record.clone()));
+        }
+        if let Some(user) = &s.user_id {
+            if self.last_by_user.len() >= MAX_TRACKED {
+                self.last_by_user.clear();
+            }
+            self.last_by_user
+                .insert(user.clone(), (s.request_id.clone(), s.class));
+            if let Some(exp) = &s.experiment {
+                if self.outcomes.len() >= MAX_TRACKED {
+                    self.outcomes.clear();
+                }
+                self.outcomes.insert(
+                    s.request_id.clone(),
+                    EnrolledPrediction {
+                        user: user.clone(),
+                        experiment: exp.clone(),
+                        class: s.class,
+                    },
+                );
+            }
+        }
+        self.pending.push(s);
+    }
+
+    /// Writes one batch per model version.
+    fn flush(&mut self) {
+        if self.pending.is_empty() && self.failed.is_empty() {
+            return;
+        }
+        let primary = self.models.load().primary.version;
+        let mut batches: Vec<(u64, PredictionBatch)> = Vec::new();
+        fn batch_of(batches: &mut Vec<(u64, PredictionBatch)>, v: u64) -> &mut PredictionBatch {
+            let at = match batches.iter().position(|(b, _)| *b == v) {
+                Some(at) => at,
+                None => {
+                    batches.push((v, PredictionBatch::new(v.to_string())));
+                    batches.len() - 1
+                }
+            };
+            &mut batches[at].1
+        }
+        let mut n = 0u64;
+        for s in self.pending.drain(..) {
+            batch_of(&mut batches, s.version).push(
+                s.request_id,
+                s.class,
+                f64::from(s.confidence).clamp(0.0, 1.0),
+                f64::from(s.latency_ms).max(0.0),
+            );
+            n += 1;
+        }
+        for f in self.failed.drain(..) {
+            let b = batch_of(&mut batches, f.version);
+            b.push_failure(f.request_id, f64::from(f.latency_ms).max(0.0), f.error);
+            // One failed request is one invalid row for the data-quality share, whatever its
+            // size: the monitor counts requests, and a batch's rows are not all known to be bad.
+            b.invalid_rows += 1;
+            n += 1;
+        }
+        let Ok(mut monitor) = self.shared.monitor.lock() else {
+            return;
+        };
+        for (v, mut batch) in batches {
+            if v == primary
+                && let Some((dv, score)) = self.drift_score
+                && dv == v
+            {
+                batch = batch.with_drift_score(score);
+            }
+            if let Err(e) = monitor.log_batch(batch) {
+                tracing::warn!(error = %e, "prediction batch not logged");
+            }
+        }
+        self.metrics.monitor_logged.inc_by(n);
+    }
+
+    fn feedback(&mut self, key: FeedbackKey, label: usize) -> Result<FeedbackOutcome, ApiError> {
+        let (request_id, served_class) = match key {
+            FeedbackKey::Request(id) => (id, None),
+            FeedbackKey::User(user) => match self.last_by_user.get(&user) {
+                Some((id, class)) => (id.clone(), Some(*class)),
+                None => {
+                    return Err(ApiError::not_found(
+                        "unknown_user",
+                        format!("no prediction is known for user {user:?}"),
+                    )
+                    .field("user_id"));
+                }
+            },
+        };
+        let report = {
+            let Ok(mut monitor) = self.shared.monitor.lock() else {
+                return Err(ApiError::internal("monitor lock poisoned"));
+            };
+            monitor
+                .record_labels(&[(request_id.as_str(), label)])
+                .map_err(ApiError::internal)?
+        };
+        if report.matched == 0 {
+            return Err(ApiError::not_found(
+                "unknown_request",
+                format!("no logged prediction has request id {request_id:?}"),
+            )
+            .field("request_id"));
+        }
+        let mut outcome = FeedbackOutcome {
+            request_id: request_id.clone(),
+            label,
+            correct: served_class.map(|c| c == label),
+            experiment: None,
+        };
+        if let Some(enrolled) = self.outcomes.get(&request_id) {
+            let correct = enrolled.class == label;
+            outcome.correct = Some(correct);
+            if let Some(test) = self.experiments.get(&enrolled.experiment)
+                && let Ok(mut test) = test.lock()
+            {
+                match test.record_outcome(&enrolled.user, Outcome::Success(correct)) {
+                    Ok(()) => outcome.experiment = Some(enrolled.experiment.to_string()),
+                    Err(e) => tracing::warn!(error = %e, "A/B outcome not recorded"),
+                }
+            }
+        }
+        Ok(outcome)
+    }
+
+    /// Drift against the primary version's profile, then the alert rules.
+    fn check(&mut self) {
+        let primary = self.models.load().primary.clone();
+        if let Some(profile) = &primary.profile {
+            let rows: Vec<ObesityRecord> = self
+                .recent
+                .iter()
+                .filter(|(v, _)| *v == primary.version)
+                .map(|(_, r)| r.clone())
+                .collect();
+            if rows.len() >= self.settings.drift_min_rows {
+                match profile.drift(&feature_columns(&rows), &DriftOptions::default()) {
+                    Ok(report) => {
+                        self.drift_score = Some((primary.version, report.share_of_drifted_columns));
+                        self.metrics
+                            .drift_share
+                            .set(report.share_of_drifted_columns);
+                        self.metrics
+                            .drifted_columns
+                            .set(report.number_of_drifted_columns as i64);
+                        if let Ok(mut d) = self.shared.drift.lock() {
+                            *d = Some(DriftStatus {
+                                version: primary.version_label.clone(),
+                                checked_at: Utc::now(),
+                                rows: rows.len(),
+                                report,
+                            });
+                        }
+                    }
+                    Err(e) => tracing::warn!(error = %e, "drift check failed"),
+                }
+            }
+        }
+        // The alert baseline is the primary version's registered accuracy; a new primary
+        // starts a new manager (its alerts are about a different model).
+        if self
+            .alerts
+            .as_ref()
+            .is_none_or(|(v, _)| *v != primary.version)
+        {
+            let mut policy = AlertPolicy::builder();
+            if let Some(acc) = primary.lineage.metrics.get("accuracy") {
+                policy = policy.baseline_accuracy(*acc);
+            }
+            let policy = policy.build().unwrap_or_default();
+            self.alerts = Some((primary.version, AlertManager::new(policy)));
+        }
+        let summary = match self.shared.monitor.lock() {
+            Ok(m) => m.summary(chrono::Duration::hours(1)),
+            Err(_) => return,
+        };
+        if let Some((_, manager)) = &mut self.alerts {
+            let sent: Vec<Alert> = manager.process(&summary);
+            if let Ok(mut open) = self.shared.alerts.lock() {
+                for alert in sent {
+                    open.retain(|a| a.kind != alert.kind);
+                    if !alert.resolved {
+                        open.push(OpenAlert {
+                            kind: alert.kind,
+                            severity: alert.severity,
+                            message: alert.message,
+                            since: alert.at,
+                        });
+                    }
+                }
+            }
+        }
+    }
+
+    fn compact(&mut self) {
+        let keep = chrono::Duration::from_std(self.settings.retention)
+            .unwrap_or(chrono::Duration::hours(24));
+        if let Ok(mut m) = self.shared.monitor.lock()
+            && let Err(e) = m.compact(keep)
+        {
+            tracing::warn!(error = %e, "prediction log not compacted");
+        }
+    }
+}

@@ -1,0 +1,390 @@
+//! `POST /predict` and `POST /predict/batch`: raw named features in, class, probabilities
+//! per class name, confidence, version, variant, request id, latency and timestamp out.
+//!
+//! The single-row path is the one the load test measures: the body is parsed once into the
+//! typed record (no `serde_json::Value`), the loaded set is read without a lock, the forest's
+//! row kernel allocates nothing, and the response is written straight into its buffer. The
+//! only other allocations are the request id and the one-row feature matrix.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Instant;
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::Response;
+use chrono::{SecondsFormat, Utc};
+use obesity_data::ObesityRecord;
+use obesity_monitor::Variant;
+use serde::Serialize;
+use serde::ser::SerializeMap;
+
+use crate::error::ApiError;
+use crate::model::{Prediction, ServedModel};
+use crate::monitor::{Failed, Served};
+use crate::row;
+use crate::state::{AppState, Models};
+
+use super::json;
+
+/// Which model a row goes to, and what the response calls that choice.
+pub(crate) struct Route {
+    pub(crate) model: Arc<ServedModel>,
+    /// `control` / `treatment` under an experiment, else the default route's name.
+    pub(crate) variant: &'static str,
+    /// The experiment, when the user is enrolled in it (its outcome can be recorded).
+    pub(crate) experiment: Option<Arc<str>>,
+}
+
+/// Chooses the model for one row: the named experiment, else the running default one, else
+/// the primary version. An experiment assigns by user id (`AbTest::assign`); a request
+/// without a user id gets the control arm and is not counted.
+pub(crate) fn route(
+    state: &AppState,
+    models: &Models,
+    experiment: Option<&str>,
+    user_id: Option<&str>,
+    record: &ObesityRecord,
+) -> Result<Route, ApiError> {
+    let default = Route {
+        model: models.primary.clone(),
+        variant: "default",
+        experiment: None,
+    };
+    let experiments = &state.inner.experiments;
+    let (name, test) = match experiment {
+        Some(name) => match experiments.get(name) {
+            Some(test) => (Arc::<str>::from(name), test),
+            None => {
+                return Err(ApiError::not_found(
+                    "unknown_experiment",
+                    format!("no experiment is called {name:?}"),
+                )
+                .field("experiment_name"));
+            }
+        },
+        None => match experiments.default_route() {
+            Some(active) => (Arc::<str>::from(active.0.as_str()), active.1.clone()),
+            None => return Ok(default),
+        },
+    };
+    let assignment = {
+        let Ok(mut test) = test.lock() else {
+            return Err(ApiError::internal("experiment lock poisoned"));
+        };
+        let empty = std::collections::BTreeMap::new();
+        // Segment rules read raw features; building that map costs a few allocations, so
+        // it is only built when the experiment has rules.
+        let features = if test.config().segment.is_empty() {
+            empty
+        } else {
+            models.primary.row.feature_values(record)
+        };
+        test.assign(user_id.unwrap_or(""), &features)
+    };
+    let version = assignment.model_version.parse::<u64>().ok();
+    let Some(model) = version.and_then(|v| models.version(v)) else {
+        tracing::warn!(
+            experiment = %name,
+            version = %assignment.model_version,
+            "experiment version not loaded; serving the primary version"
+        );
+        return Ok(default);
+    };
+    Ok(Route {
+        model: model.clone(),
+        variant: match assignment.variant {
+            Variant::Control => "control",
+            Variant::Treatment => "treatment",
+        },
+        experiment: assignment.enrolled.then_some(name),
+    })
+}
+
+/// Probabilities as `{"class name": p, ...}`, written without an intermediate map.
+struct ClassProbabilities<'a> {
+    classes: &'a [String],
+    proba: &'a [f32],
+}
+
+impl Serialize for ClassProbabilities<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut map = s.serialize_map(Some(self.classes.len()))?;
+        for (c, p) in self.classes.iter().zip(self.proba) {
+            map.serialize_entry(c, p)?;
+        }
+        map.end()
+    }
+}
+
+#[derive(Serialize)]
+struct RowAnswer<'a> {
+    prediction: &'a str,
+    prediction_index: usize,
+    probabilities: ClassProbabilities<'a>,
+    confidence: f32,
+    model_version: &'a str,
+    variant: &'a str,
+    request_id: &'a str,
+}
+
+impl<'a> RowAnswer<'a> {
+    fn new(model: &'a ServedModel, p: &'a Prediction, variant: &'a str, id: &'a str) -> Self {
+        RowAnswer {
+            prediction: model.classes.get(p.class).map_or("", String::as_str),
+            prediction_index: p.class,
+            probabilities: ClassProbabilities {
+                classes: &model.classes,
+                proba: &p.proba[..model.n_classes()],
+            },
+            confidence: p.confidence,
+            model_version: &model.version_label,
+            variant,
+            request_id: id,
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct PredictAnswer<'a> {
+    #[serde(flatten)]
+    row: RowAnswer<'a>,
+    model_name: &'a str,
+    latency_ms: f64,
+    timestamp: String,
+}
+
+fn variant_label<'a>(state: &'a AppState, variant: &'static str) -> &'a str {
+    if variant == "default" {
+        state.default_variant()
+    } else {
+        variant
+    }
+}
+
+/// Logs a refused request to the monitor (error rate, data quality) and passes the error on.
+pub(crate) fn refused(state: &AppState, version: u64, start: Instant, e: ApiError) -> ApiError {
+    if e.status().is_client_error() {
+        state.inner.monitor.failed(Failed {
+            request_id: state.request_id(),
+            version,
+            latency_ms: start.elapsed().as_secs_f32() * 1e3,
+            error: e.code(),
+        });
+    }
+    e
+}
+
+/// `POST /predict`.
+pub(crate) async fn predict(
+    State(state): State<AppState>,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let start = Instant::now();
+    let models = state.inner.models.load();
+    let primary = models.primary.version;
+    let request = row::parse_predict(&body, &models.primary.row)
+        .map_err(|e| refused(&state, primary, start, e))?;
+    let routed = route(
+        &state,
+        &models,
+        request.experiment.as_deref(),
+        request.user_id.as_deref(),
+        &request.record,
+    )?;
+    let prediction = routed
+        .model
+        .predict_one(&request.record)
+        .map_err(|e| refused(&state, primary, start, e))?;
+    let latency = start.elapsed();
+    let request_id = state.request_id();
+    let variant = variant_label(&state, routed.variant);
+    let response = json(
+        StatusCode::OK,
+        &PredictAnswer {
+            row: RowAnswer::new(&routed.model, &prediction, variant, &request_id),
+            model_name: &routed.model.name,
+            latency_ms: latency.as_secs_f64() * 1e3,
+            timestamp: Utc::now().to_rfc3339_opts(SecondsFormat::Micros, true),
+        },
+    );
+    state
+        .inner
+        .counters
+        .predictions
+        .fetch_add(1, Ordering::Relaxed);
+    state.inner.monitor.served(Served {
+        request_id,
+        version: routed.model.version,
+        class: prediction.class,
+        confidence: prediction.confidence,
+        latency_ms: latency.as_secs_f32() * 1e3,
+        record: request.record,
+        user_id: request.user_id,
+        experiment: routed.experiment,
+    });
+    Ok(response)
+}
+
+#[derive(Serialize)]
+struct BatchAnswer<'a> {
+    predictions: Vec<RowAnswer<'a>>,
+    batch_size: usize,
+    model_name: &'a str,
+    latency_ms: f64,
+    timestamp: String,
+}
+
+/// Predicts rows that may go to different versions: one batch-kernel call per version.
+pub(crate) fn predict_routed(
+    records: &[ObesityRecord],
+    routes: &[Route],
+) -> Result<Vec<Prediction>, ApiError> {
+    let mut out: Vec<Option<Prediction>> = vec![None; records.len()];
+    let mut done = vec![false; records.len()];
+    for i in 0..records.len() {
+        if done[i] {
+            continue;
+        }
+        let model = &routes[i].model;
+        let members: Vec<usize> = (i..records.len())
+            .filter(|&j| !done[j] && Arc::ptr_eq(&routes[j].model, model))
+            .collect();
+        let proba = if members.len() == records.len() {
+            model.predict_many(records)
+        } else {
+            let subset: Vec<ObesityRecord> = members.iter().map(|&j| records[j].clone()).collect();
+            model.predict_many(&subset)
+        }
+        .map_err(|e| remap_row(e, &members))?;
+        for (k, &j) in members.iter().enumerate() {
+            out[j] = Some(model.row_prediction(&proba, k));
+            done[j] = true;
+        }
+    }
+    out.into_iter()
+        .map(|p| p.ok_or_else(|| ApiError::internal("row without prediction")))
+        .collect()
+}
+
+/// A pipeline error names the row of the sub-batch; name the request's row instead.
+fn remap_row(e: ApiError, members: &[usize]) -> ApiError {
+    let Some(field) = e.field_name() else {
+        return e;
+    };
+    let Some(rest) = field.strip_prefix('[') else {
+        return e;
+    };
+    let Some((index, tail)) = rest.split_once(']') else {
+        return e;
+    };
+    let Some(&row) = index.parse::<usize>().ok().and_then(|k| members.get(k)) else {
+        return e;
+    };
+    let field = format!("[{row}]{tail}");
+    e.field(field)
+}
+
+/// `POST /predict/batch`.
+pub(crate) async fn predict_batch(
+    State(state): State<AppState>,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let start = Instant::now();
+    let models = state.inner.models.load();
+    let primary = models.primary.version;
+    let max_rows = state.config().max_batch_rows;
+    let batch = row::parse_batch(&body, &models.primary.row, max_rows)
+        .map_err(|e| refused(&state, primary, start, e))?;
+    let routes = batch
+        .records
+        .iter()
+        .enumerate()
+        .map(|(i, r)| {
+            let user = batch
+                .user_ids
+                .as_ref()
+                .and_then(|ids| ids.get(i))
+                .and_then(Option::as_deref);
+            route(&state, &models, batch.experiment.as_deref(), user, r)
+        })
+        .collect::<Result<Vec<Route>, ApiError>>()?;
+    let predictions = predict_routed(&batch.records, &routes)
+        .map_err(|e| e.within("batch_features"))
+        .map_err(|e| refused(&state, primary, start, e))?;
+    let latency = start.elapsed();
+    let ids: Vec<String> = (0..batch.records.len())
+        .map(|_| state.request_id())
+        .collect();
+    let answers = predictions
+        .iter()
+        .zip(&routes)
+        .zip(&ids)
+        .map(|((p, r), id)| RowAnswer::new(&r.model, p, variant_label(&state, r.variant), id))
+        .collect();
+    let response = json(
+        StatusCode::OK,
+        &BatchAnswer {
+            predictions: answers,
+            batch_size: batch.records.len(),
+            model_name: &models.primary.name,
+            latency_ms: latency.as_secs_f64() * 1e3,
+            timestamp: Utc::now().to_rfc3339_opts(SecondsFormat::Micros, true),
+        },
+    );
+    let per_row_ms = latency.as_secs_f32() * 1e3;
+    state
+        .inner
+        .counters
+        .predictions
+        .fetch_add(batch.records.len() as u64, Ordering::Relaxed);
+    let mut users = batch.user_ids.unwrap_or_default().into_iter();
+    for (((record, p), r), id) in batch
+        .records
+        .into_iter()
+        .zip(predictions)
+        .zip(routes)
+        .zip(ids)
+    {
+        state.inner.monitor.served(Served {
+            request_id: id,
+            version: r.model.version,
+            class: p.class,
+            confidence: p.confidence,
+            latency_ms: per_row_ms,
+            record,
+            user_id: users.next().flatten(),
+            experiment: r.experiment,
+        });
+    }
+    Ok(response)
+}
+
+/// Logs rows served by another protocol (MLflow, v2) to the monitor.
+pub(crate) fn log_served(
+    state: &AppState,
+    model: &ServedModel,
+    records: Vec<ObesityRecord>,
+    predictions: &[Prediction],
+    start: Instant,
+) {
+    let latency_ms = start.elapsed().as_secs_f32() * 1e3;
+    state
+        .inner
+        .counters
+        .predictions
+        .fetch_add(records.len() as u64, Ordering::Relaxed);
+    for (record, p) in records.into_iter().zip(predictions) {
+        state.inner.monitor.served(Served {
+            request_id: state.request_id(),
+            version: model.version,
+            class: p.class,
+            confidence: p.confidence,
+            latency_ms,
+            record,
+            user_id: None,
+            experiment: None,
+        });
+    }
+}

@@ -1,0 +1,303 @@
+//! [`AppState`]: what every handler shares — the loaded versions (swapped atomically), the
+//! registry they came from, counters, metrics, the monitor queue and the experiments.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use arc_swap::ArcSwap;
+use chrono::{DateTime, Utc};
+use obesity_registry::{ModelRef, Registry};
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+
+use crate::config::ServeConfig;
+use crate::error::{Result, ServeError};
+use crate::experiments::Experiments;
+use crate::metrics::{Metrics, ModelLabels};
+use crate::model::{self, ServedModel};
+use crate::monitor::{MonitorHandle, MonitorSettings};
+
+/// The versions loaded at one moment. Replaced whole (never edited), so a request that has
+/// loaded it sees one consistent set until it finishes.
+#[derive(Debug)]
+pub(crate) struct Models {
+    /// The version served by default (the first reference's).
+    pub(crate) primary: Arc<ServedModel>,
+    /// One per configured reference, in configuration order (`by_ref[0]` is `primary`).
+    pub(crate) by_ref: Vec<Arc<ServedModel>>,
+    /// Versions kept for experiments that no reference points at.
+    pub(crate) pinned: Vec<Arc<ServedModel>>,
+}
+
+impl Models {
+    /// The loaded version `version`, if it is loaded.
+    pub(crate) fn version(&self, version: u64) -> Option<&Arc<ServedModel>> {
+        self.by_ref
+            .iter()
+            .chain(self.pinned.iter())
+            .find(|m| m.version == version)
+    }
+
+    /// Every loaded version number, ascending, without repeats.
+    pub(crate) fn loaded_versions(&self) -> Vec<u64> {
+        let mut v: Vec<u64> = self
+            .by_ref
+            .iter()
+            .chain(self.pinned.iter())
+            .map(|m| m.version)
+            .collect();
+        v.sort_unstable();
+        v.dedup();
+        v
+    }
+}
+
+/// Request and error counts for `/health`.
+#[derive(Debug, Default)]
+pub(crate) struct Counters {
+    pub(crate) requests: AtomicU64,
+    pub(crate) errors: AtomicU64,
+    pub(crate) predictions: AtomicU64,
+}
+
+#[derive(Debug)]
+pub(crate) struct Shared {
+    pub(crate) config: ServeConfig,
+    pub(crate) refs: Vec<ModelRef>,
+    pub(crate) registry: Registry,
+    pub(crate) models: Arc<ArcSwap<Models>>,
+    /// Serialises reloads (the poller and `POST /admin/reload`).
+    pub(crate) reload_lock: tokio::sync::Mutex<()>,
+    pub(crate) metrics: Arc<Metrics>,
+    pub(crate) counters: Counters,
+    pub(crate) started: Instant,
+    pub(crate) started_at: DateTime<Utc>,
+    pub(crate) monitor: MonitorHandle,
+    pub(crate) experiments: Arc<Experiments>,
+    admin_token: Option<[u8; 32]>,
+    id_prefix: u32,
+    next_id: AtomicU64,
+}
+
+/// The service's shared state: cheap to clone (one `Arc`), handed to [`router`](crate::router).
+///
+/// Build it with [`AppState::load`], which opens the registry, loads the configured versions
+/// and starts the monitor thread. [`AppState::shutdown`] flushes the prediction log and
+/// stops that thread (dropping the last clone does the same, without waiting).
+#[derive(Debug, Clone)]
+pub struct AppState {
+    pub(crate) inner: Arc<Shared>,
+}
+
+fn digest(token: &str) -> [u8; 32] {
+    Sha256::digest(token.as_bytes()).into()
+}
+
+/// Runs blocking registry work off the async threads.
+pub(crate) async fn blocking<T, F>(f: F) -> Result<T>
+where
+    F: FnOnce() -> Result<T> + Send + 'static,
+    T: Send + 'static,
+{
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| ServeError::Task(e.to_string()))?
+}
+
+impl AppState {
+    /// Opens the registry at `config.tracking_uri`, loads every configured reference (the
+    /// service does not start without its primary version) and starts the monitor thread.
+    /// Polling is not started here: [`Server`](crate::Server) does that, and tests call
+    /// [`AppState::reload`] when they want one.
+    ///
+    /// # Errors
+    /// [`ServeError::Config`] for a bad setting, [`ServeError::Registry`] when the registry
+    /// or a version cannot be read, [`ServeError::Unservable`] for a version that cannot be
+    /// served.
+    pub async fn load(config: ServeConfig) -> Result<Self> {
+        let checked = config.check()?;
+        let metrics = Arc::new(Metrics::new());
+        let uri = config.tracking_uri.clone();
+        let refs = checked.refs.clone();
+        let load_metrics = metrics.clone();
+        let (registry, loaded) = blocking(move || {
+            let registry = Registry::open(&uri)?;
+            let loaded = refs
+                .iter()
+                .map(|r| model::load(&registry, r, &load_metrics))
+                .collect::<Result<Vec<_>>>()?;
+            Ok((registry, loaded))
+        })
+        .await?;
+        let primary = loaded
+            .first()
+            .cloned()
+            .ok_or_else(|| ServeError::Task("no model reference".into()))?;
+        // Under `monitoring/`, next to the prediction logs, so the registry folder gains no
+        // top-level entry that MLflow's file store would try to read as an experiment.
+        let experiments = Arc::new(Experiments::open(
+            checked
+                .state_dir
+                .as_ref()
+                .map(|d| d.join("monitoring").join("ab-tests")),
+        ));
+        let models = Arc::new(ArcSwap::from_pointee(Models {
+            primary: primary.clone(),
+            by_ref: loaded,
+            pinned: Vec::new(),
+        }));
+        let monitor = MonitorHandle::start(
+            MonitorSettings {
+                model: primary.name.clone(),
+                state_dir: checked.state_dir.clone(),
+                queue: config.monitor_queue,
+                flush_interval: config.monitor_flush_interval,
+                retention: config.monitor_retention,
+                check_interval: config.check_interval,
+                drift_window: config.drift_window,
+                drift_min_rows: config.drift_min_rows,
+            },
+            models.clone(),
+            experiments.clone(),
+            metrics.clone(),
+        )?;
+        let admin_token = config.admin_token.as_deref().map(digest);
+        let seed = Utc::now().timestamp_nanos_opt().unwrap_or_default() as u64
+            ^ u64::from(std::process::id());
+        let state = AppState {
+            inner: Arc::new(Shared {
+                refs: checked.refs,
+                config,
+                registry,
+                models,
+                reload_lock: tokio::sync::Mutex::new(()),
+                metrics,
+                counters: Counters::default(),
+                started: Instant::now(),
+                started_at: Utc::now(),
+                monitor,
+                experiments,
+                admin_token,
+                id_prefix: (seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 32) as u32,
+                next_id: AtomicU64::new(1),
+            }),
+        };
+        // Experiments saved by an earlier run need their versions loaded.
+        if !state.inner.experiments.pinned_versions().is_empty()
+            && let Err(e) = crate::reload::reload(&state, false).await
+        {
+            tracing::warn!(error = %e, "versions of saved experiments not loaded");
+        }
+        state.publish_loaded();
+        Ok(state)
+    }
+
+    /// The configuration the state was built from.
+    pub fn config(&self) -> &ServeConfig {
+        &self.inner.config
+    }
+
+    /// The registered model's name.
+    pub fn model_name(&self) -> String {
+        self.inner.models.load().primary.name.clone()
+    }
+
+    /// The version served by default right now.
+    pub fn primary_version(&self) -> u64 {
+        self.inner.models.load().primary.version
+    }
+
+    /// Every loaded version, ascending.
+    pub fn loaded_versions(&self) -> Vec<u64> {
+        self.inner.models.load().loaded_versions()
+    }
+
+    /// Time since the state was built.
+    pub fn uptime(&self) -> Duration {
+        self.inner.started.elapsed()
+    }
+
+    /// Re-resolves every reference and loads the versions that moved. A version that fails
+    /// to load is logged and the one before keeps serving. See [`ReloadReport`].
+    ///
+    /// # Errors
+    /// Only for a failed background task; load failures are in the report.
+    pub async fn reload(&self) -> Result<crate::ReloadReport> {
+        crate::reload::reload(self, true).await
+    }
+
+    /// Waits until every prediction queued so far is written to the prediction log.
+    pub async fn flush_monitor(&self) {
+        self.inner.monitor.flush().await;
+    }
+
+    /// Flushes the prediction log, saves experiment state and stops the monitor thread.
+    /// Later predictions are no longer monitored (they are counted as dropped).
+    pub async fn shutdown(&self) {
+        let inner = self.inner.clone();
+        let _ = tokio::task::spawn_blocking(move || inner.monitor.shutdown_blocking()).await;
+    }
+
+    /// Predictions dropped from monitoring because the queue was full.
+    pub fn monitor_dropped(&self) -> u64 {
+        self.inner.monitor.shared.dropped.load(Ordering::Relaxed)
+    }
+
+    /// Whether `header` (the whole `Authorization` value) carries the admin token. Without
+    /// a configured token everything is allowed. Compared in constant time, on SHA-256
+    /// digests so the token's length does not show either.
+    pub(crate) fn authorized(&self, header: Option<&[u8]>) -> bool {
+        let Some(want) = &self.inner.admin_token else {
+            return true;
+        };
+        let Some(given) = header.and_then(|h| {
+            let h = std::str::from_utf8(h).ok()?.trim();
+            let (scheme, token) = h.split_once(' ')?;
+            scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
+        }) else {
+            return false;
+        };
+        bool::from(digest(given).ct_eq(want))
+    }
+
+    /// A fresh request id: a per-process prefix and a counter, unique without coordination.
+    pub(crate) fn request_id(&self) -> String {
+        let n = self.inner.next_id.fetch_add(1, Ordering::Relaxed);
+        format!("{:08x}-{n:x}", self.inner.id_prefix)
+    }
+
+    /// Updates the `model_info` metric after the loaded set changed.
+    pub(crate) fn publish_loaded(&self) {
+        let models = self.inner.models.load();
+        let mut labels = Vec::new();
+        for (i, (m, r)) in models.by_ref.iter().zip(&self.inner.refs).enumerate() {
+            labels.push(ModelLabels {
+                name: m.name.clone(),
+                version: m.version_label.clone(),
+                role: if i == 0 {
+                    "primary".to_owned()
+                } else {
+                    r.to_string()
+                },
+            });
+        }
+        for m in &models.pinned {
+            labels.push(ModelLabels {
+                name: m.name.clone(),
+                version: m.version_label.clone(),
+                role: "experiment".to_owned(),
+            });
+        }
+        self.inner.metrics.set_loaded(&labels);
+    }
+
+    /// The label a response gives the default route: the primary reference's alias
+    /// (`champion`), else `primary`.
+    pub(crate) fn default_variant(&self) -> &str {
+        match self.inner.refs.first() {
+            Some(ModelRef::Alias { alias, .. }) => alias,
+            _ => "primary",
+        }
+    }
+}
