@@ -193,8 +193,8 @@ pub use drift::{
 };
 pub use error::{MonitorError, Result};
 pub use performance::{
-    FailedRequest, LabelReport, PerformanceMonitor, PerformanceSummary, PredictionBatch,
-    SkipReason, SkippedLine, TornTail,
+    FailedRequest, LATENCY_BINS, LabelReport, MonitorLimits, MonitorStats, PerformanceMonitor,
+    PerformanceSummary, PredictionBatch, SkipReason, SkippedLine, TornTail,
 };
 pub use profile::{
     ColumnProfile, DEFAULT_MAX_SAMPLE, FeatureKind, PROFILE_FORMAT_VERSION, ReferenceProfile,

@@ -8,8 +8,9 @@
 //! validated exactly as live ones.
 
 mod event_log;
+mod retention;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -22,6 +23,8 @@ use crate::error::{MonitorError, Result};
 
 pub(crate) use event_log::{JsonlLog, LogRecord, newer_version};
 pub use event_log::{SkipReason, SkippedLine, TornTail};
+use retention::{Agg, ExpiredIds, f1_from_confusion};
+pub use retention::{LATENCY_BINS, MonitorLimits, MonitorStats};
 
 /// Version of the event-line format written by this crate.
 const EVENT_FORMAT_VERSION: u32 = 1;
@@ -331,6 +334,12 @@ pub struct LabelReport {
     pub matched: usize,
     /// Request ids that match no logged prediction (not persisted: nothing to join them to).
     pub unknown: Vec<String>,
+    /// Request ids that were logged but whose detail has since been evicted to keep memory
+    /// bounded (see [`MonitorLimits::max_retained_requests`]): their prediction is no longer
+    /// known, so the label is not joined nor persisted. Not an error. Recognised with a
+    /// bounded filter (about 1 % false positives; ids evicted long ago read as unknown).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub expired: Vec<String>,
 }
 
 /// Windowed performance figures, as [`PerformanceMonitor::summary`] computes them.
@@ -338,6 +347,14 @@ pub struct LabelReport {
 /// Every rate is `None` when its denominator is zero in the window, so "no data" is never
 /// mistaken for "perfect" or "terrible". `Default` is the empty summary (no data at all),
 /// handy for building one by hand for an [`crate::AlertPolicy`] or a trigger.
+///
+/// Counts, rates, accuracy, F1, confidence and drift are exact over
+/// `[window_start, window_end]`. While every request of the window is still retained (see
+/// [`MonitorLimits`]) `window_start` is exactly `now − window` and the latency percentiles
+/// are exact; once older detail has been evicted, the window is answered from per-bucket
+/// aggregates: `window_start` is rounded down to the start of its time bucket when that
+/// bucket's detail is gone (at most [`MonitorLimits::bucket_seconds`] earlier), and the
+/// latency percentiles come from a log-binned histogram, within ±1 % of the exact value.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct PerformanceSummary {
     /// Start of the window (inclusive).
@@ -382,44 +399,220 @@ pub struct PerformanceSummary {
     pub predictions_by_version: BTreeMap<String, usize>,
 }
 
+/// The retained detail of one logged batch (features are kept apart, error texts dropped).
+#[derive(Debug, Clone)]
+struct Detail {
+    at: DateTime<Utc>,
+    bucket: i64,
+    version: Arc<str>,
+    ids: Vec<Arc<str>>,
+    predictions: Vec<usize>,
+    confidences: Vec<f64>,
+    latencies_ms: Vec<f64>,
+    failed: Vec<(Arc<str>, f64)>,
+    invalid_rows: usize,
+    drift_score: Option<f64>,
+}
+
+impl Detail {
+    /// What the batch counts against [`MonitorLimits::max_retained_requests`].
+    fn weight(&self) -> usize {
+        (self.ids.len() + self.failed.len()).max(1)
+    }
+}
+
+/// What a retained request id joins a label to.
+#[derive(Debug, Clone)]
+struct IdEntry {
+    bucket: i64,
+    version: Arc<str>,
+    /// `None` for a failed request (never labelled).
+    predicted: Option<usize>,
+    label: Option<usize>,
+}
+
+/// What became of one label.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Join {
+    Joined,
+    Failed,
+    Expired,
+    Unknown,
+}
+
+/// Adds a retained batch to an aggregate (labels from the index); latencies go to `exact`
+/// when given, else to the histogram.
+fn add_detail(
+    agg: &mut Agg,
+    d: &Detail,
+    index: &HashMap<Arc<str>, IdEntry>,
+    exact: Option<&mut Vec<f64>>,
+) {
+    agg.n_batches += 1;
+    agg.n_pred += d.ids.len();
+    agg.n_err += d.failed.len();
+    agg.invalid += d.invalid_rows;
+    agg.conf_sum += d.confidences.iter().sum::<f64>();
+    let failed = d.failed.iter().map(|(_, l)| *l);
+    match exact {
+        Some(v) => {
+            v.extend_from_slice(&d.latencies_ms);
+            v.extend(failed);
+        }
+        None => d
+            .latencies_ms
+            .iter()
+            .copied()
+            .chain(failed)
+            .for_each(|l| agg.latency.add(l)),
+    }
+    if let Some(s) = d.drift_score {
+        agg.add_drift(s);
+    }
+    for (id, &p) in d.ids.iter().zip(&d.predictions) {
+        if let Some(y) = index.get(id).and_then(|e| e.label) {
+            agg.add_label(y, p);
+        }
+    }
+}
+
+/// The leading fields of an event line, read without the batch, to compact the log.
+#[derive(Deserialize)]
+struct Probe {
+    event: String,
+    #[serde(default)]
+    v: u32,
+    at: DateTime<Utc>,
+}
+
 /// Logs prediction batches and late-arriving true labels, and summarises any recent window.
 ///
 /// State lives in memory and, when opened with [`PerformanceMonitor::open`], in an
 /// append-only JSON-lines file that is read back on the next open. Methods take `&mut self`:
 /// share a monitor between threads behind a `Mutex`.
+///
+/// Memory is bounded by its [`MonitorLimits`], live and on replay (the log is streamed and
+/// the same caps applied): per-request detail for the most recent requests only, exact
+/// per-bucket aggregates for the rest (see [`PerformanceSummary`] for what stays exact).
+/// [`PerformanceMonitor::retained`] reports what is held.
+///
+/// The log on disk still grows with traffic, and reopening reads all of it (time, not
+/// memory): call [`PerformanceMonitor::compact`] periodically with the longest window you
+/// summarise (the server does, every 10 minutes with its retention) to bound it.
 #[derive(Debug)]
 pub struct PerformanceMonitor {
     model: String,
     clock: Arc<dyn Clock>,
     log: Option<JsonlLog>,
-    batches: Vec<(DateTime<Utc>, PredictionBatch)>,
-    /// request id → (batch index, row) for served requests.
-    index: HashMap<String, (usize, usize)>,
-    /// Failed request ids (they can never be labelled, but must stay unique).
-    failed_ids: std::collections::HashSet<String>,
-    labels: HashMap<String, usize>,
+    limits: MonitorLimits,
+    /// Retained batches, oldest first.
+    detail: VecDeque<Detail>,
+    /// Sum of the retained batches' weights.
+    retained_requests: usize,
+    /// Request id → what its label joins to, for the retained batches' requests.
+    index: HashMap<Arc<str>, IdEntry>,
+    /// The most recent feature rows.
+    features: VecDeque<(DateTime<Utc>, Vec<f64>)>,
+    /// Bucket index → model version → exact aggregates of every batch logged in it.
+    buckets: BTreeMap<i64, BTreeMap<Arc<str>, Agg>>,
+    /// Latest time of an evicted batch: the detail is complete only after it.
+    evicted_through: Option<DateTime<Utc>>,
+    expired: ExpiredIds,
+    evicted_requests: u64,
+    expired_labels: u64,
+    /// Earliest event time in the log file (to skip needless compactions).
+    log_oldest: Option<DateTime<Utc>>,
     torn: Option<TornTail>,
     skipped: Vec<SkippedLine>,
 }
 
 impl PerformanceMonitor {
-    /// A monitor that keeps everything in memory only (tests, short simulations).
+    /// A monitor that keeps everything in memory only (tests, short simulations), with the
+    /// default [`MonitorLimits`].
     ///
     /// # Errors
     /// [`MonitorError::InvalidConfig`] for an unusable model name.
     pub fn in_memory(model: &str, clock: Arc<dyn Clock>) -> Result<Self> {
+        Self::in_memory_with_limits(model, clock, MonitorLimits::default())
+    }
+
+    /// [`PerformanceMonitor::in_memory`] with the given limits.
+    ///
+    /// # Errors
+    /// [`MonitorError::InvalidConfig`] for an unusable model name or limits.
+    pub fn in_memory_with_limits(
+        model: &str,
+        clock: Arc<dyn Clock>,
+        limits: MonitorLimits,
+    ) -> Result<Self> {
         validate_name("model", model)?;
+        limits.validate()?;
         Ok(Self {
             model: model.to_string(),
             clock,
             log: None,
-            batches: Vec::new(),
+            expired: ExpiredIds::new(limits.max_retained_requests, limits.seed),
+            limits,
+            detail: VecDeque::new(),
+            retained_requests: 0,
             index: HashMap::new(),
-            failed_ids: Default::default(),
-            labels: HashMap::new(),
+            features: VecDeque::new(),
+            buckets: BTreeMap::new(),
+            evicted_through: None,
+            evicted_requests: 0,
+            expired_labels: 0,
+            log_oldest: None,
             torn: None,
             skipped: Vec::new(),
         })
+    }
+
+    /// Replaces the limits (builder style), evicting at once whatever exceeds the new caps.
+    ///
+    /// # Errors
+    /// [`MonitorError::InvalidConfig`] for unusable limits, or a different
+    /// `bucket_seconds` once something has been logged.
+    pub fn with_limits(mut self, limits: MonitorLimits) -> Result<Self> {
+        limits.validate()?;
+        if limits.bucket_seconds != self.limits.bucket_seconds && !self.buckets.is_empty() {
+            return Err(MonitorError::InvalidConfig {
+                field: "bucket_seconds",
+                value: limits.bucket_seconds.to_string(),
+                expected: format!(
+                    "{} (buckets of another width were already filled)",
+                    self.limits.bucket_seconds
+                ),
+            });
+        }
+        if self.evicted_requests == 0 {
+            self.expired = ExpiredIds::new(limits.max_retained_requests, limits.seed);
+        }
+        self.limits = limits;
+        self.evict();
+        self.trim_features();
+        self.trim_buckets();
+        Ok(self)
+    }
+
+    /// The limits in force.
+    pub fn limits(&self) -> &MonitorLimits {
+        &self.limits
+    }
+
+    /// What the monitor holds in memory now: each count stays within its
+    /// [`MonitorLimits`] cap.
+    pub fn retained(&self) -> MonitorStats {
+        MonitorStats {
+            retained_batches: self.detail.len(),
+            retained_requests: self.retained_requests,
+            indexed_ids: self.index.len(),
+            labelled_ids: self.index.values().filter(|e| e.label.is_some()).count(),
+            feature_rows: self.features.len(),
+            buckets: self.buckets.len(),
+            bucket_aggregates: self.buckets.values().map(BTreeMap::len).sum(),
+            evicted_requests: self.evicted_requests,
+            expired_labels: self.expired_labels,
+        }
     }
 
     /// The event file of `model` under the store directory `store`:
@@ -429,7 +622,22 @@ impl PerformanceMonitor {
     }
 
     /// Opens (or creates) the persistent monitor of `model` under the store directory
+    /// `store`, replaying every logged event, with the default [`MonitorLimits`]. See
+    /// [`PerformanceMonitor::open_with_limits`].
+    ///
+    /// # Errors
+    /// As [`PerformanceMonitor::open_with_limits`].
+    pub fn open(store: &Path, model: &str, clock: Arc<dyn Clock>) -> Result<Self> {
+        Self::open_with_limits(store, model, clock, MonitorLimits::default())
+    }
+
+    /// Opens (or creates) the persistent monitor of `model` under the store directory
     /// `store`, replaying every logged event.
+    ///
+    /// The log is streamed, one line in memory at a time, and the events go through the
+    /// same bounded state as live ones: memory after (and during) replay is bounded by
+    /// `limits` whatever the size of the log. Replay time grows with the log: keep it short
+    /// with [`PerformanceMonitor::compact`].
     ///
     /// * A torn last line left by a crash (no trailing newline, not valid JSON) is removed,
     ///   logged as a warning and reported by [`PerformanceMonitor::torn_tail`]. Nothing else
@@ -439,54 +647,65 @@ impl PerformanceMonitor {
     ///   warning and reported by [`PerformanceMonitor::skipped_lines`], wherever it is.
     /// * Every replayed batch is validated exactly as [`PerformanceMonitor::log_batch`]
     ///   validates a live one (lengths, confidences in [0, 1], finite latencies, counts,
-    ///   request ids unique across the log); labels for request ids that no replayed batch
-    ///   served (their batch was skipped) are ignored with a warning.
+    ///   request ids unique among the retained requests); labels for request ids that no
+    ///   retained batch served (their batch was skipped, compacted or evicted) are ignored
+    ///   with a warning (evicted ones are counted in [`MonitorStats::expired_labels`]).
     ///
     /// # Errors
-    /// An unusable model name (empty, or with path separators); I/O failures;
+    /// An unusable model name (empty, or with path separators) or limits; I/O failures;
     /// [`MonitorError::Locked`] when another monitor has the log open;
     /// [`MonitorError::CorruptLog`], naming the file and the line, for an event of a known
     /// kind that does not read or fails validation (the file is left untouched).
-    pub fn open(store: &Path, model: &str, clock: Arc<dyn Clock>) -> Result<Self> {
-        let mut monitor = Self::in_memory(model, clock)?;
+    pub fn open_with_limits(
+        store: &Path,
+        model: &str,
+        clock: Arc<dyn Clock>,
+        limits: MonitorLimits,
+    ) -> Result<Self> {
+        let mut monitor = Self::in_memory_with_limits(model, clock, limits)?;
         let path = Self::events_path(store, model);
-        let opened = JsonlLog::open::<Event>(&path)?;
         let corrupt = |line: usize, e: MonitorError| MonitorError::CorruptLog {
             path: path.clone(),
             line,
             reason: e.to_string(),
         };
         let mut orphan_labels = 0usize;
-        for (line, event) in opened.events {
+        let streamed = JsonlLog::open_with::<Event>(&path, |line, event| {
             match event {
                 Event::Batch { at, batch, .. } => {
                     monitor.check_batch(&batch).map_err(|e| corrupt(line, e))?;
                     // `log_batch` never writes an empty batch; one read back says nothing.
                     if batch.n_requests() > 0 || batch.drift_score.is_some() {
+                        monitor.note_logged(at);
                         monitor.insert_batch(at, batch);
                     }
                 }
-                Event::Labels { labels, .. } => {
+                Event::Labels { at, labels, .. } => {
+                    monitor.note_logged(at);
                     for (id, y) in labels {
-                        if monitor.index.contains_key(&id) {
-                            monitor.labels.insert(id, y);
-                        } else {
-                            orphan_labels += 1;
+                        match monitor.apply_label(&id, y) {
+                            Join::Joined => {}
+                            Join::Expired => {
+                                monitor.expired_labels += 1;
+                                orphan_labels += 1;
+                            }
+                            Join::Failed | Join::Unknown => orphan_labels += 1,
                         }
                     }
                 }
             }
-        }
+            Ok(())
+        })?;
         if orphan_labels > 0 {
             tracing::warn!(
                 path = %path.display(),
                 labels = orphan_labels,
-                "labels for request ids that no replayed batch served were ignored"
+                "labels for request ids that no retained replayed batch served were ignored"
             );
         }
-        monitor.log = Some(opened.log);
-        monitor.torn = opened.torn;
-        monitor.skipped = opened.skipped;
+        monitor.log = Some(streamed.log);
+        monitor.torn = streamed.torn;
+        monitor.skipped = streamed.skipped;
         Ok(monitor)
     }
 
@@ -515,11 +734,14 @@ impl PerformanceMonitor {
     /// fsynced) before it is counted, so what a summary shows has been persisted. A batch
     /// with no request and no drift score is accepted and ignored.
     ///
+    /// In memory it is added to its time bucket's aggregates; its detail (and its feature
+    /// rows) are kept while within the [`MonitorLimits`], evicting the oldest.
+    ///
     /// # Errors
     /// [`MonitorError::InvalidBatch`] naming the field (and row) that is wrong: vectors of
     /// different lengths, a confidence outside [0, 1], a negative or non-finite latency, an
-    /// empty or repeated request id (also across batches), more invalid rows than requests.
-    /// I/O errors from the log.
+    /// empty or repeated request id (also across batches, among the retained requests),
+    /// more invalid rows than requests. I/O errors from the log.
     pub fn log_batch(&mut self, batch: PredictionBatch) -> Result<()> {
         self.check_batch(&batch)?;
         // A batch with no request and no drift score says nothing: nothing to record. A drift
@@ -535,6 +757,7 @@ impl PerformanceMonitor {
         };
         if let Some(log) = &mut self.log {
             log.append(&event)?;
+            self.note_logged(at);
         }
         if let Event::Batch { batch, .. } = event {
             self.insert_batch(at, batch);
@@ -543,7 +766,7 @@ impl PerformanceMonitor {
     }
 
     /// Every check a batch passes before it is counted, live or replayed: its own
-    /// consistency, and request ids not already logged in an earlier batch.
+    /// consistency, and request ids not already logged in an earlier (retained) batch.
     fn check_batch(&self, batch: &PredictionBatch) -> Result<()> {
         batch.validate()?;
         let ids = batch
@@ -551,7 +774,7 @@ impl PerformanceMonitor {
             .iter()
             .chain(batch.failed.iter().map(|f| &f.request_id));
         for id in ids {
-            if self.index.contains_key(id) || self.failed_ids.contains(id) {
+            if self.index.contains_key(id.as_str()) {
                 return Err(MonitorError::InvalidBatch {
                     field: "request_ids",
                     index: None,
@@ -562,20 +785,157 @@ impl PerformanceMonitor {
         Ok(())
     }
 
+    fn note_logged(&mut self, at: DateTime<Utc>) {
+        self.log_oldest = Some(self.log_oldest.map_or(at, |o| o.min(at)));
+    }
+
+    fn bucket_of(&self, at: DateTime<Utc>) -> i64 {
+        at.timestamp()
+            .div_euclid(i64::from(self.limits.bucket_seconds))
+    }
+
+    fn bucket_start(&self, bucket: i64) -> DateTime<Utc> {
+        bucket
+            .checked_mul(i64::from(self.limits.bucket_seconds))
+            .and_then(|s| DateTime::from_timestamp(s, 0))
+            .unwrap_or(if bucket < 0 {
+                DateTime::<Utc>::MIN_UTC
+            } else {
+                DateTime::<Utc>::MAX_UTC
+            })
+    }
+
     fn insert_batch(&mut self, at: DateTime<Utc>, batch: PredictionBatch) {
-        let b = self.batches.len();
-        for (row, id) in batch.request_ids.iter().enumerate() {
-            self.index.insert(id.clone(), (b, row));
+        let bucket = self.bucket_of(at);
+        let version: Arc<str> = Arc::from(batch.model_version.as_str());
+        let PredictionBatch {
+            request_ids,
+            features,
+            predictions,
+            confidences,
+            latencies_ms,
+            failed,
+            drift_score,
+            invalid_rows,
+            ..
+        } = batch;
+        let detail = Detail {
+            at,
+            bucket,
+            version: version.clone(),
+            ids: request_ids.into_iter().map(Arc::from).collect(),
+            predictions,
+            confidences,
+            latencies_ms,
+            failed: failed
+                .into_iter()
+                .map(|f| (Arc::from(f.request_id), f.latency_ms))
+                .collect(),
+            invalid_rows,
+            drift_score,
+        };
+        for (id, &p) in detail.ids.iter().zip(&detail.predictions) {
+            self.index.insert(
+                id.clone(),
+                IdEntry {
+                    bucket,
+                    version: version.clone(),
+                    predicted: Some(p),
+                    label: None,
+                },
+            );
         }
-        for f in &batch.failed {
-            self.failed_ids.insert(f.request_id.clone());
+        for (id, _) in &detail.failed {
+            self.index.insert(
+                id.clone(),
+                IdEntry {
+                    bucket,
+                    version: version.clone(),
+                    predicted: None,
+                    label: None,
+                },
+            );
         }
-        self.batches.push((at, batch));
+        let agg = self
+            .buckets
+            .entry(bucket)
+            .or_default()
+            .entry(version)
+            .or_default();
+        add_detail(agg, &detail, &self.index, None);
+        self.trim_buckets();
+
+        let cap = self.limits.max_feature_rows;
+        let skip = features.len().saturating_sub(cap);
+        self.features
+            .extend(features.into_iter().skip(skip).map(|row| (at, row)));
+        self.trim_features();
+
+        self.retained_requests += detail.weight();
+        self.detail.push_back(detail);
+        self.evict();
+    }
+
+    /// Drops the oldest retained batches until the retained requests fit the cap.
+    fn evict(&mut self) {
+        while self.retained_requests > self.limits.max_retained_requests {
+            let Some(d) = self.detail.pop_front() else {
+                self.retained_requests = 0;
+                break;
+            };
+            self.retained_requests -= d.weight();
+            for id in d.ids.iter().chain(d.failed.iter().map(|(id, _)| id)) {
+                self.index.remove(id);
+                self.expired.insert(id);
+            }
+            self.evicted_requests += (d.ids.len() + d.failed.len()) as u64;
+            self.evicted_through = Some(self.evicted_through.map_or(d.at, |t| t.max(d.at)));
+        }
+    }
+
+    fn trim_features(&mut self) {
+        while self.features.len() > self.limits.max_feature_rows {
+            self.features.pop_front();
+        }
+    }
+
+    fn trim_buckets(&mut self) {
+        while self.buckets.len() > self.limits.max_buckets {
+            self.buckets.pop_first();
+        }
+    }
+
+    /// Joins one label to its retained request, updating its bucket's confusion counts.
+    fn apply_label(&mut self, id: &str, y: usize) -> Join {
+        let Some(entry) = self.index.get_mut(id) else {
+            return if self.expired.contains(id) {
+                Join::Expired
+            } else {
+                Join::Unknown
+            };
+        };
+        let Some(p) = entry.predicted else {
+            return Join::Failed;
+        };
+        let old = entry.label.replace(y);
+        if let Some(agg) = self
+            .buckets
+            .get_mut(&entry.bucket)
+            .and_then(|b| b.get_mut(&entry.version))
+        {
+            if let Some(o) = old {
+                agg.remove_label(o, p);
+            }
+            agg.add_label(y, p);
+        }
+        Join::Joined
     }
 
     /// Records true labels that arrived after the predictions, by request id. A label for a
     /// request that already has one replaces it (a corrected label). Ids that match no
-    /// logged prediction are returned in [`LabelReport::unknown`] and not stored.
+    /// logged prediction are returned in [`LabelReport::unknown`], ids of predictions whose
+    /// detail was evicted (older than the [`MonitorLimits::max_retained_requests`] most
+    /// recent requests) in [`LabelReport::expired`]; neither is stored.
     ///
     /// # Errors
     /// I/O errors from the log.
@@ -584,10 +944,10 @@ impl PerformanceMonitor {
         let mut known = Vec::with_capacity(labels.len());
         for (id, y) in labels {
             let id = id.as_ref();
-            if self.index.contains_key(id) {
-                known.push((id.to_string(), *y));
-            } else {
-                report.unknown.push(id.to_string());
+            match self.index.get(id) {
+                Some(e) if e.predicted.is_some() => known.push((id.to_string(), *y)),
+                None if self.expired.contains(id) => report.expired.push(id.to_string()),
+                _ => report.unknown.push(id.to_string()),
             }
         }
         if !report.unknown.is_empty() {
@@ -597,80 +957,132 @@ impl PerformanceMonitor {
                 "labels for unknown request ids ignored"
             );
         }
+        if !report.expired.is_empty() {
+            self.expired_labels += report.expired.len() as u64;
+            tracing::debug!(
+                model = %self.model,
+                expired = report.expired.len(),
+                "labels for request ids no longer retained ignored"
+            );
+        }
         report.matched = known.len();
         if known.is_empty() {
             return Ok(report);
         }
+        let at = self.clock.now();
         let event = Event::Labels {
             v: EVENT_FORMAT_VERSION,
-            at: self.clock.now(),
+            at,
             labels: known,
         };
         if let Some(log) = &mut self.log {
             log.append(&event)?;
+            self.note_logged(at);
         }
         if let Event::Labels { labels, .. } = event {
-            self.labels.extend(labels);
+            for (id, y) in labels {
+                self.apply_label(&id, y);
+            }
         }
         Ok(report)
     }
 
-    /// Forgets batches logged before `now − keep` (and their labels), in memory and on disk
-    /// (the event file is rewritten atomically), and returns how many batches were dropped.
-    /// Without it a long-running monitor grows without bound: call it now and then with the
-    /// longest window you summarise.
+    /// Forgets batches logged before `now − keep` (and their labels), in memory and on disk,
+    /// and returns how many batches were dropped (from the file when the monitor is
+    /// persistent, else from memory). The event file is rewritten atomically, streamed line
+    /// by line (memory stays bounded); events at or after the cutoff are kept verbatim.
+    ///
+    /// Memory is bounded without it (see [`MonitorLimits`]), but the log on disk — and so
+    /// the time to reopen it — grows until it is called: call it now and then with the
+    /// longest window you summarise (the server does, every 10 minutes). When the detail
+    /// of the time bucket holding the cutoff was already evicted, that bucket's aggregates
+    /// are kept whole in memory.
     ///
     /// # Errors
     /// I/O errors; the monitor is unchanged when the rewrite fails.
     pub fn compact(&mut self, keep: Duration) -> Result<usize> {
-        let (cutoff, now) = self.window(keep);
-        let n_old = self.batches.iter().filter(|(at, _)| *at < cutoff).count();
-        if n_old == 0 {
-            return Ok(0);
+        let (cutoff, _) = self.window(keep);
+        let mut n_old_disk = 0usize;
+        if let Some(log) = &mut self.log
+            && self.log_oldest.is_some_and(|t| t < cutoff)
+        {
+            let mut oldest: Option<DateTime<Utc>> = None;
+            log.rewrite_filtered(|line| {
+                // Lines that are no event of this build were skipped at open and are written
+                // at the head of the new file already.
+                let Ok(p) = serde_json::from_slice::<Probe>(line) else {
+                    return false;
+                };
+                if !matches!(p.event.as_str(), "batch" | "labels") || p.v > EVENT_FORMAT_VERSION {
+                    return false;
+                }
+                if p.at < cutoff {
+                    n_old_disk += usize::from(p.event == "batch");
+                    return false;
+                }
+                oldest = Some(oldest.map_or(p.at, |o| o.min(p.at)));
+                true
+            })?;
+            self.log_oldest = oldest;
         }
-        let kept: Vec<(DateTime<Utc>, PredictionBatch)> = self
-            .batches
-            .iter()
-            .filter(|(at, _)| *at >= cutoff)
-            .cloned()
-            .collect();
-        let mut labels: Vec<(String, usize)> = kept
-            .iter()
-            .flat_map(|(_, b)| b.request_ids.iter())
-            .filter_map(|id| self.labels.get(id).map(|&y| (id.clone(), y)))
-            .collect();
-        labels.sort();
-        if let Some(log) = &mut self.log {
-            let mut events: Vec<Event> = kept
-                .iter()
-                .map(|(at, batch)| Event::Batch {
-                    v: EVENT_FORMAT_VERSION,
-                    at: *at,
-                    batch: batch.clone(),
-                })
-                .collect();
-            if !labels.is_empty() {
-                events.push(Event::Labels {
-                    v: EVENT_FORMAT_VERSION,
-                    at: now,
-                    labels: labels.clone(),
-                });
+
+        // Memory: detail, ids and features before the cutoff go.
+        let n_detail = self.detail.len();
+        let mut removed_weight = 0usize;
+        self.detail.retain(|d| {
+            if d.at >= cutoff {
+                return true;
             }
-            log.rewrite(&events)?;
+            for id in d.ids.iter().chain(d.failed.iter().map(|(id, _)| id)) {
+                self.index.remove(id);
+            }
+            removed_weight += d.weight();
+            false
+        });
+        self.retained_requests -= removed_weight;
+        let removed_detail = n_detail - self.detail.len();
+        self.features.retain(|(at, _)| *at >= cutoff);
+
+        // Buckets wholly before the cutoff go; the one holding it is rebuilt from the detail
+        // when that is complete, else kept whole.
+        let cut = self.bucket_of(cutoff);
+        let mut n_old_mem = 0usize;
+        let kept = self.buckets.split_off(&cut);
+        let dropped = std::mem::replace(&mut self.buckets, kept);
+        n_old_mem += dropped
+            .values()
+            .flat_map(BTreeMap::values)
+            .map(|a| a.n_batches)
+            .sum::<usize>();
+        let cut_start = self.bucket_start(cut);
+        let complete = self.evicted_through.is_none_or(|t| t < cut_start);
+        if cut_start < cutoff
+            && complete
+            && let Some(old) = self.buckets.remove(&cut)
+        {
+            let before: usize = old.values().map(|a| a.n_batches).sum();
+            let mut rebuilt: BTreeMap<Arc<str>, Agg> = BTreeMap::new();
+            for d in self.detail.iter().filter(|d| d.bucket == cut) {
+                let agg = rebuilt.entry(d.version.clone()).or_default();
+                add_detail(agg, d, &self.index, None);
+            }
+            let after: usize = rebuilt.values().map(|a| a.n_batches).sum();
+            n_old_mem += before.saturating_sub(after);
+            if !rebuilt.is_empty() {
+                self.buckets.insert(cut, rebuilt);
+            }
+        } else if !complete {
+            n_old_mem = n_old_mem.max(removed_detail);
         }
-        self.batches.clear();
-        self.index.clear();
-        self.failed_ids.clear();
-        self.labels.clear();
-        for (at, batch) in kept {
-            self.insert_batch(at, batch);
-        }
-        self.labels.extend(labels);
-        Ok(n_old)
+        Ok(if self.log.is_some() {
+            n_old_disk
+        } else {
+            n_old_mem
+        })
     }
 
     /// Summary of the last `window` (batches logged at or after `now − window`), all model
-    /// versions together.
+    /// versions together. See [`PerformanceSummary`] for what is exact.
     pub fn summary(&self, window: Duration) -> PerformanceSummary {
         self.summarise(window, None)
     }
@@ -687,13 +1099,14 @@ impl PerformanceMonitor {
     }
 
     /// The feature rows logged in the last `window`, oldest first: the "current" sample
-    /// for a drift check.
+    /// for a drift check. Only the most recent [`MonitorLimits::max_feature_rows`] rows are
+    /// kept, so a window holding more returns its newest rows.
     pub fn recent_features(&self, window: Duration) -> Vec<Vec<f64>> {
         let (start, end) = self.window(window);
-        self.batches
+        self.features
             .iter()
             .filter(|(at, _)| *at >= start && *at <= end)
-            .flat_map(|(_, b)| b.features.iter().cloned())
+            .map(|(_, row)| row.clone())
             .collect()
     }
 
@@ -707,57 +1120,77 @@ impl PerformanceMonitor {
 
     fn summarise(&self, window: Duration, version: Option<&str>) -> PerformanceSummary {
         let (start, end) = self.window(window);
-        let mut n_batches = 0;
-        let (mut n_pred, mut n_err, mut invalid) = (0usize, 0usize, 0usize);
-        let mut latencies = Vec::new();
-        let mut conf_sum = 0.0;
-        let mut drift = Vec::new();
-        let mut y_true = Vec::new();
-        let mut y_pred = Vec::new();
-        let mut by_version = BTreeMap::new();
-        for (at, b) in &self.batches {
-            if *at < start || *at > end || version.is_some_and(|v| v != b.model_version) {
-                continue;
+        let wanted = |v: &str| version.is_none_or(|w| w == v);
+        let in_window = |d: &Detail| d.at >= start && d.at <= end && wanted(&d.version);
+        let mut acc = Agg::default();
+        let mut by_version: BTreeMap<String, usize> = BTreeMap::new();
+        let mut window_start = start;
+        let exact_path = self.evicted_through.is_none_or(|t| t < start);
+        let mut exact = Vec::new();
+        if exact_path {
+            for d in self.detail.iter().filter(|d| in_window(d)) {
+                add_detail(&mut acc, d, &self.index, Some(&mut exact));
+                *by_version.entry(d.version.to_string()).or_insert(0) += d.ids.len();
             }
-            n_batches += 1;
-            n_pred += b.request_ids.len();
-            n_err += b.failed.len();
-            invalid += b.invalid_rows;
-            latencies.extend_from_slice(&b.latencies_ms);
-            latencies.extend(b.failed.iter().map(|f| f.latency_ms));
-            conf_sum += b.confidences.iter().sum::<f64>();
-            drift.extend(b.drift_score);
-            *by_version.entry(b.model_version.clone()).or_insert(0) += b.request_ids.len();
-            for (id, &p) in b.request_ids.iter().zip(&b.predictions) {
-                if let Some(&y) = self.labels.get(id) {
-                    y_true.push(y);
-                    y_pred.push(p);
+        } else {
+            let (first, last) = (self.bucket_of(start), self.bucket_of(end));
+            for (&b, aggs) in self.buckets.range(first..=last) {
+                let b_start = self.bucket_start(b);
+                let b_end = self.bucket_start(b.saturating_add(1));
+                let whole = b_start >= start && b_end <= end;
+                let complete = self.evicted_through.is_none_or(|t| t < b_start);
+                if whole || !complete {
+                    if b_start < window_start {
+                        window_start = b_start;
+                    }
+                    for (v, agg) in aggs.iter().filter(|(v, _)| wanted(v)) {
+                        acc.merge(agg);
+                        *by_version.entry(v.to_string()).or_insert(0) += agg.n_pred;
+                    }
+                } else {
+                    for d in self.detail.iter().filter(|d| d.bucket == b && in_window(d)) {
+                        add_detail(&mut acc, d, &self.index, None);
+                        *by_version.entry(d.version.to_string()).or_insert(0) += d.ids.len();
+                    }
                 }
             }
         }
+        let (n_pred, n_err) = (acc.n_pred, acc.n_err);
         let n_req = n_pred + n_err;
         let ratio = |num: usize, den: usize| (den > 0).then(|| num as f64 / den as f64);
-        latencies.sort_by(f64::total_cmp);
-        let correct = y_true.iter().zip(&y_pred).filter(|(t, p)| t == p).count();
-        let invalid_share = ratio(invalid, n_req);
+        let n_labelled = acc.confusion.values().sum::<u64>() as usize;
+        let correct = acc
+            .confusion
+            .iter()
+            .filter(|((t, p), _)| t == p)
+            .map(|(_, &c)| c)
+            .sum::<u64>() as usize;
+        exact.sort_by(f64::total_cmp);
+        let quantile = |q: f64| {
+            if exact_path {
+                percentile(&exact, q)
+            } else {
+                acc.latency.quantile(q)
+            }
+        };
+        let invalid_share = ratio(acc.invalid, n_req);
         PerformanceSummary {
-            window_start: start,
+            window_start,
             window_end: end,
-            n_batches,
+            n_batches: acc.n_batches,
             n_requests: n_req,
             n_predictions: n_pred,
             n_errors: n_err,
             error_rate: ratio(n_err, n_req),
-            n_labelled: y_true.len(),
-            accuracy: ratio(correct, y_true.len()),
-            f1_macro: f1_macro(&y_true, &y_pred),
-            mean_confidence: (n_pred > 0).then(|| conf_sum / n_pred as f64),
-            latency_p50_ms: percentile(&latencies, 0.50),
-            latency_p95_ms: percentile(&latencies, 0.95),
-            latency_p99_ms: percentile(&latencies, 0.99),
-            drift_score: (!drift.is_empty())
-                .then(|| drift.iter().sum::<f64>() / drift.len() as f64),
-            max_drift_score: drift.iter().copied().reduce(f64::max),
+            n_labelled,
+            accuracy: ratio(correct, n_labelled),
+            f1_macro: f1_from_confusion(&acc.confusion),
+            mean_confidence: (n_pred > 0).then(|| acc.conf_sum / n_pred as f64),
+            latency_p50_ms: quantile(0.50),
+            latency_p95_ms: quantile(0.95),
+            latency_p99_ms: quantile(0.99),
+            drift_score: (acc.drift_n > 0).then(|| acc.drift_sum / acc.drift_n as f64),
+            max_drift_score: acc.drift_max,
             invalid_row_share: invalid_share,
             data_quality_score: invalid_share.map(|s| 1.0 - s),
             predictions_by_version: by_version,
@@ -766,7 +1199,7 @@ impl PerformanceMonitor {
 }
 
 /// Percentile of sorted values with numpy's default linear interpolation.
-fn percentile(sorted: &[f64], q: f64) -> Option<f64> {
+pub(crate) fn percentile(sorted: &[f64], q: f64) -> Option<f64> {
     let last = sorted.len().checked_sub(1)?;
     let h = last as f64 * q;
     let lo = h.floor() as usize;
@@ -775,25 +1208,14 @@ fn percentile(sorted: &[f64], q: f64) -> Option<f64> {
     Some(a + (h - lo as f64) * (b - a))
 }
 
-/// Macro F1 over the classes present in `y_true` or `y_pred`, from `obesity-eval` (scikit-learn's
-/// `f1_score(average="macro", zero_division=0)`). `None` without labels.
-///
-/// Labels come from users and may be any `usize`, so they are renumbered densely first: the
-/// confusion matrix is then sized by the classes present, never by the largest label.
+/// Macro F1 of label/prediction pairs (see [`f1_from_confusion`]).
+#[cfg(test)]
 fn f1_macro(y_true: &[usize], y_pred: &[usize]) -> Option<f64> {
-    let classes: std::collections::BTreeSet<usize> = y_true.iter().chain(y_pred).copied().collect();
-    let dense: HashMap<usize, usize> = classes.iter().enumerate().map(|(i, &c)| (c, i)).collect();
-    let remap =
-        |v: &[usize]| -> Vec<usize> { v.iter().filter_map(|c| dense.get(c).copied()).collect() };
-    obesity_eval::precision_recall_f1(
-        &remap(y_true),
-        &remap(y_pred),
-        classes.len(),
-        obesity_eval::Average::Macro,
-        obesity_eval::ZeroDivision::Zero,
-    )
-    .ok()
-    .map(|prf| prf.f1)
+    let mut confusion = BTreeMap::new();
+    for (&t, &p) in y_true.iter().zip(y_pred) {
+        *confusion.entry((t, p)).or_insert(0u64) += 1;
+    }
+    f1_from_confusion(&confusion)
 }
 
 /// Names used as directory components must be non-empty and stay inside their directory.

@@ -23,7 +23,7 @@
 //! interleave.
 
 use std::fs::{self, File, OpenOptions, TryLockError};
-use std::io::{Read, Write};
+use std::io::{BufRead, BufReader, BufWriter, Write};
 use std::path::{Path, PathBuf};
 
 use serde::de::DeserializeOwned;
@@ -99,7 +99,7 @@ pub(crate) fn newer_version(value: &serde_json::Value, current: u32) -> Option<S
     })
 }
 
-/// The open log. Appends only; readers load everything at open time.
+/// The open log. Appends only; readers stream it at open time.
 #[derive(Debug)]
 pub(crate) struct JsonlLog {
     path: PathBuf,
@@ -107,6 +107,13 @@ pub(crate) struct JsonlLog {
     len: u64,
     /// The skipped lines' bytes (without newline), kept through rewrites.
     kept: Vec<Vec<u8>>,
+}
+
+/// What [`JsonlLog::open_with`] found on disk (the records went to its callback).
+pub(crate) struct Streamed {
+    pub(crate) log: JsonlLog,
+    pub(crate) torn: Option<TornTail>,
+    pub(crate) skipped: Vec<SkippedLine>,
 }
 
 /// What [`JsonlLog::open`] found on disk.
@@ -127,8 +134,28 @@ fn io(path: &Path) -> impl FnOnce(std::io::Error) -> MonitorError + '_ {
 
 impl JsonlLog {
     /// Opens (creating it and its directory if needed) the log at `path` and reads every
-    /// record back, as the module documentation describes.
+    /// record back, as the module documentation describes, collecting them.
     pub(crate) fn open<T: LogRecord>(path: &Path) -> Result<Opened<T>> {
+        let mut events = Vec::new();
+        let streamed = Self::open_with(path, |line, ev| {
+            events.push((line, ev));
+            Ok(())
+        })?;
+        Ok(Opened {
+            log: streamed.log,
+            events,
+            torn: streamed.torn,
+            skipped: streamed.skipped,
+        })
+    }
+
+    /// Like [`JsonlLog::open`], but hands each record to `on_record` (with its 1-based line
+    /// number) as it is read, holding one line in memory at a time. An error from
+    /// `on_record` stops the open and is returned; the file is then left untouched.
+    pub(crate) fn open_with<T: LogRecord>(
+        path: &Path,
+        mut on_record: impl FnMut(usize, T) -> Result<()>,
+    ) -> Result<Streamed> {
         if let Some(dir) = path.parent() {
             fs::create_dir_all(dir).map_err(io(dir))?;
         }
@@ -149,81 +176,79 @@ impl JsonlLog {
             }
             Err(TryLockError::Error(e)) => return Err(io(path)(e)),
         }
-        let mut bytes = Vec::new();
-        file.read_to_end(&mut bytes).map_err(io(path))?;
 
-        // Split into (start, end, terminated) segments, one per line; only the last can be
-        // unterminated.
-        let mut segments = Vec::new();
-        let mut start = 0usize;
-        for (i, b) in bytes.iter().enumerate() {
-            if *b == b'\n' {
-                segments.push((start, i, true));
-                start = i + 1;
-            }
-        }
-        if start < bytes.len() {
-            segments.push((start, bytes.len(), false));
-        }
-
-        let mut events = Vec::with_capacity(segments.len());
         let mut skipped = Vec::new();
         let mut kept = Vec::new();
         let mut torn = None;
-        let mut good_end = bytes.len();
+        let mut pos = 0u64;
+        let mut good_end = None;
         let mut needs_newline = false;
-        for (idx, &(s, e, terminated)) in segments.iter().enumerate() {
-            let line_no = idx + 1;
-            let line = bytes.get(s..e).unwrap_or_default();
-            if is_blank(line) {
-                continue;
-            }
-            let value = match serde_json::from_slice::<serde_json::Value>(line) {
-                Ok(value) => value,
-                // No newline and no complete JSON value: a write cut short by a crash.
-                Err(err) if !terminated => {
-                    torn = Some(TornTail {
-                        path: path.to_path_buf(),
-                        line: line_no,
-                        bytes_removed: (bytes.len() - s) as u64,
-                        reason: err.to_string(),
-                    });
-                    good_end = s;
+        let mut line_no = 0usize;
+        let mut buf = Vec::new();
+        {
+            let mut reader = BufReader::with_capacity(1 << 16, &file);
+            loop {
+                buf.clear();
+                let n = reader.read_until(b'\n', &mut buf).map_err(io(path))?;
+                if n == 0 {
                     break;
                 }
-                Err(err) => {
-                    let reason = SkipReason::MalformedJson {
-                        error: err.to_string(),
-                    };
+                line_no += 1;
+                let start = pos;
+                pos += n as u64;
+                let terminated = buf.last() == Some(&b'\n');
+                let line = if terminated { &buf[..n - 1] } else { &buf[..] };
+                if is_blank(line) {
+                    continue;
+                }
+                let value = match serde_json::from_slice::<serde_json::Value>(line) {
+                    Ok(value) => value,
+                    // No newline and no complete JSON value: a write cut short by a crash.
+                    Err(err) if !terminated => {
+                        torn = Some(TornTail {
+                            path: path.to_path_buf(),
+                            line: line_no,
+                            bytes_removed: pos - start,
+                            reason: err.to_string(),
+                        });
+                        good_end = Some(start);
+                        break;
+                    }
+                    Err(err) => {
+                        let reason = SkipReason::MalformedJson {
+                            error: err.to_string(),
+                        };
+                        skip(path, line_no, reason, line, &mut skipped, &mut kept);
+                        continue;
+                    }
+                };
+                // A complete value: if the newline after it was lost, restore it.
+                needs_newline = !terminated;
+                let unreadable = if value.is_object() {
+                    T::unreadable(&value)
+                } else {
+                    Some(SkipReason::NotARecord {
+                        detail: "not a JSON object".into(),
+                    })
+                };
+                if let Some(reason) = unreadable {
                     skip(path, line_no, reason, line, &mut skipped, &mut kept);
                     continue;
                 }
-            };
-            // A complete value: if the newline after it was lost, restore it.
-            needs_newline = !terminated;
-            let unreadable = if value.is_object() {
-                T::unreadable(&value)
-            } else {
-                Some(SkipReason::NotARecord {
-                    detail: "not a JSON object".into(),
-                })
-            };
-            if let Some(reason) = unreadable {
-                skip(path, line_no, reason, line, &mut skipped, &mut kept);
-                continue;
-            }
-            match serde_json::from_value::<T>(value) {
-                Ok(ev) => events.push((line_no, ev)),
-                Err(err) => {
-                    return Err(MonitorError::CorruptLog {
-                        path: path.to_path_buf(),
-                        line: line_no,
-                        reason: err.to_string(),
-                    });
+                match serde_json::from_value::<T>(value) {
+                    Ok(ev) => on_record(line_no, ev)?,
+                    Err(err) => {
+                        return Err(MonitorError::CorruptLog {
+                            path: path.to_path_buf(),
+                            line: line_no,
+                            reason: err.to_string(),
+                        });
+                    }
                 }
             }
         }
 
+        let mut len = good_end.unwrap_or(pos);
         if let Some(t) = &torn {
             tracing::warn!(
                 path = %t.path.display(),
@@ -232,24 +257,22 @@ impl JsonlLog {
                 reason = %t.reason,
                 "torn last line in log (interrupted write, no newline); removed it, earlier lines kept"
             );
-            file.set_len(good_end as u64).map_err(io(path))?;
+            file.set_len(len).map_err(io(path))?;
             file.sync_all().map_err(io(path))?;
         }
-        let mut len = good_end as u64;
         if needs_newline {
             // The last line is complete but its newline never reached the disk.
             file.write_all(b"\n").map_err(io(path))?;
             file.sync_data().map_err(io(path))?;
             len += 1;
         }
-        Ok(Opened {
+        Ok(Streamed {
             log: JsonlLog {
                 path: path.to_path_buf(),
                 file,
                 len,
                 kept,
             },
-            events,
             torn,
             skipped,
         })
@@ -277,25 +300,14 @@ impl JsonlLog {
         Ok(())
     }
 
-    /// Replaces the whole log with `events`, atomically: they are written to a locked
-    /// temporary file next to it, fsynced, and renamed over the log, so a crash leaves either
-    /// the old log or the new one. The log stays locked throughout. Lines skipped at open
-    /// (newer formats, malformed JSON) are written first, unchanged: a rewrite never drops
-    /// data this build could not read.
-    pub(crate) fn rewrite<T: Serialize>(&mut self, events: &[T]) -> Result<()> {
+    /// Rewrites the log keeping only the record lines `keep` accepts, atomically: the lines
+    /// are streamed (one in memory at a time) to a locked temporary file next to it, which
+    /// is fsynced and renamed over the log, so a crash leaves either the old log or the new
+    /// one. The log stays locked throughout. Lines skipped at open (newer formats, malformed
+    /// JSON) are written first, unchanged, and `keep` must reject them where they stand: a
+    /// rewrite never drops data this build could not read.
+    pub(crate) fn rewrite_filtered(&mut self, mut keep: impl FnMut(&[u8]) -> bool) -> Result<()> {
         let tmp = self.path.with_extension("jsonl.rewrite-tmp");
-        let mut buf = Vec::new();
-        for line in &self.kept {
-            buf.extend_from_slice(line);
-            buf.push(b'\n');
-        }
-        for e in events {
-            serde_json::to_writer(&mut buf, e).map_err(|source| MonitorError::Json {
-                path: tmp.clone(),
-                source,
-            })?;
-            buf.push(b'\n');
-        }
         let file = OpenOptions::new()
             .read(true)
             .write(true)
@@ -303,13 +315,37 @@ impl JsonlLog {
             .truncate(true)
             .open(&tmp)
             .map_err(io(&tmp))?;
-        let written = file
-            .try_lock()
-            .map_err(std::io::Error::from)
-            .and_then(|()| (&file).write_all(&buf))
-            .and_then(|()| file.sync_all())
-            .and_then(|()| fs::rename(&tmp, &self.path));
-        if let Err(e) = written {
+        let mut written = 0u64;
+        let copied = (|| -> std::io::Result<()> {
+            file.try_lock().map_err(std::io::Error::from)?;
+            let mut out = BufWriter::with_capacity(1 << 16, &file);
+            for line in &self.kept {
+                out.write_all(line)?;
+                out.write_all(b"\n")?;
+                written += line.len() as u64 + 1;
+            }
+            let mut reader = BufReader::with_capacity(1 << 16, File::open(&self.path)?);
+            let mut buf = Vec::new();
+            loop {
+                buf.clear();
+                let n = reader.read_until(b'\n', &mut buf)?;
+                if n == 0 {
+                    break;
+                }
+                let line = buf.strip_suffix(b"\n").unwrap_or(&buf);
+                if is_blank(line) || !keep(line) {
+                    continue;
+                }
+                out.write_all(line)?;
+                out.write_all(b"\n")?;
+                written += line.len() as u64 + 1;
+            }
+            out.flush()?;
+            drop(out);
+            file.sync_all()?;
+            fs::rename(&tmp, &self.path)
+        })();
+        if let Err(e) = copied {
             let _ = fs::remove_file(&tmp);
             return Err(io(&self.path)(e));
         }
@@ -320,7 +356,7 @@ impl JsonlLog {
         }
         // `file` now is the log (and holds its lock); the old handle's lock goes with it.
         self.file = file;
-        self.len = buf.len() as u64;
+        self.len = written;
         Ok(())
     }
 

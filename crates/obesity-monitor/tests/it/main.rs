@@ -6,6 +6,7 @@ mod drift;
 mod drift_reference;
 mod event_log;
 mod perf;
+mod perf_bounded;
 mod retrain;
 #[cfg(feature = "webhook")]
 mod webhook;
