@@ -179,3 +179,49 @@ impl Metrics {
         Ok(out)
     }
 }
+
+/// Rewrites prometheus-client's OpenMetrics text into the Prometheus 0.0.4 text format that
+/// `text/plain; version=0.0.4` promises: a counter's `# HELP`/`# TYPE` name its `_total`
+/// samples, and OpenMetrics-only lines (`# EOF`, `# UNIT`) go. Without this,
+/// `prometheus_client`'s Python parser saw an empty counter plus an untyped family.
+pub(crate) fn openmetrics_to_prometheus_text(text: &str) -> String {
+    let counters: std::collections::HashSet<&str> = text
+        .lines()
+        .filter_map(|l| l.strip_prefix("# TYPE "))
+        .filter_map(|l| l.strip_suffix(" counter"))
+        .collect();
+    let mut out = String::with_capacity(text.len() + 16 * counters.len());
+    for line in text.lines() {
+        if line == "# EOF" || line.starts_with("# UNIT ") {
+            continue;
+        }
+        let renamed = ["# HELP ", "# TYPE "].iter().find_map(|prefix| {
+            let rest = line.strip_prefix(prefix)?;
+            let (name, tail) = rest.split_once(' ').unwrap_or((rest, ""));
+            counters
+                .contains(name)
+                .then(|| format!("{prefix}{name}_total {tail}"))
+        });
+        match renamed {
+            Some(l) => out.push_str(l.trim_end()),
+            None => out.push_str(line),
+        }
+        out.push('\n');
+    }
+    out
+}
+
+#[cfg(test)]
+mod text_format_tests {
+    use super::openmetrics_to_prometheus_text;
+
+    #[test]
+    fn counters_are_typed_under_their_sample_names_and_eof_goes() {
+        let om = "# HELP obesity_predictions Predictions.\n# TYPE obesity_predictions counter\nobesity_predictions_total{class=\"a\"} 3\n# HELP up Up.\n# TYPE up gauge\nup 1\n# EOF\n";
+        let text = openmetrics_to_prometheus_text(om);
+        assert_eq!(
+            text,
+            "# HELP obesity_predictions_total Predictions.\n# TYPE obesity_predictions_total counter\nobesity_predictions_total{class=\"a\"} 3\n# HELP up Up.\n# TYPE up gauge\nup 1\n"
+        );
+    }
+}

@@ -118,6 +118,7 @@ pub fn router(state: AppState) -> Router {
                     ),
                 )
                 .layer(middleware::from_fn_with_state(state.clone(), observe))
+                .layer(middleware::from_fn(v2::protocol_error_shape))
                 .layer(TraceLayer::new_for_http())
                 .layer(TimeoutLayer::with_status_code(
                     StatusCode::REQUEST_TIMEOUT,

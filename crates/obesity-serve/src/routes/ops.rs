@@ -113,10 +113,16 @@ pub(crate) async fn metrics(State(state): State<AppState>, headers: HeaderMap) -
                 .get(header::ACCEPT)
                 .and_then(|v| v.to_str().ok())
                 .is_some_and(|v| v.contains("application/openmetrics-text"));
-            let content_type = if openmetrics {
-                "application/openmetrics-text; version=1.0.0; charset=utf-8"
+            let (content_type, text) = if openmetrics {
+                (
+                    "application/openmetrics-text; version=1.0.0; charset=utf-8",
+                    text,
+                )
             } else {
-                "text/plain; version=0.0.4; charset=utf-8"
+                (
+                    "text/plain; version=0.0.4; charset=utf-8",
+                    crate::metrics::openmetrics_to_prometheus_text(&text),
+                )
             };
             (
                 [(header::CONTENT_TYPE, HeaderValue::from_static(content_type))],

@@ -489,3 +489,64 @@ fn flatten<'a>(v: &'a Value, out: &mut Vec<&'a Value>, limit: usize) {
         other => out.push(other),
     }
 }
+
+/// The Open Inference Protocol's error answer is `{"error": "<message>"}`: tritonclient and
+/// KServe's clients read `error` as a string (a JSON object there made tritonclient raise a
+/// `TypeError` instead of showing the message). On `/v2/...` routes our error object is
+/// flattened to that shape, with `code` and `field` kept beside it for clients that want them.
+pub(crate) async fn protocol_error_shape(
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let is_v2 = request.uri().path().starts_with("/v2");
+    let response = next.run(request).await;
+    if !is_v2 || response.status().as_u16() < 400 {
+        return response;
+    }
+    let (mut parts, body) = response.into_parts();
+    // Our error bodies are a few hundred bytes; anything larger is passed on untouched.
+    let Ok(bytes) = axum::body::to_bytes(body, 64 * 1024).await else {
+        return axum::response::Response::from_parts(parts, axum::body::Body::empty());
+    };
+    let flattened = serde_json::from_slice::<serde_json::Value>(&bytes)
+        .ok()
+        .and_then(|v| flatten_error(&v));
+    let body = match flattened {
+        Some(v) => {
+            parts.headers.remove(axum::http::header::CONTENT_LENGTH);
+            axum::body::Body::from(v.to_string())
+        }
+        None => axum::body::Body::from(bytes),
+    };
+    axum::response::Response::from_parts(parts, body)
+}
+
+/// `{"error": {"code", "message", "field"}}` → `{"error": message, "code", "field"}`.
+fn flatten_error(body: &serde_json::Value) -> Option<serde_json::Value> {
+    let e = body.get("error")?.as_object()?;
+    let mut out = serde_json::Map::new();
+    out.insert("error".to_owned(), e.get("message")?.clone());
+    for key in ["code", "field"] {
+        if let Some(v) = e.get(key) {
+            out.insert(key.to_owned(), v.clone());
+        }
+    }
+    Some(serde_json::Value::Object(out))
+}
+
+#[cfg(test)]
+mod error_shape_tests {
+    use super::flatten_error;
+    use serde_json::json;
+
+    #[test]
+    fn error_object_is_flattened_to_the_protocol_string() {
+        let v =
+            json!({"error": {"code": "unknown_model", "message": "no model x", "field": "name"}});
+        assert_eq!(
+            flatten_error(&v),
+            Some(json!({"error": "no model x", "code": "unknown_model", "field": "name"}))
+        );
+        assert_eq!(flatten_error(&json!({"error": "already flat"})), None);
+    }
+}

@@ -198,7 +198,16 @@ pub(crate) async fn call(app: &Router, request: Request<Body>) -> (StatusCode, V
 }
 
 /// Asserts the JSON error shape and returns (code, field).
+///
+/// Open Inference Protocol routes (`/v2/...`) answer the protocol's own shape, `{"error":
+/// "<message>"}`, which tritonclient reads as the message; the code and field sit beside it.
 pub(crate) fn error_of(body: &Value) -> (String, Option<String>) {
+    if body["error"].is_string() {
+        return (
+            body["code"].as_str().expect("code").to_owned(),
+            body["field"].as_str().map(str::to_owned),
+        );
+    }
     let e = &body["error"];
     assert!(e.is_object(), "not an error body: {body}");
     assert!(e["message"].is_string(), "error without message: {body}");
