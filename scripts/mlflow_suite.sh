@@ -5,6 +5,15 @@
 #      waits for GET /health, runs the MlflowStore tests against it
 #      (`cargo test -p obesity-registry --test it -- mlflow_client:: mlflow_server::`), then
 #      stops it by pid;
+#   1b. with the server still up, proves that a registered version is an MLflow Model
+#      (issue 15): the main job (examples/train_and_register.rs) registers
+#      obesity-classifier in a LocalStore folder and on the server, the registry example
+#      `registered_predictions` writes Rust's predictions for the raw rows, and
+#      scripts/mlflow_model_check.py has MLflow 3.17.2 load it (`mlflow.pyfunc.load_model`),
+#      serve it (`mlflow models serve --env-manager local`, stopped by pid) and batch-score it
+#      (`mlflow.pyfunc.spark_udf` on local[2]; pyspark pinned, cached in
+#      ${OBESITY_CACHE}/pyspark-<version>) with the same classes, and reads the logged-model
+#      and dataset records and, from the server, the version's REST answers and its MLmodel;
 #   2. has the Rust test `mlflow_interop_write_local_store` write a LocalStore folder and
 #      checks it with MLflow's own Python client (scripts/check_local_store_with_mlflow.py),
 #      directly and after `mlflow migrate-filestore`;
@@ -39,6 +48,19 @@ suite_start=$(date +%s)
 source "$repo/scripts/mlflow_env.sh" || die "could not set up the MLflow virtual environment"
 command -v mlflow >/dev/null || die "mlflow is not on PATH after sourcing mlflow_env.sh"
 log "using $(mlflow --version 2>/dev/null) from $OBESITY_MLFLOW_VENV"
+
+# pyspark for the spark_udf check, pinned, installed once into its own cached folder (not
+# the MLflow venv, which the other suites share) and put on PYTHONPATH for that check only.
+spark_version="${OBESITY_PYSPARK_VERSION:-4.0.1}"
+spark_site="${OBESITY_CACHE:-$HOME/.cache/obesity-mlops}/pyspark-$spark_version"
+if [ "$(cat "$spark_site/.complete" 2>/dev/null)" != "pyspark==$spark_version" ]; then
+    log "installing pyspark==$spark_version into $spark_site (once)"
+    rm -rf "$spark_site"
+    timeout 900 python -m pip install --quiet --target "$spark_site" "pyspark==$spark_version" >&2 ||
+        die "pip install pyspark==$spark_version failed"
+    printf 'pyspark==%s' "$spark_version" >"$spark_site/.complete"
+fi
+command -v java >/dev/null || die "no java on PATH: the spark_udf check needs a JVM (Java 17)"
 
 work="$(mktemp -d "${TMPDIR:-/tmp}/obesity-mlflow-suite.XXXXXX")"
 server_pid=""
@@ -173,6 +195,50 @@ check_ran "$out" "$expected_tests" "MlflowStore tests"
 grep -q "mlflow_server_conformance_suite ... ok" "$out" ||
     die "the server conformance test did not run (test filter or module wiring is wrong)"
 log "MlflowStore tests passed in $(($(date +%s) - t))s"
+
+# --- The registered version is an MLflow Model (issue 15) ------------------------------------
+# The main job registers obesity-classifier (champion) in a LocalStore folder and on the
+# server; registered_predictions writes what Rust predicts for the raw rows with the
+# version's native files; scripts/mlflow_model_check.py makes MLflow load, serve and
+# batch-score the same version and compares.
+log "building the main job and registered_predictions (release)"
+t=$(date +%s)
+cargo build --release --quiet --example train_and_register ||
+    die "the train_and_register example does not build"
+cargo build --release --quiet -p obesity-registry --example registered_predictions ||
+    die "the registered_predictions example does not build"
+target_dir="$(cargo metadata --format-version 1 --no-deps | python -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')"
+job_bin="$target_dir/release/examples/train_and_register"
+pred_bin="$target_dir/release/examples/registered_predictions"
+[ -x "$job_bin" ] && [ -x "$pred_bin" ] || die "no $job_bin or $pred_bin after the build"
+log "built in $(($(date +%s) - t))s"
+data="${OBESITY_UCI_CSV:-$repo/fixtures/obesity_synthetic.csv}"
+mm="$work/mlmodel"
+mkdir -p "$mm"
+champion="models:/obesity-classifier@champion"
+
+log "MLflow Model checks on a LocalStore folder written by the main job ($data)"
+t=$(date +%s)
+"$job_bin" --data "$data" --tracking-uri "$mm/mlruns" --out "$mm/out-local" --json \
+    >"$mm/job-local.log" 2>&1 || { cat "$mm/job-local.log" >&2; die "the main job failed on the LocalStore"; }
+"$pred_bin" --tracking-uri "$mm/mlruns" --model "$champion" --data "$data" \
+    --out "$mm/predictions.json" || die "registered_predictions failed on the LocalStore"
+MLFLOW_ALLOW_FILE_STORE=true PYTHONPATH="$spark_site${PYTHONPATH:+:$PYTHONPATH}" \
+    timeout "${OBESITY_MLMODEL_CHECK_TIMEOUT:-900}" \
+    python "$repo/scripts/mlflow_model_check.py" local "$mm" --spark ||
+    die "MLflow does not load, serve or batch-score the Rust-registered version as Rust predicts"
+log "LocalStore MLflow Model checks passed in $(($(date +%s) - t))s"
+
+log "MLflow Model checks on the server: the version's REST answers and pyfunc through it"
+t=$(date +%s)
+"$job_bin" --data "$data" --tracking-uri "$url" --out "$mm/out-server" --json \
+    >"$mm/job-server.log" 2>&1 || { cat "$mm/job-server.log" >&2; die "the main job failed on the server"; }
+"$pred_bin" --tracking-uri "$url" --model "$champion" --data "$data" --rows 500 \
+    --out "$mm/server_predictions.json" || die "registered_predictions failed on the server"
+timeout "${OBESITY_MLMODEL_CHECK_TIMEOUT:-900}" \
+    python "$repo/scripts/mlflow_model_check.py" server "$url" "$mm" ||
+    die "the server's answers for the registered version lack its MLflow Model (see above)"
+log "server MLflow Model checks passed in $(($(date +%s) - t))s"
 
 # The server is not needed any more.
 stop_server

@@ -22,6 +22,9 @@ pub enum PipelineError {
     /// Tracking or the registry.
     #[error(transparent)]
     Registry(#[from] obesity_registry::Error),
+    /// Exporting the model as ONNX (the registered version's `model.onnx`).
+    #[error(transparent)]
+    Onnx(#[from] obesity_onnx::OnnxError),
     /// The reference profile for drift monitoring.
     #[error(transparent)]
     Monitor(#[from] obesity_monitor::MonitorError),

@@ -24,12 +24,14 @@ use obesity_eval::{
     seeds_forest_grid, stratified_folds,
 };
 use obesity_features::{FeatureConfig, FeaturePipeline};
-use obesity_forest::{ForestParams, ModelStrategy};
+use obesity_forest::{ForestParams, ModelStrategy, RandomForest};
 use obesity_monitor::{
     HandlerError, ReferenceProfile, RetrainHandler, RetrainRequest, RetrainResult,
 };
+use obesity_onnx::{ExportOptions, OnnxModel, OutputLayout};
 use obesity_registry::{
-    NewVersion, PromotionDecision, PromotionPolicy, Registry, Signature, Tracker,
+    DatasetInput, InputExample, NewVersion, OnnxArtifact, PromotionDecision, PromotionPolicy,
+    Registry, Signature, TensorColumn, Tracker,
 };
 use serde::{Deserialize, Serialize};
 
@@ -334,6 +336,28 @@ pub fn train_and_register(config: &TrainConfig) -> Result<TrainOutcome> {
     )?;
     run.set_tag("data.fingerprint", &fingerprint)?;
     run.set_tag("data.path", config.data.display())?;
+    // MLflow 3's dataset record (the run page's "Datasets"). MLflow keeps at most 36
+    // characters of a digest: it gets the fingerprint's first 32 hex digits, the profile and
+    // the `data.fingerprint` tag the whole of it.
+    let source = std::path::absolute(&config.data).unwrap_or_else(|_| config.data.clone());
+    let dataset = DatasetInput::training(
+        config.data.file_stem().map_or_else(
+            || "training data".to_owned(),
+            |s| s.to_string_lossy().into_owned(),
+        ),
+        fingerprint.get(..32).unwrap_or(&fingerprint),
+        &source.display().to_string(),
+    )
+    .with_schema(&Schema::obesity())
+    .with_profile(
+        loaded.records.len(),
+        Schema::obesity().columns.len(),
+        &BTreeMap::from([("fingerprint".to_owned(), fingerprint.clone())]),
+    );
+    match run.log_input(&dataset) {
+        Err(e) if !e.is_unsupported() => return Err(e.into()),
+        _ => {}
+    }
     let mut logged: Vec<(String, f64)> =
         test_metrics.iter().map(|(k, v)| (k.clone(), *v)).collect();
     let mut cv_scores = BTreeMap::new();
@@ -361,16 +385,37 @@ pub fn train_and_register(config: &TrainConfig) -> Result<TrainOutcome> {
     let pipeline_json = pipeline.to_json()?;
     let profile = ReferenceProfile::from_columns(&feature_columns(&train_records))?;
     let profile_json = profile.to_json()?;
-    // The model, pipeline, signature, lineage and profile go into the run's `model/`
-    // artifact folder through `Registry::register` below: written once, not twice.
+    // The same pipeline + forest as one ONNX model over raw columns (one output column per
+    // class, as MLflow's pyfunc needs), so that Python loads, serves and batch-scores the
+    // version; a model that is not our forest is registered without it.
+    let onnx = match RandomForest::from_bytes(&model_bytes) {
+        Ok(forest) => Some(onnx_artifact(&obesity_onnx::export(
+            &pipeline,
+            &forest,
+            &ExportOptions::with_outputs(OutputLayout::Columns),
+        )?)),
+        Err(_) => None,
+    };
+    let example = InputExample::from_columns(
+        &feature_columns(&train_records[..train_records.len().min(5)]),
+        5,
+    )?;
+    // The model, pipeline, signature, lineage, profile, ONNX model and input example go into
+    // the run's `model/` artifact folder (an MLflow Model directory) through
+    // `Registry::register` below: written once, not twice.
     lap("log_run", &mut timings);
 
     // 7. Register the version and let the policy decide its stage and aliases.
     let registry = Registry::new(tracker.store().clone());
+    let mut new_version = NewVersion::new(&config.model_name, run.id(), model_bytes);
+    if let Some(onnx) = onnx {
+        new_version = new_version.onnx(onnx);
+    }
     let version = registry.register(
-        NewVersion::new(&config.model_name, run.id(), model_bytes)
+        new_version
             .pipeline_json(pipeline_json.into_bytes())
             .signature(Signature::from_schema(&Schema::obesity())?)
+            .input_example(example)
             .data_fingerprint(&fingerprint)
             .extra_artifact(REFERENCE_PROFILE_FILE, profile_json.into_bytes())
             .description(format!(
@@ -427,6 +472,22 @@ pub fn train_and_register(config: &TrainConfig) -> Result<TrainOutcome> {
         duplicate_rows: validation.duplicates.count,
         timings,
     })
+}
+
+/// An exported model as the registry's ONNX artifact: its bytes and its tensors' names,
+/// MLflow types and shapes.
+fn onnx_artifact(model: &OnnxModel) -> OnnxArtifact {
+    let columns = |specs: Vec<obesity_onnx::TensorSpec>| {
+        specs
+            .into_iter()
+            .map(|t| TensorColumn::new(t.name, t.elem_type.map(|e| e.mlflow_name()), t.shape))
+            .collect()
+    };
+    OnnxArtifact::new(
+        model.to_bytes(),
+        columns(model.inputs()),
+        columns(model.outputs()),
+    )
 }
 
 /// Test-set metrics under the names the promotion policy and MLflow users expect.

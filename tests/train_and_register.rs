@@ -43,6 +43,33 @@ fn running_twice_gives_two_versions_with_identical_metrics_and_model_bytes() {
     assert!(!v1.is_empty());
     assert_eq!(v1, v2, "same seed, byte-identical model");
 
+    // Every version is an MLflow Model directory with the forest as ONNX (issue 15): the
+    // same seed gives the same model.onnx, and the MLmodel has the Python flavors.
+    let onnx = |v| {
+        registry
+            .artifact(&config.model_name, v, obesity_mlops::registry::ONNX_FILE)
+            .expect("model.onnx")
+    };
+    assert!(!onnx(1).is_empty());
+    assert_eq!(onnx(1), onnx(2), "same seed, byte-identical model.onnx");
+    let mlmodel = registry
+        .mlmodel(&config.model_name, 1)
+        .expect("read")
+        .expect("an MLmodel");
+    for needle in [
+        "loader_module: obesity_onnx_pyfunc",
+        "obesity_rs:",
+        "onnx:",
+        "saved_input_example_info:",
+    ] {
+        assert!(mlmodel.contains(needle), "{needle} missing from\n{mlmodel}");
+    }
+    let version = registry.version(&config.model_name, 1).expect("version");
+    assert!(
+        version.model_id.is_some(),
+        "the local store keeps logged models"
+    );
+
     // The synthetic data is easy: the first version becomes the champion; the second ties
     // it, and a tie never replaces a champion.
     assert_eq!(first.model.stage, "Production");

@@ -10,12 +10,14 @@
 //! obesity registry compare obesity-rf 2 3
 //! obesity registry runs obesity --filter "metrics.accuracy > 0.9" --order-by "metrics.accuracy DESC"
 //! obesity serve --model models:/obesity-rf@champion --port 8000
+//! obesity export onnx --model models:/obesity-rf@champion --output model.onnx
 //! ```
 //!
 //! Every command takes `--tracking-uri DIR|URL` (default: `$OBESITY_TRACKING_URI`, else
 //! `$MLFLOW_TRACKING_URI`, else `./mlruns`) and `--json` for machine-readable output.
 
 mod commands;
+mod export;
 mod render;
 
 use std::process::ExitCode;
@@ -52,6 +54,9 @@ enum Command {
     /// Serve a registered model over HTTP (/predict, MLflow scoring, Open Inference Protocol
     /// v2, /health, /metrics, /docs) until Ctrl-C or SIGTERM.
     Serve(obesity_serve::ServeArgs),
+    /// Export a registered version (ONNX: one model over the raw columns).
+    #[command(subcommand)]
+    Export(export::ExportCommand),
 }
 
 #[derive(Debug, Subcommand)]
@@ -144,6 +149,9 @@ fn main() -> ExitCode {
         .unwrap_or_else(obesity_registry::tracking_uri_from_env);
     if let Command::Serve(args) = &cli.command {
         return serve(&uri, args);
+    }
+    if let Command::Export(cmd) = &cli.command {
+        return export::main(&uri, cli.global.json, cmd);
     }
     match commands::run(&uri, cli.global.json, &cli.command) {
         Ok(text) => write_stdout(&text),

@@ -82,6 +82,7 @@ fn bench(c: &mut Criterion) {
         run_id: Some(run.clone()),
         tags: vec![Tag::new("lineage.data_fingerprint", "ab")],
         description: None,
+        model_id: None,
     };
     g.bench_function(BenchmarkId::new("create_model_version", "1-tag"), |b| {
         b.iter(|| store.create_model_version(black_box(&version)))

@@ -236,6 +236,16 @@ pub enum Error {
         setter: &'static str,
     },
 
+    /// The store does not keep this kind of record (e.g. MLflow 3 logged models on a store
+    /// that has no place for them). Callers that can do without it skip it.
+    #[error("{store} does not support {operation}")]
+    Unsupported {
+        /// What was asked for.
+        operation: &'static str,
+        /// Which store (its URI).
+        store: String,
+    },
+
     /// The MLflow server's answer is not shaped as its REST API documents.
     #[error("unexpected answer from MLflow server on {url}: {reason}")]
     Protocol {
@@ -250,6 +260,11 @@ impl Error {
     /// Whether this is a [`Error::NotFound`], which callers often handle (create on first use).
     pub fn is_not_found(&self) -> bool {
         matches!(self, Error::NotFound { .. })
+    }
+
+    /// Whether this is a [`Error::Unsupported`].
+    pub fn is_unsupported(&self) -> bool {
+        matches!(self, Error::Unsupported { .. })
     }
 
     /// Whether this is a [`Error::AlreadyExists`].

@@ -19,7 +19,14 @@
 //! A [`Registry`] keeps registered models with gap-free versions 1, 2, 3 … Each version
 //! ([`NewVersion`]) stores in its source run's artifacts the classifier bytes, the fitted
 //! feature pipeline JSON, the [`Signature`] and its [`Lineage`] (data fingerprint, params,
-//! metrics, crate version, git commit — also copied to version tags). Versions move between
+//! metrics, crate version, git commit — also copied to version tags), as a standard MLflow
+//! Model directory ([`mlmodel`]): an `MLmodel` with our native flavor, MLflow's column
+//! signature and, given an ONNX model ([`NewVersion::onnx`]), the `onnx` and
+//! `python_function` flavors, so `mlflow.pyfunc.load_model`, `mlflow models serve` and
+//! `spark_udf` run the version while Rust keeps loading its native bytes. Where the store
+//! keeps them, MLflow 3's records go with it: a logged model for the version
+//! ([`Store::create_logged_model`]) and the run's training data ([`ActiveRun::log_input`],
+//! [`DatasetInput`]). Versions move between
 //! [`Stage`]s (None, Staging, Production, Archived, with `archive_existing_versions`) and
 //! carry aliases (`champion`, `challenger` …). [`ModelRef`] parses MLflow's references
 //! (`models:/name/3`, `models:/name@champion`, `models:/name/Production`, `name@alias`) and
@@ -51,7 +58,10 @@
 //!   <experiment_id>/<run_id>/params/<key>    value, no trailing newline
 //!   <experiment_id>/<run_id>/tags/<key>      value, no trailing newline
 //!   <experiment_id>/<run_id>/metrics/<key>   lines "<timestamp_ms> <value> <step>" (nan, inf, -inf)
-//!   <experiment_id>/<run_id>/artifacts/...   model/model.bin, model/pipeline.json, ...
+//!   <experiment_id>/<run_id>/artifacts/...   model/: the version's MLflow Model directory
+//!   <experiment_id>/<run_id>/inputs/<id>/meta.yaml, .../outputs/<model_id>/meta.yaml
+//!   <experiment_id>/datasets/<id>/meta.yaml  datasets the runs read (MLflow 3)
+//!   <experiment_id>/models/<model_id>/       MLflow 3 logged models (meta, params, metrics)
 //!   models/<name>/meta.yaml            name, creation_timestamp, last_updated_timestamp, description
 //!   models/<name>/tags/<key>, models/<name>/aliases/<alias>   (alias file holds the version number)
 //!   models/<name>/version-<n>/meta.yaml, .../tags/<key>
@@ -101,7 +111,9 @@
 mod error;
 mod lineage;
 mod local;
+mod logged;
 mod mlflow;
+pub mod mlmodel;
 mod model_uri;
 mod open;
 mod promotion;
@@ -116,7 +128,15 @@ mod validate;
 pub use error::{Error, Result};
 pub use lineage::{CompareRow, Comparison, Lineage, git_commit};
 pub use local::LocalStore;
+pub use logged::{
+    CreateLoggedModel, DATASET_CONTEXT_TAG, DatasetInput, LoggedModel, LoggedModelStatus,
+    MAX_DATASET_DIGEST_LEN, MAX_DATASET_NAME_LEN,
+};
 pub use mlflow::{MlflowStore, MlflowStoreBuilder, RetryPolicy};
+pub use mlmodel::{
+    ColSpec, ColumnType, InputExample, MLMODEL_FILE, MlflowSignature, NATIVE_FLAVOR, ONNX_FILE,
+    OnnxArtifact, PythonEnv, TensorColumn,
+};
 pub use model_uri::ModelRef;
 pub use open::{
     MLFLOW_TRACKING_URI_ENV, OBESITY_TRACKING_URI_ENV, open_store, tracking_uri_from_env,

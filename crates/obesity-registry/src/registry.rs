@@ -9,6 +9,11 @@ use obesity_forest::{Classifier, ModelError};
 
 use crate::error::{Error, Result};
 use crate::lineage::{Comparison, Lineage};
+use crate::logged::{CreateLoggedModel, LoggedModelStatus};
+use crate::mlmodel::{
+    InputExample, MLMODEL_FILE, ModelDir, ModelDirSpec, NativeFiles, OnnxArtifact, PythonEnv,
+    RESERVED_FILES,
+};
 use crate::model_uri::ModelRef;
 use crate::promotion::{PromotionDecision, PromotionOutcome, PromotionPolicy};
 use crate::signature::Signature;
@@ -52,6 +57,9 @@ pub struct NewVersion {
     tags: BTreeMap<String, String>,
     artifact_path: String,
     extra: Vec<(String, Vec<u8>)>,
+    onnx: Option<OnnxArtifact>,
+    input_example: Option<InputExample>,
+    python_env: PythonEnv,
 }
 
 impl NewVersion {
@@ -70,6 +78,9 @@ impl NewVersion {
             tags: BTreeMap::new(),
             artifact_path: "model".into(),
             extra: Vec::new(),
+            onnx: None,
+            input_example: None,
+            python_env: PythonEnv::default(),
         }
     }
 
@@ -125,6 +136,31 @@ impl NewVersion {
     /// Another file stored next to the model (e.g. `reference_profile.json`).
     pub fn extra_artifact(mut self, file_name: impl Into<String>, bytes: Vec<u8>) -> Self {
         self.extra.push((file_name.into(), bytes));
+        self
+    }
+
+    /// The version as an ONNX model (e.g. from `obesity_onnx::export` with
+    /// `OutputLayout::Columns`, one 1-D input per raw column): stored as `model.onnx` with the
+    /// MLflow flavors `onnx` and `python_function`, so Python loads and serves the version
+    /// (see [`mlmodel`](crate::mlmodel)). Its inputs must be the signature's. By default,
+    /// none: the `MLmodel` then has the native flavor only.
+    pub fn onnx(mut self, onnx: OnnxArtifact) -> Self {
+        self.onnx = Some(onnx);
+        self
+    }
+
+    /// A few input rows, stored as MLflow's `input_example.json` and
+    /// `serving_input_example.json`; checked against the signature at registration. By
+    /// default, none.
+    pub fn input_example(mut self, example: InputExample) -> Self {
+        self.input_example = Some(example);
+        self
+    }
+
+    /// The Python environment written with an ONNX model. By default,
+    /// [`PythonEnv::default`].
+    pub fn python_env(mut self, env: PythonEnv) -> Self {
+        self.python_env = env;
         self
     }
 
@@ -219,8 +255,14 @@ impl Registry {
     }
 
     /// Registers a new version: uploads the model, pipeline, signature, lineage and extra
-    /// files into the run's artifacts, then creates the version (next number, stage None,
-    /// status READY) with lineage tags.
+    /// files into the run's artifacts as an MLflow Model directory (`MLmodel` written last;
+    /// see [`mlmodel`](crate::mlmodel)), records an MLflow 3 logged model for it where the
+    /// store keeps them, then creates the version (next number, stage None, status READY)
+    /// with lineage tags.
+    ///
+    /// Everything that can be checked is checked before the first write: the names, the
+    /// MLflow signature (an ONNX input the signature lacks, or a type MLflow cannot express,
+    /// is an [`Error::Signature`] naming the field), the input example.
     pub fn register(&self, new: NewVersion) -> Result<ModelVersion> {
         validate::model_name(&new.name)?;
         validate::artifact_path(&new.artifact_path)?;
@@ -230,6 +272,14 @@ impl Registry {
                 return Err(Error::InvalidArtifactPath {
                     path: file.clone(),
                     reason: "extra artifacts are plain file names",
+                });
+            }
+            let native = [MODEL_FILE, PIPELINE_FILE, SIGNATURE_FILE, LINEAGE_FILE];
+            if RESERVED_FILES.contains(&file.as_str()) || native.contains(&file.as_str()) {
+                return Err(Error::InvalidArtifactPath {
+                    path: file.clone(),
+                    reason: "that name belongs to the version's own files (MLflow Model \
+                             directory)",
                 });
             }
         }
@@ -243,6 +293,26 @@ impl Registry {
             lineage.metrics.entry(k.clone()).or_insert(m.value);
         }
         let dir = &new.artifact_path;
+        let model_dir = ModelDir::plan(ModelDirSpec {
+            signature: new.signature.as_ref(),
+            onnx: new.onnx.as_ref(),
+            example: new.input_example.as_ref(),
+            python: &new.python_env,
+            native: NativeFiles {
+                model: MODEL_FILE.into(),
+                pipeline: new.pipeline_json.as_ref().map(|_| PIPELINE_FILE.into()),
+                signature: new.signature.as_ref().map(|_| SIGNATURE_FILE.into()),
+                lineage: LINEAGE_FILE.into(),
+            },
+            run_id: &run.info.run_id,
+            artifact_path: dir,
+            run_start_ms: run.info.start_time,
+        })?;
+        let signature_json = new.signature.as_ref().map(Signature::to_json).transpose()?;
+        let lineage_json = serde_json::to_vec_pretty(&lineage).map_err(|e| Error::Json {
+            what: "lineage".into(),
+            source: e,
+        })?;
         // A second version from the same run must not overwrite the first one's files:
         // `models:/name/1` would silently load version 2's model.
         let model_path = format!("{dir}/{MODEL_FILE}");
@@ -257,7 +327,9 @@ impl Registry {
                 name: format!("{}/{model_path}", run.info.run_id),
             });
         }
+        let written = std::cell::Cell::new(0u64);
         let put = |file: &str, bytes: &[u8]| {
+            written.set(written.get() + bytes.len() as u64);
             self.store
                 .log_artifact(&run.info.run_id, &format!("{dir}/{file}"), bytes)
         };
@@ -265,16 +337,47 @@ impl Registry {
         if let Some(p) = &new.pipeline_json {
             put(PIPELINE_FILE, p)?;
         }
-        if let Some(s) = &new.signature {
-            put(SIGNATURE_FILE, s.to_json()?.as_bytes())?;
+        if let Some(s) = &signature_json {
+            put(SIGNATURE_FILE, s.as_bytes())?;
         }
-        let lineage_json = serde_json::to_vec_pretty(&lineage).map_err(|e| Error::Json {
-            what: "lineage".into(),
-            source: e,
-        })?;
         put(LINEAGE_FILE, &lineage_json)?;
         for (file, bytes) in &new.extra {
             put(file, bytes)?;
+        }
+        // MLflow 3's record of the model (the run page's "Logged models"), pointing at this
+        // folder; PENDING until the MLmodel is written.
+        let logged = match self.store.create_logged_model(&CreateLoggedModel {
+            source_run_id: run.info.run_id.clone(),
+            name: dir.clone(),
+            artifact_path: dir.clone(),
+            params: lineage.params.clone(),
+            metrics: lineage.metrics.clone(),
+            tags: Vec::new(),
+        }) {
+            Ok(m) => Some(m),
+            Err(e) if e.is_unsupported() => None,
+            Err(e) => return Err(e),
+        };
+        let model_id = logged.as_ref().map(|m| m.model_id.clone());
+        let mlflow_files = (|| {
+            for (file, bytes) in model_dir.files() {
+                put(file, bytes)?;
+            }
+            // Last: a folder with an MLmodel is a complete MLflow Model.
+            let mlmodel = model_dir.mlmodel(model_id.as_deref(), written.get())?;
+            put(MLMODEL_FILE, mlmodel.as_bytes())
+        })();
+        if let Some(id) = &model_id {
+            let status = if mlflow_files.is_ok() {
+                LoggedModelStatus::Ready
+            } else {
+                LoggedModelStatus::Failed
+            };
+            let finalized = self.store.finalize_logged_model(id, status);
+            mlflow_files?;
+            finalized?;
+        } else {
+            mlflow_files?;
         }
         self.ensure_model(&new.name)?;
         let mut tags: BTreeMap<String, String> = lineage.to_tags();
@@ -287,7 +390,23 @@ impl Registry {
             run_id: Some(run.info.run_id.clone()),
             tags: tags.into_iter().map(|(k, v)| Tag::new(k, v)).collect(),
             description: new.description.clone(),
+            model_id,
         })
+    }
+
+    /// The `MLmodel` of a version (MLflow's description of its flavors and signature), or
+    /// `None` for a version registered before versions were MLflow Models.
+    pub fn mlmodel(&self, name: &str, version: u64) -> Result<Option<String>> {
+        match self.artifact(name, version, MLMODEL_FILE) {
+            Ok(bytes) => String::from_utf8(bytes)
+                .map(Some)
+                .map_err(|_| Error::Corrupt {
+                    path: MLMODEL_FILE.into(),
+                    reason: format!("the MLmodel of {name} version {version} is not UTF-8"),
+                }),
+            Err(e) if e.is_not_found() => Ok(None),
+            Err(e) => Err(e),
+        }
     }
 
     /// All registered models, by name.

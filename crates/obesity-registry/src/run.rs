@@ -6,6 +6,7 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 
 use crate::error::{Error, Result};
+use crate::logged::DatasetInput;
 use crate::store::{CreateRun, Metric, Param, RunInfo, RunStatus, Store, Tag, UpdateRun, now_ms};
 use crate::tracking::SystemTags;
 use crate::validate;
@@ -160,6 +161,14 @@ impl ActiveRun {
             &[],
             &[Tag::new(key, value.to_string())],
         )
+    }
+
+    /// Records a dataset this run read (MLflow's `mlflow.log_input`): the run page's
+    /// "Datasets" shows its name, digest, source and schema. A store without dataset records
+    /// answers [`Error::Unsupported`](crate::Error::Unsupported).
+    pub fn log_input(&self, dataset: &DatasetInput) -> Result<()> {
+        self.store
+            .log_inputs(&self.info.run_id, std::slice::from_ref(dataset))
     }
 
     /// Writes `bytes` as the artifact `path` (relative, `/`-separated) of this run.

@@ -21,6 +21,7 @@ use std::str::FromStr;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
+use crate::logged::{CreateLoggedModel, DatasetInput, LoggedModel, LoggedModelStatus};
 
 /// Which experiments or runs a listing returns, by lifecycle stage (MLflow's `ViewType`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
@@ -525,6 +526,9 @@ pub struct ModelVersion {
     pub tags: BTreeMap<String, String>,
     /// The aliases pointing at this version.
     pub aliases: Vec<String>,
+    /// The MLflow 3 logged model it was registered from, if the store keeps logged models.
+    #[serde(default)]
+    pub model_id: Option<String>,
 }
 
 /// Arguments of [`Store::create_model_version`].
@@ -540,6 +544,9 @@ pub struct CreateModelVersion {
     pub tags: Vec<Tag>,
     /// A description.
     pub description: Option<String>,
+    /// The MLflow 3 logged model the version is registered from (MLflow's `model_id`), if
+    /// any.
+    pub model_id: Option<String>,
 }
 
 /// Storage for tracking and the registry, shaped like MLflow's REST API.
@@ -686,6 +693,44 @@ pub trait Store: Send + Sync {
 
     /// The version an alias points to.
     fn get_model_version_by_alias(&self, name: &str, alias: &str) -> Result<ModelVersion>;
+
+    // ---- MLflow 3 lineage records (optional) --------------------------------------------
+
+    /// Records datasets a run read (MLflow's `LogInputs`), shown as the run's "Datasets".
+    /// Logging the same dataset (name and digest) for the same run again changes nothing.
+    /// The default answers [`Error::Unsupported`].
+    fn log_inputs(&self, run_id: &str, datasets: &[DatasetInput]) -> Result<()> {
+        let _ = (run_id, datasets);
+        Err(Error::Unsupported {
+            operation: "dataset inputs (MLflow's LogInputs)",
+            store: self.uri(),
+        })
+    }
+
+    /// Creates an MLflow 3 logged model in status PENDING for files already in the run's
+    /// artifact folder `args.artifact_path`, and records it as the run's output (the run
+    /// page's "Logged models"). The default answers [`Error::Unsupported`].
+    fn create_logged_model(&self, args: &CreateLoggedModel) -> Result<LoggedModel> {
+        let _ = args;
+        Err(Error::Unsupported {
+            operation: "logged models (MLflow 3's CreateLoggedModel)",
+            store: self.uri(),
+        })
+    }
+
+    /// Sets a logged model's final status (MLflow's `FinalizeLoggedModel`). The default
+    /// answers [`Error::Unsupported`].
+    fn finalize_logged_model(
+        &self,
+        model_id: &str,
+        status: LoggedModelStatus,
+    ) -> Result<LoggedModel> {
+        let _ = (model_id, status);
+        Err(Error::Unsupported {
+            operation: "logged models (MLflow 3's FinalizeLoggedModel)",
+            store: self.uri(),
+        })
+    }
 }
 
 /// The current time in milliseconds since the Unix epoch, as MLflow stores it.

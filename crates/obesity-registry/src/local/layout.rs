@@ -21,7 +21,13 @@ pub(crate) const LEGACY_LOCK: &str = ".obesity.lock";
 /// and `mlflow migrate-filestore` only reads numeric folder names, so MLflow never reads it.
 pub(crate) const STAGING: &str = ".mlruns-tmp.trash";
 /// Folders inside an experiment folder that are not runs (MLflow's reserved names).
-pub(crate) const RESERVED_EXPERIMENT_FOLDERS: [&str; 3] = ["tags", "datasets", "traces"];
+pub(crate) const RESERVED_EXPERIMENT_FOLDERS: [&str; 4] = ["tags", "datasets", "traces", "models"];
+/// `<experiment>/datasets/<dataset_id>/meta.yaml`: the experiment's datasets.
+pub(crate) const DATASETS: &str = "datasets";
+/// `<run>/inputs/<input_id>/meta.yaml`: the datasets a run read.
+pub(crate) const INPUTS: &str = "inputs";
+/// `<run>/outputs/<model_id>/meta.yaml`: the logged models a run produced.
+pub(crate) const OUTPUTS: &str = "outputs";
 /// MLflow's internal stage for a deleted model version (never shown to users).
 pub(crate) const STAGE_DELETED_INTERNAL: &str = "Deleted_Internal";
 /// `SourceType.LOCAL` in MLflow's enum, written to run meta for old readers.
@@ -154,6 +160,9 @@ pub(crate) struct VersionMeta {
     #[serde(default)]
     pub(crate) description: Option<String>,
     pub(crate) last_updated_timestamp: i64,
+    /// The MLflow 3 logged model; left out when there is none (as before logged models).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) model_id: Option<String>,
     pub(crate) name: String,
     #[serde(default)]
     pub(crate) run_id: Option<String>,
@@ -170,6 +179,55 @@ pub(crate) struct VersionMeta {
     pub(crate) user_id: Option<String>,
     #[serde(deserialize_with = "u64_or_string")]
     pub(crate) version: u64,
+}
+
+/// `<experiment_id>/models/<model_id>/meta.yaml`: an MLflow 3 logged model (params, tags and
+/// metrics live in sub-folders, as a run's). `status` is MLflow's integer code.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct LoggedModelMeta {
+    pub(crate) artifact_location: String,
+    pub(crate) creation_timestamp: i64,
+    #[serde(deserialize_with = "string_or_int")]
+    pub(crate) experiment_id: String,
+    pub(crate) last_updated_timestamp: i64,
+    #[serde(default = "default_active")]
+    pub(crate) lifecycle_stage: String,
+    pub(crate) model_id: String,
+    #[serde(default)]
+    pub(crate) model_type: Option<String>,
+    pub(crate) name: String,
+    #[serde(default)]
+    pub(crate) source_run_id: Option<String>,
+    pub(crate) status: i64,
+    #[serde(default)]
+    pub(crate) status_message: Option<String>,
+}
+
+/// `<experiment_id>/datasets/<dataset_id>/meta.yaml`, as MLflow's `dict(Dataset)`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct DatasetMeta {
+    pub(crate) digest: String,
+    pub(crate) name: String,
+    #[serde(default)]
+    pub(crate) profile: Option<String>,
+    #[serde(default)]
+    pub(crate) schema: Option<String>,
+    pub(crate) source: String,
+    pub(crate) source_type: String,
+}
+
+/// `<run>/inputs/<input_id>/meta.yaml` and `<run>/outputs/<model_id>/meta.yaml`: an edge of
+/// MLflow's lineage graph. MLflow writes `destination_id` equal to `source_id` (a quirk of
+/// its `_FileStoreInput.write_yaml`), and so do we.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct EdgeMeta {
+    pub(crate) destination_id: String,
+    pub(crate) destination_type: String,
+    pub(crate) source_id: String,
+    pub(crate) source_type: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) step: Option<i64>,
+    pub(crate) tags: std::collections::BTreeMap<String, String>,
 }
 
 fn ready() -> String {

@@ -21,9 +21,13 @@ use self::fs::{
     read_string_opt, sweep_temp_names,
 };
 use self::layout::{
-    ExperimentMeta, Layout, META, ModelMeta, RESERVED_EXPERIMENT_FOLDERS, RunMeta,
-    STAGE_DELETED_INTERNAL, VersionMeta, file_uri_to_path, format_metric_value, join_key,
-    path_to_file_uri,
+    DATASETS, DatasetMeta, EdgeMeta, ExperimentMeta, INPUTS, Layout, LoggedModelMeta, META,
+    ModelMeta, OUTPUTS, RESERVED_EXPERIMENT_FOLDERS, RunMeta, STAGE_DELETED_INTERNAL, VersionMeta,
+    file_uri_to_path, format_metric_value, join_key, path_to_file_uri,
+};
+use crate::logged::{
+    CreateLoggedModel, DatasetInput, LoggedModel, LoggedModelStatus, new_logged_model_id,
+    valid_logged_model_id,
 };
 
 /// The local path of the part of a `file://` URI after the scheme.
@@ -492,6 +496,7 @@ impl LocalStore {
             run_link: meta.run_link.filter(|r| !r.is_empty()),
             status_message: meta.status_message,
             tags,
+            model_id: meta.model_id.filter(|m| !m.is_empty()),
         }))
     }
 
@@ -575,6 +580,65 @@ impl LocalStore {
                 reason: "goes through a symbolic link; the store never follows links in a \
                          run's artifact folder",
             }),
+        }
+    }
+
+    /// Builds a new entity folder (files relative to it) in the staging folder and moves it
+    /// to `dest`, so MLflow never sees it half-written. An existing `dest` is left alone.
+    fn publish_new_dir(w: &Writer, dest: &Path, files: &[(PathBuf, Vec<u8>)]) -> Result<()> {
+        if dest.exists() {
+            return Ok(());
+        }
+        let built = w.new_dir()?;
+        let build = (|| {
+            for (rel, bytes) in files {
+                w.put(&built.join(rel), bytes)?;
+            }
+            Ok(())
+        })();
+        if let Err(e) = build {
+            let _ = stdfs::remove_dir_all(&built);
+            return Err(e);
+        }
+        w.publish_dir(&built, dest)
+    }
+
+    /// The folder of logged model `model_id` (in any experiment, live or deleted).
+    fn find_logged_model(&self, model_id: &str) -> Result<(PathBuf, LoggedModelMeta)> {
+        if !valid_logged_model_id(model_id) {
+            return Err(Error::InvalidValue {
+                field: "logged model id",
+                value: model_id.to_string(),
+                expected: "m- followed by 32 lowercase hex digits",
+            });
+        }
+        for parent in [self.layout.root.clone(), self.layout.trash()] {
+            for exp in list_dirs(&parent)? {
+                if exp == layout::MODELS || exp == layout::TRASH || exp.starts_with('.') {
+                    continue;
+                }
+                let dir = parent.join(&exp).join(layout::MODELS).join(model_id);
+                if let Some(meta) = Self::read_yaml::<LoggedModelMeta>(&dir.join(META))? {
+                    return Ok((dir, meta));
+                }
+            }
+        }
+        Err(Error::not_found("logged model", model_id))
+    }
+
+    fn logged_model(meta: &LoggedModelMeta) -> LoggedModel {
+        let status = match meta.status {
+            1 => LoggedModelStatus::Pending,
+            3 => LoggedModelStatus::Failed,
+            _ => LoggedModelStatus::Ready,
+        };
+        LoggedModel {
+            model_id: meta.model_id.clone(),
+            experiment_id: meta.experiment_id.clone(),
+            name: meta.name.clone(),
+            artifact_location: meta.artifact_location.clone(),
+            source_run_id: meta.source_run_id.clone(),
+            status,
         }
     }
 
@@ -1154,6 +1218,7 @@ impl Store for LocalStore {
             current_stage: Stage::None.as_str().into(),
             description: args.description.clone(),
             last_updated_timestamp: now,
+            model_id: args.model_id.clone(),
             name: args.name.clone(),
             run_id: args.run_id.clone(),
             run_link: None,
@@ -1336,4 +1401,166 @@ impl Store for LocalStore {
         let v = Self::alias_target(&path, &content)?;
         self.get_model_version(name, v)
     }
+
+    fn log_inputs(&self, run_id: &str, datasets: &[DatasetInput]) -> Result<()> {
+        for d in datasets {
+            d.validate()?;
+            for t in &d.tags {
+                validate::key("dataset input tag", &t.key)?;
+            }
+        }
+        let w = self.writer()?;
+        let (run_dir, meta) = self.find_run(run_id)?;
+        Self::check_active(&meta)?;
+        let (exp_dir, _) = self
+            .experiment_dir(&meta.experiment_id)?
+            .ok_or_else(|| Error::not_found("experiment", meta.experiment_id.clone()))?;
+        for d in datasets {
+            // MLflow names these folders md5(name + digest) and md5(dataset_id + run_id); it
+            // only needs the names to be unique, and SHA-256 is what this crate has.
+            let dataset_id = short_hash(&[&d.name, &d.digest]);
+            let ds = DatasetMeta {
+                digest: d.digest.clone(),
+                name: d.name.clone(),
+                profile: d.profile.clone(),
+                schema: d.schema.clone(),
+                source: d.source.clone(),
+                source_type: d.source_type.clone(),
+            };
+            let ds_dir = exp_dir.join(DATASETS).join(&dataset_id);
+            let bytes = Self::yaml_bytes(&ds_dir.join(META), &ds)?;
+            Self::publish_new_dir(&w, &ds_dir, &[(PathBuf::from(META), bytes)])?;
+            let input_id = short_hash(&[&dataset_id, run_id]);
+            let edge = EdgeMeta {
+                destination_id: dataset_id.clone(),
+                destination_type: "RUN".into(),
+                source_id: dataset_id.clone(),
+                source_type: "DATASET".into(),
+                step: None,
+                tags: d
+                    .tags
+                    .iter()
+                    .map(|t| (t.key.clone(), t.value.clone()))
+                    .collect(),
+            };
+            let in_dir = run_dir.join(INPUTS).join(&input_id);
+            let bytes = Self::yaml_bytes(&in_dir.join(META), &edge)?;
+            Self::publish_new_dir(&w, &in_dir, &[(PathBuf::from(META), bytes)])?;
+        }
+        Ok(())
+    }
+
+    fn create_logged_model(&self, args: &CreateLoggedModel) -> Result<LoggedModel> {
+        validate::artifact_path(&args.artifact_path)?;
+        if args.name.is_empty() || args.name.contains(['/', '\\', '\n']) {
+            return Err(Error::InvalidName {
+                what: "logged model",
+                value: args.name.clone(),
+                reason: "must be non-empty, without slashes or line breaks",
+            });
+        }
+        for k in args.params.keys() {
+            validate::key("param", k)?;
+        }
+        for k in args.metrics.keys() {
+            validate::key("metric", k)?;
+        }
+        for t in &args.tags {
+            validate::key("tag", &t.key)?;
+        }
+        let w = self.writer()?;
+        let (run_dir, run) = self.find_run(&args.source_run_id)?;
+        Self::check_active(&run)?;
+        let (exp_dir, _) = self
+            .experiment_dir(&run.experiment_id)?
+            .ok_or_else(|| Error::not_found("experiment", run.experiment_id.clone()))?;
+        let model_id = new_logged_model_id();
+        let now = now_ms();
+        let meta = LoggedModelMeta {
+            artifact_location: format!(
+                "{}/{}",
+                run.artifact_uri.trim_end_matches('/'),
+                args.artifact_path
+            ),
+            creation_timestamp: now,
+            experiment_id: run.experiment_id.clone(),
+            last_updated_timestamp: now,
+            lifecycle_stage: "active".into(),
+            model_id: model_id.clone(),
+            model_type: None,
+            name: args.name.clone(),
+            source_run_id: Some(run.run_id.clone()),
+            status: LoggedModelStatus::Pending.code(),
+            status_message: None,
+        };
+        let dest = exp_dir.join(layout::MODELS).join(&model_id);
+        let mut files = vec![(
+            PathBuf::from(META),
+            Self::yaml_bytes(&dest.join(META), &meta)?,
+        )];
+        for (k, v) in &args.params {
+            files.push((join_key(Path::new("params"), k), v.clone().into_bytes()));
+        }
+        for t in &args.tags {
+            files.push((
+                join_key(Path::new("tags"), &t.key),
+                t.value.clone().into_bytes(),
+            ));
+        }
+        for (k, v) in &args.metrics {
+            let line = format!("{now} {} 0 {}\n", format_metric_value(*v), run.run_id);
+            files.push((join_key(Path::new("metrics"), k), line.into_bytes()));
+        }
+        // MLflow's reader lists these folders, so they exist even when empty.
+        let built = w.new_dir()?;
+        let build = (|| {
+            for sub in ["params", "metrics", "tags"] {
+                create_dir_all(&built.join(sub))?;
+            }
+            for (rel, bytes) in &files {
+                w.put(&built.join(rel), bytes)?;
+            }
+            Ok(())
+        })();
+        if let Err(e) = build {
+            let _ = stdfs::remove_dir_all(&built);
+            return Err(e);
+        }
+        w.publish_dir(&built, &dest)?;
+        let edge = EdgeMeta {
+            destination_id: model_id.clone(),
+            destination_type: "MODEL_OUTPUT".into(),
+            source_id: model_id.clone(),
+            source_type: "RUN_OUTPUT".into(),
+            step: Some(0),
+            tags: BTreeMap::new(),
+        };
+        let out_dir = run_dir.join(OUTPUTS).join(&model_id);
+        let bytes = Self::yaml_bytes(&out_dir.join(META), &edge)?;
+        Self::publish_new_dir(&w, &out_dir, &[(PathBuf::from(META), bytes)])?;
+        Ok(Self::logged_model(&meta))
+    }
+
+    fn finalize_logged_model(
+        &self,
+        model_id: &str,
+        status: LoggedModelStatus,
+    ) -> Result<LoggedModel> {
+        let w = self.writer()?;
+        let (dir, mut meta) = self.find_logged_model(model_id)?;
+        meta.status = status.code();
+        meta.last_updated_timestamp = now_ms();
+        Self::write_yaml(&w, &dir.join(META), &meta)?;
+        Ok(Self::logged_model(&meta))
+    }
+}
+
+/// 32 hex digits of SHA-256 over the parts: a stable folder name.
+fn short_hash(parts: &[&str]) -> String {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    for p in parts {
+        h.update(p.as_bytes());
+    }
+    hex::encode(&h.finalize()[..16])
 }

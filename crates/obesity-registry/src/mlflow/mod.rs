@@ -19,6 +19,7 @@ use base64::Engine as _;
 use serde_json::{Value, json};
 
 use crate::error::{Error, Result};
+use crate::logged::DatasetInput;
 use crate::store::{
     CreateModelVersion, CreateRun, Experiment, FileInfo, Metric, ModelVersion, Param,
     RegisteredModel, Run, RunInfo, SearchRuns, Stage, Store, Tag, UpdateRun, ViewType,
@@ -948,6 +949,9 @@ impl Store for MlflowStore {
         if let Some(d) = &args.description {
             body["description"] = json!(d);
         }
+        if let Some(m) = &args.model_id {
+            body["model_id"] = json!(m);
+        }
         let r: wire::ModelVersionResponse = self.post(
             &call,
             "model-versions/create",
@@ -1131,6 +1135,37 @@ impl Store for MlflowStore {
         )?;
         r.model_version
             .into_version(&self.url_of("registered-models/alias"))
+    }
+
+    fn log_inputs(&self, run_id: &str, datasets: &[DatasetInput]) -> Result<()> {
+        let call = self.http.begin();
+        for d in datasets {
+            d.validate()?;
+        }
+        if datasets.is_empty() {
+            return Ok(());
+        }
+        let body = json!({
+            "run_id": run_id,
+            "datasets": datasets.iter().map(|d| {
+                let mut dataset = json!({
+                    "name": d.name,
+                    "digest": d.digest,
+                    "source_type": d.source_type,
+                    "source": d.source,
+                });
+                if let Some(s) = &d.schema {
+                    dataset["schema"] = json!(s);
+                }
+                if let Some(p) = &d.profile {
+                    dataset["profile"] = json!(p);
+                }
+                json!({ "tags": tags_json(&d.tags), "dataset": dataset })
+            }).collect::<Vec<_>>(),
+        });
+        let _: wire::Empty =
+            self.post(&call, "runs/log-inputs", body, &Subject::new("run", run_id))?;
+        Ok(())
     }
 }
 

@@ -364,6 +364,8 @@ pub(crate) struct WireModelVersion {
     tags: Vec<KeyValue>,
     #[serde(default)]
     aliases: Vec<String>,
+    #[serde(default)]
+    model_id: String,
 }
 
 impl WireModelVersion {
@@ -401,6 +403,7 @@ impl WireModelVersion {
             status_message: non_empty(self.status_message),
             tags: to_map(self.tags),
             aliases,
+            model_id: non_empty(self.model_id),
         })
     }
 }

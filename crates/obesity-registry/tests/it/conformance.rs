@@ -386,6 +386,7 @@ fn new_version(store: &dyn Store, name: &str, run_id: &str) -> u64 {
             run_id: Some(run_id.to_string()),
             tags: vec![Tag::new("lineage.data_fingerprint", "abc123")],
             description: Some("v".into()),
+            model_id: None,
         })
         .expect("create version")
         .version

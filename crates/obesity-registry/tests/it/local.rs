@@ -201,6 +201,7 @@ fn registry_files_follow_mlflow_layout() {
             run_id: Some(run_id.clone()),
             tags: vec![Tag::new("lineage.git_commit", "abc")],
             description: None,
+            model_id: None,
         })
         .expect("version");
     local
@@ -408,6 +409,7 @@ fn a_hand_made_maximal_version_folder_is_an_error_not_an_overflow() {
         run_id: None,
         tags: Vec::new(),
         description: None,
+        model_id: None,
     };
     local.create_model_version(&args).expect("version 1");
     let model_dir = local.root().join("models/m");
@@ -474,6 +476,7 @@ fn populated_store() -> (tempfile::TempDir, LocalStore, String) {
             run_id: Some(run_id.clone()),
             tags: vec![Tag::new("k", "v")],
             description: None,
+            model_id: None,
         })
         .expect("version");
     local

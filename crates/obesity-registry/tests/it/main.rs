@@ -5,6 +5,7 @@ mod local;
 mod mlflow_client;
 mod mlflow_interop;
 mod mlflow_server;
+mod mlmodel;
 mod processes;
 mod promotion;
 mod props;

@@ -663,3 +663,51 @@ fn issue12_5_the_default_limits_are_bounded_and_shown() {
         assert!(shown.contains(part), "{part} not in {shown}");
     }
 }
+
+/// Issue 15: dataset inputs go to `runs/log-inputs` in MLflow's JSON shape, and a version's
+/// logged model id goes with `model-versions/create`.
+#[test]
+fn mlflow_dataset_inputs_and_model_ids_are_sent_as_mlflow_expects() {
+    let version = r#"{"model_version":{"name":"m","version":"1","source":"s","model_id":"m-0123456789abcdef0123456789abcdef"}}"#;
+    let (addr, server) = fake_server(vec![(200, "{}"), (200, version)]);
+    let s = store(addr, fast_retry(1));
+    let dataset = obesity_registry::DatasetInput::training("train", "abc123", "/data/t.csv")
+        .with_schema(&obesity_data::Schema::obesity());
+    s.log_inputs("r1", &[dataset]).expect("log inputs");
+    let v = s
+        .create_model_version(&obesity_registry::CreateModelVersion {
+            name: "m".into(),
+            source: "s".into(),
+            run_id: None,
+            tags: Vec::new(),
+            description: None,
+            model_id: Some("m-0123456789abcdef0123456789abcdef".into()),
+        })
+        .expect("version");
+    assert_eq!(
+        v.model_id.as_deref(),
+        Some("m-0123456789abcdef0123456789abcdef")
+    );
+    let seen = server.join().expect("server thread");
+    assert_eq!(
+        seen[0].request_line,
+        "POST /api/2.0/mlflow/runs/log-inputs HTTP/1.1"
+    );
+    let body: serde_json::Value = serde_json::from_str(&seen[0].body).expect("json");
+    assert_eq!(body["run_id"], "r1");
+    let d = &body["datasets"][0];
+    assert_eq!(d["dataset"]["name"], "train");
+    assert_eq!(d["dataset"]["digest"], "abc123");
+    assert_eq!(d["dataset"]["source_type"], "local");
+    assert_eq!(d["dataset"]["source"], r#"{"uri":"/data/t.csv"}"#);
+    assert!(
+        d["dataset"]["schema"]
+            .as_str()
+            .expect("schema")
+            .contains("mlflow_colspec")
+    );
+    assert_eq!(d["tags"][0]["key"], "mlflow.data.context");
+    assert_eq!(d["tags"][0]["value"], "training");
+    let body: serde_json::Value = serde_json::from_str(&seen[1].body).expect("json");
+    assert_eq!(body["model_id"], "m-0123456789abcdef0123456789abcdef");
+}

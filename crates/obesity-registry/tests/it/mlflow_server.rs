@@ -260,6 +260,7 @@ fn mlflow_server_registry_round_trip_with_stages_and_aliases() {
                 run_id: Some(run_id.clone()),
                 tags: vec![Tag::new("i", i.to_string())],
                 description: None,
+                model_id: None,
             })
             .expect("version");
         assert_eq!(v.version, i);
@@ -467,4 +468,73 @@ fn issue12_8_server_tests_do_not_contact_the_server_in_mlflow_tracking_uri() {
         skipped >= 6,
         "expected every server test to say SKIPPED:\n{text}"
     );
+}
+
+/// Issue 15: a version registered over REST is an MLflow Model directory (its MLmodel comes
+/// back through the artifact proxy), and the run's dataset input reaches the server
+/// (`runs/log-inputs`), where `runs/get` shows it.
+#[test]
+fn mlflow_server_version_is_an_mlflow_model_and_dataset_inputs_are_kept() {
+    let Some(store) = server(
+        "mlflow_server::mlflow_server_version_is_an_mlflow_model_and_dataset_inputs_are_kept",
+    ) else {
+        return;
+    };
+    let base = store.url().to_string();
+    let (_, run_id) = new_run(&store);
+    let store: std::sync::Arc<dyn Store> = std::sync::Arc::new(store);
+    let digest = "0123456789abcdef0123456789abcdef";
+    let dataset = obesity_registry::DatasetInput::training("train", digest, "/data/train.csv")
+        .with_schema(&obesity_data::Schema::obesity());
+    store
+        .log_inputs(&run_id, std::slice::from_ref(&dataset))
+        .expect("log-inputs");
+    store
+        .log_inputs(&run_id, std::slice::from_ref(&dataset))
+        .expect("again");
+    let url = format!("{base}/api/2.0/mlflow/runs/get?run_id={run_id}");
+    let body: serde_json::Value = ureq::get(&url)
+        .call()
+        .expect("runs/get")
+        .body_mut()
+        .read_json()
+        .expect("json");
+    let inputs = body["run"]["inputs"]["dataset_inputs"]
+        .as_array()
+        .expect("dataset inputs");
+    assert_eq!(inputs.len(), 1, "{body}");
+    assert_eq!(inputs[0]["dataset"]["digest"], digest);
+    assert_eq!(inputs[0]["dataset"]["name"], "train");
+    assert_eq!(inputs[0]["tags"][0]["key"], "mlflow.data.context");
+    // A digest MLflow would refuse is refused before any request.
+    let long = obesity_registry::DatasetInput::training("train", "f".repeat(40), "/x");
+    assert!(matches!(
+        store.log_inputs(&run_id, &[long]),
+        Err(Error::InvalidValue {
+            field: "dataset digest",
+            ..
+        })
+    ));
+
+    let reg = obesity_registry::Registry::new(store.clone());
+    let name = unique("mlmodel");
+    let sig = obesity_registry::Signature::from_schema(&obesity_data::Schema::obesity())
+        .expect("signature");
+    let v = reg
+        .register(
+            obesity_registry::NewVersion::new(&name, &run_id, b"native".to_vec())
+                .signature(sig.clone()),
+        )
+        .expect("register");
+    // The server keeps no logged model for us (MlflowStore does not create them).
+    assert_eq!(v.model_id, None);
+    let text = reg
+        .mlmodel(&name, v.version)
+        .expect("read")
+        .expect("MLmodel through the proxy");
+    let m: serde_yaml_ng::Value = serde_yaml_ng::from_str(&text).expect("yaml");
+    let inputs: Vec<serde_json::Value> =
+        serde_json::from_str(m["signature"]["inputs"].as_str().expect("inputs")).expect("json");
+    assert_eq!(inputs.len(), sig.inputs.len());
+    assert_eq!(m["run_id"].as_str(), Some(run_id.as_str()));
 }
