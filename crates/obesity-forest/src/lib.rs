@@ -57,7 +57,7 @@
 //! Pure leaves (almost all leaves of fully grown trees) add one probability instead of
 //! `n_classes`. All kernels add the trees in the same order (or, counting votes, the same
 //! sum), so results are bit-identical across kernels and thread counts. Measured figures and
-//! the alternatives that lost are in `docs/benchmarks.md`.
+//! the alternatives that lost are in `docs/benchmarks-history.md`.
 //!
 //! ```
 //! use ndarray::{array, Array1};

@@ -273,7 +273,7 @@ mod avx512 {
     /// from registers ([`probe_in_registers`]), deeper levels gather from the feature's
     /// table; the codes are narrowed and stored 16 at a time.
     ///
-    /// Measured on the UCI batch (docs/benchmarks.md): Zen 4 gathers fetch about one element
+    /// Measured on the UCI batch (docs/benchmarks-history.md): Zen 4 gathers fetch about one element
     /// per cycle, so every level moved from gathers to permutations paid; a row-at-a-time
     /// 16-way search without gathers was slower (its dependent load-compare-count chains did
     /// not overlap enough).

@@ -3,7 +3,7 @@
 //! followed by its leaves as self-loops (`threshold = +inf`, both children pointing at
 //! themselves), so a row that reaches a leaf can keep "walking" without moving.
 //!
-//! Four kernels, chosen by batch size and CPU (measured crossovers in docs/benchmarks.md):
+//! Four kernels, chosen by batch size and CPU (measured crossovers in docs/benchmarks-history.md):
 //! - row-major ([`Kernel::row`]): one row through all trees, for single rows and tiny
 //!   batches; allocates nothing.
 //! - lockstep ([`Kernel::block_lockstep`]): blocks of [`BLOCK`] rows walk one tree at a time,
@@ -527,7 +527,7 @@ impl Kernel {
 
     /// Tree-major walk of one block of rows, in lockstep groups of `G` rows.
     ///
-    /// Measured alternatives (docs/benchmarks.md): a branchy per-row walk of the same block
+    /// Measured alternatives (docs/benchmarks-history.md): a branchy per-row walk of the same block
     /// is about 3× slower (branch mispredictions), groups of 4 or 16 rows are slower than 8.
     pub(crate) fn block_lockstep<const G: usize>(&self, xb: &[f32], ob: &mut [f32]) {
         let (f, k, stride) = (self.n_features, self.n_classes, self.stride);

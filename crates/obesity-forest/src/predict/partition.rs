@@ -5,7 +5,7 @@
 //! gather of their feature values, one compare into an 8-bit mask, two permutations from a
 //! 256-entry table that pack the rows going each way, two stores. Elsewhere a branch-free
 //! scalar loop does the same work. Both produce the same order (left rows and right rows each
-//! in input order). Measured on the UCI batch (docs/benchmarks.md): AVX2 routes it in about
+//! in input order). Measured on the UCI batch (docs/benchmarks-history.md): AVX2 routes it in about
 //! two thirds of the scalar loop's time; an AVX-512 version (16 lanes, native compress) was
 //! no faster than AVX2 on Zen 4, whose gathers set the pace, so it was dropped.
 
