@@ -63,6 +63,8 @@ fi
 command -v java >/dev/null || die "no java on PATH: the spark_udf check needs a JVM (Java 17)"
 
 work="$(mktemp -d "${TMPDIR:-/tmp}/obesity-mlflow-suite.XXXXXX")"
+# Nothing of this suite may write MLflow's default store into the repository.
+repo_db_before="$([ -e "$repo/mlflow.db" ] && echo yes || echo no)"
 server_pid=""
 
 # `mlflow server` runs uvicorn as a child process and passes SIGTERM on to it; the child's pid
@@ -223,9 +225,11 @@ t=$(date +%s)
     >"$mm/job-local.log" 2>&1 || { cat "$mm/job-local.log" >&2; die "the main job failed on the LocalStore"; }
 "$pred_bin" --tracking-uri "$mm/mlruns" --model "$champion" --data "$data" \
     --out "$mm/predictions.json" || die "registered_predictions failed on the LocalStore"
-MLFLOW_ALLOW_FILE_STORE=true PYTHONPATH="$spark_site${PYTHONPATH:+:$PYTHONPATH}" \
+# From inside the temp dir: a subprocess that falls back to MLflow's default store
+# (sqlite:///mlflow.db in the working directory) must not write into the repository.
+(cd "$mm" && MLFLOW_ALLOW_FILE_STORE=true PYTHONPATH="$spark_site${PYTHONPATH:+:$PYTHONPATH}" \
     timeout "${OBESITY_MLMODEL_CHECK_TIMEOUT:-900}" \
-    python "$repo/scripts/mlflow_model_check.py" local "$mm" --spark ||
+    python "$repo/scripts/mlflow_model_check.py" local "$mm" --spark) ||
     die "MLflow does not load, serve or batch-score the Rust-registered version as Rust predicts"
 log "LocalStore MLflow Model checks passed in $(($(date +%s) - t))s"
 
@@ -235,8 +239,8 @@ t=$(date +%s)
     >"$mm/job-server.log" 2>&1 || { cat "$mm/job-server.log" >&2; die "the main job failed on the server"; }
 "$pred_bin" --tracking-uri "$url" --model "$champion" --data "$data" --rows 500 \
     --out "$mm/server_predictions.json" || die "registered_predictions failed on the server"
-timeout "${OBESITY_MLMODEL_CHECK_TIMEOUT:-900}" \
-    python "$repo/scripts/mlflow_model_check.py" server "$url" "$mm" ||
+(cd "$mm" && timeout "${OBESITY_MLMODEL_CHECK_TIMEOUT:-900}" \
+    python "$repo/scripts/mlflow_model_check.py" server "$url" "$mm") ||
     die "the server's answers for the registered version lack its MLflow Model (see above)"
 log "server MLflow Model checks passed in $(($(date +%s) - t))s"
 
@@ -254,8 +258,8 @@ if ! OBESITY_INTEROP_DIR="$work/interop" cargo test -p obesity-registry --test i
 fi
 check_ran "$work/interop.log" 1 "the interop writer"
 [ -f "$work/interop/expected.json" ] || die "the Rust side wrote no $work/interop/expected.json"
-MLFLOW_ALLOW_FILE_STORE=true python "$repo/scripts/check_local_store_with_mlflow.py" \
-    "$work/interop" || die "MLflow's client disagrees with the Rust LocalStore (see above)"
+(cd "$work" && MLFLOW_ALLOW_FILE_STORE=true python "$repo/scripts/check_local_store_with_mlflow.py" \
+    "$work/interop") || die "MLflow's client disagrees with the Rust LocalStore (see above)"
 log "interop check passed in $(($(date +%s) - t))s"
 
 kill_test="processes::issue12_3_writers_killed_at_random_points_leave_nothing_mlflow_reads_and_reopen_cleans_up"
@@ -271,9 +275,12 @@ if ! OBESITY_KILL_LOOP_DIR="$work/killed" \
 fi
 check_ran "$work/kill-loop.log" 1 "the kill loop"
 grep "^kill loop:" "$work/kill-loop.log" >&2 || true
-MLFLOW_ALLOW_FILE_STORE=true python "$repo/scripts/check_local_store_with_mlflow.py" \
-    --kill-loop "$work/killed" ||
+(cd "$work" && MLFLOW_ALLOW_FILE_STORE=true python "$repo/scripts/check_local_store_with_mlflow.py" \
+    --kill-loop "$work/killed") ||
     die "MLflow's client does not read the store killed writers left as the Rust store does"
 log "kill-loop check passed in $(($(date +%s) - t))s"
 
+if [ "$repo_db_before" = no ] && [ -e "$repo/mlflow.db" ]; then
+    die "something in this suite wrote MLflow's default store $repo/mlflow.db"
+fi
 log "all MLflow checks passed in $(($(date +%s) - suite_start))s"
