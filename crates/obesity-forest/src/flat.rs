@@ -4,10 +4,47 @@
 //! `leaf_proba`. Training statistics (impurity, weighted and raw sample counts) live in their
 //! own arrays, off the prediction path. Indices are global (across trees); `tree_nodes` /
 //! `tree_leaves` hold each tree's ranges.
+//!
+//! The bottom floor of the crate with binning: training writes the arena, the prediction
+//! kernels and the model file read it, and it knows none of them.
 
 use crate::error::Result;
-use crate::train::tree::Tree;
 use crate::validate::{self, PROBA_SUM_TOLERANCE, bad_field};
+
+/// A read-only view of every tree of a forest, in the arena's struct-of-arrays layout (from
+/// [`RandomForest::arena`](crate::RandomForest::arena)), for exporters and inspection.
+///
+/// Split node `i` tests `x[feature[i]] <= threshold[i]`: true goes to `left[i]`, false to
+/// `right[i]`. A child `c >= 0` is split node `c`; `c < 0` is leaf `!c`, whose class
+/// probabilities are `leaf_proba[leaf * n_classes..(leaf + 1) * n_classes]`. Indices are
+/// global across trees; tree `t` owns split nodes `tree_nodes[t]..tree_nodes[t + 1]` and
+/// leaves `tree_leaves[t]..tree_leaves[t + 1]`, and starts at `roots[t]` (its first split
+/// node, or `!leaf` for a tree that is a single leaf). Every forest this crate trains or
+/// loads satisfies these invariants (a loaded file is checked against each of them).
+#[derive(Debug, Clone, Copy)]
+#[non_exhaustive]
+pub struct ForestArena<'a> {
+    /// Input columns.
+    pub n_features: usize,
+    /// Classes (the width of `leaf_proba`'s rows).
+    pub n_classes: usize,
+    /// Per tree: its root, a split node or `!leaf`.
+    pub roots: &'a [i32],
+    /// `n_trees + 1` offsets into the split-node arrays.
+    pub tree_nodes: &'a [u32],
+    /// `n_trees + 1` offsets into the leaves.
+    pub tree_leaves: &'a [u32],
+    /// Per split node: the feature compared.
+    pub feature: &'a [u32],
+    /// Per split node: `x <= threshold` goes left.
+    pub threshold: &'a [f32],
+    /// Per split node: the left child (a split node, or `!leaf`).
+    pub left: &'a [i32],
+    /// Per split node: the right child.
+    pub right: &'a [i32],
+    /// `n_leaves × n_classes` class probabilities, row-major.
+    pub leaf_proba: &'a [f32],
+}
 
 /// All trees of a forest.
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -36,55 +73,24 @@ pub(crate) struct FlatForest {
 }
 
 impl FlatForest {
-    /// Concatenates trees, rebasing their local indices.
-    pub(crate) fn from_trees(trees: Vec<Tree>, n_features: usize, n_classes: usize) -> Self {
-        let n_nodes: usize = trees.iter().map(|t| t.feature.len()).sum();
-        let n_leaves: usize = trees.iter().map(|t| t.leaf_samples.len()).sum();
-        let mut f = FlatForest {
-            n_features,
-            n_classes,
-            tree_nodes: vec![0],
-            tree_leaves: vec![0],
-            feature: Vec::with_capacity(n_nodes),
-            threshold: Vec::with_capacity(n_nodes),
-            left: Vec::with_capacity(n_nodes),
-            right: Vec::with_capacity(n_nodes),
-            node_impurity: Vec::with_capacity(n_nodes),
-            node_weight: Vec::with_capacity(n_nodes),
-            node_samples: Vec::with_capacity(n_nodes),
-            leaf_proba: Vec::with_capacity(n_leaves * n_classes),
-            leaf_impurity: Vec::with_capacity(n_leaves),
-            leaf_weight: Vec::with_capacity(n_leaves),
-            leaf_samples: Vec::with_capacity(n_leaves),
-            ..Default::default()
-        };
-        for t in trees {
-            let node_base = f.feature.len() as i32;
-            let leaf_base = f.leaf_samples.len() as i32;
-            // Branch-free: whether a child is a leaf is a coin flip in fully grown trees.
-            let rebase =
-                |c: i32| std::hint::select_unpredictable(c >= 0, c + node_base, !(!c + leaf_base));
-            f.roots.push(rebase(t.root));
-            f.depths.push(t.depth);
-            f.feature.extend_from_slice(&t.feature);
-            f.threshold.extend_from_slice(&t.threshold);
-            f.left.extend(t.left.iter().map(|&c| rebase(c)));
-            f.right.extend(t.right.iter().map(|&c| rebase(c)));
-            f.node_impurity.extend_from_slice(&t.node_impurity);
-            f.node_weight.extend_from_slice(&t.node_weight);
-            f.node_samples.extend_from_slice(&t.node_samples);
-            f.leaf_proba.extend_from_slice(&t.leaf_proba);
-            f.leaf_impurity.extend_from_slice(&t.leaf_impurity);
-            f.leaf_weight.extend_from_slice(&t.leaf_weight);
-            f.leaf_samples.extend_from_slice(&t.leaf_samples);
-            f.tree_nodes.push(f.feature.len() as u32);
-            f.tree_leaves.push(f.leaf_samples.len() as u32);
-        }
-        f
-    }
-
     pub(crate) fn n_trees(&self) -> usize {
         self.roots.len()
+    }
+
+    /// The prediction arrays, read-only.
+    pub(crate) fn view(&self) -> ForestArena<'_> {
+        ForestArena {
+            n_features: self.n_features,
+            n_classes: self.n_classes,
+            roots: &self.roots,
+            tree_nodes: &self.tree_nodes,
+            tree_leaves: &self.tree_leaves,
+            feature: &self.feature,
+            threshold: &self.threshold,
+            left: &self.left,
+            right: &self.right,
+            leaf_proba: &self.leaf_proba,
+        }
     }
 
     /// The plain walk of one tree, the reference the fast kernels are tested against.

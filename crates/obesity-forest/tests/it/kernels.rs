@@ -59,3 +59,40 @@ fn large_batch_uses_the_parallel_kernel_and_matches() {
         assert!((r[*l] - best).abs() < 1e-5);
     }
 }
+
+/// The public arena view walks every row to the leaves the kernels use: its plain walk gives
+/// the reference probabilities, and its offsets cover the arrays.
+#[test]
+fn the_arena_view_walks_like_the_kernels() {
+    let m = model(300, 6, 3, 9, 4);
+    let a = m.arena();
+    let n_trees = a.roots.len();
+    assert_eq!((a.n_features, a.n_classes, n_trees), (6, 3, 9));
+    assert_eq!(a.tree_nodes.len(), n_trees + 1);
+    assert_eq!(a.tree_nodes[n_trees] as usize, a.feature.len());
+    assert_eq!(a.tree_leaves[n_trees] as usize * 3, a.leaf_proba.len());
+    assert_eq!(m.n_nodes(), a.feature.len() + a.leaf_proba.len() / 3);
+    let (x, _) = crate::common::synthetic(200, 6, 3, 5);
+    let reference = m.predict_proba_reference(x.view()).unwrap();
+    for (row, want) in x.rows().into_iter().zip(reference.rows()) {
+        let mut p = [0.0f32; 3];
+        for &root in a.roots {
+            let mut n = root;
+            while n >= 0 {
+                let i = n as usize;
+                n = if row[a.feature[i] as usize] <= a.threshold[i] {
+                    a.left[i]
+                } else {
+                    a.right[i]
+                };
+            }
+            let leaf = !n as usize;
+            for (p, v) in p.iter_mut().zip(&a.leaf_proba[leaf * 3..leaf * 3 + 3]) {
+                *p += v;
+            }
+        }
+        for (p, w) in p.iter().zip(want) {
+            assert!((p / n_trees as f32 - w).abs() < 1e-6);
+        }
+    }
+}
