@@ -44,8 +44,8 @@
 //!
 //! ## How prediction works
 //! A layout derived from the arena (never persisted) holds 16-byte split nodes followed by
-//! each tree's leaves as self-loops. Batches of 512 rows or more (1,024 on the SSE2 path,
-//! 4,096 on the portable one; and at least as many rows as an average tree has nodes) take
+//! each tree's leaves as self-loops. Batches of 512 rows or more (1,024 on the portable
+//! path; and at least as many rows as an average tree has nodes) take
 //! the bitset kernel: each value becomes its rank among the forest's thresholds for its
 //! feature (an exact code of one bit, one byte or two bytes, found by a bucketed search or,
 //! with AVX-512, a binary search in registers), the rows are ordered by the leaf they reach

@@ -284,6 +284,11 @@ impl Cuts {
         np: usize,
     ) -> Codes {
         let mut codes = Codes::new(&self.width, np, Layout::of(isa));
+        codes.wide_small = self
+            .buckets
+            .iter()
+            .zip(&self.width)
+            .all(|(b, w)| *w != Width::Two || b.len < 0x8000);
         let n = xb.len() / n_features;
         assert!(order.len() <= np && order.iter().all(|&r| (r as usize) < n));
         assert_eq!(self.bits.len(), n_features);
@@ -370,7 +375,10 @@ fn prefetch_rows(xb: &[f32], next: &[u32], n_features: usize, count: usize) {
         use std::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};
         let row_bytes = 4 * n_features;
         for &r in next.iter().take(count) {
-            let row = xb.as_ptr().wrapping_add(r as usize * n_features).cast::<i8>();
+            let row = xb
+                .as_ptr()
+                .wrapping_add(r as usize * n_features)
+                .cast::<i8>();
             for line in (0..row_bytes).step_by(64).chain([row_bytes - 1]) {
                 // SAFETY: SSE is part of the x86-64 baseline, and a prefetch never faults,
                 // whatever the address.
@@ -408,13 +416,19 @@ pub(crate) struct Codes {
     /// How the one- and two-byte codes are stored, for the split loops of the instruction
     /// set that reads them.
     pub(super) layout: Layout,
+    /// Every two-byte code is below 2^15 (no two-byte feature has 32,768 cuts or more).
+    pub(super) wide_small: bool,
 }
 
 /// How a block's one- and two-byte codes are stored.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Layout {
-    /// As they are (portable loops, AVX-512's unsigned compares).
+    /// As they are (AVX-512's unsigned compares).
     Plain,
+    /// One-byte codes as they are; each 16 two-byte codes transposed as a 4 × 4 block (slot
+    /// `4 m + k` holds code `4 k + m`), so that the portable loop's four `u64`s of lanes
+    /// gather into position order with one multiply (see `bits::word_above_u16`).
+    Strided,
     /// With their top bit flipped, so that SSE2's signed compares order them as unsigned
     /// (the node's code is flipped once per node instead of every code once per split).
     Biased,
@@ -428,6 +442,7 @@ impl Layout {
     /// The layout `isa`'s split loops read.
     pub(crate) fn of(isa: Supported) -> Layout {
         match isa.get() {
+            Isa::Portable => Layout::Strided,
             Isa::Sse2 => Layout::Biased,
             Isa::Avx2 => Layout::BiasedSwizzled,
             _ => Layout::Plain,
@@ -437,23 +452,30 @@ impl Layout {
     /// Where position `i`'s two-byte code is stored (an involution).
     #[inline(always)]
     pub(crate) fn wide_slot(self, i: usize) -> usize {
-        if self == Layout::BiasedSwizzled {
-            // Groups 1 and 2 of each 32 trade places: flip bits 3 and 4 when they differ.
-            let g = (i >> 3) & 3;
-            if g == 1 || g == 2 { i ^ 0b11_000 } else { i }
-        } else {
-            i
+        match self {
+            Layout::BiasedSwizzled => {
+                // Groups 1 and 2 of each 32 trade places: flip bits 3 and 4 when they differ.
+                let g = (i >> 3) & 3;
+                if g == 1 || g == 2 { i ^ 0b11_000 } else { i }
+            }
+            // Bits 0-1 and 2-3 trade places.
+            Layout::Strided => (i & !0xF) | (i & 3) << 2 | (i >> 2) & 3,
+            _ => i,
         }
+    }
+
+    fn biased(self) -> bool {
+        matches!(self, Layout::Biased | Layout::BiasedSwizzled)
     }
 
     /// What one-byte codes are XORed with when stored.
     pub(crate) fn narrow_bias(self) -> u8 {
-        if self == Layout::Plain { 0 } else { 0x80 }
+        if self.biased() { 0x80 } else { 0 }
     }
 
     /// What two-byte codes are XORed with when stored.
     pub(crate) fn wide_bias(self) -> u16 {
-        if self == Layout::Plain { 0 } else { 0x8000 }
+        if self.biased() { 0x8000 } else { 0 }
     }
 }
 
@@ -495,6 +517,7 @@ impl Codes {
             wide: vec![0; n_wide * np],
             column,
             layout,
+            wide_small: false,
         }
     }
 
@@ -794,7 +817,12 @@ mod avx2 {
             // The rows come in the first tree's leaf order, scattered over the block: their
             // first loads miss the cache, and the long gather chains between tiles keep the
             // out-of-order window from reaching them. Prefetch the rows of the tile after next.
-            super::prefetch_rows(xb, order.get(i0 + PREFETCH_ROWS..).unwrap_or(&[]), n_features, 8);
+            super::prefetch_rows(
+                xb,
+                order.get(i0 + PREFETCH_ROWS..).unwrap_or(&[]),
+                n_features,
+                8,
+            );
             // Lanes past the block repeat its last row (their codes are not stored).
             let rows: [usize; 8] = std::array::from_fn(|l| order[i0 + l.min(live - 1)] as usize);
             for c0 in (0..n_features).step_by(8) {
@@ -916,6 +944,7 @@ mod avx2 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    #[cfg(target_arch = "x86_64")]
     use crate::isa::Isa;
     use proptest::prelude::*;
 

@@ -10,8 +10,8 @@
 //! - lockstep ([`Kernel::block_lockstep`]): blocks of [`BLOCK`] rows walk one tree at a time,
 //!   [`GROUP`] rows in lockstep with a branch-free child choice
 //!   (`children[(x > threshold) as usize]`); the best for up to a few hundred rows.
-//! - bitset ([`bits`], from [`bits_from`] rows: 512 with AVX2 or AVX-512, 1,024 with SSE2,
-//!   4,096 portable): values become their ranks among the forest's thresholds ([`cuts`]),
+//! - bitset ([`bits`], from [`bits_from`] rows: 512 with SSE2, AVX2 or AVX-512, 1,024
+//!   portable): values become their ranks among the forest's thresholds ([`cuts`]),
 //!   rows are ordered by the leaf they reach in the first tree, and each node splits its rows
 //!   as 64-row bit words, a few vector compares (or, for one-bit codes, one AND) per word.
 //!   About 4× faster than routing on the UCI batch with AVX2 or AVX-512.
@@ -95,14 +95,15 @@ fn block_within_budget(n_rows: usize, n_features: usize, threads: usize, min: us
 /// against 34.3 ms for the other kernels, 512-row chunks 27.1 against 32.9 ms).
 pub(crate) const BITS_FROM: usize = 512;
 
-/// Fewest rows the bitset kernel takes on `isa`: narrower instruction sets split a word at
-/// a higher cost, which small blocks (few rows per word) pay more often (see
-/// docs/forest-kernels.md for the crossovers).
+/// Fewest rows the bitset kernel takes on `isa`. The portable loops split a word at a
+/// higher cost, which small blocks (few rows per word) pay more often: the UCI batch in
+/// chunks took 28.7-29.2 ms in 512-row chunks and 18.1-18.6 ms in 1,024-row chunks against
+/// 27.3 ms for the lockstep kernel; with SSE2, 24-25 ms in 512-row chunks already (see
+/// docs/forest-kernels.md).
 pub(crate) fn bits_from(isa: Supported) -> usize {
     match isa.get() {
-        Isa::Avx512 | Isa::Avx2 => BITS_FROM,
-        Isa::Sse2 => 2 * BITS_FROM,
-        _ => 8 * BITS_FROM,
+        Isa::Portable => 2 * BITS_FROM,
+        _ => BITS_FROM,
     }
 }
 /// Largest block of the bitset kernel (bigger blocks group rows better, fewer blocks pay the

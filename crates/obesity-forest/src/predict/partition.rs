@@ -9,12 +9,15 @@
 //! two thirds of the scalar loop's time; an AVX-512 version (16 lanes, native compress) was
 //! no faster than AVX2 on Zen 4, whose gathers set the pace, so it was dropped.
 
-use crate::isa::{Isa, Supported};
+#[cfg(target_arch = "x86_64")]
+use crate::isa::Isa;
+use crate::isa::Supported;
 
 /// Whether `isa` runs the AVX2 loops (AVX2 and AVX-512 do; there is no SSE2 gather).
+#[cfg(target_arch = "x86_64")]
 #[inline(always)]
 fn avx2(isa: Supported) -> bool {
-    cfg!(target_arch = "x86_64") && isa.get() >= Isa::Avx2
+    isa.get() >= Isa::Avx2
 }
 
 /// Writes the rows of `src` with `col[row] <= threshold` to the front of `left`, the others to
@@ -41,6 +44,8 @@ pub(crate) fn partition(
         #[allow(unsafe_code)]
         return unsafe { x86::partition(src, col, threshold, left, right) };
     }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = isa;
     scalar(src, col, threshold, left, right)
 }
 
@@ -61,6 +66,8 @@ pub(crate) fn partition_dense(
         #[allow(unsafe_code)]
         return unsafe { x86::partition_dense(values, threshold, left, right) };
     }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = isa;
     scalar_dense(values, threshold, left, right)
 }
 

@@ -18,8 +18,11 @@ mod packed;
 mod sorted;
 
 pub(crate) use float::float_split_is_pure;
+/// Read by the SSE2 scans (`lanes.rs`, x86-64 only).
+#[cfg(target_arch = "x86_64")]
+pub(crate) use packed::weight;
 pub(crate) use packed::{
-    MAX_PACKED_CLASSES, PACKED_LIMIT, lane, pack, packed_split_is_pure, weight, weight_and_squares,
+    MAX_PACKED_CLASSES, PACKED_LIMIT, lane, pack, packed_split_is_pure, weight_and_squares,
 };
 
 use float::{exact, histogram};
