@@ -151,7 +151,14 @@ fn word_above_u16(codes: &[u16; 64], at: u16, small: bool) -> u64 {
         return 0;
     }
     let y = u64::from(at) * LANES;
-    let y1 = u64::from(at).wrapping_add(1) * LANES;
+    // `at + 1` in every lane, read by the short path only, where `at < 0x7FFF` (above): each
+    // lane stays below 2^15 and the product cannot overflow. Any other `at` (up to
+    // `u16::MAX`, a NaN threshold's code) would carry out of its lane, so it is not formed.
+    let y1 = if small {
+        (u64::from(at) + 1) * LANES
+    } else {
+        0
+    };
     let mut g = 0u64;
     for (q, group) in codes.chunks_exact(16).enumerate() {
         let mut comb = 0u64;
@@ -971,9 +978,123 @@ mod tests {
         prop_oneof![
             0u16..300,
             proptest::num::u16::ANY,
+            // Around 2^15, where the portable two-byte loop's short path ends.
+            0x7FF0u16..0x8010,
             Just(u16::MAX),
             Just(255)
         ]
+    }
+
+    /// Regression (the 15-bit SWAR change panicked with "attempt to multiply with overflow"
+    /// on a node code of `u16::MAX`, a NaN threshold's, when the column had codes of 2^15 or
+    /// more): both portable two-byte loops take every node code, the edges of the short path
+    /// included.
+    #[test]
+    fn regression_word_above_u16_takes_every_node_code() {
+        let codes: Vec<u16> = (0..64u16)
+            .map(|b| {
+                [0, 1, 0x7FFE, 0x7FFF, 0x8000, 0x8001, u16::MAX - 1, u16::MAX][usize::from(b % 8)]
+                    ^ (b / 8)
+            })
+            .collect();
+        for small in [false, true] {
+            let plain: Vec<u16> = codes
+                .iter()
+                .map(|&c| if small { c & 0x7FFF } else { c })
+                .collect();
+            let mut stored = [0u16; 64];
+            for (b, &c) in plain.iter().enumerate() {
+                stored[Layout::Strided.wide_slot(b)] = c;
+            }
+            for at in [
+                0,
+                1,
+                0x7FFD,
+                0x7FFE,
+                0x7FFF,
+                0x8000,
+                0x8001,
+                u16::MAX - 1,
+                u16::MAX,
+            ] {
+                let want = (0..64).fold(0u64, |g, b| g | u64::from(plain[b] > at) << b);
+                assert_eq!(
+                    word_above_u16(&stored, at, small),
+                    want,
+                    "at {at:#x}, small {small}"
+                );
+            }
+        }
+    }
+
+    /// A two-byte feature on either side of 2^15 cuts, quantized and split on every
+    /// instruction set: the codes say whether the portable short path may run
+    /// (`Codes::wide_small`), and every node code, `u16::MAX` included, splits exactly.
+    #[test]
+    fn wide_columns_on_both_sides_of_2_15_cuts_split_exactly() {
+        use super::super::cuts::Cuts;
+        for n_cuts in [300u16, 0x7FFF, 0x8000, 0x9000] {
+            let cuts: Vec<f32> = (0..n_cuts).map(f32::from).collect();
+            let c = Cuts::from_per_feature(&[cuts]).expect("cuts");
+            // Value `k - 0.5` has code `k` (the cuts `0..k` are below it): every edge code,
+            // and a spread of the others.
+            let edges = [0, 1, 0x7FFE, 0x7FFF, 0x8000, 0x8001, n_cuts - 1, n_cuts];
+            let want: Vec<u16> = (0..128u32)
+                .map(|i| match edges.get(i as usize) {
+                    Some(&k) => k.min(n_cuts),
+                    None => (i * 7919 % (u32::from(n_cuts) + 1)) as u16,
+                })
+                .collect();
+            let xs: Vec<f32> = want.iter().map(|&k| f32::from(k) - 0.5).collect();
+            let order: Vec<u32> = (0..128).collect();
+            let (idx, bits) = ([0u32, 1], [u64::MAX, 0x0123_4567_89AB_CDEF]);
+            for isa in Supported::all() {
+                let codes = c.quantize(isa, &xs, &order, 1, 128);
+                assert_eq!(codes.wide_small, n_cuts < 0x8000, "{n_cuts} cuts");
+                assert_eq!(codes.plain(128), vec![want.clone()], "{isa:?}");
+                for at in [0, 1, 0x7FFE, 0x7FFF, 0x8000, n_cuts - 1, n_cuts, u16::MAX] {
+                    let (mut li, mut lb, mut ri, mut rb) =
+                        ([0u32; 2], [0u64; 2], [0u32; 2], [0u64; 2]);
+                    let (nl, nr) = split_node(
+                        isa,
+                        &codes,
+                        0,
+                        at,
+                        Words {
+                            idx: &idx,
+                            bits: &bits,
+                        },
+                        WordsMut {
+                            idx: &mut li,
+                            bits: &mut lb,
+                        },
+                        WordsMut {
+                            idx: &mut ri,
+                            bits: &mut rb,
+                        },
+                    );
+                    let (mut l, mut r) = ((vec![], vec![]), (vec![], vec![]));
+                    for (&i, &s) in idx.iter().zip(&bits) {
+                        let g = (0..64).fold(0u64, |g, b| {
+                            g | u64::from(want[64 * i as usize + b] > at) << b
+                        }) & s;
+                        if s & !g != 0 {
+                            l.0.push(i);
+                            l.1.push(s & !g);
+                        }
+                        if g != 0 {
+                            r.0.push(i);
+                            r.1.push(g);
+                        }
+                    }
+                    let got = (
+                        (li[..nl].to_vec(), lb[..nl].to_vec()),
+                        (ri[..nr].to_vec(), rb[..nr].to_vec()),
+                    );
+                    assert_eq!(got, (l, r), "{isa:?}, {n_cuts} cuts, at {at:#x}");
+                }
+            }
+        }
     }
 
     proptest! {
