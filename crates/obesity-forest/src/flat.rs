@@ -12,15 +12,70 @@ use crate::error::Result;
 use crate::validate::{self, PROBA_SUM_TOLERANCE, bad_field};
 
 /// A read-only view of every tree of a forest, in the arena's struct-of-arrays layout (from
-/// [`RandomForest::arena`](crate::RandomForest::arena)), for exporters and inspection.
+/// [`RandomForest::arena`](crate::RandomForest::arena)), for exporters (ONNX's
+/// `TreeEnsembleClassifier`, treelite, code generators) and inspection. Borrowed, so taking
+/// it copies nothing.
+///
+/// # Layout
 ///
 /// Split node `i` tests `x[feature[i]] <= threshold[i]`: true goes to `left[i]`, false to
 /// `right[i]`. A child `c >= 0` is split node `c`; `c < 0` is leaf `!c`, whose class
-/// probabilities are `leaf_proba[leaf * n_classes..(leaf + 1) * n_classes]`. Indices are
-/// global across trees; tree `t` owns split nodes `tree_nodes[t]..tree_nodes[t + 1]` and
-/// leaves `tree_leaves[t]..tree_leaves[t + 1]`, and starts at `roots[t]` (its first split
-/// node, or `!leaf` for a tree that is a single leaf). Every forest this crate trains or
-/// loads satisfies these invariants (a loaded file is checked against each of them).
+/// probabilities are `leaf_proba[leaf * n_classes..(leaf + 1) * n_classes]`
+/// ([`ForestArena::leaf`]). Indices are global across trees; tree `t` owns split nodes
+/// `tree_nodes[t]..tree_nodes[t + 1]` and leaves `tree_leaves[t]..tree_leaves[t + 1]`, and
+/// starts at `roots[t]` (its first split node, or `!leaf` for a tree that is a single leaf).
+///
+/// # Guarantees
+///
+/// Only this crate builds a `ForestArena` (the type is `#[non_exhaustive]`), and only from a
+/// forest it trained or loaded, and a loaded file is checked against each of these before
+/// it is used, so an exporter may index with them without further checks:
+///
+/// - `n_features >= 1`, `n_classes >= 1`, at least one tree;
+/// - `tree_nodes` and `tree_leaves` hold `n_trees + 1` non-decreasing offsets from 0 to the
+///   number of split nodes and of leaves; a tree with `s` split nodes has `s + 1` leaves;
+/// - `feature`, `threshold`, `left` and `right` have one entry per split node, `leaf_proba`
+///   `n_classes` per leaf;
+/// - every child lies inside its own tree and after its parent, and each split node and
+///   leaf of a tree is the child of exactly one parent (so a walk from `roots[t]` reaches
+///   every part of tree `t` once and ends at a leaf);
+/// - features are `< n_features`, thresholds finite, each leaf's probabilities in `[0, 1]`
+///   and summing to 1 (up to rounding).
+///
+/// # How `predict_proba` uses it
+///
+/// [`Classifier::predict_proba`](crate::Classifier::predict_proba) gives, for each row and
+/// class, the `f32` sum, in tree order and starting from `0.0`, of the row's leaf
+/// probability times `1.0 / n_trees as f32` — on every instruction set and kernel. A walk of
+/// this arena doing the same additions reproduces it bit for bit:
+///
+/// ```
+/// use ndarray::array;
+/// use obesity_forest::{Classifier, ForestParams, RandomForest};
+///
+/// let x = array![[0.0f32, 5.0], [1.0, 4.0], [2.0, 1.0], [3.0, 0.0], [1.5, 2.0]];
+/// let y = array![0usize, 0, 1, 1, 2];
+/// let params = ForestParams::builder().n_estimators(7).seed(3).build()?;
+/// let forest = RandomForest::fit(&params, x.view(), y.view(), 3)?;
+/// let a = forest.arena();
+/// let scale = 1.0 / a.n_trees() as f32;
+/// let want = forest.predict_proba(x.view())?;
+/// for (row, want) in x.rows().into_iter().zip(want.rows()) {
+///     let mut p = vec![0.0f32; a.n_classes];
+///     for &root in a.roots {
+///         let mut n = root;
+///         while n >= 0 {
+///             let i = n as usize;
+///             n = if row[a.feature[i] as usize] <= a.threshold[i] { a.left[i] } else { a.right[i] };
+///         }
+///         for (p, v) in p.iter_mut().zip(a.leaf(!n as usize)) {
+///             *p += v * scale;
+///         }
+///     }
+///     assert_eq!(p, want.to_vec());
+/// }
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, Copy)]
 #[non_exhaustive]
 pub struct ForestArena<'a> {
@@ -30,9 +85,11 @@ pub struct ForestArena<'a> {
     pub n_classes: usize,
     /// Per tree: its root, a split node or `!leaf`.
     pub roots: &'a [i32],
-    /// `n_trees + 1` offsets into the split-node arrays.
+    /// `n_trees + 1` offsets into the split-node arrays: tree `t` has
+    /// `tree_nodes[t + 1] - tree_nodes[t]` split nodes.
     pub tree_nodes: &'a [u32],
-    /// `n_trees + 1` offsets into the leaves.
+    /// `n_trees + 1` offsets into the leaves: tree `t` has
+    /// `tree_leaves[t + 1] - tree_leaves[t]` leaves.
     pub tree_leaves: &'a [u32],
     /// Per split node: the feature compared.
     pub feature: &'a [u32],
@@ -44,6 +101,32 @@ pub struct ForestArena<'a> {
     pub right: &'a [i32],
     /// `n_leaves × n_classes` class probabilities, row-major.
     pub leaf_proba: &'a [f32],
+}
+
+impl<'a> ForestArena<'a> {
+    /// Number of trees.
+    pub fn n_trees(&self) -> usize {
+        self.roots.len()
+    }
+
+    /// Number of split nodes, over all trees.
+    pub fn n_splits(&self) -> usize {
+        self.feature.len()
+    }
+
+    /// Number of leaves, over all trees.
+    pub fn n_leaves(&self) -> usize {
+        self.tree_leaves.last().map_or(0, |&n| n as usize)
+    }
+
+    /// Leaf `leaf`'s class probabilities (`n_classes` of them); empty for a leaf index past
+    /// the arena, so a bad index is never a panic.
+    pub fn leaf(&self, leaf: usize) -> &'a [f32] {
+        let k = self.n_classes;
+        leaf.checked_mul(k)
+            .and_then(|s| self.leaf_proba.get(s..s.checked_add(k)?))
+            .unwrap_or(&[])
+    }
 }
 
 /// All trees of a forest.

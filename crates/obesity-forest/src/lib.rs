@@ -13,6 +13,9 @@
 //!   array); `predict_proba`, allocation-free [`RandomForest::predict_proba_row`],
 //!   [`RandomForest::feature_importances`] (MDI), [`RandomForest::oob_score`],
 //!   [`RandomForest::decision_path`], [`RandomForest::to_bytes`] / [`RandomForest::from_bytes`].
+//! - [`ForestArena`] ([`RandomForest::arena`]): the trees as read-only flat arrays, with the
+//!   invariants an exporter may rely on and the exact arithmetic of `predict_proba`
+//!   (obesity-onnx builds its `TreeEnsembleClassifier` from it).
 //! - [`LinfaTreeParams`] / [`LinfaTree`]: linfa-trees' `DecisionTree` behind the same traits.
 //! - [`load_classifier`]: reads any model file of this crate as a `Box<dyn Classifier>`.
 //! - [`Isa`]: the instruction set the kernels run, detected or forced (see below).
