@@ -4,14 +4,17 @@
 //! Data: the UCI table through obesity-features' standard pipeline (one-hot of every
 //! categorical column, BMI: 32 columns) when OBESITY_UCI_CSV is set, else
 //! fixtures/obesity_synthetic.csv, else `synth::generate(2111, 42)`. obesity-data's
-//! stratified 80/20 split, seed 42: the training split (1,689 rows) is fitted; the prediction
-//! batch is the test split repeated 50 times (21,100 rows).
+//! stratified 80/20 split, seed 42: the training split (1,688 rows of the UCI table) is
+//! fitted; the prediction batch is the test split repeated 50 times (21,150 rows).
 //!
 //! Every obesity-forest benchmark without an instruction set in its name runs the process
 //! default (`OBESITY_FOREST_ISA`, else the widest the CPU has); the fit and the batch
-//! predictions are also measured forced to each instruction set the CPU runs, side by side:
-//! `obesity_forest_<isa>` (portable, sse2, avx2, avx512), the bench's batch and the distinct
-//! rows (`obesity_forest_distinct_<isa>`).
+//! predictions are also measured forced to each instruction set the CPU runs
+//! (`Isa::supported()`; the others are left out), side by side: `obesity_forest_<isa>`
+//! (portable, sse2, avx2, avx512), the bench's batch and the distinct rows
+//! (`obesity_forest_distinct_<isa>`). Single rows and small batches run the same scalar
+//! kernel on every instruction set, so they are measured once. benches/predict_rounds.sh and
+//! benches/fit_rounds.sh interleave these with scikit-learn (docs/forest-kernels.md).
 //!
 //! Run: `cargo bench --bench forest` (`-- --quick` while iterating).
 
