@@ -4,8 +4,17 @@
 //! Data: the UCI table through obesity-features' standard pipeline (one-hot of every
 //! categorical column, BMI: 32 columns) when OBESITY_UCI_CSV is set, else
 //! fixtures/obesity_synthetic.csv, else `synth::generate(2111, 42)`. obesity-data's
-//! stratified 80/20 split, seed 42: the training split (1,689 rows) is fitted; the prediction
-//! batch is the test split repeated 50 times (21,100 rows).
+//! stratified 80/20 split, seed 42: the training split (1,688 rows of the UCI table) is
+//! fitted; the prediction batch is the test split repeated 50 times (21,150 rows).
+//!
+//! Every obesity-forest benchmark without an instruction set in its name runs the process
+//! default (`OBESITY_FOREST_ISA`, else the widest the CPU has); the fit and the batch
+//! predictions are also measured forced to each instruction set the CPU runs
+//! (`Isa::supported()`; the others are left out), side by side: `obesity_forest_<isa>`
+//! (portable, sse2, avx2, avx512), the bench's batch and the distinct rows
+//! (`obesity_forest_distinct_<isa>`). Single rows and small batches run the same scalar
+//! kernel on every instruction set, so they are measured once. benches/predict_rounds.sh and
+//! benches/fit_rounds.sh interleave these with scikit-learn (docs/forest-kernels.md).
 //!
 //! Run: `cargo bench --bench forest` (`-- --quick` while iterating).
 
@@ -17,7 +26,7 @@ use linfa::prelude::{Fit, Predict};
 use ndarray::{Array1, Array2, Axis};
 use obesity_data::{LoadOptions, ObesityRecord, load_csv, stratified_split, synth, target_indices};
 use obesity_features::FeaturePipeline;
-use obesity_forest::{Classifier, ForestParams, RandomForest};
+use obesity_forest::{Classifier, ForestParams, Isa, RandomForest};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use smartcore::ensemble::random_forest_classifier::{
@@ -133,6 +142,25 @@ fn fit(c: &mut Criterion) {
             b.iter(|| RandomForest::fit(&params, d.xtr.view(), d.ytr.view(), d.n_classes).unwrap())
         });
     }
+    // The same fit forced to each instruction set (the SSE2 gini scans, or not).
+    for isa in Isa::supported() {
+        for threads in [1usize, 2] {
+            let params = ForestParams::builder()
+                .n_threads(Some(threads))
+                .isa(isa)
+                .build()
+                .unwrap();
+            let id = BenchmarkId::new(
+                format!("obesity_forest_{isa}"),
+                format!("100t-sqrt-{n}r-{threads}thr"),
+            );
+            g.bench_function(id, |b| {
+                b.iter(|| {
+                    RandomForest::fit(&params, d.xtr.view(), d.ytr.view(), d.n_classes).unwrap()
+                })
+            });
+        }
+    }
     let xs = to_dense(&d.xtr);
     let ys: Vec<usize> = d.ytr.to_vec();
     g.bench_function(
@@ -194,6 +222,22 @@ fn predict(c: &mut Criterion) {
         g.bench_function(id, |b| {
             b.iter(|| p.install(|| model.predict_proba(d.distinct.view()).unwrap()))
         });
+    }
+    // Each instruction set side by side, on the bench's batch and on the distinct rows.
+    for isa in Isa::supported() {
+        let forced = model.clone().with_isa(isa).unwrap();
+        for (name, x) in [("", &d.batch), ("_distinct", &d.distinct)] {
+            for threads in [1usize, 2] {
+                let p = pool(threads);
+                let id = BenchmarkId::new(
+                    format!("obesity_forest{name}_{isa}"),
+                    format!("100t-{rows}r-{threads}thr"),
+                );
+                g.bench_function(id, |b| {
+                    b.iter(|| p.install(|| forced.predict_proba(x.view()).unwrap()))
+                });
+            }
+        }
     }
     let id = BenchmarkId::new("obesity_forest_row_major", format!("100t-{rows}r-1thr"));
     g.bench_function(id, |b| {

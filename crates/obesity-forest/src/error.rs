@@ -1,5 +1,7 @@
 //! The forest crate's error type.
 
+use crate::isa::Isa;
+
 /// Everything that can go wrong when building parameters, training, predicting or loading a
 /// model. Each variant names the input that was wrong.
 #[derive(Debug, thiserror::Error)]
@@ -119,6 +121,18 @@ pub enum ModelError {
         stored: u32,
         /// Checksum of the content.
         computed: u32,
+    },
+    /// An instruction set was asked for explicitly
+    /// ([`ForestParamsBuilder::isa`](crate::ForestParamsBuilder::isa),
+    /// [`RandomForest::with_isa`](crate::RandomForest::with_isa)) that this CPU does not run.
+    #[error(
+        "this CPU does not support the {requested} instruction set (the widest it runs is {detected})"
+    )]
+    IsaUnavailable {
+        /// The instruction set asked for.
+        requested: Isa,
+        /// The widest one this CPU runs.
+        detected: Isa,
     },
     /// An underlying library (linfa, ...) failed.
     #[error("{library} failed: {message}")]

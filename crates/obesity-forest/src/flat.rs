@@ -4,10 +4,130 @@
 //! `leaf_proba`. Training statistics (impurity, weighted and raw sample counts) live in their
 //! own arrays, off the prediction path. Indices are global (across trees); `tree_nodes` /
 //! `tree_leaves` hold each tree's ranges.
+//!
+//! The bottom floor of the crate with binning: training writes the arena, the prediction
+//! kernels and the model file read it, and it knows none of them.
 
 use crate::error::Result;
-use crate::train::tree::Tree;
 use crate::validate::{self, PROBA_SUM_TOLERANCE, bad_field};
+
+/// A read-only view of every tree of a forest, in the arena's struct-of-arrays layout (from
+/// [`RandomForest::arena`](crate::RandomForest::arena)), for exporters (ONNX's
+/// `TreeEnsembleClassifier`, treelite, code generators) and inspection. Borrowed, so taking
+/// it copies nothing.
+///
+/// # Layout
+///
+/// Split node `i` tests `x[feature[i]] <= threshold[i]`: true goes to `left[i]`, false to
+/// `right[i]`. A child `c >= 0` is split node `c`; `c < 0` is leaf `!c`, whose class
+/// probabilities are `leaf_proba[leaf * n_classes..(leaf + 1) * n_classes]`
+/// ([`ForestArena::leaf`]). Indices are global across trees; tree `t` owns split nodes
+/// `tree_nodes[t]..tree_nodes[t + 1]` and leaves `tree_leaves[t]..tree_leaves[t + 1]`, and
+/// starts at `roots[t]` (its first split node, or `!leaf` for a tree that is a single leaf).
+///
+/// # Guarantees
+///
+/// Only this crate builds a `ForestArena` (the type is `#[non_exhaustive]`), and only from a
+/// forest it trained or loaded, and a loaded file is checked against each of these before
+/// it is used, so an exporter may index with them without further checks:
+///
+/// - `n_features >= 1`, `n_classes >= 1`, at least one tree;
+/// - `tree_nodes` and `tree_leaves` hold `n_trees + 1` non-decreasing offsets from 0 to the
+///   number of split nodes and of leaves; a tree with `s` split nodes has `s + 1` leaves;
+/// - `feature`, `threshold`, `left` and `right` have one entry per split node, `leaf_proba`
+///   `n_classes` per leaf;
+/// - every child lies inside its own tree and after its parent, and each split node and
+///   leaf of a tree is the child of exactly one parent (so a walk from `roots[t]` reaches
+///   every part of tree `t` once and ends at a leaf);
+/// - features are `< n_features`, thresholds finite, each leaf's probabilities in `[0, 1]`
+///   and summing to 1 (up to rounding).
+///
+/// # How `predict_proba` uses it
+///
+/// [`Classifier::predict_proba`](crate::Classifier::predict_proba) gives, for each row and
+/// class, the `f32` sum, in tree order and starting from `0.0`, of the row's leaf
+/// probability times `1.0 / n_trees as f32` — on every instruction set and kernel. A walk of
+/// this arena doing the same additions reproduces it bit for bit:
+///
+/// ```
+/// use ndarray::array;
+/// use obesity_forest::{Classifier, ForestParams, RandomForest};
+///
+/// let x = array![[0.0f32, 5.0], [1.0, 4.0], [2.0, 1.0], [3.0, 0.0], [1.5, 2.0]];
+/// let y = array![0usize, 0, 1, 1, 2];
+/// let params = ForestParams::builder().n_estimators(7).seed(3).build()?;
+/// let forest = RandomForest::fit(&params, x.view(), y.view(), 3)?;
+/// let a = forest.arena();
+/// let scale = 1.0 / a.n_trees() as f32;
+/// let want = forest.predict_proba(x.view())?;
+/// for (row, want) in x.rows().into_iter().zip(want.rows()) {
+///     let mut p = vec![0.0f32; a.n_classes];
+///     for &root in a.roots {
+///         let mut n = root;
+///         while n >= 0 {
+///             let i = n as usize;
+///             n = if row[a.feature[i] as usize] <= a.threshold[i] { a.left[i] } else { a.right[i] };
+///         }
+///         for (p, v) in p.iter_mut().zip(a.leaf(!n as usize)) {
+///             *p += v * scale;
+///         }
+///     }
+///     assert_eq!(p, want.to_vec());
+/// }
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Clone, Copy)]
+#[non_exhaustive]
+pub struct ForestArena<'a> {
+    /// Input columns.
+    pub n_features: usize,
+    /// Classes (the width of `leaf_proba`'s rows).
+    pub n_classes: usize,
+    /// Per tree: its root, a split node or `!leaf`.
+    pub roots: &'a [i32],
+    /// `n_trees + 1` offsets into the split-node arrays: tree `t` has
+    /// `tree_nodes[t + 1] - tree_nodes[t]` split nodes.
+    pub tree_nodes: &'a [u32],
+    /// `n_trees + 1` offsets into the leaves: tree `t` has
+    /// `tree_leaves[t + 1] - tree_leaves[t]` leaves.
+    pub tree_leaves: &'a [u32],
+    /// Per split node: the feature compared.
+    pub feature: &'a [u32],
+    /// Per split node: `x <= threshold` goes left.
+    pub threshold: &'a [f32],
+    /// Per split node: the left child (a split node, or `!leaf`).
+    pub left: &'a [i32],
+    /// Per split node: the right child.
+    pub right: &'a [i32],
+    /// `n_leaves × n_classes` class probabilities, row-major.
+    pub leaf_proba: &'a [f32],
+}
+
+impl<'a> ForestArena<'a> {
+    /// Number of trees.
+    pub fn n_trees(&self) -> usize {
+        self.roots.len()
+    }
+
+    /// Number of split nodes, over all trees.
+    pub fn n_splits(&self) -> usize {
+        self.feature.len()
+    }
+
+    /// Number of leaves, over all trees.
+    pub fn n_leaves(&self) -> usize {
+        self.tree_leaves.last().map_or(0, |&n| n as usize)
+    }
+
+    /// Leaf `leaf`'s class probabilities (`n_classes` of them); empty for a leaf index past
+    /// the arena, so a bad index is never a panic.
+    pub fn leaf(&self, leaf: usize) -> &'a [f32] {
+        let k = self.n_classes;
+        leaf.checked_mul(k)
+            .and_then(|s| self.leaf_proba.get(s..s.checked_add(k)?))
+            .unwrap_or(&[])
+    }
+}
 
 /// All trees of a forest.
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -36,55 +156,24 @@ pub(crate) struct FlatForest {
 }
 
 impl FlatForest {
-    /// Concatenates trees, rebasing their local indices.
-    pub(crate) fn from_trees(trees: Vec<Tree>, n_features: usize, n_classes: usize) -> Self {
-        let n_nodes: usize = trees.iter().map(|t| t.feature.len()).sum();
-        let n_leaves: usize = trees.iter().map(|t| t.leaf_samples.len()).sum();
-        let mut f = FlatForest {
-            n_features,
-            n_classes,
-            tree_nodes: vec![0],
-            tree_leaves: vec![0],
-            feature: Vec::with_capacity(n_nodes),
-            threshold: Vec::with_capacity(n_nodes),
-            left: Vec::with_capacity(n_nodes),
-            right: Vec::with_capacity(n_nodes),
-            node_impurity: Vec::with_capacity(n_nodes),
-            node_weight: Vec::with_capacity(n_nodes),
-            node_samples: Vec::with_capacity(n_nodes),
-            leaf_proba: Vec::with_capacity(n_leaves * n_classes),
-            leaf_impurity: Vec::with_capacity(n_leaves),
-            leaf_weight: Vec::with_capacity(n_leaves),
-            leaf_samples: Vec::with_capacity(n_leaves),
-            ..Default::default()
-        };
-        for t in trees {
-            let node_base = f.feature.len() as i32;
-            let leaf_base = f.leaf_samples.len() as i32;
-            // Branch-free: whether a child is a leaf is a coin flip in fully grown trees.
-            let rebase =
-                |c: i32| std::hint::select_unpredictable(c >= 0, c + node_base, !(!c + leaf_base));
-            f.roots.push(rebase(t.root));
-            f.depths.push(t.depth);
-            f.feature.extend_from_slice(&t.feature);
-            f.threshold.extend_from_slice(&t.threshold);
-            f.left.extend(t.left.iter().map(|&c| rebase(c)));
-            f.right.extend(t.right.iter().map(|&c| rebase(c)));
-            f.node_impurity.extend_from_slice(&t.node_impurity);
-            f.node_weight.extend_from_slice(&t.node_weight);
-            f.node_samples.extend_from_slice(&t.node_samples);
-            f.leaf_proba.extend_from_slice(&t.leaf_proba);
-            f.leaf_impurity.extend_from_slice(&t.leaf_impurity);
-            f.leaf_weight.extend_from_slice(&t.leaf_weight);
-            f.leaf_samples.extend_from_slice(&t.leaf_samples);
-            f.tree_nodes.push(f.feature.len() as u32);
-            f.tree_leaves.push(f.leaf_samples.len() as u32);
-        }
-        f
-    }
-
     pub(crate) fn n_trees(&self) -> usize {
         self.roots.len()
+    }
+
+    /// The prediction arrays, read-only.
+    pub(crate) fn view(&self) -> ForestArena<'_> {
+        ForestArena {
+            n_features: self.n_features,
+            n_classes: self.n_classes,
+            roots: &self.roots,
+            tree_nodes: &self.tree_nodes,
+            tree_leaves: &self.tree_leaves,
+            feature: &self.feature,
+            threshold: &self.threshold,
+            left: &self.left,
+            right: &self.right,
+            leaf_proba: &self.leaf_proba,
+        }
     }
 
     /// The plain walk of one tree, the reference the fast kernels are tested against.

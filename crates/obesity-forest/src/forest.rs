@@ -1,11 +1,15 @@
 //! [`RandomForest`]: the trained model, its inspection methods and its [`Classifier`] impl.
 
+use std::collections::BTreeMap;
+
 use ndarray::{Array2, ArrayView1, ArrayView2};
 
 use crate::error::{ModelError, Result};
-use crate::flat::FlatForest;
+use crate::flat::{FlatForest, ForestArena};
 use crate::importance;
-use crate::model::Classifier;
+use crate::isa::{Isa, Supported};
+use crate::model::{Classifier, ModelStrategy};
+use crate::oob;
 use crate::params::ForestParams;
 use crate::persist;
 use crate::predict::Kernel;
@@ -81,17 +85,30 @@ impl RandomForest {
                 expected: "fewer than 2^32 rows and columns (row indices are u32)".into(),
             });
         }
-        let t = train::train(params, x, y, n_classes)?;
+        let isa = supported(params.isa());
+        let (flat, kernel, oob_score) = train::in_pool(params.n_threads(), || {
+            let flat = train::grow_forest(params, x, y, n_classes, isa)?;
+            // The prediction layout, built once here for the out-of-bag score and kept.
+            let kernel = Kernel::new(&flat, isa);
+            let oob_score = match train::n_draws(params, x.nrows())? {
+                Some(d) if params.oob_score() => {
+                    let y = y.to_vec();
+                    oob::score(&kernel, flat.n_trees(), x, &y, params.seed(), d)
+                }
+                _ => None,
+            };
+            Ok::<_, ModelError>((flat, kernel, oob_score))
+        })??;
         Ok(RandomForest {
             params: params.clone(),
-            flat: t.flat,
-            oob_score: t.oob_score,
-            kernel: t.kernel,
+            flat,
+            oob_score,
+            kernel,
         })
     }
 
     pub(crate) fn from_parts(params: ForestParams, flat: FlatForest, oob: Option<f64>) -> Self {
-        let kernel = Kernel::new(&flat);
+        let kernel = Kernel::new(&flat, supported(params.isa()));
         RandomForest {
             params,
             flat,
@@ -105,6 +122,42 @@ impl RandomForest {
         &self.params
     }
 
+    /// The instruction set its prediction kernels run (see [`Isa`]).
+    pub fn isa(&self) -> Isa {
+        self.kernel.isa().get()
+    }
+
+    /// The same forest, predicting with the instruction set `isa`, to compare kernels on one
+    /// machine or to pin a server to one. Predictions are bit-identical whichever runs (the
+    /// choice changes speed only). Errors with [`ModelError::IsaUnavailable`] when this CPU
+    /// does not run `isa`; [`Isa::supported`] lists the ones it does.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ndarray::array;
+    /// use obesity_forest::{Classifier, ForestParams, Isa, RandomForest};
+    ///
+    /// let x = array![[0.0f32, 1.0], [1.0, 0.0], [2.0, 1.0], [3.0, 0.0]];
+    /// let y = array![0usize, 0, 1, 1];
+    /// let forest = RandomForest::fit(&ForestParams::default(), x.view(), y.view(), 2)?;
+    /// let expected = forest.predict_proba(x.view())?;
+    /// for isa in Isa::supported() {
+    ///     let forced = forest.clone().with_isa(isa)?;
+    ///     assert_eq!(forced.isa(), isa);
+    ///     assert_eq!(forced.predict_proba(x.view())?, expected);
+    /// }
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn with_isa(mut self, isa: Isa) -> Result<RandomForest> {
+        let s = Supported::new(isa).ok_or(ModelError::IsaUnavailable {
+            requested: isa,
+            detected: Isa::detected(),
+        })?;
+        self.kernel.set_isa(s);
+        Ok(self)
+    }
+
     /// Number of trees.
     pub fn n_trees(&self) -> usize {
         self.flat.n_trees()
@@ -113,6 +166,29 @@ impl RandomForest {
     /// Total nodes (split nodes plus leaves) over all trees.
     pub fn n_nodes(&self) -> usize {
         self.flat.feature.len() + self.flat.leaf_samples.len()
+    }
+
+    /// Every tree's split nodes and leaves as read-only flat arrays (see [`ForestArena`]),
+    /// for exporters (ONNX's `TreeEnsembleClassifier` takes the same layout) and inspection.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use ndarray::array;
+    /// use obesity_forest::{ForestParams, RandomForest};
+    ///
+    /// let x = array![[0.0f32], [1.0], [2.0], [3.0]];
+    /// let y = array![0usize, 0, 1, 1];
+    /// let params = ForestParams::builder().n_estimators(3).bootstrap(false).build()?;
+    /// let forest = RandomForest::fit(&params, x.view(), y.view(), 2)?;
+    /// let arena = forest.arena();
+    /// assert_eq!(arena.roots.len(), 3);
+    /// // Each tree splits the one feature once, between 1 and 2.
+    /// assert!(arena.threshold.iter().all(|&t| t > 1.0 && t < 2.0));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn arena(&self) -> ForestArena<'_> {
+        self.flat.view()
     }
 
     /// Node count, leaf count and depth of each tree.
@@ -190,7 +266,7 @@ impl RandomForest {
 
     /// Serializes to the versioned binary format (see [`RandomForest::from_bytes`]).
     pub fn to_bytes(&self) -> Result<Vec<u8>> {
-        persist::forest_to_bytes(self)
+        persist::forest_to_bytes(&self.params, &self.flat, self.oob_score)
     }
 
     /// Reads a forest written by [`RandomForest::to_bytes`]. A truncated, corrupted (CRC32
@@ -201,7 +277,8 @@ impl RandomForest {
     /// features, thresholds and leaf probabilities (in `[0, 1]`, summing to 1), so a forest
     /// that loads predicts probability distributions.
     pub fn from_bytes(bytes: &[u8]) -> Result<RandomForest> {
-        persist::forest_from_bytes(bytes)
+        let (params, flat, oob_score) = persist::forest_from_bytes(bytes)?;
+        Ok(RandomForest::from_parts(params, flat, oob_score))
     }
 
     /// Class probabilities with the row-major kernel for every row, whatever the batch size:
@@ -243,6 +320,14 @@ impl RandomForest {
     }
 }
 
+/// The instruction set a forest runs: the one its parameters name (checked when they were
+/// built), else the process default.
+pub(crate) fn supported(isa: Option<Isa>) -> Supported {
+    isa.and_then(Supported::new)
+        .or_else(|| Supported::new(Isa::process_default()))
+        .unwrap_or(Supported::PORTABLE)
+}
+
 impl Classifier for RandomForest {
     fn name(&self) -> &str {
         "random_forest"
@@ -277,6 +362,27 @@ impl Classifier for RandomForest {
     }
 
     fn to_bytes(&self) -> Result<Vec<u8>> {
-        persist::forest_to_bytes(self)
+        RandomForest::to_bytes(self)
+    }
+}
+
+/// The parameters are the factory of the model (linfa's pattern): they live a floor below
+/// it, and this impl, which needs both, lives with the model.
+impl ModelStrategy for ForestParams {
+    fn name(&self) -> &str {
+        "random_forest"
+    }
+
+    fn params(&self) -> BTreeMap<String, String> {
+        self.to_map()
+    }
+
+    fn fit(
+        &self,
+        x: ArrayView2<'_, f32>,
+        y: ArrayView1<'_, usize>,
+        n_classes: usize,
+    ) -> Result<Box<dyn Classifier>> {
+        Ok(Box::new(RandomForest::fit(self, x, y, n_classes)?))
     }
 }

@@ -13,8 +13,12 @@
 //!   array); `predict_proba`, allocation-free [`RandomForest::predict_proba_row`],
 //!   [`RandomForest::feature_importances`] (MDI), [`RandomForest::oob_score`],
 //!   [`RandomForest::decision_path`], [`RandomForest::to_bytes`] / [`RandomForest::from_bytes`].
+//! - [`ForestArena`] ([`RandomForest::arena`]): the trees as read-only flat arrays, with the
+//!   invariants an exporter may rely on and the exact arithmetic of `predict_proba`
+//!   (obesity-onnx builds its `TreeEnsembleClassifier` from it).
 //! - [`LinfaTreeParams`] / [`LinfaTree`]: linfa-trees' `DecisionTree` behind the same traits.
 //! - [`load_classifier`]: reads any model file of this crate as a `Box<dyn Classifier>`.
+//! - [`Isa`]: the instruction set the kernels run, detected or forced (see below).
 //!
 //! ## How training works
 //! Features are binned into at most `max_bins` quantile bins (exact when a feature has fewer
@@ -31,7 +35,8 @@
 //! (ranks are computed once, at binning). With integer weights (bootstrap counts, no class
 //! weights), at most 7 classes and fewer than 65,536 rows, the search runs in exact integers:
 //! each row carries its class weight in a 16-bit lane of one `u128`, one-hot features need no
-//! histogram, gini's sums are taken over the lanes with SSE2 `pmaddwd` on x86-64, and
+//! histogram, gini's sums are taken over the lanes with SSE2 `pmaddwd` on x86-64 (unless
+//! [`Isa::Portable`] is forced), and
 //! candidates are compared as exact fractions; otherwise it runs in `f64` (both grow the
 //! same trees). Matrices of more than 65,536 rows also keep their bin codes row-major,
 //! which nodes holding under one row in 64 read instead of the columns (one cache line per
@@ -42,22 +47,63 @@
 //!
 //! ## How prediction works
 //! A layout derived from the arena (never persisted) holds 16-byte split nodes followed by
-//! each tree's leaves as self-loops. On CPUs with AVX-512 (detected at run time), batches of
-//! 512 rows or more (and at least as many rows as an average tree has nodes) take the bitset
-//! kernel: each value becomes its rank among the forest's thresholds for its feature (an
-//! exact code of one bit, one byte or two bytes), the rows are ordered by the leaf they reach in the first
-//! tree, and every node splits its rows as 64-row bit words with one masked vector compare per
-//! word; fully grown forests count votes per class. Elsewhere such batches are routed tree by
-//! tree: at every node the rows there are split by one gather-compare pass (AVX2 when the CPU
-//! has it; a portable loop otherwise), so each row costs its own depth. Both use one block
-//! per thread of rayon's current pool. Other batches of 16 rows or more walk blocks of 128
-//! rows through one tree at a time, 8 rows in lockstep with a branch-free child choice;
-//! smaller batches and [`RandomForest::predict_proba_row`] walk one row through all trees, 8
-//! trees in lockstep. The out-of-bag score routes each tree's out-of-bag rows.
-//! Pure leaves (almost all leaves of fully grown trees) add one probability instead of
-//! `n_classes`. All kernels add the trees in the same order (or, counting votes, the same
-//! sum), so results are bit-identical across kernels and thread counts. Measured figures and
-//! the alternatives that lost are in `docs/benchmarks-history.md`.
+//! each tree's leaves as self-loops. Batches of 512 rows or more (1,024 on the portable
+//! path; and at least as many rows as an average tree has nodes) take
+//! the bitset kernel: each value becomes its rank among the forest's thresholds for its
+//! feature (an exact code of one bit, one byte or two bytes, found by a bucketed search or,
+//! with AVX-512, a binary search in registers), the rows are ordered by the leaf they reach
+//! in the first tree, and every node splits its rows as 64-row bit words, one vector compare
+//! (AVX-512) or a few compares and `movemask`s (AVX2, SSE2) per word; fully grown forests
+//! count votes per class. Batches of trees too big for that are routed tree by tree: at every
+//! node the rows there are split by one gather-compare pass (AVX2, or a portable loop), so
+//! each row costs its own depth. Both use one block per thread of rayon's current pool.
+//! Other batches of 16 rows or more walk blocks of 128 rows through one tree at a time, 8
+//! rows in lockstep with a branch-free child choice; smaller batches and
+//! [`RandomForest::predict_proba_row`] walk one row through all trees, 8 trees in lockstep.
+//! The out-of-bag score routes each tree's out-of-bag rows. Pure leaves (almost all leaves
+//! of fully grown trees) add one probability instead of `n_classes`. All kernels add the
+//! trees in the same order (or, counting votes, the same sum), so results are bit-identical
+//! across kernels, instruction sets and thread counts. The kernels and their measured figures
+//! are in `docs/forest-kernels.md`.
+//!
+//! ## Instruction sets
+//! The SIMD kernels are chosen at run time, once per process, for the widest [`Isa`] the CPU
+//! runs: [`Isa::Avx512`] (AVX-512F/BW/VL), [`Isa::Avx2`] (AVX2 and POPCNT: every x86-64 CPU
+//! since Intel's Haswell, 2013, and AMD's Excavator, 2015), [`Isa::Sse2`] (every x86-64 CPU)
+//! or [`Isa::Portable`] (plain Rust: what an ARM CPU runs today, compiled to NEON where the
+//! compiler vectorises it; there is no hand-written NEON kernel). Every instruction set
+//! trains the same bytes and predicts the same bits; only speed differs. To see what another
+//! CPU class gets, force one:
+//!
+//! - the environment variable [`ISA_ENV`], `OBESITY_FOREST_ISA=portable|sse2|avx2|avx512`
+//!   (or `auto`), read once, at the first fit or load, for every forest that does not name
+//!   its own. An unknown value, or an instruction set this CPU lacks, prints a warning to
+//!   stderr and falls back to the widest supported one not above it (a deployment's
+//!   environment never stops a server, and never runs an instruction the CPU lacks);
+//! - [`ForestParamsBuilder::isa`] for a fit and the model it returns, and
+//!   [`RandomForest::with_isa`] for a trained or loaded model. These refuse an instruction set
+//!   this CPU lacks with [`ModelError::IsaUnavailable`]; [`Isa::supported`] lists the ones
+//!   it runs.
+//!
+//! The instruction set is not a hyper-parameter: it is not stored in model files nor listed
+//! by [`ModelStrategy::params`]. The tests run every bit-identity suite on every instruction
+//! set the machine has, and the benches (`benches/forest.rs`) measure each side by side.
+//!
+//! ## Layers
+//! The modules form floors whose imports only point down (a test, `tests/it/layers.rs`,
+//! reads the sources and holds them to it):
+//!
+//! - top: [`RandomForest`] (`forest.rs`: fit, predict, inspection, the `Classifier` and
+//!   `ModelStrategy` impls), the out-of-bag score (`oob.rs`), the linfa adapter, and
+//!   [`load_classifier`];
+//! - training (`train/`: bootstrap, tree growing, split search) and the prediction kernels
+//!   (`predict/`), which both speak only the arena and never each other; beside them the
+//!   model file (`persist.rs`: parameters, arena and out-of-bag score to bytes and back) and
+//!   the feature importances;
+//! - binning (`binning.rs`) and the arena (`flat.rs`: every tree in flat arrays, and the
+//!   checks a loaded one must pass);
+//! - the vocabulary every floor shares: parameters, the model traits, input checks, errors
+//!   and [`Isa`].
 //!
 //! ```
 //! use ndarray::{array, Array1};
@@ -87,8 +133,10 @@ mod error;
 mod flat;
 mod forest;
 mod importance;
+mod isa;
 mod linfa_adapter;
 mod model;
+mod oob;
 mod params;
 mod persist;
 mod predict;
@@ -96,7 +144,9 @@ mod train;
 mod validate;
 
 pub use error::{ModelError, Result};
+pub use flat::ForestArena;
 pub use forest::{PathStep, RandomForest, TreeStats};
+pub use isa::{ISA_ENV, Isa, ParseIsaError};
 pub use linfa_adapter::{LinfaTree, LinfaTreeParams};
 pub use model::{Classifier, ModelStrategy};
 pub use params::{
@@ -109,5 +159,8 @@ pub use params::{
 /// versions are errors that say which, and so is any field that no model can hold, even
 /// under a valid checksum ([`ModelError::InvalidModelField`]): nothing read is trusted.
 pub fn load_classifier(bytes: &[u8]) -> Result<Box<dyn Classifier>> {
-    persist::load_any(bytes)
+    Ok(match persist::model_kind(bytes)? {
+        persist::ModelKind::Forest => Box::new(RandomForest::from_bytes(bytes)?),
+        persist::ModelKind::Linfa => Box::new(LinfaTree::from_bytes(bytes)?),
+    })
 }

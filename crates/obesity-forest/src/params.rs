@@ -4,12 +4,10 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
-use ndarray::{ArrayView1, ArrayView2};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{ModelError, Result};
-use crate::forest::RandomForest;
-use crate::model::{Classifier, ModelStrategy};
+use crate::isa::Isa;
 
 /// How many features each split may look at (scikit-learn's `max_features`).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -152,6 +150,10 @@ struct ForestParamsSpec {
     max_bins: usize,
     seed: u64,
     n_threads: Option<usize>,
+    /// How the model runs, not what it is (as `n_threads`): never serialized, so model files
+    /// and run logs are the same whichever instruction set trained them.
+    #[serde(skip)]
+    isa: Option<Isa>,
 }
 
 impl Default for ForestParamsSpec {
@@ -170,6 +172,7 @@ impl Default for ForestParamsSpec {
             max_bins: 256,
             seed: 0,
             n_threads: None,
+            isa: None,
         }
     }
 }
@@ -240,6 +243,14 @@ impl TryFrom<ForestParamsSpec> for ForestParams {
                 "at least 1, or None for rayon's global pool",
             ));
         }
+        if let Some(isa) = s.isa
+            && !isa.is_supported()
+        {
+            return Err(ModelError::IsaUnavailable {
+                requested: isa,
+                detected: Isa::detected(),
+            });
+        }
         Ok(ForestParams { spec: s })
     }
 }
@@ -250,7 +261,7 @@ impl From<ForestParams> for ForestParamsSpec {
     }
 }
 
-/// Validated hyper-parameters of a [`RandomForest`]; the [`ModelStrategy`] that trains it.
+/// Validated hyper-parameters of a [`RandomForest`](crate::RandomForest); the [`ModelStrategy`](crate::ModelStrategy) that trains it.
 ///
 /// Built with [`ForestParams::builder`], which checks every value before any data is seen, so
 /// a fit never fails half-way on a bad setting. `Default` is scikit-learn's
@@ -269,6 +280,30 @@ pub struct ForestParams {
 }
 
 impl ForestParams {
+    /// The hyper-parameters as strings, for run tracking (see [`crate::ModelStrategy::params`]).
+    pub(crate) fn to_map(&self) -> BTreeMap<String, String> {
+        let s = &self.spec;
+        let opt = |o: Option<String>| o.unwrap_or_else(|| "None".to_string());
+        [
+            ("n_estimators", s.n_estimators.to_string()),
+            ("max_depth", opt(s.max_depth.map(|d| d.to_string()))),
+            ("min_samples_split", s.min_samples_split.to_string()),
+            ("min_samples_leaf", s.min_samples_leaf.to_string()),
+            ("max_features", s.max_features.to_string()),
+            ("criterion", s.criterion.to_string()),
+            ("bootstrap", s.bootstrap.to_string()),
+            ("oob_score", s.oob_score.to_string()),
+            ("max_samples", opt(s.max_samples.map(|m| m.to_string()))),
+            ("class_weight", s.class_weight.to_string()),
+            ("max_bins", s.max_bins.to_string()),
+            ("seed", s.seed.to_string()),
+            ("n_threads", opt(s.n_threads.map(|n| n.to_string()))),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .collect()
+    }
+
     /// Starts a builder from the defaults.
     pub fn builder() -> ForestParamsBuilder {
         ForestParamsBuilder {
@@ -311,7 +346,7 @@ impl ForestParams {
     pub fn bootstrap(&self) -> bool {
         self.spec.bootstrap
     }
-    /// Whether fitting computes the out-of-bag score ([`RandomForest::oob_score`]).
+    /// Whether fitting computes the out-of-bag score ([`RandomForest::oob_score`](crate::RandomForest::oob_score)).
     pub fn oob_score(&self) -> bool {
         self.spec.oob_score
     }
@@ -334,6 +369,11 @@ impl ForestParams {
     /// Worker threads (`None`: rayon's global pool).
     pub fn n_threads(&self) -> Option<usize> {
         self.spec.n_threads
+    }
+    /// The instruction set forced for training and prediction (`None`:
+    /// [`Isa::process_default`]).
+    pub fn isa(&self) -> Option<Isa> {
+        self.spec.isa
     }
 }
 
@@ -381,7 +421,7 @@ impl ForestParamsBuilder {
         self
     }
     /// Whether fitting also computes the out-of-bag accuracy (scikit-learn's `oob_score`),
-    /// read back with [`RandomForest::oob_score`]. It costs a pass of every training row
+    /// read back with [`RandomForest::oob_score`](crate::RandomForest::oob_score). It costs a pass of every training row
     /// through the trees that did not see it, so it is off unless asked for; needs
     /// `bootstrap(true)`. By default, this is `false`.
     pub fn oob_score(mut self, b: bool) -> Self {
@@ -415,46 +455,26 @@ impl ForestParamsBuilder {
         self.spec.n_threads = n;
         self
     }
+    /// Forces the instruction set of the fit and of the model's predictions (see [`Isa`]);
+    /// `None` uses [`Isa::process_default`] (the `OBESITY_FOREST_ISA` environment variable,
+    /// else the widest the CPU runs). The model does not depend on it: every instruction set
+    /// gives the same bytes and the same predictions, so it is not stored in model files nor
+    /// listed by [`ModelStrategy::params`](crate::ModelStrategy::params). [`build`](Self::build) refuses one this CPU does
+    /// not run ([`ModelError::IsaUnavailable`]). By default, this is `None`.
+    ///
+    /// ```
+    /// use obesity_forest::{ForestParams, Isa};
+    ///
+    /// let params = ForestParams::builder().isa(Isa::Portable).build()?;
+    /// assert_eq!(params.isa(), Some(Isa::Portable));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn isa(mut self, isa: impl Into<Option<Isa>>) -> Self {
+        self.spec.isa = isa.into();
+        self
+    }
     /// Validates every setting.
     pub fn build(self) -> Result<ForestParams> {
         ForestParams::try_from(self.spec)
-    }
-}
-
-impl ModelStrategy for ForestParams {
-    fn name(&self) -> &str {
-        "random_forest"
-    }
-
-    fn params(&self) -> BTreeMap<String, String> {
-        let s = &self.spec;
-        let opt = |o: Option<String>| o.unwrap_or_else(|| "None".to_string());
-        [
-            ("n_estimators", s.n_estimators.to_string()),
-            ("max_depth", opt(s.max_depth.map(|d| d.to_string()))),
-            ("min_samples_split", s.min_samples_split.to_string()),
-            ("min_samples_leaf", s.min_samples_leaf.to_string()),
-            ("max_features", s.max_features.to_string()),
-            ("criterion", s.criterion.to_string()),
-            ("bootstrap", s.bootstrap.to_string()),
-            ("oob_score", s.oob_score.to_string()),
-            ("max_samples", opt(s.max_samples.map(|m| m.to_string()))),
-            ("class_weight", s.class_weight.to_string()),
-            ("max_bins", s.max_bins.to_string()),
-            ("seed", s.seed.to_string()),
-            ("n_threads", opt(s.n_threads.map(|n| n.to_string()))),
-        ]
-        .into_iter()
-        .map(|(k, v)| (k.to_string(), v))
-        .collect()
-    }
-
-    fn fit(
-        &self,
-        x: ArrayView2<'_, f32>,
-        y: ArrayView1<'_, usize>,
-        n_classes: usize,
-    ) -> Result<Box<dyn Classifier>> {
-        Ok(Box::new(RandomForest::fit(self, x, y, n_classes)?))
     }
 }

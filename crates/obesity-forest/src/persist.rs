@@ -21,10 +21,12 @@
 //! against every invariant prediction relies on ([`FlatForest::validate`]): a file either
 //! fails to load with an error naming the field, its value and what was expected, or loads a
 //! forest whose every prediction is a probability distribution.
+//!
+//! This floor sits beside the arena: it turns parameters, arena and out-of-bag score into
+//! bytes and back, and knows neither the model built on them nor training or prediction.
 
 use crate::error::{ModelError, Result};
 use crate::flat::{FlatForest, check_counts};
-use crate::forest::RandomForest;
 use crate::params::ForestParams;
 use crate::validate::bad_field;
 
@@ -160,12 +162,18 @@ fn put<T: Copy, const N: usize>(out: &mut Vec<u8>, v: &[T], to: fn(T) -> [u8; N]
     }
 }
 
-pub(crate) fn forest_to_bytes(m: &RandomForest) -> Result<Vec<u8>> {
-    let f = &m.flat;
+/// A forest's file: its parameters, arena and out-of-bag score, sealed.
+pub(crate) fn forest_to_bytes(
+    params: &ForestParams,
+    f: &FlatForest,
+    oob_score: Option<f64>,
+) -> Result<Vec<u8>> {
     // `n_threads` is how the model was trained, not what it is: it is not stored, so the
-    // same seed gives the same bytes whatever the thread count.
-    let stored = ForestParams::builder_from(&m.params)
+    // same seed gives the same bytes whatever the thread count (and the instruction set is
+    // never serialized at all).
+    let stored = ForestParams::builder_from(params)
         .n_threads(None)
+        .isa(None)
         .build()?;
     let json = serde_json::to_vec(&stored).map_err(|e| ModelError::Backend {
         library: "serde_json",
@@ -183,8 +191,8 @@ pub(crate) fn forest_to_bytes(m: &RandomForest) -> Result<Vec<u8>> {
     ] {
         p.extend_from_slice(&(v as u64).to_le_bytes());
     }
-    p.push(u8::from(m.oob_score.is_some()));
-    p.extend_from_slice(&m.oob_score.unwrap_or(0.0).to_le_bytes());
+    p.push(u8::from(oob_score.is_some()));
+    p.extend_from_slice(&oob_score.unwrap_or(0.0).to_le_bytes());
     put(&mut p, &f.roots, i32::to_le_bytes);
     put(&mut p, &f.depths, u32::to_le_bytes);
     put(&mut p, &f.tree_nodes, u32::to_le_bytes);
@@ -221,7 +229,8 @@ fn arrays_len(n_trees: u64, n_nodes: u64, n_leaves: u64, n_classes: u64) -> u128
         + nl * (8 + 8 + 4)
 }
 
-pub(crate) fn forest_from_bytes(bytes: &[u8]) -> Result<RandomForest> {
+/// Reads a forest's file back into its parameters, (validated) arena and out-of-bag score.
+pub(crate) fn forest_from_bytes(bytes: &[u8]) -> Result<(ForestParams, FlatForest, Option<f64>)> {
     let payload = open(bytes, FOREST_MAGIC, "random_forest")?;
     let mut r = Reader {
         buf: payload,
@@ -321,16 +330,23 @@ pub(crate) fn forest_from_bytes(bytes: &[u8]) -> Result<RandomForest> {
     };
     debug_assert_eq!(r.pos, payload.len());
     flat.validate()?;
-    Ok(RandomForest::from_parts(params, flat, oob_score))
+    Ok((params, flat, oob_score))
 }
 
-/// Reads any model this crate writes, choosing by its header.
-pub(crate) fn load_any(bytes: &[u8]) -> Result<Box<dyn crate::model::Classifier>> {
+/// The kinds of model file this crate writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ModelKind {
+    /// `OBFOREST`: a random forest.
+    Forest,
+    /// `OBLINFDT`: a linfa decision tree.
+    Linfa,
+}
+
+/// Which model a file holds, by its header (the rest is checked by that model's reader).
+pub(crate) fn model_kind(bytes: &[u8]) -> Result<ModelKind> {
     match bytes.get(..8) {
-        Some(m) if m == FOREST_MAGIC => Ok(Box::new(forest_from_bytes(bytes)?)),
-        Some(m) if m == LINFA_MAGIC => Ok(Box::new(crate::linfa_adapter::LinfaTree::from_bytes(
-            bytes,
-        )?)),
+        Some(m) if m == FOREST_MAGIC => Ok(ModelKind::Forest),
+        Some(m) if m == LINFA_MAGIC => Ok(ModelKind::Linfa),
         Some(m) => Err(ModelError::UnknownFormat {
             found: describe_header(m),
             known: "OBFOREST, OBLINFDT",

@@ -1,6 +1,7 @@
 //! The forest as one `ai.onnx.ml.TreeEnsembleClassifier` node.
 
-use crate::arena::ForestArena;
+use obesity_forest::ForestArena;
+
 use crate::error::{OnnxError, Result};
 use crate::graph::{Graph, ML_DOMAIN, attr_floats, attr_ints, attr_string, attr_strings};
 
@@ -50,7 +51,7 @@ pub(crate) fn add_tree_ensemble(
     let mut class_used = vec![false; a.n_classes];
 
     for tree in 0..a.n_trees() {
-        let order = preorder(a, tree)?;
+        let order = preorder(a, tree);
         let (ns, ls) = (a.tree_nodes[tree] as usize, a.tree_leaves[tree] as usize);
         let n_splits = a.tree_nodes[tree + 1] as usize - ns;
         let n_leaves = a.tree_leaves[tree + 1] as usize - ls;
@@ -133,33 +134,22 @@ pub(crate) fn add_tree_ensemble(
 }
 
 /// The arena entries of `tree` (split node `c >= 0`, leaf `!c`) in pre-order from the root,
-/// true branch first. Errors when an entry is reached twice (the arena is not a tree); the
-/// arena's ranges were checked by [`crate::arena::check`], so every index is in bounds.
-fn preorder(a: &ForestArena<'_>, tree: usize) -> Result<Vec<i32>> {
-    let (ns, ls) = (a.tree_nodes[tree] as usize, a.tree_leaves[tree] as usize);
-    let n_splits = a.tree_nodes[tree + 1] as usize - ns;
-    let n_leaves = a.tree_leaves[tree + 1] as usize - ls;
-    let mut reached = vec![false; n_splits + n_leaves];
+/// true branch first. [`ForestArena`] guarantees that each tree is a tree whose children lie
+/// inside it (obesity-forest checks every loaded file for it), so every index is in bounds,
+/// the walk ends, and each entry comes once.
+fn preorder(a: &ForestArena<'_>, tree: usize) -> Vec<i32> {
+    let n_splits = (a.tree_nodes[tree + 1] - a.tree_nodes[tree]) as usize;
+    let n_leaves = (a.tree_leaves[tree + 1] - a.tree_leaves[tree]) as usize;
     let mut order = Vec::with_capacity(n_splits + n_leaves);
     let mut stack = vec![a.roots[tree]];
     while let Some(c) = stack.pop() {
-        let slot = if c >= 0 {
-            c as usize - ns
-        } else {
-            n_splits + (!c as usize - ls)
-        };
-        if std::mem::replace(&mut reached[slot], true) {
-            return Err(OnnxError::Arena {
-                reason: format!("tree {tree} reaches one of its nodes twice: it is not a tree"),
-            });
-        }
         order.push(c);
         if c >= 0 {
             stack.push(a.right[c as usize]);
             stack.push(a.left[c as usize]);
         }
     }
-    Ok(order)
+    order
 }
 
 /// The `nodes_*` attributes, column by column.
@@ -245,83 +235,128 @@ impl ClassColumns {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::arena::check;
+    use ndarray::array;
+    use obesity_forest::{ForestParams, RandomForest};
 
     fn names(n: usize) -> Vec<String> {
         (0..n).map(|i| format!("c{i}")).collect()
     }
 
-    fn ints<'a>(g: &'a Graph, name: &str) -> &'a [i64] {
+    fn attr<'a>(g: &'a Graph, name: &str) -> &'a crate::proto::AttributeProto {
         g.nodes[0]
             .attribute
             .iter()
             .find(|a| a.name.as_deref() == Some(name))
-            .map_or(&[], |a| a.ints.as_slice())
+            .unwrap_or_else(|| panic!("no attribute {name}"))
     }
 
-    /// Tree 0: a stump whose root is stored last (node 1) with a left subtree (node 0); tree
-    /// 1: a single leaf. Ids are renumbered from the root, true branch first; a class no leaf
-    /// holds still gets a (zero) weight.
+    fn ints<'a>(g: &'a Graph, name: &str) -> &'a [i64] {
+        &attr(g, name).ints
+    }
+
+    /// Two stumps (one feature, split between 1 and 2, pure leaves) over three classes, the
+    /// third never seen: ids count from each tree's root, true branch first; each pure leaf
+    /// gets one weight, `1 / n_trees`; the unseen class still gets a (zero) weight.
     #[test]
     fn trees_are_numbered_from_the_root_and_every_class_is_named() {
-        let roots = [1, !3];
-        let (tree_nodes, tree_leaves) = ([0u32, 2, 2], [0u32, 3, 4]);
-        let (feature, threshold) = ([1u32, 0], [0.5f32, 2.5]);
-        let (left, right) = ([!0, 0], [!1, !2]);
-        let leaf_proba = [1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.5, 0.5, 0.0, 1.0, 0.0, 0.0];
-        let a = ForestArena {
-            n_features: 2,
-            n_classes: 3,
-            roots: &roots,
-            tree_nodes: &tree_nodes,
-            tree_leaves: &tree_leaves,
-            feature: &feature,
-            threshold: &threshold,
-            left: &left,
-            right: &right,
-            leaf_proba: &leaf_proba,
-        };
-        check(&a).unwrap();
+        let x = array![[0.0f32], [1.0], [2.0], [3.0]];
+        let y = array![0usize, 0, 1, 1];
+        let params = ForestParams::builder()
+            .n_estimators(2)
+            .bootstrap(false)
+            .build()
+            .unwrap();
+        let forest = RandomForest::fit(&params, x.view(), y.view(), 3).unwrap();
+        let a = forest.arena();
+        assert_eq!((a.n_trees(), a.n_splits(), a.n_leaves()), (2, 2, 4));
         let mut g = Graph::default();
         add_tree_ensemble(&mut g, &a, &names(3), "x", "label", "p").unwrap();
-        assert_eq!(ints(&g, "nodes_treeids"), [0, 0, 0, 0, 0, 1]);
-        assert_eq!(ints(&g, "nodes_nodeids"), [0, 1, 2, 3, 4, 0]);
-        // Pre-order: root (arena 1) = 0, its left (arena 0) = 1, leaf 0 = 2, leaf 1 = 3,
-        // leaf 2 (root's right) = 4.
-        assert_eq!(ints(&g, "nodes_featureids"), [0, 1, 0, 0, 0, 0]);
-        assert_eq!(ints(&g, "nodes_truenodeids"), [1, 2, 0, 0, 0, 0]);
-        assert_eq!(ints(&g, "nodes_falsenodeids"), [4, 3, 0, 0, 0, 0]);
-        assert_eq!(ints(&g, "class_treeids"), [0, 0, 0, 0, 1, 0]);
-        assert_eq!(ints(&g, "class_nodeids"), [2, 3, 4, 4, 0, 2]);
-        assert_eq!(ints(&g, "class_ids"), [0, 1, 0, 1, 0, 2]);
-        let weights = &g.nodes[0]
-            .attribute
+        assert_eq!(ints(&g, "nodes_treeids"), [0, 0, 0, 1, 1, 1]);
+        assert_eq!(ints(&g, "nodes_nodeids"), [0, 1, 2, 0, 1, 2]);
+        assert_eq!(ints(&g, "nodes_featureids"), [0, 0, 0, 0, 0, 0]);
+        assert_eq!(ints(&g, "nodes_truenodeids"), [1, 0, 0, 1, 0, 0]);
+        assert_eq!(ints(&g, "nodes_falsenodeids"), [2, 0, 0, 2, 0, 0]);
+        let modes: Vec<&[u8]> = attr(&g, "nodes_modes")
+            .strings
             .iter()
-            .find(|a| a.name.as_deref() == Some("class_weights"))
-            .unwrap()
-            .floats;
-        assert_eq!(weights, &[0.5, 0.5, 0.25, 0.25, 0.5, 0.0]);
+            .map(Vec::as_slice)
+            .collect();
+        let (split, leaf) = (b"BRANCH_LEQ".as_slice(), b"LEAF".as_slice());
+        assert_eq!(modes, [split, leaf, leaf, split, leaf, leaf]);
+        let values = &attr(&g, "nodes_values").floats;
+        assert_eq!(values[0], a.threshold[0]);
+        assert!(values[0] > 1.0 && values[0] < 2.0);
+        // Leaf 1 (true branch, x <= t) holds class 0, leaf 2 class 1; class 2 gets a zero
+        // weight on tree 0's first leaf.
+        assert_eq!(ints(&g, "class_treeids"), [0, 0, 1, 1, 0]);
+        assert_eq!(ints(&g, "class_nodeids"), [1, 2, 1, 2, 1]);
+        assert_eq!(ints(&g, "class_ids"), [0, 1, 0, 1, 2]);
+        assert_eq!(attr(&g, "class_weights").floats, [0.5, 0.5, 0.5, 0.5, 0.0]);
     }
 
-    /// Two parents sharing a child pass the range checks but are not a tree.
+    /// Each split node's true and false ids name the pre-order positions of its children:
+    /// following them from id 0 reaches the same leaf as walking the arena, for every row
+    /// and tree of a deeper forest.
     #[test]
-    fn a_shared_child_is_an_error() {
-        let roots = [0];
-        let (tree_nodes, tree_leaves) = ([0u32, 2], [0u32, 2]);
-        let a = ForestArena {
-            n_features: 1,
-            n_classes: 1,
-            roots: &roots,
-            tree_nodes: &tree_nodes,
-            tree_leaves: &tree_leaves,
-            feature: &[0, 0],
-            threshold: &[0.0, 1.0],
-            left: &[1, !0],
-            right: &[1, !1],
-            leaf_proba: &[1.0, 1.0],
+    fn renumbered_ids_walk_like_the_arena() {
+        let x = ndarray::Array2::from_shape_fn((80, 3), |(r, c)| ((r * 7 + c * 13) % 17) as f32);
+        let y = ndarray::Array1::from_shape_fn(80, |r| (r * 5 % 11) % 3);
+        let params = ForestParams::builder()
+            .n_estimators(5)
+            .seed(9)
+            .build()
+            .unwrap();
+        let forest = RandomForest::fit(&params, x.view(), y.view(), 3).unwrap();
+        let a = forest.arena();
+        let mut g = Graph::default();
+        add_tree_ensemble(&mut g, &a, &names(3), "x", "label", "p").unwrap();
+        let (tree_ids, node_ids) = (ints(&g, "nodes_treeids"), ints(&g, "nodes_nodeids"));
+        let (features, true_ids, false_ids) = (
+            ints(&g, "nodes_featureids"),
+            ints(&g, "nodes_truenodeids"),
+            ints(&g, "nodes_falsenodeids"),
+        );
+        let values = &attr(&g, "nodes_values").floats;
+        let modes = &attr(&g, "nodes_modes").strings;
+        let (class_trees, class_nodes, class_ids) = (
+            ints(&g, "class_treeids"),
+            ints(&g, "class_nodeids"),
+            ints(&g, "class_ids"),
+        );
+        let weights = &attr(&g, "class_weights").floats;
+        assert_eq!(tree_ids.len(), a.n_splits() + a.n_leaves());
+        let entry = |t: usize, id: i64| {
+            (0..tree_ids.len())
+                .find(|&e| tree_ids[e] == t as i64 && node_ids[e] == id)
+                .expect("every id named")
         };
-        check(&a).unwrap();
-        let err = add_tree_ensemble(&mut Graph::default(), &a, &names(1), "x", "l", "p");
-        assert!(err.unwrap_err().to_string().contains("not a tree"));
+        for row in x.rows() {
+            for t in 0..a.n_trees() {
+                let mut n = a.roots[t];
+                let mut e = entry(t, 0);
+                while n >= 0 {
+                    let i = n as usize;
+                    assert_eq!(modes[e], b"BRANCH_LEQ");
+                    assert_eq!(
+                        (features[e], values[e]),
+                        (i64::from(a.feature[i]), a.threshold[i])
+                    );
+                    let go_left = row[a.feature[i] as usize] <= a.threshold[i];
+                    n = if go_left { a.left[i] } else { a.right[i] };
+                    e = entry(t, if go_left { true_ids[e] } else { false_ids[e] });
+                }
+                assert_eq!(modes[e], b"LEAF");
+                // The leaf reached carries the arena leaf's probabilities over n_trees.
+                let mut w = [0.0f32; 3];
+                for c in 0..class_ids.len() {
+                    if (class_trees[c], class_nodes[c]) == (t as i64, node_ids[e]) {
+                        w[class_ids[c] as usize] += weights[c];
+                    }
+                }
+                let scale = 1.0 / a.n_trees() as f32;
+                let want: Vec<f32> = a.leaf(!n as usize).iter().map(|p| p * scale).collect();
+                assert_eq!(w.to_vec(), want);
+            }
+        }
     }
 }

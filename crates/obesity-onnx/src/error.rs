@@ -39,13 +39,6 @@ pub enum OnnxError {
         what: &'static str,
     },
 
-    /// The forest's tree arena could not be read, or is not a set of trees.
-    #[error("cannot read the forest's trees: {reason}")]
-    Arena {
-        /// What was wrong.
-        reason: String,
-    },
-
     /// The fitted pipeline uses a setting or a column this exporter does not translate.
     #[error("cannot translate the feature pipeline: {reason}")]
     Pipeline {

@@ -37,9 +37,6 @@
 //!   [`from_bytes`](OnnxModel::from_bytes) for inspection.
 //!
 //! ## Known limits
-//! - The forest's arena is private to obesity-forest; until it has a public read-only view,
-//!   the exporter reads the trees back from the forest's versioned model file (a clearly
-//!   marked temporary shim in the `arena` module).
 //! - Rust rejects NaN or infinite numbers with an error; the graph cannot raise on them.
 //!   A category string outside the levels the pipeline accepts does raise an onnxruntime
 //!   error (`OneHotEncoder` with `zeros = 0`), matching Rust, which cannot represent it.
@@ -88,7 +85,6 @@
 //! ```
 #![deny(missing_docs)]
 
-mod arena;
 mod ensemble;
 mod error;
 mod graph;

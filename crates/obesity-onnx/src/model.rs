@@ -7,7 +7,6 @@ use obesity_features::FittedPipeline;
 use obesity_forest::{Classifier, RandomForest};
 use prost::Message as _;
 
-use crate::arena;
 use crate::ensemble::add_tree_ensemble;
 use crate::error::{OnnxError, Result};
 use crate::graph::{Dim, Graph, ML_DOMAIN, attr_int};
@@ -236,8 +235,7 @@ fn tensor_spec(v: &proto::ValueInfoProto) -> TensorSpec {
 /// # Errors
 /// [`OnnxError::FeatureCountMismatch`] when the forest does not read exactly the pipeline's
 /// columns, [`OnnxError::ClassCountMismatch`] when it has another number of classes,
-/// [`OnnxError::Pipeline`] for a pipeline setting that has no translation, and
-/// [`OnnxError::Arena`] for a forest whose trees cannot be read.
+/// and [`OnnxError::Pipeline`] for a pipeline setting that has no translation.
 pub fn export(
     pipeline: &FittedPipeline,
     forest: &RandomForest,
@@ -283,7 +281,7 @@ pub fn export(
 ///
 /// # Errors
 /// [`OnnxError::ClassCountMismatch`] / [`OnnxError::DuplicateName`] for class names that do
-/// not name the forest's classes one to one; [`OnnxError::Arena`] for unreadable trees.
+/// not name the forest's classes one to one.
 pub fn forest_to_onnx(
     forest: &RandomForest,
     class_names: &[String],
@@ -310,9 +308,7 @@ fn finish(
     doc: &str,
     metadata: Vec<(String, String)>,
 ) -> Result<OnnxModel> {
-    // TEMPORARY SHIM (see `arena`): becomes `forest.arena()`.
-    let owned = arena::decode(forest)?;
-    let a = owned.view();
+    let a = forest.arena();
     let n_classes = a.n_classes;
     let label_doc = "the most probable class (ties: the first in class order)";
     match options.outputs {

@@ -3,32 +3,39 @@
 //! followed by its leaves as self-loops (`threshold = +inf`, both children pointing at
 //! themselves), so a row that reaches a leaf can keep "walking" without moving.
 //!
-//! Four kernels, chosen by batch size and CPU (measured crossovers in docs/benchmarks-history.md):
+//! Four kernels, chosen by batch size and instruction set (measured crossovers in
+//! docs/forest-kernels.md):
 //! - row-major ([`Kernel::row`]): one row through all trees, for single rows and tiny
 //!   batches; allocates nothing.
 //! - lockstep ([`Kernel::block_lockstep`]): blocks of [`BLOCK`] rows walk one tree at a time,
 //!   [`GROUP`] rows in lockstep with a branch-free child choice
 //!   (`children[(x > threshold) as usize]`); the best for up to a few hundred rows.
-//! - bitset ([`bits`], from [`BITS_FROM`] rows on CPUs with AVX-512): values become their
-//!   ranks among the forest's thresholds ([`cuts`]), rows are ordered by the leaf they reach
-//!   in the first tree, and each node splits its rows as 64-row bit words, one masked vector
-//!   compare (or, for one-bit codes, one AND) per word. About 4× faster than routing on the
-//!   UCI batch.
-//! - routing ([`Kernel::block_routed`]): elsewhere from [`ROUTE_FROM`] rows, each tree
-//!   partitions the block's row indices node by node, as training partitions rows: every row
-//!   costs its own depth, and the per-row work is a streaming gather-compare-split (AVX2
-//!   where the CPU has it). Also the out-of-bag pass.
+//! - bitset ([`bits`], from [`bits_from`] rows: 512 with SSE2, AVX2 or AVX-512, 1,024
+//!   portable): values become their ranks among the forest's thresholds ([`cuts`]),
+//!   rows are ordered by the leaf they reach in the first tree, and each node splits its rows
+//!   as 64-row bit words, a few vector compares (or, for one-bit codes, one AND) per word.
+//!   About 4× faster than routing on the UCI batch with AVX2 or AVX-512.
+//! - routing ([`Kernel::block_routed`]): from [`ROUTE_FROM`] rows when the bitset kernel
+//!   declines (trees with more nodes than the batch has rows, or a feature with more than
+//!   65,535 thresholds), each tree partitions the block's row indices node by node, as
+//!   training partitions rows: every row costs its own depth, and the per-row work is a
+//!   streaming gather-compare-split (AVX2, or a portable loop). Also the out-of-bag pass.
+//!
+//! The instruction set is the kernel's [`Supported`] level, which any forest can be forced to
+//! (see [`crate::Isa`]); every level runs every kernel, each with its widest loops.
 //!
 //! All four add each tree's leaf into a row's output in tree order (or, for the bitset
 //! kernel's vote counts, an equal sum), so a row's probabilities are bit-identical whichever
 //! kernel, block size or thread count ran.
 
+use std::sync::OnceLock;
+
 use rayon::prelude::*;
 
 use crate::flat::FlatForest;
-use bits::BitsIsa;
+use crate::isa::{Isa, Supported};
 use cuts::Cuts;
-use partition::{Isa, partition, partition_dense};
+use partition::{partition, partition_dense};
 
 mod bits;
 mod cuts;
@@ -83,10 +90,22 @@ fn block_within_budget(n_rows: usize, n_features: usize, threads: usize, min: us
         .max(1)
 }
 
-/// Fewest rows the bitset kernel takes (measured on the UCI forest, 253 nodes per tree,
-/// predicting 21,150 rows in chunks: 256-row chunks 41.7 ms against 34.3 ms for the other
-/// kernels, 512-row chunks 27.1 against 32.9 ms).
+/// Fewest rows the bitset kernel takes with AVX-512 or AVX2 (measured on the UCI forest, 253
+/// nodes per tree, predicting 21,150 rows in chunks with AVX-512: 256-row chunks 41.7 ms
+/// against 34.3 ms for the other kernels, 512-row chunks 27.1 against 32.9 ms).
 pub(crate) const BITS_FROM: usize = 512;
+
+/// Fewest rows the bitset kernel takes on `isa`. The portable loops split a word at a
+/// higher cost, which small blocks (few rows per word) pay more often: the UCI batch in
+/// chunks took 28.7-29.2 ms in 512-row chunks and 18.1-18.6 ms in 1,024-row chunks against
+/// 27.3 ms for the lockstep kernel; with SSE2, 24-25 ms in 512-row chunks already (see
+/// docs/forest-kernels.md).
+pub(crate) fn bits_from(isa: Supported) -> usize {
+    match isa.get() {
+        Isa::Portable => 2 * BITS_FROM,
+        _ => BITS_FROM,
+    }
+}
 /// Largest block of the bitset kernel (bigger blocks group rows better, fewer blocks pay the
 /// per-node cost less often: the UCI batch as one block of 21,150 rows took 4.3 ms, as two of
 /// 10,575 rows 4.8 ms, on one thread).
@@ -108,7 +127,7 @@ struct RowFilter<'a> {
 const IMPURE: u32 = u32::MAX;
 
 #[derive(Debug, Clone, Copy, PartialEq)]
-struct WalkNode {
+pub(crate) struct WalkNode {
     feature: u32,
     threshold: f32,
     children: [u32; 2],
@@ -121,6 +140,8 @@ pub(crate) struct Kernel {
     n_classes: usize,
     nodes: Vec<WalkNode>,
     roots: Vec<u32>,
+    /// Per tree: its first walk position (its split nodes run from there to `leaf_base`).
+    tree_start: Vec<u32>,
     /// Per tree: first walk position that is a leaf.
     leaf_base: Vec<u32>,
     /// Per tree: walk position minus this is the global leaf index.
@@ -132,21 +153,21 @@ pub(crate) struct Kernel {
     stride: usize,
     /// `1 / n_trees`.
     scale: f32,
-    /// The partition loop this CPU runs.
-    isa: Isa,
+    /// The instruction set of the SIMD loops (routing's partition, the bitset kernel's).
+    isa: Supported,
     /// Mean nodes (splits and leaves) per tree: decides between routing and lockstep.
     nodes_per_tree: usize,
-    /// The bitset kernel's cuts (`None` when a feature has too many for `u16` codes).
-    cuts: Option<Cuts>,
-    /// The bitset kernel's word builder on this CPU.
-    bits_isa: BitsIsa,
+    /// The bitset kernel's cuts (`None` when a feature has too many for `u16` codes), built
+    /// by the first batch that takes the kernel: a fit or a load that never predicts such a
+    /// batch does not pay for them.
+    cuts: OnceLock<Option<Cuts>>,
     /// Every leaf holds a single class (fully grown trees): the bitset kernel counts votes.
     all_pure: bool,
 }
 
 impl Kernel {
-    /// Builds the layout from a validated arena.
-    pub(crate) fn new(f: &FlatForest) -> Self {
+    /// Builds the layout from a validated arena, for the instruction set `isa`.
+    pub(crate) fn new(f: &FlatForest, isa: Supported) -> Self {
         let n_trees = f.n_trees();
         let scale = 1.0 / n_trees as f32;
         let mut k = Kernel {
@@ -171,6 +192,7 @@ impl Kernel {
                 )
             };
             k.roots.push(map(f.roots[t]));
+            k.tree_start.push(base);
             k.leaf_base.push(leaf_base);
             k.leaf_delta.push(leaf_base - ls as u32);
             for i in ns..ne {
@@ -215,39 +237,59 @@ impl Kernel {
         );
         k.stride = f.n_features.next_power_of_two();
         k.scale = scale;
-        k.isa = Isa::detect();
+        k.isa = isa;
         k.nodes_per_tree = (f.feature.len() + f.leaf_samples.len()) / n_trees.max(1);
-        k.cuts = Cuts::new(f, len, false);
-        k.bits_isa = BitsIsa::detect();
 
         k
     }
 
     /// Rows per block of the bitset kernel for `n_rows` rows on `threads` threads: one block
-    /// per thread, between [`BITS_FROM`] and [`BITS_MAX`] rows and within the scratch budget.
-    /// `None` when the other kernels should run: no AVX-512, a feature with more than 65,535
-    /// thresholds, fewer than [`BITS_FROM`] rows or fewer rows than a tree has nodes (a
+    /// per thread, between [`bits_from`] and [`BITS_MAX`] rows and within the scratch budget.
+    /// `None` when the other kernels should run: a feature with more than 65,535 thresholds,
+    /// fewer than [`bits_from`] rows or fewer rows than a tree has nodes (a
     /// block then visits many nodes for few rows: on a forest of 9,000-node trees, 10,000
     /// rows took 31 ms against 42 ms for the lockstep kernel), or rows too wide for the
     /// budget.
     pub(crate) fn bits_block(&self, n_rows: usize, threads: usize) -> Option<usize> {
-        if self.cuts.is_none()
-            || self.bits_isa != BitsIsa::Avx512
-            || n_rows < BITS_FROM.max(self.nodes_per_tree)
-        {
+        let from = bits_from(self.isa);
+        if n_rows < from.max(self.nodes_per_tree) || self.cuts().is_none() {
             return None;
         }
         let per_row = 2 * self.n_features + 4 * self.n_classes + 16;
         let block = n_rows
             .div_ceil(threads.max(1))
-            .clamp(BITS_FROM, BITS_MAX)
+            .clamp(from, BITS_MAX)
             .min(BITS_SCRATCH_BYTES / per_row);
-        (block >= BITS_FROM).then_some(block)
+        (block >= from).then_some(block)
+    }
+
+    /// The bitset kernel's cuts, built on first use (see [`Kernel::cuts`]'s field).
+    fn cuts(&self) -> Option<&Cuts> {
+        self.cuts.get_or_init(|| self.build_cuts(false)).as_ref()
+    }
+
+    /// The cuts of this layout's split nodes (`wide`: two-byte codes for every feature).
+    fn build_cuts(&self, wide: bool) -> Option<Cuts> {
+        let mut split = vec![false; self.nodes.len()];
+        for (&s, &e) in self.tree_start.iter().zip(&self.leaf_base) {
+            split[s as usize..e as usize].fill(true);
+        }
+        Cuts::new(&self.nodes, |w| split[w], self.n_features, wide)
     }
 
     /// Number of classes of the forest.
     pub(crate) fn n_classes(&self) -> usize {
         self.n_classes
+    }
+
+    /// The instruction set the kernels run.
+    pub(crate) fn isa(&self) -> Supported {
+        self.isa
+    }
+
+    /// Runs the kernels on another instruction set (the layout does not depend on it).
+    pub(crate) fn set_isa(&mut self, isa: Supported) {
+        self.isa = isa;
     }
 
     /// Adds leaf `w` (a walk position) of the tree with `delta` into `out`.
@@ -690,7 +732,7 @@ mod tests {
             model.kernel.block_lockstep::<GROUP>(xc, oc);
         }
         assert!(by_row == lockstep);
-        for isa in partition::available() {
+        for isa in Supported::all() {
             let mut kern = model.kernel.clone();
             kern.isa = isa;
             for block in [1, 7, 1000, xb.nrows()] {
@@ -701,14 +743,14 @@ mod tests {
                 assert!(by_row == routed, "{isa:?}, blocks of {block}");
             }
         }
-        for isa in bits::available() {
+        for isa in Supported::all() {
             assert_bits_match(&model, &xb, &by_row, isa);
         }
     }
 
     /// The bitset kernel against the row-major one, bit for bit: for `isa`, one- and two-byte
     /// codes, vote counting (when every leaf is pure) and per-leaf sums, and several blocks.
-    fn assert_bits_match(model: &RandomForest, x: &Array2<f32>, by_row: &[f32], isa: BitsIsa) {
+    fn assert_bits_match(model: &RandomForest, x: &Array2<f32>, by_row: &[f32], isa: Supported) {
         let (xs, f, k) = (x.as_slice().unwrap(), x.ncols(), model.kernel.n_classes);
         let pure_options = if model.kernel.all_pure {
             vec![true, false]
@@ -718,9 +760,9 @@ mod tests {
         for wide in [false, true] {
             for &all_pure in &pure_options {
                 let mut kern = model.kernel.clone();
-                kern.bits_isa = isa;
+                kern.isa = isa;
                 kern.all_pure = all_pure;
-                kern.cuts = Cuts::new(&model.flat, kern.nodes.len(), wide);
+                kern.cuts = OnceLock::from(kern.build_cuts(wide));
                 for block in [1, 7, 64, 65, 1000, x.nrows()] {
                     let mut bitset = vec![0.0f32; by_row.len()];
                     for (xc, oc) in xs.chunks(block * f).zip(bitset.chunks_mut(block * k)) {
@@ -744,7 +786,7 @@ mod tests {
         let (x, y) = data(800, 5, 11);
         // Every width of codes is in play: one bit (column 3), one byte, two bytes.
         let model = RandomForest::fit(&ForestParams::default(), x.view(), y.view(), 4).unwrap();
-        let widths = &model.kernel.cuts.as_ref().unwrap().width;
+        let widths = &model.kernel.cuts().unwrap().width;
         for w in [cuts::Width::Bit, cuts::Width::Byte, cuts::Width::Two] {
             assert!(widths.contains(&w), "{w:?} in {widths:?}");
         }
@@ -767,7 +809,7 @@ mod tests {
             {
                 model.kernel.row(r, o);
             }
-            for isa in bits::available() {
+            for isa in Supported::all() {
                 assert_bits_match(&model, &xb, &by_row, isa);
             }
         }
@@ -778,8 +820,11 @@ mod tests {
         let (x, y) = data(300, 6, 1);
         let model = RandomForest::fit(&ForestParams::default(), x.view(), y.view(), 4).unwrap();
         let mut kern = model.kernel.clone();
-        kern.bits_isa = BitsIsa::Avx512;
         kern.nodes_per_tree = 300;
+        kern.isa = Supported::new(Isa::detected()).unwrap();
+        if kern.isa.get() < Isa::Avx2 {
+            return;
+        }
         assert_eq!(kern.bits_block(BITS_FROM - 1, 1), None);
         assert_eq!(kern.bits_block(21_150, 1), Some(21_150));
         assert_eq!(kern.bits_block(21_150, 2), Some(10_575));
@@ -789,11 +834,8 @@ mod tests {
         kern.nodes_per_tree = 30_000;
         assert_eq!(kern.bits_block(21_150, 1), None);
         kern.nodes_per_tree = 300;
-        // No AVX-512, or no cuts: the other kernels.
-        kern.bits_isa = BitsIsa::Scalar;
-        assert_eq!(kern.bits_block(21_150, 1), None);
-        kern.bits_isa = BitsIsa::Avx512;
-        kern.cuts = None;
+        // No cuts: the other kernels.
+        kern.cuts = OnceLock::from(None);
         assert_eq!(kern.bits_block(21_150, 1), None);
     }
 }

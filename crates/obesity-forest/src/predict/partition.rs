@@ -9,30 +9,15 @@
 //! two thirds of the scalar loop's time; an AVX-512 version (16 lanes, native compress) was
 //! no faster than AVX2 on Zen 4, whose gathers set the pace, so it was dropped.
 
-/// Which implementation [`partition`] uses.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub(crate) enum Isa {
-    /// Portable branch-free loop.
-    #[default]
-    Scalar,
-    /// AVX2 gather, compare and a permutation table that packs the lanes going each way
-    /// (x86-64 only, checked at run time).
-    Avx2,
-}
+#[cfg(target_arch = "x86_64")]
+use crate::isa::Isa;
+use crate::isa::Supported;
 
-impl Isa {
-    /// The fastest implementation this CPU supports.
-    pub(crate) fn detect() -> Isa {
-        #[cfg(target_arch = "x86_64")]
-        {
-            if std::arch::is_x86_feature_detected!("avx2")
-                && std::arch::is_x86_feature_detected!("popcnt")
-            {
-                return Isa::Avx2;
-            }
-        }
-        Isa::Scalar
-    }
+/// Whether `isa` runs the AVX2 loops (AVX2 and AVX-512 do; there is no SSE2 gather).
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+fn avx2(isa: Supported) -> bool {
+    isa.get() >= Isa::Avx2
 }
 
 /// Writes the rows of `src` with `col[row] <= threshold` to the front of `left`, the others to
@@ -43,7 +28,7 @@ impl Isa {
 /// `col.len()` must be a power of two; row indices are masked by `col.len() - 1`, so any
 /// index stays in bounds (the kernel never passes one that needs the mask).
 pub(crate) fn partition(
-    isa: Isa,
+    isa: Supported,
     src: &[u32],
     col: &[f32],
     threshold: f32,
@@ -52,20 +37,22 @@ pub(crate) fn partition(
 ) -> usize {
     assert!(col.len().is_power_of_two());
     assert!(left.len() >= src.len() && right.len() >= src.len());
-    match isa {
-        #[cfg(target_arch = "x86_64")]
-        // SAFETY: `Isa::Avx2` is only produced by `Isa::detect` after the CPU reported AVX2
-        // and POPCNT; the length requirements were asserted above.
+    #[cfg(target_arch = "x86_64")]
+    if avx2(isa) {
+        // SAFETY: a `Supported` level of AVX2 or above is one this CPU was checked to run,
+        // with POPCNT (`Isa::is_supported`); the length requirements were asserted above.
         #[allow(unsafe_code)]
-        Isa::Avx2 => unsafe { avx2::partition(src, col, threshold, left, right) },
-        _ => scalar(src, col, threshold, left, right),
+        return unsafe { x86::partition(src, col, threshold, left, right) };
     }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = isa;
+    scalar(src, col, threshold, left, right)
 }
 
 /// [`partition`] for the root of a tree, whose rows are all the block's rows in order: the
 /// values are read contiguously (`values[i]` is row `i`'s), so no gather is needed.
 pub(crate) fn partition_dense(
-    isa: Isa,
+    isa: Supported,
     values: &[f32],
     threshold: f32,
     left: &mut [u32],
@@ -73,14 +60,15 @@ pub(crate) fn partition_dense(
 ) -> usize {
     assert!(left.len() >= values.len() && right.len() >= values.len());
     assert!(u32::try_from(values.len()).is_ok());
-    match isa {
-        #[cfg(target_arch = "x86_64")]
-        // SAFETY: `Isa::Avx2` is only produced by `Isa::detect` after the CPU reported AVX2
-        // and POPCNT; the length requirements were asserted above.
+    #[cfg(target_arch = "x86_64")]
+    if avx2(isa) {
+        // SAFETY: as in `partition`.
         #[allow(unsafe_code)]
-        Isa::Avx2 => unsafe { avx2::partition_dense(values, threshold, left, right) },
-        _ => scalar_dense(values, threshold, left, right),
+        return unsafe { x86::partition_dense(values, threshold, left, right) };
     }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = isa;
+    scalar_dense(values, threshold, left, right)
 }
 
 fn scalar_dense(values: &[f32], threshold: f32, left: &mut [u32], right: &mut [u32]) -> usize {
@@ -112,7 +100,7 @@ fn scalar(src: &[u32], col: &[f32], threshold: f32, left: &mut [u32], right: &mu
 
 #[cfg(target_arch = "x86_64")]
 #[allow(unsafe_code)]
-mod avx2 {
+mod x86 {
     use std::arch::x86_64::*;
 
     /// `COMPRESS[m]` lists the lanes whose bit is set in the 8-bit mask `m`, in order (then
@@ -255,22 +243,6 @@ mod avx2 {
     }
 }
 
-/// Every implementation this CPU can run (tests compare them all).
-#[cfg(test)]
-pub(crate) fn available() -> Vec<Isa> {
-    #[allow(unused_mut)]
-    let mut v = vec![Isa::Scalar];
-    #[cfg(target_arch = "x86_64")]
-    {
-        if std::arch::is_x86_feature_detected!("avx2")
-            && std::arch::is_x86_feature_detected!("popcnt")
-        {
-            v.push(Isa::Avx2);
-        }
-    }
-    v
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -288,8 +260,8 @@ mod tests {
             col.resize(n.next_power_of_two().max(1), 0.0);
             let rows: Vec<u32> = (0..n as u32).collect();
             let (mut l1, mut r1, mut l2, mut r2) = (vec![0; n], vec![0; n], vec![0; n], vec![0; n]);
-            let a = partition(Isa::Scalar, &rows, &col, threshold, &mut l1, &mut r1);
-            for isa in available() {
+            let a = partition(Supported::PORTABLE, &rows, &col, threshold, &mut l1, &mut r1);
+            for isa in Supported::all() {
                 let b = partition_dense(isa, &vals, threshold, &mut l2, &mut r2);
                 prop_assert_eq!(a, b);
                 prop_assert_eq!(&l1[..a], &l2[..b]);
@@ -313,8 +285,8 @@ mod tests {
             let col = &vals[..1 << log_len];
             let n = rows.len();
             let (mut l1, mut r1, mut l2, mut r2) = (vec![0; n], vec![0; n], vec![0; n], vec![0; n]);
-            let a = partition(Isa::Scalar, &rows, col, threshold, &mut l1, &mut r1);
-            for isa in available() {
+            let a = partition(Supported::PORTABLE, &rows, col, threshold, &mut l1, &mut r1);
+            for isa in Supported::all() {
                 let b = partition(isa, &rows, col, threshold, &mut l2, &mut r2);
                 prop_assert_eq!(a, b);
                 prop_assert_eq!(&l1[..a], &l2[..b]);

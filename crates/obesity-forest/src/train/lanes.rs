@@ -181,7 +181,7 @@ mod x86 {
         let n = keys.len();
         let classes = class_mask();
         let tc = _mm_and_si128(vector(total), classes);
-        let w_total = super::super::split::weight(total);
+        let w_total = crate::train::split::weight(total);
         let mut l = _mm_setzero_si128();
         let mut wl = 0u64;
         for &key in &keys[..first - 1] {
@@ -250,7 +250,7 @@ mod x86 {
         let classes = class_mask();
         let ones = _mm_set_epi16(0, 1, 1, 1, 1, 1, 1, 1);
         let tc = _mm_and_si128(vector(total), classes);
-        let w_total = super::super::split::weight(total);
+        let w_total = crate::train::split::weight(total);
         // Everything about the left side lives in one register: its count (lane 7) and its
         // class weights; the best one is kept by a masked blend. There is no early exit once
         // the right side holds fewer than `min_leaf` rows: those candidates fail the count

@@ -1,6 +1,10 @@
-//! Training: validation, binning, bootstrap, trees in parallel, flattening, out-of-bag score.
+//! Training: binning, bootstrap, trees grown in parallel, flattened into the arena. It
+//! speaks only the arena ([`FlatForest`]) upward: the prediction kernels and the out-of-bag
+//! score are built on top of what it returns (see `forest.rs`).
 
+mod grow;
 pub(crate) mod lanes;
+mod rows;
 pub(crate) mod split;
 pub(crate) mod tree;
 
@@ -13,18 +17,11 @@ use rayon::prelude::*;
 use crate::binning::{BinCode, Binned, RANK_LIMIT};
 use crate::error::{ModelError, Result};
 use crate::flat::FlatForest;
+use crate::isa::{Isa, Supported};
 use crate::params::{ClassWeight, ForestParams};
-use crate::predict::Kernel;
+use grow::grow;
 use split::OrderKeys;
-use tree::{BinaryBits, Tree, TreeConfig, TreeInput, Workspace, grow};
-
-/// What training produces besides the parameters.
-pub(crate) struct Trained {
-    pub(crate) flat: FlatForest,
-    /// The prediction layout, built once here for the out-of-bag score and kept.
-    pub(crate) kernel: Kernel,
-    pub(crate) oob_score: Option<f64>,
-}
+use tree::{BinaryBits, Tree, TreeConfig, TreeInput, Workspace};
 
 /// SplitMix64's finaliser: spreads tree indices over the seed space.
 fn splitmix(mut z: u64) -> u64 {
@@ -40,7 +37,11 @@ pub(crate) fn tree_rng(seed: u64, index: usize) -> ChaCha8Rng {
 }
 
 /// Bootstrap counts of one tree (drawn first from its RNG), or all ones without bootstrap.
-fn bootstrap_counts(rng: &mut ChaCha8Rng, n_rows: usize, n_draws: Option<usize>) -> Vec<u32> {
+pub(crate) fn bootstrap_counts(
+    rng: &mut ChaCha8Rng,
+    n_rows: usize,
+    n_draws: Option<usize>,
+) -> Vec<u32> {
     let mut c = Vec::new();
     bootstrap_counts_into(rng, n_rows, n_draws, &mut c);
     c
@@ -92,25 +93,33 @@ pub(crate) fn in_pool<T: Send>(n: Option<usize>, f: impl FnOnce() -> T + Send) -
     }
 }
 
-/// Trains the forest; input already validated.
-pub(crate) fn train(
+/// Rows drawn per tree's bootstrap sample (`None`: no bootstrap, every row once).
+pub(crate) fn n_draws(params: &ForestParams, n_rows: usize) -> Result<Option<usize>> {
+    if params.bootstrap() {
+        Ok(Some(
+            params
+                .max_samples()
+                .map_or(Ok(n_rows), |m| m.resolve(n_rows))?,
+        ))
+    } else {
+        Ok(None)
+    }
+}
+
+/// Grows the forest's trees on the current rayon pool and flattens them into the arena;
+/// input already validated. `isa` decides whether the split scans may use SSE2 (the trees
+/// are the same either way).
+pub(crate) fn grow_forest(
     params: &ForestParams,
     x: ArrayView2<'_, f32>,
     y: ArrayView1<'_, usize>,
     n_classes: usize,
-) -> Result<Trained> {
+    isa: Supported,
+) -> Result<FlatForest> {
     let n_rows = x.nrows();
     let n_features = x.ncols();
     let mtry = params.max_features().resolve(n_features)?;
-    let n_draws = if params.bootstrap() {
-        Some(
-            params
-                .max_samples()
-                .map_or(Ok(n_rows), |m| m.resolve(n_rows))?,
-        )
-    } else {
-        None
-    };
+    let n_draws = n_draws(params, n_rows)?;
     let y32: Vec<u32> = y.iter().map(|&l| l as u32).collect();
     let class_w = class_weights(params.class_weight(), &y32, n_classes);
     let cfg = TreeConfig {
@@ -122,32 +131,69 @@ pub(crate) fn train(
         criterion: params.criterion(),
         max_bins: params.max_bins(),
         allow_packed: true,
+        simd: isa.get() >= Isa::Sse2,
     };
     let seed = params.seed();
     let n_trees = params.n_estimators();
-    in_pool(params.n_threads(), || {
-        // Above RANK_LIMIT rows the matrix outgrows the caches: add row-major codes.
-        let large = n_rows > RANK_LIMIT;
-        let trees = if params.max_bins() <= 256 {
-            let b = Binned::<u8>::new(x, params.max_bins());
-            let b = if large { b.with_row_codes() } else { b };
-            grow_all(&b, &y32, &class_w, &cfg, seed, n_trees, n_draws)
-        } else {
-            let b = Binned::<u16>::new(x, params.max_bins());
-            let b = if large { b.with_row_codes() } else { b };
-            grow_all(&b, &y32, &class_w, &cfg, seed, n_trees, n_draws)
-        };
-        let flat = FlatForest::from_trees(trees, n_features, n_classes);
-        let kernel = Kernel::new(&flat);
-        let oob_score = n_draws
-            .filter(|_| params.oob_score())
-            .and_then(|d| oob_score(&kernel, flat.n_trees(), x, &y32, seed, d));
-        Trained {
-            flat,
-            kernel,
-            oob_score,
-        }
-    })
+    // Above RANK_LIMIT rows the matrix outgrows the caches: add row-major codes.
+    let large = n_rows > RANK_LIMIT;
+    let trees = if params.max_bins() <= 256 {
+        let b = Binned::<u8>::new(x, params.max_bins());
+        let b = if large { b.with_row_codes() } else { b };
+        grow_all(&b, &y32, &class_w, &cfg, seed, n_trees, n_draws)
+    } else {
+        let b = Binned::<u16>::new(x, params.max_bins());
+        let b = if large { b.with_row_codes() } else { b };
+        grow_all(&b, &y32, &class_w, &cfg, seed, n_trees, n_draws)
+    };
+    Ok(flatten(trees, n_features, n_classes))
+}
+
+/// Concatenates trees into the arena, rebasing their local indices.
+fn flatten(trees: Vec<Tree>, n_features: usize, n_classes: usize) -> FlatForest {
+    let n_nodes: usize = trees.iter().map(|t| t.feature.len()).sum();
+    let n_leaves: usize = trees.iter().map(|t| t.leaf_samples.len()).sum();
+    let mut f = FlatForest {
+        n_features,
+        n_classes,
+        tree_nodes: vec![0],
+        tree_leaves: vec![0],
+        feature: Vec::with_capacity(n_nodes),
+        threshold: Vec::with_capacity(n_nodes),
+        left: Vec::with_capacity(n_nodes),
+        right: Vec::with_capacity(n_nodes),
+        node_impurity: Vec::with_capacity(n_nodes),
+        node_weight: Vec::with_capacity(n_nodes),
+        node_samples: Vec::with_capacity(n_nodes),
+        leaf_proba: Vec::with_capacity(n_leaves * n_classes),
+        leaf_impurity: Vec::with_capacity(n_leaves),
+        leaf_weight: Vec::with_capacity(n_leaves),
+        leaf_samples: Vec::with_capacity(n_leaves),
+        ..Default::default()
+    };
+    for t in trees {
+        let node_base = f.feature.len() as i32;
+        let leaf_base = f.leaf_samples.len() as i32;
+        // Branch-free: whether a child is a leaf is a coin flip in fully grown trees.
+        let rebase =
+            |c: i32| std::hint::select_unpredictable(c >= 0, c + node_base, !(!c + leaf_base));
+        f.roots.push(rebase(t.root));
+        f.depths.push(t.depth);
+        f.feature.extend_from_slice(&t.feature);
+        f.threshold.extend_from_slice(&t.threshold);
+        f.left.extend(t.left.iter().map(|&c| rebase(c)));
+        f.right.extend(t.right.iter().map(|&c| rebase(c)));
+        f.node_impurity.extend_from_slice(&t.node_impurity);
+        f.node_weight.extend_from_slice(&t.node_weight);
+        f.node_samples.extend_from_slice(&t.node_samples);
+        f.leaf_proba.extend_from_slice(&t.leaf_proba);
+        f.leaf_impurity.extend_from_slice(&t.leaf_impurity);
+        f.leaf_weight.extend_from_slice(&t.leaf_weight);
+        f.leaf_samples.extend_from_slice(&t.leaf_samples);
+        f.tree_nodes.push(f.feature.len() as u32);
+        f.tree_leaves.push(f.leaf_samples.len() as u32);
+    }
+    f
 }
 
 fn class_weights(cw: ClassWeight, y: &[u32], n_classes: usize) -> Vec<f32> {
@@ -225,110 +271,25 @@ fn grow_all<C: BinCode>(
         .collect()
 }
 
-/// scikit-learn's `oob_score_`: accuracy of the summed out-of-bag votes over the rows that
-/// were out of bag for at least one tree. The bootstrap is redrawn from each tree's RNG
-/// rather than kept, so memory stays at one bit per row and tree; the votes come from the
-/// prediction kernel, each tree routing only its own out-of-bag rows (the votes are divided
-/// by the number of trees, which does not change their argmax).
-fn oob_score(
-    kernel: &Kernel,
-    n_trees: usize,
-    x: ArrayView2<'_, f32>,
-    y: &[u32],
+/// Which rows each tree left out of its bootstrap sample: per tree, one bit per row of the
+/// `n_rows` training rows. The bootstrap is redrawn from each tree's RNG rather than kept
+/// from training, so training holds no per-tree row lists and this costs one bit per row
+/// and tree.
+pub(crate) fn out_of_bag(
     seed: u64,
+    n_trees: usize,
+    n_rows: usize,
     n_draws: usize,
-) -> Option<f64> {
-    let n = x.nrows();
-    let k = kernel.n_classes();
-    let masks: Vec<Vec<u64>> = (0..n_trees)
+) -> Vec<Vec<u64>> {
+    (0..n_trees)
         .into_par_iter()
         .map(|t| {
-            let counts = bootstrap_counts(&mut tree_rng(seed, t), n, Some(n_draws));
-            let mut m = vec![0u64; n.div_ceil(64)];
+            let counts = bootstrap_counts(&mut tree_rng(seed, t), n_rows, Some(n_draws));
+            let mut m = vec![0u64; n_rows.div_ceil(64)];
             for (r, _) in counts.iter().enumerate().filter(|(_, c)| **c == 0) {
                 m[r / 64] |= 1 << (r % 64);
             }
             m
         })
-        .collect();
-    let xs = x.as_standard_layout();
-    let mut votes = vec![0.0f32; n * k];
-    kernel.add_oob(xs.as_slice()?, &masks, &mut votes);
-    let (scored, correct) = (0..n)
-        .into_par_iter()
-        .map(|r| {
-            if !masks.iter().any(|m| m[r / 64] >> (r % 64) & 1 == 1) {
-                return (0usize, 0usize);
-            }
-            let best = argmax(&votes[r * k..(r + 1) * k]);
-            (1, usize::from(best == y[r] as usize))
-        })
-        .reduce(|| (0, 0), |a, b| (a.0 + b.0, a.1 + b.1));
-    (scored > 0).then(|| correct as f64 / scored as f64)
-}
-
-/// First index of the largest value (scikit-learn's `argmax` tie rule).
-pub(crate) fn argmax(v: &[f32]) -> usize {
-    let mut best = 0;
-    for (i, &p) in v.iter().enumerate() {
-        if p > v[best] {
-            best = i;
-        }
-    }
-    best
-}
-
-#[cfg(test)]
-mod oob_tests {
-    use super::*;
-    use crate::RandomForest;
-    use ndarray::{Array1, Array2};
-
-    /// The kernel-routed out-of-bag score equals a plain walk of every out-of-bag row
-    /// through its trees, summing unscaled leaf probabilities.
-    #[test]
-    fn oob_score_matches_the_plain_walk() {
-        let mut rng = ChaCha8Rng::seed_from_u64(5);
-        let x = Array2::from_shape_fn((700, 5), |_| rng.gen_range(-1.0f32..1.0));
-        let y: Array1<usize> = x
-            .rows()
-            .into_iter()
-            .map(|r| usize::from(r[0] + 0.3 * r[1] > 0.0) + usize::from(r[2] > 0.6))
-            .collect();
-        let params = ForestParams::builder()
-            .n_estimators(17)
-            .seed(3)
-            .oob_score(true)
-            .build()
-            .unwrap();
-        let model = RandomForest::fit(&params, x.view(), y.view(), 3).unwrap();
-        let flat = &model.flat;
-        let (mut scored, mut correct) = (0usize, 0usize);
-        let counts: Vec<Vec<u32>> = (0..flat.n_trees())
-            .map(|t| bootstrap_counts(&mut tree_rng(3, t), 700, Some(700)))
-            .collect();
-        for r in 0..700 {
-            let row = x.row(r).to_vec();
-            let mut votes = [0.0f32; 3];
-            let mut any = false;
-            for (t, c) in counts.iter().enumerate() {
-                if c[r] == 0 {
-                    any = true;
-                    let leaf = flat.leaf_of(t, &row);
-                    for (v, p) in votes.iter_mut().zip(&flat.leaf_proba[leaf * 3..]) {
-                        *v += p;
-                    }
-                }
-            }
-            if any {
-                scored += 1;
-                correct += usize::from(argmax(&votes) == y[r]);
-            }
-        }
-        assert!(
-            scored > 600,
-            "most rows are out of bag for some tree: {scored}"
-        );
-        assert_eq!(model.oob_score(), Some(correct as f64 / scored as f64));
-    }
+        .collect()
 }
