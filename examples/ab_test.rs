@@ -13,8 +13,10 @@
 //! Data: the UCI file when `OBESITY_UCI_CSV` points to it, otherwise 3,000 synthetic rows.
 //!
 //! ```text
-//! cargo run --release --example ab_test [-- <store dir>]
+//! cargo run --release --example ab_test [-- --store DIR]
 //! ```
+//!
+//! Without `--store` the registry lives in a temporary folder that is removed at the end.
 
 use std::collections::BTreeMap;
 use std::error::Error;
@@ -28,18 +30,46 @@ use obesity_mlops::features::FeaturePipeline;
 use obesity_mlops::forest::{Classifier, ForestParams, RandomForest};
 use obesity_mlops::monitor::{
     ABTestConfig, AbTest, FeatureValue, ManualClock, Outcome, PerformanceMonitor, PredictionBatch,
-    SegmentRule, Variant,
+    Recommendation, SegmentRule, Variant,
 };
 use obesity_mlops::registry::{LocalStore, NewVersion, Registry, Store, Tracker};
 
 const MODEL: &str = "obesity-rf";
 
+/// An A/B experiment between two registered versions on simulated traffic.
+#[derive(Debug, clap::Parser)]
+#[command(name = "ab_test")]
+struct Args {
+    /// Keep the registry in this folder (default: a temporary folder, removed at the end).
+    #[arg(long, value_name = "DIR")]
+    store: Option<PathBuf>,
+}
+
 fn main() -> Result<(), Box<dyn Error>> {
-    let store_dir = match std::env::args().nth(1) {
-        Some(dir) => PathBuf::from(dir),
-        None => std::env::temp_dir().join(format!("obesity-ab-test-{}", std::process::id())),
+    let args = <Args as clap::Parser>::parse();
+    // Dropped (and removed) at the end of main when no --store was given.
+    let temporary = match args.store {
+        Some(_) => None,
+        None => Some(
+            tempfile::Builder::new()
+                .prefix("obesity-ab-test-")
+                .tempdir()?,
+        ),
     };
-    println!("store: {}", store_dir.display());
+    let store_dir = match (&args.store, &temporary) {
+        (Some(dir), _) => dir.clone(),
+        (None, Some(t)) => t.path().to_path_buf(),
+        (None, None) => return Err("no store folder".into()),
+    };
+    println!(
+        "store: {}{}",
+        store_dir.display(),
+        if temporary.is_some() {
+            " (temporary)"
+        } else {
+            ""
+        }
+    );
 
     // --- data -----------------------------------------------------------------------------
     let records: Vec<ObesityRecord> = match std::env::var_os("OBESITY_UCI_CSV") {
@@ -85,7 +115,12 @@ fn main() -> Result<(), Box<dyn Error>> {
         let forest = RandomForest::fit(params, ds.x.view(), ds.y.view(), n_classes)?;
         let run = tracker.start_run("obesity-ab", Some(name))?;
         run.log_param("n_estimators", params.n_estimators())?;
-        run.log_param("max_depth", format!("{:?}", params.max_depth()))?;
+        run.log_param(
+            "max_depth",
+            params
+                .max_depth()
+                .map_or_else(|| "None".to_owned(), |d| d.to_string()),
+        )?;
         let run_id = run.id().to_string();
         run.finish()?;
         let v = registry.register(
@@ -228,9 +263,17 @@ fn main() -> Result<(), Box<dyn Error>> {
         "minimum samples reached: {}; significant: {}",
         a.min_samples_reached, a.significant
     );
+    let recommendation = match a.recommendation {
+        Recommendation::KeepRunning => "keep running (not enough evidence yet)",
+        Recommendation::PromoteTreatment => "promote the treatment",
+        Recommendation::KeepControl => "keep the control",
+    };
     println!(
-        "winner: {:?}; recommendation: {:?}",
-        a.winner, a.recommendation
+        "winner: {}; recommendation: {recommendation}",
+        a.winner.map_or_else(
+            || "none (no significant difference)".to_owned(),
+            |w| w.to_string()
+        )
     );
     println!("{}", a.explanation);
 

@@ -36,7 +36,7 @@ enum Shift {
 #[command(name = "drift_report")]
 struct Args {
     /// The CSV file to split into reference and current data.
-    #[arg(long, default_value = "fixtures/obesity_synthetic.csv")]
+    #[arg(long, env = "OBESITY_DATA", default_value_os_t = obesity_mlops::pipeline::default_data_path())]
     data: PathBuf,
     /// How the current batch is shifted.
     #[arg(long, value_enum, default_value_t = Shift::Heavier)]
@@ -97,12 +97,14 @@ fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
     } else {
         writeln!(
             out,
-            "reference: {} rows from {} (profile {} KiB); current: {} rows, shift {:?}\n",
+            "reference: {} rows from {} (profile {} KiB); current: {} rows, shift {}\n",
             reference.len(),
             args.data.display(),
             stored.len() / 1024,
             current.len(),
             args.shift
+                .to_possible_value()
+                .map_or_else(|| "?".to_owned(), |v| v.get_name().to_owned())
         )?;
         writeln!(out, "{report}\n")?;
     }
@@ -115,6 +117,13 @@ fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
     )?;
     let alerts = AlertPolicy::default().evaluate(&monitor.summary_hours(1));
     if !args.json {
+        writeln!(
+            out,
+            "two thresholds: the data set drifts at a share of drifted columns >= {:.2}; a drift \
+             alert fires above {:.2} (the alert policy's default), so an alert can come without \
+             data-set drift",
+            report.drift_share, 0.1
+        )?;
         if alerts.is_empty() {
             writeln!(out, "alerts: none")?;
         }
@@ -129,6 +138,13 @@ fn main() -> ExitCode {
     let args = Args::parse();
     match run(&args) {
         Ok(()) => ExitCode::SUCCESS,
+        // `drift_report | head`: the reader went away; not an error of the report.
+        Err(e)
+            if e.downcast_ref::<std::io::Error>()
+                .is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe) =>
+        {
+            ExitCode::SUCCESS
+        }
         Err(e) => {
             eprintln!("error: {e}");
             ExitCode::FAILURE

@@ -30,8 +30,9 @@ use obesity_mlops::forest::ForestParams;
 #[derive(Debug, Parser)]
 #[command(name = "grid_search")]
 struct Args {
-    /// The UCI CSV; defaults to the OBESITY_UCI_CSV environment variable.
-    #[arg(long)]
+    /// CSV to search on. Default: $OBESITY_DATA, else $OBESITY_UCI_CSV, else the synthetic
+    /// fixture (as every example).
+    #[arg(long, env = "OBESITY_DATA")]
     data: Option<PathBuf>,
     /// Number of stratified folds.
     #[arg(long, default_value_t = 5)]
@@ -70,8 +71,9 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         .or_else(|| std::env::var_os("OBESITY_UCI_CSV").map(PathBuf::from))
     {
         Some(p) => p,
-        None => return Err("give --data FILE or set OBESITY_UCI_CSV".into()),
+        None => obesity_mlops::pipeline::default_data_path(),
     };
+    println!("data: {}", path.display());
     let loaded = load_csv(&path, &LoadOptions::strict())?;
     let labels = target_indices(&loaded.records)?;
     let (train_idx, test_idx) = stratified_split(&labels, 0.2, args.seed)?;

@@ -15,20 +15,25 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Parser;
-use obesity_mlops::pipeline::{TrainConfig, TrainOutcome, train_and_register};
+use obesity_mlops::pipeline::{
+    Stopwatch, TrainConfig, TrainOutcome, evaluate, featurize, load_and_validate, register, split,
+    train, write_reports,
+};
 
-/// Train, evaluate and register an obesity-level classifier.
+/// Train, evaluate and register an obesity-level classifier: validate → features →
+/// cross-validate → train → evaluate → log a run → register → promote.
 #[derive(Debug, Parser)]
-#[command(version, about)]
+#[command(name = "train_and_register", version)]
 struct Args {
     /// CSV to train on (UCI schema). Default: $OBESITY_DATA, else the synthetic fixture.
     #[arg(long, env = "OBESITY_DATA")]
     data: Option<PathBuf>,
-    /// Tracking store: a folder (MLflow file layout) or an http(s):// MLflow server.
+    /// Tracking store: a folder (MLflow file layout) or an http:// MLflow server.
     /// Default: $OBESITY_TRACKING_URI, $MLFLOW_TRACKING_URI, else ./mlruns.
     #[arg(long)]
     tracking_uri: Option<String>,
-    /// JSON config file (any subset of the pipeline's settings; flags override it).
+    /// Config file: params.yaml (`.yaml`/`.yml`) or the older JSON form of TrainConfig
+    /// (any subset of the settings; flags override it).
     #[arg(long)]
     config: Option<PathBuf>,
     /// Folder for charts and reports. Default: ./out.
@@ -47,10 +52,16 @@ fn main() -> ExitCode {
     match run(&args) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {e}");
+            // The crates' errors already carry their cause in the message; print a cause only
+            // when it adds something.
+            let message = e.to_string();
+            eprintln!("error: {message}");
             let mut source = e.source();
             while let Some(s) = source {
-                eprintln!("  caused by: {s}");
+                let cause = s.to_string();
+                if !message.contains(&cause) {
+                    eprintln!("  caused by: {cause}");
+                }
                 source = s.source();
             }
             ExitCode::FAILURE
@@ -59,8 +70,46 @@ fn main() -> ExitCode {
 }
 
 fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
+    let config = config(args)?;
+
+    // The chain, one stage function per step (the same ones `obesity train`, the DVC stages
+    // and the retrain handler call; `pipeline::train_and_register` is this composition).
+    let mut clock = Stopwatch::start();
+    let data = load_and_validate(&config.data)?;
+    clock.lap("load_validate");
+    let rows = split(&data, config.test_fraction, config.seed)?;
+    let features = featurize(&data, rows, config.features)?;
+    clock.lap("features");
+    let trained = train(&features, &config.train_spec())?;
+    clock.lap("train");
+    let evaluation = evaluate(trained.model.as_ref(), &features.test)?;
+    clock.lap("evaluate");
+    let artifacts = write_reports(&config.out_dir, &data, &features, &trained, &evaluation)?;
+    clock.lap("charts");
+    let spec = config.register_spec();
+    let registered = register(&data, &features, &trained, &evaluation, &artifacts, &spec)?;
+    clock.lap("register");
+
+    let outcome = TrainOutcome::new(
+        &data,
+        &features,
+        trained,
+        evaluation,
+        registered,
+        artifacts,
+        clock.timings,
+    );
+    print_human(&outcome);
+    if args.json {
+        println!("{}", serde_json::to_string(&outcome)?);
+    }
+    Ok(())
+}
+
+/// The config file (if any), then the flags over it.
+fn config(args: &Args) -> Result<TrainConfig, Box<dyn std::error::Error>> {
     let mut config = match &args.config {
-        Some(path) => TrainConfig::from_json_file(path)?,
+        Some(path) => TrainConfig::from_file(path)?,
         None => TrainConfig::default(),
     };
     if let Some(data) = &args.data {
@@ -75,13 +124,7 @@ fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
         config.out_dir = out.clone();
     }
     config.grid_search |= args.grid_search;
-
-    let outcome = train_and_register(&config)?;
-    print_human(&outcome);
-    if args.json {
-        println!("{}", serde_json::to_string(&outcome)?);
-    }
-    Ok(())
+    Ok(config)
 }
 
 fn print_human(o: &TrainOutcome) {
@@ -91,8 +134,12 @@ fn print_human(o: &TrainOutcome) {
         o.data.path, o.data.rows, o.duplicate_rows, o.data.train_rows, o.data.test_rows
     );
     println!(
-        "UCI shape (2,111 × 17): {}; feature matrix: {} × {} (train), {} × {} (test)",
-        if o.data.shape_matches { "yes" } else { "no" },
+        "shape of the UCI table (2,111 × 17, not a check of the source): {}; feature matrix: {} × {} (train), {} × {} (test)",
+        if o.data.shape_matches {
+            "same"
+        } else {
+            "different"
+        },
         o.data.train_rows,
         o.data.n_features,
         o.data.test_rows,

@@ -29,24 +29,54 @@ pub enum PipelineError {
     #[error(transparent)]
     Monitor(#[from] obesity_monitor::MonitorError),
     /// A config file that is not valid JSON for [`TrainConfig`](crate::pipeline::TrainConfig).
-    #[error("{path}: invalid config: {source}")]
+    #[error("{}: invalid config: {source}", path.display())]
     Config {
         /// The file.
         path: PathBuf,
         /// The parser's message (with line and column).
         source: serde_json::Error,
     },
+    /// A `params.yaml` with an unknown key or a bad value.
+    #[error("{}: {message}", location(path, *line, *column))]
+    Params {
+        /// The file.
+        path: PathBuf,
+        /// Line of the offending key (1-based), when the parser knows it.
+        line: Option<usize>,
+        /// Column (1-based), when the parser knows it.
+        column: Option<usize>,
+        /// What was wrong (names the key).
+        message: String,
+    },
+    /// A stage input that does not fit the data (a `split.json` index past the last row).
+    #[error("{path}: the split names row {index}, but the file has {rows} rows (rerun the featurize stage)", path = path.display())]
+    Split {
+        /// The data file.
+        path: PathBuf,
+        /// The index.
+        index: usize,
+        /// Rows in the file.
+        rows: usize,
+    },
     /// Serialising a report.
     #[error("cannot serialise a report: {0}")]
     Json(#[source] serde_json::Error),
     /// Reading or writing a file.
-    #[error("{path}: {source}")]
+    #[error("{}: {source}", path.display())]
     Io {
         /// The file.
         path: PathBuf,
         /// The cause.
         source: std::io::Error,
     },
+}
+
+fn location(path: &std::path::Path, line: Option<usize>, column: Option<usize>) -> String {
+    match (line, column) {
+        (Some(l), Some(c)) => format!("{}:{l}:{c}", path.display()),
+        (Some(l), None) => format!("{}:{l}", path.display()),
+        _ => path.display().to_string(),
+    }
 }
 
 /// Result with [`PipelineError`] as the default error.

@@ -7,9 +7,11 @@
 //! and watch it after it ships ([`monitor`]).
 //!
 //! Each module is a re-export of one crate, so a user can depend on this package alone or on
-//! the individual crates. [`pipeline`] composes them into the train-and-register chain that
-//! `cargo run --release --example train_and_register` runs and that a
-//! [`RetrainTrigger`](monitor::RetrainTrigger) calls to retrain.
+//! the individual crates. [`pipeline`] composes them into the train-and-register chain — five
+//! stage functions (load + validate, featurize, train, evaluate, register) that
+//! `cargo run --release --example train_and_register`, the `obesity` command line, the DVC
+//! stages of `dvc.yaml` and a [`RetrainTrigger`](monitor::RetrainTrigger) all call.
+//! [`params`] reads `params.yaml`, the one configuration file of all of them.
 //!
 //! # Composing your own chain
 //!
@@ -51,6 +53,7 @@
 #![deny(missing_docs)]
 
 mod error;
+pub mod params;
 pub mod pipeline;
 
 pub use error::{PipelineError, Result};

@@ -1,30 +1,36 @@
-//! The train-and-register chain, packaged: load → validate → fit features → (optional grid
-//! search) → cross-validate → train → evaluate → log a run → register a version → apply the
-//! promotion policy.
+//! The train-and-register chain as five stage functions with typed inputs and outputs:
 //!
-//! `examples/train_and_register.rs` is a thin command line over [`train_and_register`], and
-//! [`TrainAndRegister`] is the default [`RetrainHandler`] for
+//! | stage | function | takes | gives |
+//! |---|---|---|---|
+//! | load + validate | [`load_and_validate`] | a CSV path | [`LoadedData`] (records, [`ValidationReport`], labels) |
+//! | featurize | [`split`], [`featurize`] (or [`apply_features`] with a fitted pipeline) | [`LoadedData`], [`FeatureConfig`] | [`Featurized`] (split, pipeline, train/test [`Dataset`]s) |
+//! | train | [`train`] | [`Featurized`], [`TrainSpec`] | [`Trained`] (model, params, CV, grid-search table) |
+//! | evaluate | [`evaluate`] (+ [`write_reports`]) | a [`Classifier`], a labelled [`Dataset`] | [`Evaluation`] (metrics, report, importances) |
+//! | register | [`register`] | all of the above, [`RegisterSpec`] | [`Registered`] (run, version, promotion decision) |
+//!
+//! [`train_and_register`] is their composition (what `examples/train_and_register.rs` spells
+//! out in a page and `obesity train` runs); the DVC stages (`obesity stage ...`) call them one
+//! process at a time; [`TrainAndRegister`] is the default [`RetrainHandler`] for
 //! [`RetrainTrigger`](obesity_monitor::RetrainTrigger): the same code trains the first model
 //! and every retrain, so a retrain can never drift from what was validated by hand.
 //!
-//! Every step is an ordinary call into one crate; nothing here is hidden state. Read the body
-//! of [`train_and_register`] as the reference composition of the workspace.
+//! Every step is an ordinary call into one crate; nothing here is hidden state.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use obesity_data::{
-    LoadOptions, Schema, ValidationReport, feature_columns, load_csv, stratified_split,
-    target_indices,
+    LoadOptions, Loaded, ObesityRecord, Schema, ValidationReport, feature_columns, load_csv,
+    stratified_split, target_indices,
 };
 use obesity_eval::{
-    ClassificationReport, GridSearch, Metrics, Scorer, ZeroDivision, confusion_matrix_chart,
-    cross_validate, cv_scores_chart, feature_importance_chart, forest_factory, per_class_chart,
-    seeds_forest_grid, stratified_folds,
+    ClassificationReport, CvResult, GridSearch, Metrics, ParamGrid, ParamValue, Scorer,
+    SearchResults, ZeroDivision, confusion_matrix_chart, cross_validate, cv_scores_chart,
+    feature_importance_chart, forest_factory, per_class_chart, seeds_forest_grid, stratified_folds,
 };
-use obesity_features::{FeatureConfig, FeaturePipeline};
-use obesity_forest::{ForestParams, ModelStrategy, RandomForest};
+use obesity_features::{Dataset, FeatureConfig, FeaturePipeline, FittedPipeline};
+use obesity_forest::{Classifier, ForestParams, ModelStrategy, RandomForest};
 use obesity_monitor::{
     HandlerError, ReferenceProfile, RetrainHandler, RetrainRequest, RetrainResult,
 };
@@ -36,6 +42,10 @@ use obesity_registry::{
 use serde::{Deserialize, Serialize};
 
 use crate::error::{PipelineError, Result};
+
+/// The version tag holding the SHA-256 (hex) of the run's parameters (the model's and the
+/// split's, as sorted JSON).
+pub const PARAMS_HASH_TAG: &str = "params.sha256";
 
 /// The artifact file holding the drift monitor's reference profile, next to the model.
 pub const REFERENCE_PROFILE_FILE: &str = "reference_profile.json";
@@ -70,6 +80,11 @@ pub struct TrainConfig {
     /// Run the seeds' 216-candidate grid search (5 folds, f1_macro) before the final fit and
     /// train the best candidate. By default, this is off.
     pub grid_search: bool,
+    /// The grid of the search: parameter name → values. By default (`None`), the seeds'
+    /// 216-candidate grid.
+    pub search_grid: Option<BTreeMap<String, Vec<ParamValue>>>,
+    /// The scorer that ranks the candidates. By default, `f1_macro`.
+    pub search_scoring: String,
     /// The promotion policy applied to the new version.
     pub promotion: PromotionPolicy,
     /// Register the new version as a challenger at most, never as champion (what a retrain
@@ -91,6 +106,8 @@ impl Default for TrainConfig {
             features: FeatureConfig::standard(),
             forest: ForestParams::builder().seed(42).build().unwrap_or_default(),
             grid_search: false,
+            search_grid: None,
+            search_scoring: "f1_macro".to_owned(),
             promotion: PromotionPolicy::default(),
             challenger_only: false,
         }
@@ -105,6 +122,9 @@ pub fn default_data_path() -> PathBuf {
 
 impl TrainConfig {
     /// Reads a JSON config file; unknown keys are an error naming them.
+    ///
+    /// This is the format of the example before `params.yaml`; see docs/config.md for how
+    /// its keys map to `params.yaml` sections.
     pub fn from_json_file(path: &Path) -> Result<Self> {
         let text = std::fs::read_to_string(path).map_err(|source| PipelineError::Io {
             path: path.to_owned(),
@@ -114,6 +134,52 @@ impl TrainConfig {
             path: path.to_owned(),
             source,
         })
+    }
+
+    /// Reads a config file by its extension: `.yaml`/`.yml` is a `params.yaml`
+    /// ([`Params`](crate::params::Params)), anything else the JSON form of this type.
+    ///
+    /// # Errors
+    /// The file cannot be read, or has an unknown key or a bad value (named with the file).
+    pub fn from_file(path: &Path) -> Result<Self> {
+        match path.extension().and_then(|e| e.to_str()) {
+            Some("yaml" | "yml") => Ok(crate::params::Params::from_file(path)?.train_config()),
+            _ => Self::from_json_file(path),
+        }
+    }
+
+    /// What stage 3 ([`train`]) takes from this config.
+    pub fn train_spec(&self) -> TrainSpec {
+        TrainSpec {
+            forest: self.forest.clone(),
+            grid_search: self.grid_search,
+            grid: self.search_grid.clone(),
+            scoring: self.search_scoring.clone(),
+            cv_folds: self.cv_folds,
+            seed: self.seed,
+        }
+    }
+
+    /// What stage 5 ([`register`]) takes from this config (the run gets a generated name).
+    pub fn register_spec(&self) -> RegisterSpec {
+        RegisterSpec {
+            tracking_uri: self.tracking_uri.clone(),
+            experiment: self.experiment.clone(),
+            model_name: self.model_name.clone(),
+            run_name: None,
+            promotion: self.promotion.clone(),
+            challenger_only: self.challenger_only,
+            run_params: BTreeMap::from([
+                ("test_fraction".to_owned(), self.test_fraction.to_string()),
+                ("split_seed".to_owned(), self.seed.to_string()),
+                ("cv_folds".to_owned(), self.cv_folds.to_string()),
+                (
+                    "features".to_owned(),
+                    serde_json::to_string(&self.features).unwrap_or_default(),
+                ),
+            ]),
+            version_tags: BTreeMap::new(),
+        }
     }
 }
 
@@ -196,152 +262,570 @@ pub struct TrainOutcome {
     pub duplicate_rows: usize,
     /// Wall time of each step, seconds (for the user's information; never asserted).
     pub timings: BTreeMap<String, f64>,
+    /// The grid search's best candidate, when one ran.
+    pub search: Option<SearchSummary>,
 }
 
-/// Runs the whole chain once. See the module docs.
+/// The headline of a grid search.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SearchSummary {
+    /// The scorer that ranked the candidates.
+    pub scoring: String,
+    /// Candidates tried.
+    pub candidates: usize,
+    /// The best candidate's parameters.
+    pub best_params: BTreeMap<String, String>,
+    /// Its mean cross-validated score.
+    pub best_score: f64,
+}
+
+impl SearchSummary {
+    /// The headline of `results`.
+    pub fn of(results: &SearchResults) -> Option<Self> {
+        let best = results.candidates.get(results.best_index)?;
+        Some(SearchSummary {
+            scoring: results.scoring.name().to_owned(),
+            candidates: results.candidates.len(),
+            best_params: best
+                .params
+                .0
+                .iter()
+                .map(|(k, v)| (k.clone(), v.to_string()))
+                .collect(),
+            best_score: best.score.mean,
+        })
+    }
+}
+
+/// Runs the whole chain once: the composition of the stage functions
+/// [`load_and_validate`] → [`split`] → [`featurize`] → [`train`] → [`evaluate`] →
+/// [`write_reports`] → [`register`]. See the module docs.
 ///
 /// # Errors
 /// The first step that fails, with that crate's error (a bad row names its file, line,
 /// column and value).
 pub fn train_and_register(config: &TrainConfig) -> Result<TrainOutcome> {
-    let mut timings = BTreeMap::new();
-    let mut clock = Instant::now();
-    let mut lap = |name: &str, timings: &mut BTreeMap<String, f64>| {
-        timings.insert(name.to_owned(), clock.elapsed().as_secs_f64());
-        clock = Instant::now();
-    };
+    let mut clock = Stopwatch::start();
+    let data = load_and_validate(&config.data)?;
+    clock.lap("load_validate");
+    let features = featurize(
+        &data,
+        split(&data, config.test_fraction, config.seed)?,
+        config.features,
+    )?;
+    clock.lap("features");
+    let trained = train(&features, &config.train_spec())?;
+    clock.lap("train");
+    let evaluation = evaluate(trained.model.as_ref(), &features.test)?;
+    clock.lap("evaluate");
+    let artifacts = write_reports(&config.out_dir, &data, &features, &trained, &evaluation)?;
+    clock.lap("charts");
+    let registered = register(
+        &data,
+        &features,
+        &trained,
+        &evaluation,
+        &artifacts,
+        &config.register_spec(),
+    )?;
+    clock.lap("register");
+    Ok(TrainOutcome::new(
+        &data,
+        &features,
+        trained,
+        evaluation,
+        registered,
+        artifacts,
+        clock.timings,
+    ))
+}
 
-    // 1. Load and validate (strict: a bad row stops the run, naming file, line and column).
-    let loaded = load_csv(&config.data, &LoadOptions::strict())?;
+/// Wall time of each stage, for the user's information.
+#[derive(Debug)]
+pub struct Stopwatch {
+    clock: Instant,
+    /// Seconds per stage, by stage name.
+    pub timings: BTreeMap<String, f64>,
+}
+
+impl Stopwatch {
+    /// A stopwatch started now.
+    pub fn start() -> Self {
+        Self {
+            clock: Instant::now(),
+            timings: BTreeMap::new(),
+        }
+    }
+
+    /// Records the time since the last lap under `name` and restarts.
+    pub fn lap(&mut self, name: &str) {
+        self.timings
+            .insert(name.to_owned(), self.clock.elapsed().as_secs_f64());
+        self.clock = Instant::now();
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Stage 1: load and validate.
+
+/// What [`load_and_validate`] read: the records, the validation report and the labels.
+#[derive(Debug)]
+pub struct LoadedData {
+    /// The file.
+    pub path: PathBuf,
+    /// The records and what the loader learnt (warnings, fingerprints, line numbers).
+    pub loaded: Loaded,
+    /// The validation report (shape, duplicates, ranges, class balance ...).
+    pub validation: ValidationReport,
+    /// The class index of every record.
+    pub labels: Vec<usize>,
+}
+
+impl LoadedData {
+    /// The canonical SHA-256 of the rows, hex (the lineage's data fingerprint).
+    pub fn fingerprint(&self) -> String {
+        self.loaded.fingerprint.canonical.to_hex()
+    }
+}
+
+/// Stage 1: loads a labelled CSV strictly (the first bad row is an error naming file, line,
+/// column and value) and computes its validation report.
+///
+/// # Errors
+/// [`PipelineError::Data`]: an unreadable file, a bad row, or a row without a label.
+pub fn load_and_validate(path: &Path) -> Result<LoadedData> {
+    let loaded = load_csv(path, &LoadOptions::strict())?;
     let validation = ValidationReport::from_loaded(&loaded);
     let labels = target_indices(&loaded.records)?;
-    lap("load_validate", &mut timings);
+    Ok(LoadedData {
+        path: path.to_owned(),
+        loaded,
+        validation,
+        labels,
+    })
+}
 
-    // 2. Split, then fit the features on the training rows only.
-    let (train_idx, test_idx) = stratified_split(&labels, config.test_fraction, config.seed)?;
-    let train_records: Vec<_> = train_idx
-        .iter()
-        .map(|&i| loaded.records[i].clone())
-        .collect();
-    let test_records: Vec<_> = test_idx
-        .iter()
-        .map(|&i| loaded.records[i].clone())
-        .collect();
-    let pipeline = FeaturePipeline::new(config.features).fit(&train_records)?;
+// ---------------------------------------------------------------------------------------
+// Stage 2: split and featurize.
+
+/// Row indices of the training and test sets (stratified), as written by the DVC
+/// `featurize` stage.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Split {
+    /// Training rows (indices into the loaded records).
+    pub train: Vec<usize>,
+    /// Test rows.
+    pub test: Vec<usize>,
+}
+
+/// Stage 2a: a stratified train/test split of the loaded rows.
+///
+/// # Errors
+/// [`PipelineError::Data`] when a fraction is out of range or a class is too small.
+pub fn split(data: &LoadedData, test_fraction: f64, seed: u64) -> Result<Split> {
+    let (train, test) = stratified_split(&data.labels, test_fraction, seed)?;
+    Ok(Split { train, test })
+}
+
+/// The split rows, the fitted feature pipeline, and both sets as numeric matrices.
+#[derive(Debug, Clone)]
+pub struct Featurized {
+    /// The split the sets come from.
+    pub split: Split,
+    /// The feature pipeline, fitted on the training rows only.
+    pub pipeline: FittedPipeline,
+    /// The training records (raw).
+    pub train_records: Vec<ObesityRecord>,
+    /// The test records (raw).
+    pub test_records: Vec<ObesityRecord>,
+    /// The training set.
+    pub train: Dataset,
+    /// The test set.
+    pub test: Dataset,
+}
+
+/// Stage 2b: fits the feature pipeline on the training rows of `split` and transforms both
+/// sets.
+///
+/// # Errors
+/// [`PipelineError::Split`] when an index is out of range, else the feature crate's error.
+pub fn featurize(data: &LoadedData, split: Split, config: FeatureConfig) -> Result<Featurized> {
+    let train_records = pick(data, &split.train)?;
+    let pipeline = FeaturePipeline::new(config).fit(&train_records)?;
+    apply_features(data, split, pipeline)
+}
+
+/// Stage 2b with an already fitted pipeline (what the DVC stages after `featurize` do with
+/// the `pipeline.json` and `split.json` it wrote).
+///
+/// # Errors
+/// As [`featurize`].
+pub fn apply_features(
+    data: &LoadedData,
+    split: Split,
+    pipeline: FittedPipeline,
+) -> Result<Featurized> {
+    let train_records = pick(data, &split.train)?;
+    let test_records = pick(data, &split.test)?;
     let train = pipeline.dataset(&train_records)?;
     let test = pipeline.dataset(&test_records)?;
-    lap("features", &mut timings);
+    Ok(Featurized {
+        split,
+        pipeline,
+        train_records,
+        test_records,
+        train,
+        test,
+    })
+}
 
-    // 3. Optionally tune, then cross-validate the chosen strategy on the training rows.
-    //    Everything below works on `dyn ModelStrategy` / `dyn Classifier`: any model that
-    //    implements the traits drops into the same chain.
-    let folds = stratified_folds(&train, config.cv_folds, config.seed)?;
-    let strategy: Box<dyn ModelStrategy> = if config.grid_search {
-        let base = ForestParams::builder_from(&config.forest).n_threads(Some(1));
-        let search = GridSearch::new(forest_factory(base), seeds_forest_grid())
-            .scoring(Scorer::from_name("f1_macro")?)
+fn pick(data: &LoadedData, indices: &[usize]) -> Result<Vec<ObesityRecord>> {
+    indices
+        .iter()
+        .map(|&i| {
+            data.loaded
+                .records
+                .get(i)
+                .cloned()
+                .ok_or_else(|| PipelineError::Split {
+                    path: data.path.clone(),
+                    index: i,
+                    rows: data.loaded.records.len(),
+                })
+        })
+        .collect()
+}
+
+// ---------------------------------------------------------------------------------------
+// Stage 3: (optional grid search), cross-validate, fit.
+
+/// What [`train`] needs: the hyper-parameters, the search switch and the folds.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TrainSpec {
+    /// Forest hyper-parameters (the search's base when `grid_search` is on).
+    pub forest: ForestParams,
+    /// Run a grid search first and train the best candidate.
+    pub grid_search: bool,
+    /// The grid (parameter → values); `None` is the seeds' 216-candidate grid.
+    pub grid: Option<BTreeMap<String, Vec<ParamValue>>>,
+    /// The scorer that ranks the candidates (`f1_macro` ...).
+    pub scoring: String,
+    /// Cross-validation folds on the training rows (and of the search).
+    pub cv_folds: usize,
+    /// Seed of the folds.
+    pub seed: u64,
+}
+
+/// A trained model with its cross-validation scores.
+pub struct Trained {
+    /// The strategy's name (`random_forest` ...).
+    pub strategy: String,
+    /// The hyper-parameters that were trained (after the search, if any).
+    pub params: BTreeMap<String, String>,
+    /// The model, fitted on every training row.
+    pub model: Box<dyn Classifier>,
+    /// Cross-validation on the training rows: accuracy, f1_macro, balanced_accuracy.
+    pub cv: CvResult,
+    /// The grid search's table, when one ran.
+    pub search: Option<SearchResults>,
+}
+
+impl std::fmt::Debug for Trained {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Trained")
+            .field("strategy", &self.strategy)
+            .field("params", &self.params)
+            .field("cv", &self.cv)
+            .field("search", &self.search.as_ref().map(|s| s.candidates.len()))
+            .finish_non_exhaustive()
+    }
+}
+
+impl Trained {
+    /// The cross-validation scores in the shape of [`TrainOutcome::cv`].
+    pub fn cv_scores(&self) -> BTreeMap<String, CvScore> {
+        self.cv
+            .scores
+            .iter()
+            .map(|(name, s)| {
+                (
+                    name.clone(),
+                    CvScore {
+                        mean: s.mean,
+                        std: s.std,
+                        ci95: (s.ci95_low, s.ci95_high),
+                        folds: s.per_fold.clone(),
+                    },
+                )
+            })
+            .collect()
+    }
+}
+
+/// Stage 3: optionally tunes, cross-validates the chosen strategy on the training rows and
+/// fits it on all of them. Everything works on `dyn ModelStrategy` / `dyn Classifier`: any
+/// model that implements the traits drops into the same chain.
+///
+/// # Errors
+/// The eval or model crate's error (too few rows per fold, a bad candidate ...).
+pub fn train(features: &Featurized, spec: &TrainSpec) -> Result<Trained> {
+    let train = &features.train;
+    let folds = stratified_folds(train, spec.cv_folds, spec.seed)?;
+    let mut search_results = None;
+    let strategy: Box<dyn ModelStrategy> = if spec.grid_search {
+        let grid = match &spec.grid {
+            None => seeds_forest_grid(),
+            Some(axes) => axes.iter().fold(ParamGrid::new(), |g, (name, values)| {
+                g.add(name, values.clone())
+            }),
+        };
+        let base = ForestParams::builder_from(&spec.forest).n_threads(Some(1));
+        let search = GridSearch::new(forest_factory(base), grid)
+            .scoring(Scorer::from_name(&spec.scoring)?)
             .refit(false);
-        let outcome = search.fit(&train, &folds)?;
-        lap("grid_search", &mut timings);
-        forest_factory(ForestParams::builder_from(&config.forest))(outcome.results.best_params())?
+        let outcome = search.fit(train, &folds)?;
+        let best = forest_factory(ForestParams::builder_from(&spec.forest))(
+            outcome.results.best_params(),
+        )?;
+        search_results = Some(outcome.results);
+        best
     } else {
-        Box::new(config.forest.clone())
+        Box::new(spec.forest.clone())
     };
     let scorers = Scorer::parse_list(&["accuracy", "f1_macro", "balanced_accuracy"])?;
-    let cv = cross_validate(strategy.as_ref(), &train, &folds, &scorers)?;
-    lap("cross_validate", &mut timings);
-
-    // 4. Train on every training row and evaluate on the held-out rows.
+    let cv = cross_validate(strategy.as_ref(), train, &folds, &scorers)?;
     let model = strategy.fit(train.x.view(), train.y.view(), train.n_classes())?;
-    lap("fit", &mut timings);
-    let proba = model.predict_proba(test.x.view())?;
-    let predicted = model.predict(test.x.view())?;
-    let y_test = test.y.to_vec();
+    Ok(Trained {
+        strategy: strategy.name().to_owned(),
+        params: strategy.params(),
+        model,
+        cv,
+        search: search_results,
+    })
+}
+
+// ---------------------------------------------------------------------------------------
+// Stage 4: evaluate.
+
+/// A model judged on one labelled data set.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Evaluation {
+    /// Every metric (confusion matrix, per-class, averages, ROC-AUC, log loss ...).
+    pub metrics: Metrics,
+    /// The headline metrics by name (`accuracy`, `f1_macro`, `log_loss`, `roc_auc_ovr` ...).
+    pub test: BTreeMap<String, f64>,
+    /// The classification report.
+    pub report: ClassificationReport,
+    /// Feature importances in column order (zeros when the model has none).
+    pub importances: Vec<f64>,
+    /// Feature importances, largest first.
+    pub top_features: Vec<(String, f64)>,
+}
+
+/// Stage 4: scores `model` on a labelled data set (the test rows, or any new labelled file:
+/// `obesity evaluate` calls this too).
+///
+/// # Errors
+/// The model's error on a wrong width, or the eval crate's on an empty set.
+pub fn evaluate(model: &dyn Classifier, data: &Dataset) -> Result<Evaluation> {
+    let proba = model.predict_proba(data.x.view())?;
+    let predicted = model.predict(data.x.view())?;
+    let y_true = data.y.to_vec();
     let y_pred = predicted.to_vec();
-    let metrics = Metrics::compute(&y_test, &y_pred, Some(proba.view()), test.n_classes())?;
+    let metrics = Metrics::compute(&y_true, &y_pred, Some(proba.view()), data.n_classes())?;
     let report =
-        ClassificationReport::new(&y_test, &y_pred, &test.class_names, ZeroDivision::Zero)?;
-    let test_metrics = test_metric_map(&metrics);
+        ClassificationReport::new(&y_true, &y_pred, &data.class_names, ZeroDivision::Zero)?;
     let importances = model
         .feature_importances()
-        .unwrap_or_else(|| vec![0.0; train.n_features()]);
-    let mut top_features: Vec<(String, f64)> = train
+        .unwrap_or_else(|| vec![0.0; data.n_features()]);
+    let mut top_features: Vec<(String, f64)> = data
         .feature_names
         .iter()
         .cloned()
         .zip(importances.iter().copied())
         .collect();
     top_features.sort_by(|a, b| b.1.total_cmp(&a.1));
-    lap("evaluate", &mut timings);
+    Ok(Evaluation {
+        test: test_metric_map(&metrics),
+        metrics,
+        report,
+        importances,
+        top_features,
+    })
+}
 
-    // 5. Charts and reports, kept as files and as run artifacts.
-    std::fs::create_dir_all(&config.out_dir).map_err(|source| PipelineError::Io {
-        path: config.out_dir.clone(),
+/// The files [`write_reports`] writes into its folder, in order.
+pub const REPORT_FILES: [&str; 7] = [
+    "confusion_matrix.svg",
+    "per_class.svg",
+    "feature_importance.svg",
+    "cv_scores.svg",
+    "classification_report.txt",
+    "classification_report.json",
+    "validation_report.json",
+];
+
+/// The grid search's results table (one row per candidate, like scikit-learn's
+/// `cv_results_`), written beside the reports when a search ran.
+pub const SEARCH_RESULTS_FILE: &str = "search_results.csv";
+
+/// `rank,mean_test_score,std_test_score,mean_fit_time,<param>...`, one row per candidate in
+/// candidate order.
+fn search_csv(search: &SearchResults) -> String {
+    let names: Vec<&String> = search
+        .candidates
+        .first()
+        .map(|c| c.params.0.keys().collect())
+        .unwrap_or_default();
+    let mut out = String::from("rank,mean_test_score,std_test_score,mean_fit_time");
+    for n in &names {
+        out.push_str(&format!(",param_{n}"));
+    }
+    out.push('\n');
+    for c in &search.candidates {
+        out.push_str(&format!(
+            "{},{},{},{}",
+            c.rank, c.score.mean, c.score.std, c.mean_fit_time
+        ));
+        for n in &names {
+            out.push(',');
+            out.push_str(&c.params.get(n).map(ToString::to_string).unwrap_or_default());
+        }
+        out.push('\n');
+    }
+    out
+}
+
+/// Charts and reports of one training pass, written to `out_dir` (created if needed) and
+/// returned as paths in the order of [`REPORT_FILES`] (then [`SEARCH_RESULTS_FILE`] when a
+/// search ran); [`register`] logs them as run artifacts.
+///
+/// # Errors
+/// [`PipelineError::Io`] naming the file that could not be written, or a chart error.
+pub fn write_reports(
+    out_dir: &Path,
+    data: &LoadedData,
+    features: &Featurized,
+    trained: &Trained,
+    evaluation: &Evaluation,
+) -> Result<Vec<PathBuf>> {
+    std::fs::create_dir_all(out_dir).map_err(|source| PipelineError::Io {
+        path: out_dir.to_owned(),
         source,
     })?;
-    let out = |name: &str| config.out_dir.join(name);
+    let out = |name: &str| out_dir.join(name);
     confusion_matrix_chart(
         out("confusion_matrix.svg"),
-        &metrics.confusion,
-        &test.class_names,
+        &evaluation.metrics.confusion,
+        &features.test.class_names,
     )?;
-    per_class_chart(out("per_class.svg"), &report)?;
+    per_class_chart(out("per_class.svg"), &evaluation.report)?;
     feature_importance_chart(
         out("feature_importance.svg"),
-        &train.feature_names,
-        &importances,
+        &features.train.feature_names,
+        &evaluation.importances,
         None,
         15,
         "Feature importance (mean decrease in impurity)",
     )?;
-    cv_scores_chart(out("cv_scores.svg"), &cv)?;
+    cv_scores_chart(out("cv_scores.svg"), &trained.cv)?;
     write_file(
         &out("classification_report.txt"),
-        report.to_text(4).as_bytes(),
+        evaluation.report.to_text(4).as_bytes(),
     )?;
     write_file(
         &out("classification_report.json"),
-        report.to_json()?.as_bytes(),
+        evaluation.report.to_json()?.as_bytes(),
     )?;
     write_file(
         &out("validation_report.json"),
-        to_json(&validation)?.as_bytes(),
+        to_json(&data.validation)?.as_bytes(),
     )?;
-    let artifacts: Vec<PathBuf> = [
-        "confusion_matrix.svg",
-        "per_class.svg",
-        "feature_importance.svg",
-        "cv_scores.svg",
-        "classification_report.txt",
-        "classification_report.json",
-        "validation_report.json",
-    ]
-    .iter()
-    .map(|n| out(n))
-    .collect();
-    lap("charts", &mut timings);
+    let mut files: Vec<PathBuf> = REPORT_FILES.iter().map(|n| out(n)).collect();
+    if let Some(search) = &trained.search {
+        write_file(&out(SEARCH_RESULTS_FILE), search_csv(search).as_bytes())?;
+        files.push(out(SEARCH_RESULTS_FILE));
+    }
+    Ok(files)
+}
 
-    // 6. Log the run: params, metrics, the data fingerprint and the charts.
-    let fingerprint = loaded.fingerprint.canonical.to_hex();
-    let tracker = Tracker::open(&config.tracking_uri)?;
-    let run = tracker.start_run(&config.experiment, Some("train_and_register"))?;
-    let params_map = strategy.params();
-    run.log_params(params_map.iter())?;
-    run.log_param("test_fraction", config.test_fraction)?;
-    run.log_param("split_seed", config.seed)?;
-    run.log_param("cv_folds", config.cv_folds)?;
-    run.log_param(
-        "features",
-        serde_json::to_string(&config.features).unwrap_or_default(),
-    )?;
+// ---------------------------------------------------------------------------------------
+// Stage 5: log the run, register the version, apply the promotion policy.
+
+/// Where and how [`register`] records a trained model.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RegisterSpec {
+    /// A folder (MLflow file-store layout) or an `http(s)://` MLflow tracking server.
+    pub tracking_uri: String,
+    /// Experiment name.
+    pub experiment: String,
+    /// Registered model name.
+    pub model_name: String,
+    /// The run's name. By default (`None`), `<strategy>-<trees>t-<UTC time to the ms>`, e.g.
+    /// `random_forest-100t-20261204-230912.345`: distinct and readable in MLflow's run list.
+    pub run_name: Option<String>,
+    /// The promotion policy applied to the new version.
+    pub promotion: PromotionPolicy,
+    /// Register as a challenger at most, never as champion (what a retrain does).
+    pub challenger_only: bool,
+    /// Run parameters beyond the model's own (split, folds, feature encoding ...).
+    pub run_params: BTreeMap<String, String>,
+    /// Extra tags on the version (e.g. `dvc.lock_md5`, the DVC stage's lock hash).
+    pub version_tags: BTreeMap<String, String>,
+}
+
+/// The run and the version [`register`] made.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Registered {
+    /// The tracking run.
+    pub run_id: String,
+    /// The tracking URI used.
+    pub tracking_uri: String,
+    /// The version and what the policy made of it.
+    pub model: ModelSummary,
+}
+
+/// Stage 5: logs a run (params, metrics, the data fingerprint and the report files), then
+/// registers a version — the model, its pipeline, signature, input example, lineage, drift
+/// reference profile and ONNX form, as an MLflow Model directory — and applies the promotion
+/// policy.
+///
+/// # Errors
+/// The registry's error (unreachable server, invalid name ...), the ONNX export's, or
+/// [`PipelineError::Io`] for a report file that cannot be read.
+pub fn register(
+    data: &LoadedData,
+    features: &Featurized,
+    trained: &Trained,
+    evaluation: &Evaluation,
+    artifacts: &[PathBuf],
+    spec: &RegisterSpec,
+) -> Result<Registered> {
+    let fingerprint = data.fingerprint();
+    let tracker = Tracker::open(&spec.tracking_uri)?;
+    let run_name = spec.run_name.clone().unwrap_or_else(|| {
+        format!(
+            "{}-{}t-{}",
+            trained.strategy,
+            trained
+                .params
+                .get("n_estimators")
+                .map_or("?", String::as_str),
+            chrono::Utc::now().format("%Y%m%d-%H%M%S%.3f")
+        )
+    });
+    let run = tracker.start_run(&spec.experiment, Some(&run_name))?;
+    run.log_params(trained.params.iter())?;
+    run.log_params(spec.run_params.iter())?;
     run.set_tag("data.fingerprint", &fingerprint)?;
-    run.set_tag("data.path", config.data.display())?;
+    run.set_tag("data.path", data.path.display())?;
     // MLflow 3's dataset record (the run page's "Datasets"). MLflow keeps at most 36
     // characters of a digest: it gets the fingerprint's first 32 hex digits, the profile and
     // the `data.fingerprint` tag the whole of it.
-    let source = std::path::absolute(&config.data).unwrap_or_else(|_| config.data.clone());
+    let source = std::path::absolute(&data.path).unwrap_or_else(|_| data.path.clone());
     let dataset = DatasetInput::training(
-        config.data.file_stem().map_or_else(
+        data.path.file_stem().map_or_else(
             || "training data".to_owned(),
             |s| s.to_string_lossy().into_owned(),
         ),
@@ -350,7 +834,7 @@ pub fn train_and_register(config: &TrainConfig) -> Result<TrainOutcome> {
     )
     .with_schema(&Schema::obesity())
     .with_profile(
-        loaded.records.len(),
+        data.loaded.records.len(),
         Schema::obesity().columns.len(),
         &BTreeMap::from([("fingerprint".to_owned(), fingerprint.clone())]),
     );
@@ -358,76 +842,100 @@ pub fn train_and_register(config: &TrainConfig) -> Result<TrainOutcome> {
         Err(e) if !e.is_unsupported() => return Err(e.into()),
         _ => {}
     }
-    let mut logged: Vec<(String, f64)> =
-        test_metrics.iter().map(|(k, v)| (k.clone(), *v)).collect();
-    let mut cv_scores = BTreeMap::new();
-    for (scorer, summary) in &cv.scores {
+    let mut logged: Vec<(String, f64)> = evaluation
+        .test
+        .iter()
+        .map(|(k, v)| (k.clone(), *v))
+        .collect();
+    for (scorer, summary) in &trained.cv.scores {
         logged.push((format!("cv_{scorer}_mean"), summary.mean));
         logged.push((format!("cv_{scorer}_std"), summary.std));
+        // Per-fold values as the steps of one metric named for what it is (a bare
+        // `cv_accuracy` would show the last fold next to `cv_accuracy_mean`).
         for (step, v) in summary.per_fold.iter().enumerate() {
-            run.log_metric_at(&format!("cv_{scorer}"), *v, step as i64)?;
+            run.log_metric_at(&format!("cv_{scorer}_fold"), *v, step as i64)?;
         }
-        cv_scores.insert(
-            scorer.clone(),
-            CvScore {
-                mean: summary.mean,
-                std: summary.std,
-                ci95: (summary.ci95_low, summary.ci95_high),
-                folds: summary.per_fold.clone(),
-            },
-        );
     }
     run.log_metrics(logged)?;
-    for path in &artifacts {
+    if let Some(search) = &trained.search {
+        // As MLflow's autolog does for GridSearchCV: one nested run per candidate, and the
+        // best candidate's params (`best_<name>`) and score (`best_cv_score`) on the parent.
+        for (i, c) in search.candidates.iter().enumerate() {
+            let child = run.start_child(&format!("candidate-{:03}", i + 1))?;
+            child.log_params(c.params.0.iter().map(|(k, v)| (k.clone(), v.to_string())))?;
+            child.log_metrics([
+                ("mean_test_score".to_owned(), c.score.mean),
+                ("std_test_score".to_owned(), c.score.std),
+                ("rank_test_score".to_owned(), c.rank as f64),
+                ("mean_fit_time".to_owned(), c.mean_fit_time),
+            ])?;
+            child.finish()?;
+        }
+        if let Some(best) = search.candidates.get(search.best_index) {
+            run.log_params(
+                best.params
+                    .0
+                    .iter()
+                    .map(|(k, v)| (format!("best_{k}"), v.to_string())),
+            )?;
+            run.log_metric("best_cv_score", best.score.mean)?;
+        }
+    }
+    for path in artifacts {
         run.log_artifact(path, Some("reports"))?;
     }
-    let model_bytes = model.to_bytes()?;
-    let pipeline_json = pipeline.to_json()?;
-    let profile = ReferenceProfile::from_columns(&feature_columns(&train_records))?;
-    let profile_json = profile.to_json()?;
+    let model_bytes = trained.model.to_bytes()?;
+    let profile = ReferenceProfile::from_columns(&feature_columns(&features.train_records))?;
     // The same pipeline + forest as one ONNX model over raw columns (one output column per
     // class, as MLflow's pyfunc needs), so that Python loads, serves and batch-scores the
     // version; a model that is not our forest is registered without it.
     let onnx = match RandomForest::from_bytes(&model_bytes) {
         Ok(forest) => Some(onnx_artifact(&obesity_onnx::export(
-            &pipeline,
+            &features.pipeline,
             &forest,
             &ExportOptions::with_outputs(OutputLayout::Columns),
         )?)),
         Err(_) => None,
     };
-    let example = InputExample::from_columns(
-        &feature_columns(&train_records[..train_records.len().min(5)]),
-        5,
-    )?;
-    // The model, pipeline, signature, lineage, profile, ONNX model and input example go into
-    // the run's `model/` artifact folder (an MLflow Model directory) through
-    // `Registry::register` below: written once, not twice.
-    lap("log_run", &mut timings);
+    let first = &features.train_records[..features.train_records.len().min(5)];
+    let example = InputExample::from_columns(&feature_columns(first), 5)?;
 
-    // 7. Register the version and let the policy decide its stage and aliases.
+    // The model, pipeline, signature, lineage, profile, ONNX model and input example go into
+    // the run's `model/` artifact folder (an MLflow Model directory): written once.
     let registry = Registry::new(tracker.store().clone());
-    let mut new_version = NewVersion::new(&config.model_name, run.id(), model_bytes);
+    let mut new_version = NewVersion::new(&spec.model_name, run.id(), model_bytes);
     if let Some(onnx) = onnx {
         new_version = new_version.onnx(onnx);
     }
+    // Lineage beside the data fingerprint: one hash of every parameter of the run (the
+    // model's and the split's), so two versions trained alike are recognisable at a glance.
+    let mut all_params = trained.params.clone();
+    all_params.extend(spec.run_params.clone());
+    let params_hash = obesity_data::Digest::of_bytes(to_json(&all_params)?.as_bytes()).to_hex();
+    new_version = new_version.tag(PARAMS_HASH_TAG, params_hash);
+    for (key, value) in &spec.version_tags {
+        new_version = new_version.tag(key, value);
+    }
     let version = registry.register(
         new_version
-            .pipeline_json(pipeline_json.into_bytes())
+            .pipeline_json(features.pipeline.to_json()?.into_bytes())
             .signature(Signature::from_schema(&Schema::obesity())?)
             .input_example(example)
             .data_fingerprint(&fingerprint)
-            .extra_artifact(REFERENCE_PROFILE_FILE, profile_json.into_bytes())
+            .extra_artifact(REFERENCE_PROFILE_FILE, profile.to_json()?.into_bytes())
             .description(format!(
                 "{} ({} trees), trained on {} rows of {}",
-                strategy.name(),
-                params_map.get("n_estimators").map_or("-", String::as_str),
-                train.n_samples(),
-                config.data.display()
+                trained.strategy,
+                trained
+                    .params
+                    .get("n_estimators")
+                    .map_or("-", String::as_str),
+                features.train.n_samples(),
+                data.path.display()
             )),
     )?;
-    let mut policy = config.promotion.clone();
-    if config.challenger_only {
+    let mut policy = spec.promotion.clone();
+    if spec.challenger_only {
         // A value no metric reaches: the policy can still stage the version and give it the
         // challenger alias, never the champion one.
         policy.production_threshold = if policy.higher_is_better {
@@ -436,42 +944,65 @@ pub fn train_and_register(config: &TrainConfig) -> Result<TrainOutcome> {
             f64::MIN
         };
     }
-    let decision = registry.promote(&config.model_name, version.version, &policy)?;
-    let after = registry.version(&config.model_name, version.version)?;
+    let decision = registry.promote(&spec.model_name, version.version, &policy)?;
+    let after = registry.version(&spec.model_name, version.version)?;
     let run_id = run.id().to_owned();
     run.finish()?;
-    lap("register", &mut timings);
-
-    Ok(TrainOutcome {
-        data: DataSummary {
-            path: config.data.display().to_string(),
-            rows: loaded.records.len(),
-            fingerprint,
-            raw_fingerprint: loaded.fingerprint.raw.to_hex(),
-            train_rows: train.n_samples(),
-            test_rows: test.n_samples(),
-            n_features: train.n_features(),
-            shape_matches: validation.shape_matches(),
-            warnings: loaded.warnings.iter().map(ToString::to_string).collect(),
-        },
-        test: test_metrics,
-        cv: cv_scores,
+    Ok(Registered {
+        run_id,
+        tracking_uri: spec.tracking_uri.clone(),
         model: ModelSummary {
-            name: config.model_name.clone(),
+            name: spec.model_name.clone(),
             version: after.version,
-            stage: format!("{:?}", after.current_stage),
+            stage: after.current_stage.to_string(),
             aliases: after.aliases.clone(),
             promotion: decision,
         },
-        run_id,
-        tracking_uri: config.tracking_uri.clone(),
-        params: params_map,
-        top_features,
-        report,
-        artifacts,
-        duplicate_rows: validation.duplicates.count,
-        timings,
     })
+}
+
+impl TrainOutcome {
+    /// The outcome of one pass from what its stages returned.
+    pub fn new(
+        data: &LoadedData,
+        features: &Featurized,
+        trained: Trained,
+        evaluation: Evaluation,
+        registered: Registered,
+        artifacts: Vec<PathBuf>,
+        timings: BTreeMap<String, f64>,
+    ) -> Self {
+        TrainOutcome {
+            data: DataSummary {
+                path: data.path.display().to_string(),
+                rows: data.loaded.records.len(),
+                fingerprint: data.fingerprint(),
+                raw_fingerprint: data.loaded.fingerprint.raw.to_hex(),
+                train_rows: features.train.n_samples(),
+                test_rows: features.test.n_samples(),
+                n_features: features.train.n_features(),
+                shape_matches: data.validation.shape_matches(),
+                warnings: data
+                    .loaded
+                    .warnings
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect(),
+            },
+            test: evaluation.test,
+            cv: trained.cv_scores(),
+            model: registered.model,
+            run_id: registered.run_id,
+            tracking_uri: registered.tracking_uri,
+            params: trained.params,
+            top_features: evaluation.top_features,
+            report: evaluation.report,
+            artifacts,
+            duplicate_rows: data.validation.duplicates.count,
+            timings,
+            search: trained.search.as_ref().and_then(SearchSummary::of),
+        }
+    }
 }
 
 /// An exported model as the registry's ONNX artifact: its bytes and its tensors' names,

@@ -173,3 +173,120 @@ fn an_unknown_key_in_a_config_file_is_an_error() {
     let err = TrainConfig::from_json_file(&path).expect_err("unknown key");
     assert!(err.to_string().contains("model_nmae"), "{err}");
 }
+
+#[test]
+fn the_stage_functions_compose_to_what_train_and_register_gives() {
+    use obesity_mlops::pipeline::{
+        evaluate, featurize, load_and_validate, register, split, train, write_reports,
+    };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = small_config(dir.path());
+    let whole = train_and_register(&config).expect("whole chain");
+
+    let mut by_hand = config.clone();
+    by_hand.tracking_uri = dir.path().join("other").display().to_string();
+    by_hand.out_dir = dir.path().join("other-out");
+    let data = load_and_validate(&by_hand.data).expect("load");
+    let rows = split(&data, by_hand.test_fraction, by_hand.seed).expect("split");
+    let features = featurize(&data, rows, by_hand.features).expect("features");
+    let trained = train(&features, &by_hand.train_spec()).expect("train");
+    let evaluation = evaluate(trained.model.as_ref(), &features.test).expect("evaluate");
+    let artifacts =
+        write_reports(&by_hand.out_dir, &data, &features, &trained, &evaluation).expect("reports");
+    let registered = register(
+        &data,
+        &features,
+        &trained,
+        &evaluation,
+        &artifacts,
+        &by_hand.register_spec(),
+    )
+    .expect("register");
+
+    assert_eq!(evaluation.test, whole.test);
+    assert_eq!(trained.cv_scores(), whole.cv);
+    assert_eq!(registered.model.version, 1);
+    assert_eq!(registered.model.aliases, whole.model.aliases);
+    let model = |uri: &str| {
+        Registry::open(uri)
+            .and_then(|r| r.artifact(&config.model_name, 1, MODEL_FILE))
+            .expect("model bytes")
+    };
+    assert_eq!(model(&config.tracking_uri), model(&by_hand.tracking_uri));
+
+    // Lineage: the params hash is the same for the same params, and differs with them.
+    let tag = |uri: &str, v: u64| {
+        Registry::open(uri)
+            .and_then(|r| r.version(&config.model_name, v))
+            .expect("version")
+            .tags
+            .get(obesity_mlops::pipeline::PARAMS_HASH_TAG)
+            .cloned()
+            .expect("params hash tag")
+    };
+    assert_eq!(tag(&config.tracking_uri, 1), tag(&by_hand.tracking_uri, 1));
+    assert_eq!(tag(&config.tracking_uri, 1).len(), 64);
+    let mut other = config.clone();
+    other.cv_folds = 2;
+    train_and_register(&other).expect("third run");
+    assert_ne!(tag(&config.tracking_uri, 1), tag(&config.tracking_uri, 2));
+
+    // Every run has its own readable name; per-fold CV values are the steps of one metric.
+    let tracker = obesity_mlops::registry::Tracker::open(&config.tracking_uri).expect("tracker");
+    let runs = tracker
+        .search_runs(&config.experiment, "", &[], 10)
+        .expect("runs");
+    let names: std::collections::BTreeSet<&str> =
+        runs.iter().map(|r| r.info.run_name.as_str()).collect();
+    assert_eq!(names.len(), runs.len(), "{names:?}");
+    assert!(names.iter().any(|n| n.contains("-20t-")), "{names:?}");
+    let history = tracker
+        .store()
+        .get_metric_history(&whole.run_id, "cv_accuracy_fold")
+        .expect("history");
+    assert_eq!(history.len(), config.cv_folds);
+}
+
+#[test]
+fn the_shipped_params_yaml_holds_the_documented_defaults() {
+    use obesity_mlops::params::Params;
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("params.yaml");
+    let params = Params::from_file(&path).expect("params.yaml parses");
+    let mut expected = Params::default();
+    expected.data.path = "fixtures/obesity_synthetic.csv".into();
+    assert_eq!(params, expected);
+    // The JSON config's defaults are the same job.
+    let from_yaml = params.train_config();
+    let from_json = TrainConfig::default();
+    assert_eq!(from_yaml.forest, from_json.forest);
+    assert_eq!(from_yaml.features, from_json.features);
+    assert_eq!(from_yaml.promotion, from_json.promotion);
+    assert_eq!(
+        (from_yaml.cv_folds, from_yaml.seed, from_yaml.test_fraction),
+        (from_json.cv_folds, from_json.seed, from_json.test_fraction)
+    );
+}
+
+#[test]
+fn an_unknown_key_in_params_yaml_names_the_key_the_file_and_the_line() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("params.yaml");
+    let text = "data:\n  seed: 1\npromotion:\n  metric: f1_macro\n  production_treshold: 0.5\n";
+    std::fs::write(&path, text).expect("write");
+    for err in [
+        TrainConfig::from_file(&path).expect_err("unknown key"),
+        obesity_mlops::params::Params::from_file(&path).expect_err("unknown key"),
+    ] {
+        assert!(matches!(err, PipelineError::Params { .. }), "{err:?}");
+        let message = err.to_string();
+        assert!(message.contains("production_treshold"), "{message}");
+        assert!(
+            message.contains(&format!("{}:5:", path.display())),
+            "{message}"
+        );
+    }
+    // A bad value inside a known section is caught too (the forest validates its params).
+    std::fs::write(&path, "forest:\n  n_estimators: 0\n").expect("write");
+    let err = TrainConfig::from_file(&path).expect_err("zero trees");
+    assert!(err.to_string().contains("n_estimators"), "{err}");
+}

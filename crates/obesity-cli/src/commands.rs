@@ -1,6 +1,8 @@
 //! Carrying out each command against the store named by the tracking URI.
 
-use obesity_registry::{PromotionPolicy, Registry, Stage, Tracker, open_store};
+use obesity_registry::{
+    Lineage, ModelVersion, PromotionDecision, PromotionPolicy, Registry, Stage, Tracker, open_store,
+};
 
 use crate::render;
 use crate::{Command, RegistryCommand};
@@ -85,6 +87,7 @@ pub(crate) fn run(uri: &str, json: bool, command: &Command) -> Result<String, Bo
             production,
             staging,
             lower_is_better,
+            dry_run,
         } => {
             let policy = PromotionPolicy {
                 metric: metric.clone(),
@@ -93,6 +96,14 @@ pub(crate) fn run(uri: &str, json: bool, command: &Command) -> Result<String, Bo
                 staging_threshold: *staging,
                 ..PromotionPolicy::default()
             };
+            if *dry_run {
+                let d = dry_run_decision(&registry, name, *version, &policy)?;
+                return if json {
+                    render::json(&serde_json::json!({"dry_run": true, "decision": d}))
+                } else {
+                    Ok(format!("dry run (nothing changed): {d}"))
+                };
+            }
             let d = registry.promote(name, *version, &policy)?;
             if json {
                 render::json(&d)?
@@ -105,6 +116,7 @@ pub(crate) fn run(uri: &str, json: bool, command: &Command) -> Result<String, Bo
             filter,
             order_by,
             max_results,
+            columns,
         } => {
             let tracker = Tracker::new(store);
             let order: Vec<&str> = order_by.iter().map(String::as_str).collect();
@@ -117,9 +129,45 @@ pub(crate) fn run(uri: &str, json: bool, command: &Command) -> Result<String, Bo
             if json {
                 render::json(&runs)?
             } else {
-                render::runs(&runs)
+                render::runs(&runs, columns)?
             }
         }
     };
     Ok(out)
+}
+
+/// What `registry.promote` would decide, computed from the same inputs (the version's
+/// metric from its lineage, else its run; the champion's likewise) without changing anything.
+fn dry_run_decision(
+    registry: &Registry,
+    name: &str,
+    version: u64,
+    policy: &PromotionPolicy,
+) -> Result<PromotionDecision, BoxError> {
+    policy.validate()?;
+    let metric_of = |v: &ModelVersion| -> Result<Option<f64>, BoxError> {
+        if let Some(x) = Lineage::from_version(v).metrics.get(&policy.metric) {
+            return Ok(Some(*x));
+        }
+        match &v.run_id {
+            Some(r) => Ok(registry.store().get_run(r)?.metric(&policy.metric)),
+            None => Ok(None),
+        }
+    };
+    let candidate = registry.version(name, version)?;
+    let value = metric_of(&candidate)?.ok_or_else(|| {
+        format!(
+            "{name} version {version} has no metric `{}` (the policy needs it)",
+            policy.metric
+        )
+    })?;
+    let champion = match registry
+        .store()
+        .get_model_version_by_alias(name, &policy.champion_alias)
+    {
+        Ok(c) => Some((c.version, metric_of(&c)?)),
+        Err(e) if e.is_not_found() => None,
+        Err(e) => return Err(e.into()),
+    };
+    Ok(policy.decide(name, version, value, champion))
 }

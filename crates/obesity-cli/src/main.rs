@@ -1,32 +1,67 @@
-//! The `obesity` command line: manage the experiment-tracking store and the model registry
-//! (MLflow's `manage_registry.py` of the seeds), on a local folder or an MLflow server, and
-//! serve a registered model over HTTP (`obesity serve`, see the `obesity-serve` crate).
+//! The `obesity` command line: the model's whole life cycle — validate data, train and
+//! register, predict, evaluate, watch for drift, manage the registry, serve and export — on
+//! a local folder or an MLflow server, configured by one `params.yaml`.
 //!
 //! ```text
-//! obesity registry list
-//! obesity registry versions obesity-rf
-//! obesity registry promote obesity-rf 3 Production --archive-existing
-//! obesity registry alias obesity-rf champion 3
-//! obesity registry compare obesity-rf 2 3
-//! obesity registry runs obesity --filter "metrics.accuracy > 0.9" --order-by "metrics.accuracy DESC"
-//! obesity serve --model models:/obesity-rf@champion --port 8000
-//! obesity export onnx --model models:/obesity-rf@champion --output model.onnx
+//! obesity validate data.csv --json
+//! obesity train --config params.yaml --n-estimators 300
+//! obesity predict --model models:/obesity-classifier@champion --input new.csv --output scored.csv
+//! obesity evaluate --model models:/obesity-classifier@champion --data labelled.csv
+//! obesity drift --model models:/obesity-classifier@champion --current new.csv --json
+//! obesity stage featurize|train|evaluate|register      (the DVC stages of dvc.yaml)
+//! obesity registry versions obesity-classifier
+//! obesity registry policy obesity-classifier 3 --dry-run
+//! obesity registry runs obesity-classification --columns name,metrics.accuracy,params.n_estimators
+//! obesity serve --model models:/obesity-classifier@champion --port 8000
+//! obesity export onnx --model models:/obesity-classifier@champion --output model.onnx
 //! ```
 //!
-//! Every command takes `--tracking-uri DIR|URL` (default: `$OBESITY_TRACKING_URI`, else
-//! `$MLFLOW_TRACKING_URI`, else `./mlruns`) and `--json` for machine-readable output.
+//! Every command reads the same `params.yaml` (`--config FILE`, else `./params.yaml` when it
+//! exists, else the defaults of docs/config.md) and the same tracking-URI rule:
+//! `--tracking-uri`, else `registry.tracking_uri` of params.yaml, else
+//! `$OBESITY_TRACKING_URI`, else `$MLFLOW_TRACKING_URI`, else `./mlruns`. `--json` prints
+//! only JSON on stdout. Exit codes: 0 success, 1 failure (the message names the file, line,
+//! field, key or model), 2 bad usage.
 
 mod commands;
+mod error;
 mod export;
+mod lifecycle;
 mod render;
+mod stage;
 
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
+use obesity_mlops::params::Params;
 
-/// Manage experiment runs and the model registry.
+const AFTER_HELP: &str = "\
+Examples:
+  obesity validate fixtures/obesity_synthetic.csv
+  obesity train --n-estimators 300 --set forest.max_depth=15
+  obesity predict --model models:/obesity-classifier@champion --input new.csv --output scored.csv
+  obesity evaluate --model models:/obesity-classifier@champion --data labelled.csv
+  obesity drift --model models:/obesity-classifier@champion --current new.csv --json
+  obesity registry versions obesity-classifier
+  dvc repro                       (dvc.yaml runs `obesity validate` and `obesity stage ...`)
+
+Configuration: --config FILE, else ./params.yaml if present, else the defaults
+(every key: docs/config.md); --set SECTION.KEY=VALUE overrides any key for one command.
+An unknown key is an error naming the key, file and line.
+
+Tracking URI: --tracking-uri, else registry.tracking_uri in params.yaml, else
+$OBESITY_TRACKING_URI, else $MLFLOW_TRACKING_URI, else ./mlruns. A folder (MLflow
+file-store layout) or an http:// MLflow server (https is not supported: no TLS client
+is built in; put the server behind a local http endpoint).
+
+Exit codes: 0 success; 1 failure (bad data names file:line:column, unknown model,
+bad config key); 2 bad usage (unknown flag, missing argument).";
+
+/// The model's life cycle from the command line: validate, train, predict, evaluate, drift,
+/// registry, serve, export.
 #[derive(Debug, Parser)]
-#[command(name = "obesity", version, about)]
+#[command(name = "obesity", version, after_help = AFTER_HELP)]
 struct Cli {
     #[command(flatten)]
     global: Global,
@@ -37,17 +72,57 @@ struct Cli {
 /// Options shared by every command.
 #[derive(Debug, Args)]
 struct Global {
-    /// Store location: a folder (MLflow file-store layout) or an MLflow server URL.
-    /// Defaults to $OBESITY_TRACKING_URI, then $MLFLOW_TRACKING_URI, then ./mlruns.
+    /// Store location: a folder (MLflow file-store layout) or an http:// MLflow server.
+    /// Defaults to registry.tracking_uri in params.yaml, then $OBESITY_TRACKING_URI, then
+    /// $MLFLOW_TRACKING_URI, then ./mlruns.
     #[arg(long, global = true, value_name = "DIR|URL")]
     tracking_uri: Option<String>,
-    /// Print JSON instead of text.
+    /// params.yaml to read. Defaults to ./params.yaml when it exists.
+    #[arg(long, global = true, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Print only JSON on stdout.
     #[arg(long, global = true)]
     json: bool,
+    /// Override any value of params.yaml for this command, e.g. `--set forest.max_depth=15`
+    /// or `--set alerts.drift_threshold=0.2` (repeatable; the value is YAML).
+    #[arg(long = "set", global = true, value_name = "KEY=VALUE")]
+    set: Vec<String>,
 }
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Check a CSV file against the schema and print its validation report (exit 1 with
+    /// file:line: column `X`: value ... on the first bad row, unless --lenient).
+    #[command(
+        after_help = "Examples:\n  obesity validate data.csv\n  obesity validate data.csv --lenient --json"
+    )]
+    Validate(lifecycle::ValidateArgs),
+    /// Train, evaluate and register a model (the main job: validate → featurize → train →
+    /// evaluate → register, the same stage functions as the example and the DVC stages).
+    #[command(
+        after_help = "Examples:\n  obesity train\n  obesity train --config params.yaml --data uci.csv --n-estimators 300\n  obesity train --set forest.max_depth=15 --set promotion.production_threshold=0.95 --json"
+    )]
+    Train(lifecycle::TrainArgs),
+    /// Score a CSV with a registered version: class, per-class probabilities and the version
+    /// used, one row per input row (unlabelled files work).
+    #[command(
+        after_help = "Examples:\n  obesity predict --model models:/obesity-classifier@champion --input new.csv --output scored.csv\n  obesity predict --model models:/obesity-classifier/3 --input new.csv | head"
+    )]
+    Predict(lifecycle::PredictArgs),
+    /// The classification report of a registered version on new labelled data.
+    #[command(
+        after_help = "Examples:\n  obesity evaluate --model models:/obesity-classifier@champion --data labelled.csv\n  obesity evaluate --model models:/obesity-classifier/2 --data labelled.csv --json"
+    )]
+    Evaluate(lifecycle::EvaluateArgs),
+    /// Compare new data with the reference profile stored with a version (per-column tests
+    /// and the data-set verdict, Evidently's rules) and print the alerts it raises.
+    #[command(
+        after_help = "Examples:\n  obesity drift --model models:/obesity-classifier@champion --current new.csv\n  obesity drift --model models:/obesity-classifier@champion --current new.csv --json"
+    )]
+    Drift(lifecycle::DriftArgs),
+    /// The DVC stages of dvc.yaml, one process each, exchanging files under --workdir.
+    #[command(subcommand)]
+    Stage(stage::StageCommand),
     /// Model registry and run search.
     #[command(subcommand)]
     Registry(RegistryCommand),
@@ -123,6 +198,9 @@ enum RegistryCommand {
         /// Lower values of the metric are better (e.g. a loss).
         #[arg(long)]
         lower_is_better: bool,
+        /// Print what the policy would decide and change nothing.
+        #[arg(long)]
+        dry_run: bool,
     },
     /// Search the runs of an experiment.
     Runs {
@@ -137,26 +215,48 @@ enum RegistryCommand {
         /// At most this many runs.
         #[arg(long, default_value_t = 100)]
         max_results: usize,
+        /// Columns to show, comma-separated: run_id, name, status, start, metrics.KEY,
+        /// params.KEY, tags.KEY (default: run_id, name, status, start and every metric).
+        #[arg(long, value_delimiter = ',', value_name = "COLUMNS")]
+        columns: Vec<String>,
     },
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let uri = cli
-        .global
-        .tracking_uri
-        .clone()
-        .unwrap_or_else(obesity_registry::tracking_uri_from_env);
-    if let Command::Serve(args) = &cli.command {
-        return serve(&uri, args);
-    }
-    if let Command::Export(cmd) = &cli.command {
-        return export::main(&uri, cli.global.json, cmd);
-    }
-    match commands::run(&uri, cli.global.json, &cli.command) {
-        Ok(text) => write_stdout(&text),
+    let g = &cli.global;
+    let params = match Params::load(g.config.as_deref())
+        .and_then(|p| g.set.iter().try_fold(p, |p, a| p.set(a)))
+    {
+        Ok(p) => p,
         Err(e) => {
             eprintln!("error: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let uri = params.tracking_uri(g.tracking_uri.as_deref());
+    let result = match &cli.command {
+        Command::Serve(args) => return serve(&uri, args),
+        Command::Export(cmd) => return export::main(&uri, g.json, cmd),
+        Command::Registry(_) => {
+            commands::run(&uri, g.json, &cli.command).map_err(|e| e.to_string())
+        }
+        Command::Validate(a) => lifecycle::validate(a, g.json).map_err(|e| e.to_string()),
+        Command::Train(a) => lifecycle::train(a, &params, g.tracking_uri.as_deref(), g.json)
+            .map_err(|e| e.to_string()),
+        Command::Predict(a) => lifecycle::predict(a, &uri, g.json).map_err(|e| e.to_string()),
+        Command::Evaluate(a) => {
+            lifecycle::evaluate_model(a, &uri, g.json).map_err(|e| e.to_string())
+        }
+        Command::Drift(a) => lifecycle::drift(a, &uri, &params, g.json).map_err(|e| e.to_string()),
+        Command::Stage(c) => {
+            stage::run(c, &params, g.tracking_uri.as_deref()).map_err(|e| e.to_string())
+        }
+    };
+    match result {
+        Ok(text) => write_stdout(&text),
+        Err(message) => {
+            eprintln!("error: {message}");
             ExitCode::FAILURE
         }
     }

@@ -98,38 +98,124 @@ pub(crate) fn versions(versions: &[ModelVersion]) -> String {
     )
 }
 
-pub(crate) fn runs(runs: &[Run]) -> String {
-    if runs.is_empty() {
-        return "no runs match\n".into();
+/// One column of `registry runs`.
+enum RunColumn {
+    RunId,
+    Name,
+    Status,
+    Start,
+    Metric(String),
+    Param(String),
+    Tag(String),
+}
+
+impl RunColumn {
+    fn parse(spec: &str) -> Result<Self, BoxError> {
+        let spec = spec.trim();
+        Ok(match spec {
+            "run_id" => RunColumn::RunId,
+            "name" | "run_name" => RunColumn::Name,
+            "status" => RunColumn::Status,
+            "start" | "start_time" => RunColumn::Start,
+            _ => match spec.split_once('.') {
+                Some(("metrics" | "metric", k)) if !k.is_empty() => RunColumn::Metric(k.into()),
+                Some(("params" | "param", k)) if !k.is_empty() => RunColumn::Param(k.into()),
+                Some(("tags" | "tag", k)) if !k.is_empty() => RunColumn::Tag(k.into()),
+                _ => {
+                    return Err(format!(
+                        "unknown column `{spec}`; expected run_id, name, status, start, \
+                         metrics.KEY, params.KEY or tags.KEY"
+                    )
+                    .into());
+                }
+            },
+        })
     }
-    // Show the metrics present in any run, as columns.
-    let metric_keys: BTreeSet<&str> = runs
-        .iter()
-        .flat_map(|r| r.data.metrics.keys().map(String::as_str))
-        .collect();
-    let mut header = vec!["RUN_ID", "NAME", "STATUS", "START"];
-    header.extend(metric_keys.iter().copied());
+
+    fn header(&self) -> String {
+        match self {
+            RunColumn::RunId => "RUN_ID".into(),
+            RunColumn::Name => "NAME".into(),
+            RunColumn::Status => "STATUS".into(),
+            RunColumn::Start => "START".into(),
+            RunColumn::Metric(k) => k.clone(),
+            RunColumn::Param(k) => format!("params.{k}"),
+            RunColumn::Tag(k) => format!("tags.{k}"),
+        }
+    }
+
+    fn cell(&self, r: &Run) -> String {
+        match self {
+            RunColumn::RunId => r.info.run_id.clone(),
+            RunColumn::Name => r.info.run_name.clone(),
+            RunColumn::Status => r.info.status.to_string(),
+            RunColumn::Start => r.info.start_time.map_or("-".into(), time),
+            RunColumn::Metric(k) => r.metric(k).map_or("-".into(), number),
+            RunColumn::Param(k) => r.param(k).unwrap_or("-").to_owned(),
+            RunColumn::Tag(k) => r.tag(k).unwrap_or("-").to_owned(),
+        }
+    }
+}
+
+/// A metric at a readable precision: 4 decimals, or 3 significant digits in scientific
+/// notation for magnitudes below 0.001 (a p-value, a tiny loss) or of 10^6 and more.
+pub(crate) fn number(v: f64) -> String {
+    let a = v.abs();
+    if v == 0.0 || (1e-3..1e6).contains(&a) || !v.is_finite() {
+        format!("{v:.4}")
+    } else {
+        format!("{v:.3e}")
+    }
+}
+
+/// `registry runs` as a table: the chosen columns, or run_id, name, status, start and every
+/// metric present in any run.
+pub(crate) fn runs(runs: &[Run], columns: &[String]) -> Result<String, BoxError> {
+    let columns: Vec<RunColumn> = if columns.is_empty() {
+        let metric_keys: BTreeSet<&str> = runs
+            .iter()
+            .flat_map(|r| r.data.metrics.keys().map(String::as_str))
+            .collect();
+        [
+            RunColumn::RunId,
+            RunColumn::Name,
+            RunColumn::Status,
+            RunColumn::Start,
+        ]
+        .into_iter()
+        .chain(metric_keys.into_iter().map(|k| RunColumn::Metric(k.into())))
+        .collect()
+    } else {
+        columns
+            .iter()
+            .map(|c| RunColumn::parse(c))
+            .collect::<Result<_, _>>()?
+    };
+    if runs.is_empty() {
+        return Ok("no runs match\n".into());
+    }
+    let header: Vec<String> = columns.iter().map(RunColumn::header).collect();
+    let header: Vec<&str> = header.iter().map(String::as_str).collect();
     let rows: Vec<Vec<String>> = runs
         .iter()
-        .map(|r| {
-            let mut row = vec![
-                r.info.run_id.clone(),
-                r.info.run_name.clone(),
-                r.info.status.to_string(),
-                r.info.start_time.map_or("-".into(), time),
-            ];
-            for k in &metric_keys {
-                row.push(r.metric(k).map_or("-".into(), |v| format!("{v:.4}")));
-            }
-            row
-        })
+        .map(|r| columns.iter().map(|c| c.cell(r)).collect())
         .collect();
-    table(&header, &rows)
+    Ok(table(&header, &rows))
 }
 
 #[cfg(test)]
 mod tests {
-    use super::time;
+    use super::{number, time};
+
+    #[test]
+    fn numbers_keep_a_readable_precision() {
+        assert_eq!(number(0.91234567), "0.9123");
+        assert_eq!(number(0.0), "0.0000");
+        assert_eq!(number(0.00001234), "1.234e-5");
+        assert_eq!(number(-3.5), "-3.5000");
+        assert_eq!(number(12_345_678.0), "1.235e7");
+        assert_eq!(number(f64::NAN), "NaN");
+    }
 
     #[test]
     fn formats_utc_times() {

@@ -282,3 +282,92 @@ fn a_closed_stdout_pipe_ends_quietly_instead_of_panicking() {
     assert!(!stderr.contains("panicked"), "{stderr}");
     assert!(out.status.success(), "exit {}: {stderr}", out.status);
 }
+
+#[test]
+fn policy_dry_run_decides_like_the_real_run_and_changes_nothing() {
+    let (_d, root) = populated();
+    let before = stdout(&obesity(
+        &root,
+        &["--json", "registry", "versions", "obesity-rf"],
+    ));
+    let dry: serde_json::Value = serde_json::from_str(&stdout(&obesity(
+        &root,
+        &[
+            "registry",
+            "policy",
+            "obesity-rf",
+            "2",
+            "--dry-run",
+            "--json",
+        ],
+    )))
+    .expect("json");
+    assert_eq!(dry["dry_run"], true);
+    let after = stdout(&obesity(
+        &root,
+        &["--json", "registry", "versions", "obesity-rf"],
+    ));
+    assert_eq!(before, after, "a dry run must not change any version");
+    let text = stdout(&obesity(
+        &root,
+        &["registry", "policy", "obesity-rf", "2", "--dry-run"],
+    ));
+    assert!(text.starts_with("dry run (nothing changed)"), "{text}");
+
+    let real: serde_json::Value = serde_json::from_str(&stdout(&obesity(
+        &root,
+        &["registry", "policy", "obesity-rf", "2", "--json"],
+    )))
+    .expect("json");
+    assert_eq!(dry["decision"]["outcome"], real["outcome"]);
+    assert_eq!(dry["decision"]["stage"], real["stage"]);
+    let changed = stdout(&obesity(
+        &root,
+        &["--json", "registry", "versions", "obesity-rf"],
+    ));
+    assert_ne!(before, changed, "the real run applies the decision");
+
+    // A metric the version does not have: an error naming it, nothing changed.
+    let err = stderr_of_failure(&obesity(
+        &root,
+        &[
+            "registry",
+            "policy",
+            "obesity-rf",
+            "1",
+            "--metric",
+            "auc",
+            "--dry-run",
+        ],
+    ));
+    assert!(err.contains("auc"), "{err}");
+}
+
+#[test]
+fn runs_show_the_chosen_columns() {
+    let (_d, root) = populated();
+    let out = stdout(&obesity(
+        &root,
+        &[
+            "registry",
+            "runs",
+            "obesity",
+            "--order-by",
+            "metrics.accuracy ASC",
+            "--columns",
+            "name,metrics.accuracy,params.max_depth",
+        ],
+    ));
+    let lines: Vec<Vec<&str>> = out
+        .lines()
+        .map(|l| l.split_whitespace().collect())
+        .collect();
+    assert_eq!(lines[0], ["NAME", "accuracy", "params.max_depth"], "{out}");
+    assert_eq!(lines[1], ["rf-0", "0.9100", "10"], "{out}");
+    assert_eq!(lines[2], ["rf-1", "0.9500", "12"], "{out}");
+    let err = stderr_of_failure(&obesity(
+        &root,
+        &["registry", "runs", "obesity", "--columns", "name,acuracy"],
+    ));
+    assert!(err.contains("acuracy"), "{err}");
+}
