@@ -47,8 +47,9 @@ use crate::error::{PipelineError, Result};
 /// split's, as sorted JSON).
 pub const PARAMS_HASH_TAG: &str = "params.sha256";
 
-/// The artifact file holding the drift monitor's reference profile, next to the model.
-pub const REFERENCE_PROFILE_FILE: &str = "reference_profile.json";
+/// The artifact file holding the drift monitor's reference profile, next to the model
+/// (defined by obesity-monitor, which owns the profile).
+pub use obesity_monitor::REFERENCE_PROFILE_FILE;
 
 /// Everything the chain needs. Every field has a default, so a JSON config file may give
 /// only what it changes (`{"forest": {...}, "model_name": "x"}`).

@@ -197,7 +197,8 @@ pub use performance::{
     PerformanceSummary, PredictionBatch, SkipReason, SkippedLine, TornTail,
 };
 pub use profile::{
-    ColumnProfile, DEFAULT_MAX_SAMPLE, FeatureKind, PROFILE_FORMAT_VERSION, ReferenceProfile,
+    ColumnProfile, DEFAULT_MAX_SAMPLE, FeatureKind, PROFILE_FORMAT_VERSION, REFERENCE_PROFILE_FILE,
+    ReferenceProfile,
 };
 pub use report::{
     CONFIDENCE_COLUMN, ColumnDrift, ColumnDriftOptions, DriftOptions, DriftReport,

@@ -52,6 +52,11 @@ pub struct ColumnProfile {
     pub std: Option<f64>,
 }
 
+/// The artifact file that holds a registered version's [`ReferenceProfile`] (as
+/// [`ReferenceProfile::to_json`]), next to its model: the trainer writes it, the server and
+/// `obesity drift` read it, so the name lives here, with the profile.
+pub const REFERENCE_PROFILE_FILE: &str = "reference_profile.json";
+
 /// The reference side of drift detection: one [`ColumnProfile`] per column, in input order.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ReferenceProfile {

@@ -5,9 +5,11 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use obesity_monitor::{WebhookConfig, WebhookFormat};
 use obesity_registry::ModelRef;
 
 use crate::error::{Result, ServeError};
+use crate::policy::AbPolicy;
 
 /// The environment variable read for the admin token when none is configured.
 pub const ADMIN_TOKEN_ENV: &str = "OBESITY_ADMIN_TOKEN";
@@ -63,13 +65,102 @@ pub struct ServeConfig {
     /// How long the monitor keeps predictions (the longest `/monitoring/status?hours=` window).
     /// By default, this is 24 hours.
     pub monitor_retention: Duration,
-    /// How often drift against the reference profile and the alert rules are checked. By
-    /// default, this is 60 seconds.
+    /// How often drift against the reference profile and the alert rules are checked, and
+    /// how often the [`AbPolicy`] runs under [`Server`](crate::Server). By default, this is
+    /// 60 seconds.
     pub check_interval: Duration,
     /// Rows of recent traffic compared with the reference profile. By default, this is 1,000.
     pub drift_window: usize,
     /// Fewest recent rows before drift is computed at all. By default, this is 100.
     pub drift_min_rows: usize,
+    /// Webhooks the service's own alerts (and their resolution) are POSTed to, besides the
+    /// log. By default, none.
+    pub alert_webhooks: AlertWebhooks,
+    /// Width of one point of the dashboard's time series (traffic, latency, class mix,
+    /// accuracy). By default, this is 60 seconds.
+    pub timeline_step: Duration,
+    /// Points kept per time series: the dashboard shows `timeline_points × timeline_step`
+    /// of history, in memory that does not grow with traffic. By default, this is 240
+    /// (four hours of one-minute points).
+    pub timeline_points: usize,
+    /// What the service does with a challenger by itself: start an A/B experiment, promote
+    /// a winner. By default, nothing (see [`AbPolicy`]).
+    pub ab: AbPolicy,
+    /// How often an attached retrain trigger
+    /// ([`AppState::attach_retrainer`](crate::AppState::attach_retrainer)) is asked whether
+    /// to retrain; zero never asks on a schedule. By default, this is 10 minutes.
+    pub retrain_check_interval: Duration,
+}
+
+/// Alert webhooks: where and how the service posts its alerts (see
+/// `obesity_monitor::WebhookAlertHandler`, which does the posting, the retries and the
+/// de-duplication).
+///
+/// Delivery runs on a thread of its own, so a receiver that is slow or down delays neither a
+/// request nor the monitor's drift and alert checks; what happened shows in
+/// `/monitoring/status` (`webhooks`) and `/metrics` (`obesity_alert_notifications_total`).
+#[derive(Clone, PartialEq)]
+pub struct AlertWebhooks {
+    /// `http://` URLs to POST to (every alert goes to each). By default, none.
+    pub urls: Vec<String>,
+    /// The body: Slack's (`{"text", "blocks"}`) or Alertmanager's webhook payload. By
+    /// default, this is [`WebhookFormat::Slack`].
+    pub format: WebhookFormat,
+    /// Timeout of one POST. By default, this is 5 seconds.
+    pub timeout: Duration,
+    /// POSTs per notification, the first included (1 = no retry). By default, this is 3.
+    pub max_attempts: u32,
+    /// Pause before the first retry, doubled before each further one (up to 10 s). By
+    /// default, this is 500 ms.
+    pub backoff: Duration,
+}
+
+impl Default for AlertWebhooks {
+    fn default() -> Self {
+        AlertWebhooks {
+            urls: Vec::new(),
+            format: WebhookFormat::Slack,
+            timeout: Duration::from_secs(5),
+            max_attempts: 3,
+            backoff: Duration::from_millis(500),
+        }
+    }
+}
+
+/// Webhook URLs carry their secret in the path (Slack's do): `Debug` shows scheme and host.
+impl std::fmt::Debug for AlertWebhooks {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let urls: Vec<String> = self.urls.iter().map(|u| redact(u)).collect();
+        f.debug_struct("AlertWebhooks")
+            .field("urls", &urls)
+            .field("format", &self.format)
+            .field("timeout", &self.timeout)
+            .field("max_attempts", &self.max_attempts)
+            .field("backoff", &self.backoff)
+            .finish()
+    }
+}
+
+/// `scheme://host[:port]/…` of a URL, for logs and error messages.
+pub(crate) fn redact(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return "<not a URL>".to_owned();
+    };
+    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let host = rest[..end].rsplit('@').next().unwrap_or("");
+    let cut = if end < rest.len() { "/…" } else { "" };
+    format!("{scheme}://{host}{cut}")
+}
+
+#[cfg(any(feature = "cli", test))]
+/// Parses a body format name: `slack`, `slack-text` (or `slack_text`), `alertmanager`.
+pub(crate) fn parse_webhook_format(text: &str) -> Option<WebhookFormat> {
+    match text.trim().to_ascii_lowercase().replace('_', "-").as_str() {
+        "slack" => Some(WebhookFormat::Slack),
+        "slack-text" => Some(WebhookFormat::SlackText),
+        "alertmanager" => Some(WebhookFormat::Alertmanager),
+        _ => None,
+    }
 }
 
 impl Default for ServeConfig {
@@ -95,6 +186,11 @@ impl Default for ServeConfig {
             check_interval: Duration::from_secs(60),
             drift_window: 1_000,
             drift_min_rows: 100,
+            alert_webhooks: AlertWebhooks::default(),
+            timeline_step: Duration::from_secs(60),
+            timeline_points: 240,
+            ab: AbPolicy::default(),
+            retrain_check_interval: Duration::from_secs(600),
         }
     }
 }
@@ -122,6 +218,8 @@ pub(crate) struct Checked {
     /// The primary reference first, then `also_load`.
     pub(crate) refs: Vec<ModelRef>,
     pub(crate) state_dir: Option<PathBuf>,
+    /// One checked config per alert webhook URL.
+    pub(crate) webhooks: Vec<WebhookConfig>,
 }
 
 impl ServeConfig {
@@ -156,6 +254,7 @@ impl ServeConfig {
             ("max_body_bytes", self.max_body_bytes),
             ("max_batch_rows", self.max_batch_rows),
             ("drift_window", self.drift_window),
+            ("timeline_points", self.timeline_points),
         ] {
             if value == 0 {
                 return Err(bad(field, "0".into(), "must be at least 1"));
@@ -180,7 +279,85 @@ impl ServeConfig {
                 Some(PathBuf::from(uri.strip_prefix("file://").unwrap_or(uri)))
             }
         });
-        Ok(Checked { refs, state_dir })
+        if self.timeline_step < Duration::from_secs(1) {
+            return Err(bad(
+                "timeline_step",
+                format!("{:?}", self.timeline_step),
+                "must be at least 1 second",
+            ));
+        }
+        if self.ab.auto_promote && !matches!(refs[0], ModelRef::Alias { .. }) {
+            return Err(bad(
+                "ab.auto_promote",
+                self.model.clone(),
+                "promotion moves an alias: serve models:/NAME@ALIAS",
+            ));
+        }
+        if !(self.ab.traffic_split > 0.0 && self.ab.traffic_split < 1.0) {
+            return Err(bad(
+                "ab.traffic_split",
+                self.ab.traffic_split.to_string(),
+                "must be strictly between 0 and 1",
+            ));
+        }
+        if self.ab.min_samples_per_variant == 0 {
+            return Err(bad(
+                "ab.min_samples_per_variant",
+                "0".into(),
+                "must be at least 1",
+            ));
+        }
+        let alias_ok = format!("models:/{}@{}", refs[0].name(), self.ab.challenger_alias)
+            .parse::<ModelRef>()
+            .is_ok_and(
+                |r| matches!(r, ModelRef::Alias { alias, .. } if alias == self.ab.challenger_alias),
+            );
+        if !alias_ok {
+            return Err(bad(
+                "ab.challenger_alias",
+                self.ab.challenger_alias.clone(),
+                "must be a valid alias name",
+            ));
+        }
+        let w = &self.alert_webhooks;
+        let webhooks = w
+            .urls
+            .iter()
+            .map(|url| {
+                WebhookConfig::builder(url.trim())
+                    .format(w.format)
+                    .timeout(w.timeout)
+                    .max_attempts(w.max_attempts)
+                    .backoff(w.backoff, w.backoff.max(Duration::from_secs(10)))
+                    .label("model", refs[0].name())
+                    .label("service", "obesity-serve")
+                    .build()
+                    .map_err(|e| {
+                        let field = match &e {
+                            obesity_monitor::MonitorError::InvalidConfig { field, .. } => {
+                                match *field {
+                                    "url" => "alert_webhooks.urls",
+                                    "timeout" => "alert_webhooks.timeout",
+                                    "max_attempts" => "alert_webhooks.max_attempts",
+                                    "backoff" => "alert_webhooks.backoff",
+                                    _ => "alert_webhooks",
+                                }
+                            }
+                            _ => "alert_webhooks",
+                        };
+                        ServeError::Config {
+                            field,
+                            value: redact(url),
+                            reason: e.to_string(),
+                        }
+                    })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Checked {
+            refs,
+            state_dir,
+            webhooks,
+        })
     }
 }
 
@@ -229,6 +406,52 @@ pub struct ServeArgs {
     /// 0: monitoring off).
     #[arg(long, default_value_t = 65_536)]
     pub monitor_queue: usize,
+    /// Seconds between drift and alert checks.
+    #[arg(long, default_value_t = 60.0, value_name = "SECONDS")]
+    pub check_interval: f64,
+    /// POST the service's alerts (and their resolution) to this URL (repeatable; the
+    /// environment variable takes a comma-separated list).
+    #[arg(
+        long = "alert-webhook",
+        value_name = "URL",
+        env = "OBESITY_ALERT_WEBHOOK",
+        value_delimiter = ',',
+        hide_env_values = true
+    )]
+    pub alert_webhook: Vec<String>,
+    /// Body of the alert webhooks: slack, slack-text or alertmanager.
+    #[arg(
+        long,
+        default_value = "slack",
+        value_name = "FORMAT",
+        env = "OBESITY_ALERT_WEBHOOK_FORMAT"
+    )]
+    pub alert_webhook_format: String,
+    /// Seconds before one webhook POST is abandoned.
+    #[arg(
+        long,
+        default_value_t = 5.0,
+        value_name = "SECONDS",
+        env = "OBESITY_ALERT_WEBHOOK_TIMEOUT"
+    )]
+    pub alert_webhook_timeout: f64,
+    /// POSTs per alert notification, the first included (1: no retry; at most 10).
+    #[arg(long, default_value_t = 3, env = "OBESITY_ALERT_WEBHOOK_ATTEMPTS")]
+    pub alert_webhook_attempts: u32,
+    /// Seconds per point of the /dashboard time series.
+    #[arg(long, default_value_t = 60.0, value_name = "SECONDS")]
+    pub timeline_step: f64,
+    /// Start an A/B experiment against the champion when the challenger alias points at a
+    /// new version.
+    #[arg(long)]
+    pub ab_auto_start: bool,
+    /// Move the champion alias to an experiment's treatment when its analysis says "promote
+    /// treatment" with the minimum samples reached (off by default).
+    #[arg(long)]
+    pub ab_auto_promote: bool,
+    /// Outcomes per arm before an auto-started experiment can be decided.
+    #[arg(long, default_value_t = 100)]
+    pub ab_min_samples: usize,
 }
 
 #[cfg(feature = "cli")]
@@ -237,7 +460,8 @@ impl ServeArgs {
     /// default, see [`ServeConfig::tracking_uri`]).
     ///
     /// # Errors
-    /// [`ServeError::Config`] for a negative or non-finite number of seconds.
+    /// [`ServeError::Config`] for a negative or non-finite number of seconds, or an unknown
+    /// webhook format.
     pub fn to_config(&self, tracking_uri: Option<&str>) -> Result<ServeConfig> {
         let seconds = |field: &'static str, s: f64| {
             Duration::try_from_secs_f64(s).map_err(|e| ServeError::Config {
@@ -261,6 +485,32 @@ impl ServeArgs {
             request_timeout: seconds("request_timeout", self.request_timeout)?,
             state_dir: self.state_dir.clone(),
             monitor_queue: self.monitor_queue,
+            check_interval: seconds("check_interval", self.check_interval)?,
+            alert_webhooks: AlertWebhooks {
+                urls: self
+                    .alert_webhook
+                    .iter()
+                    .map(|u| u.trim().to_owned())
+                    .filter(|u| !u.is_empty())
+                    .collect(),
+                format: parse_webhook_format(&self.alert_webhook_format).ok_or_else(|| {
+                    ServeError::Config {
+                        field: "alert_webhook_format",
+                        value: self.alert_webhook_format.clone(),
+                        reason: "expected slack, slack-text or alertmanager".into(),
+                    }
+                })?,
+                timeout: seconds("alert_webhook_timeout", self.alert_webhook_timeout)?,
+                max_attempts: self.alert_webhook_attempts,
+                ..AlertWebhooks::default()
+            },
+            timeline_step: seconds("timeline_step", self.timeline_step)?,
+            ab: AbPolicy {
+                auto_start: self.ab_auto_start,
+                auto_promote: self.ab_auto_promote,
+                min_samples_per_variant: self.ab_min_samples,
+                ..AbPolicy::default()
+            },
             ..defaults
         })
     }
@@ -323,5 +573,157 @@ mod tests {
             ..base
         };
         assert_eq!(http.check().unwrap().state_dir, None);
+    }
+
+    #[test]
+    fn webhook_settings_are_checked_and_name_the_field() {
+        let base = ServeConfig {
+            tracking_uri: "/tmp/x".into(),
+            admin_token: None,
+            ..ServeConfig::default()
+        };
+        let with = |w: AlertWebhooks| ServeConfig {
+            alert_webhooks: w,
+            ..base.clone()
+        };
+        let ok = with(AlertWebhooks {
+            urls: vec!["http://127.0.0.1:9/hook".into()],
+            format: WebhookFormat::Alertmanager,
+            ..AlertWebhooks::default()
+        });
+        let checked = ok.check().unwrap();
+        assert_eq!(checked.webhooks.len(), 1);
+        assert_eq!(checked.webhooks[0].format(), WebhookFormat::Alertmanager);
+        for (w, field) in [
+            (
+                AlertWebhooks {
+                    urls: vec!["ftp://x/y".into()],
+                    ..AlertWebhooks::default()
+                },
+                "alert_webhooks.urls",
+            ),
+            (
+                AlertWebhooks {
+                    urls: vec!["http://h/".into()],
+                    timeout: Duration::ZERO,
+                    ..AlertWebhooks::default()
+                },
+                "alert_webhooks.timeout",
+            ),
+            (
+                AlertWebhooks {
+                    urls: vec!["http://h/".into()],
+                    max_attempts: 0,
+                    ..AlertWebhooks::default()
+                },
+                "alert_webhooks.max_attempts",
+            ),
+        ] {
+            match with(w).check() {
+                Err(ServeError::Config { field: f, .. }) => assert_eq!(f, field),
+                other => panic!("expected a config error on {field}, got {other:?}"),
+            }
+        }
+        // The secret path of a webhook URL never reaches Debug output.
+        let debug = format!(
+            "{:?}",
+            AlertWebhooks {
+                urls: vec!["https://hooks.example/services/SECRET".into()],
+                ..AlertWebhooks::default()
+            }
+        );
+        assert!(!debug.contains("SECRET"), "{debug}");
+        assert_eq!(
+            parse_webhook_format("Slack_Text"),
+            Some(WebhookFormat::SlackText)
+        );
+        assert_eq!(parse_webhook_format("teams"), None);
+        let step = ServeConfig {
+            timeline_step: Duration::from_millis(10),
+            ..base
+        };
+        assert!(matches!(
+            step.check(),
+            Err(ServeError::Config {
+                field: "timeline_step",
+                ..
+            })
+        ));
+    }
+}
+
+#[cfg(all(test, feature = "cli"))]
+mod cli_tests {
+    use clap::Parser;
+
+    use super::*;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        serve: ServeArgs,
+    }
+
+    fn config(args: &[&str]) -> Result<ServeConfig> {
+        let cli = Cli::try_parse_from(std::iter::once("obesity").chain(args.iter().copied()))
+            .map_err(|e| ServeError::Task(e.to_string()))?;
+        cli.serve.to_config(Some("/tmp/x"))
+    }
+
+    #[test]
+    fn webhook_and_policy_flags_reach_the_config() {
+        let c = config(&[
+            "--alert-webhook",
+            "http://a:9/hook",
+            "--alert-webhook",
+            "http://b:9/hook",
+            "--alert-webhook-format",
+            "alertmanager",
+            "--alert-webhook-timeout",
+            "1.5",
+            "--alert-webhook-attempts",
+            "2",
+            "--check-interval",
+            "5",
+            "--timeline-step",
+            "10",
+            "--ab-auto-start",
+            "--ab-min-samples",
+            "30",
+        ])
+        .unwrap();
+        assert_eq!(
+            c.alert_webhooks.urls,
+            ["http://a:9/hook", "http://b:9/hook"]
+        );
+        assert_eq!(c.alert_webhooks.format, WebhookFormat::Alertmanager);
+        assert_eq!(c.alert_webhooks.timeout, Duration::from_millis(1500));
+        assert_eq!(c.alert_webhooks.max_attempts, 2);
+        assert_eq!(c.check_interval, Duration::from_secs(5));
+        assert_eq!(c.timeline_step, Duration::from_secs(10));
+        assert!(c.ab.auto_start && !c.ab.auto_promote);
+        assert_eq!(c.ab.min_samples_per_variant, 30);
+        assert_eq!(c.check().unwrap().webhooks.len(), 2);
+        // Defaults: no webhook, no policy.
+        let d = config(&[]).unwrap();
+        assert!(d.alert_webhooks.urls.is_empty() || std::env::var("OBESITY_ALERT_WEBHOOK").is_ok());
+        assert!(!d.ab.auto_start && !d.ab.auto_promote);
+    }
+
+    #[test]
+    fn bad_flag_values_name_the_field() {
+        for (args, field) in [
+            (
+                &["--alert-webhook-format", "teams"][..],
+                "alert_webhook_format",
+            ),
+            (&["--alert-webhook-timeout=-1"][..], "alert_webhook_timeout"),
+            (&["--timeline-step", "nan"][..], "timeline_step"),
+        ] {
+            match config(args) {
+                Err(ServeError::Config { field: f, .. }) => assert_eq!(f, field),
+                other => panic!("{args:?}: {other:?}"),
+            }
+        }
     }
 }

@@ -27,6 +27,7 @@
 //! | `GET/POST /experiments`, `GET /experiments/{name}/status`, `POST /experiments/{name}/{start,pause,stop}` | A/B experiments between loaded versions |
 //! | `POST /admin/reload` | re-resolve the aliases now |
 //! | `GET /metrics`, `GET /openapi.json`, `GET /docs` | Prometheus text, OpenAPI 3.1, the API page (no CDN) |
+//! | `GET /dashboard?refresh=15` | the production loop as one HTML page with inline SVG charts: traffic, latency, class mix against training, accuracy as labels arrive, drift per feature, open and recent alerts, A/B experiments with their confidence intervals, the loaded versions' lineage (no script, no external request) |
 //!
 //! Every failure is an [`ApiError`]: a status and `{"error": {"code", "message", "field"}}`
 //! naming the field (`features.Age`, `batch_features[3].MTRANS`, `inputs[2].datatype`); a
@@ -44,6 +45,32 @@
 //! drift against the version's reference profile and the alert rules on a schedule, and joins
 //! late labels. With a running A/B experiment, `user_id` picks the arm (SHA-256 of experiment
 //! and user, `obesity_monitor::AbTest`) and the answer says which.
+//!
+//! ## Closing the loop
+//!
+//! - **Alerts out.** The monitor thread runs `obesity_monitor::AlertManager` every
+//!   [`ServeConfig::check_interval`]; a new alert or a resolution shows in
+//!   `/monitoring/status` (`alerts`, `recent_alerts`), in `/metrics`
+//!   (`obesity_alerts_active{kind,severity}`) and on the dashboard, and goes to each
+//!   webhook of [`ServeConfig::alert_webhooks`] (Slack or Alertmanager bodies, timeout,
+//!   retries, de-duplication while the condition persists: `obesity_monitor`'s
+//!   `WebhookAlertHandler`, one shared instance per URL) from a thread of its own, so a
+//!   receiver that hangs delays nothing else.
+//! - **Metrics for the rules in `deploy/prometheus/alerts.yml`**: late labels by version
+//!   and correctness (`obesity_feedback_labels_total`), each loaded version's registered
+//!   accuracy (`obesity_model_baseline_accuracy`), and a latency bucket at the rules' 0.5 s.
+//! - **The dashboard** (`GET /dashboard`): bounded time series kept by the monitor thread
+//!   ([`ServeConfig::timeline_step`] × [`ServeConfig::timeline_points`]), drawn as inline
+//!   SVG on the server.
+//! - **Retraining** ([`AppState::attach_retrainer`]): `obesity_monitor::RetrainTrigger`
+//!   decides on the monitor's figures and the watched data folders every
+//!   [`ServeConfig::retrain_check_interval`], with an injected clock; an injected
+//!   [`Retrainer`] trains and registers a challenger; every decision is in the audit trail,
+//!   `/monitoring/status` and the dashboard.
+//! - **The A/B policy** ([`AbPolicy`], off by default): start an experiment when the
+//!   challenger alias moves, and move the champion alias to a treatment that
+//!   `AbTest::analyze()` says to promote with the minimum samples reached; replicas follow
+//!   through their alias polling.
 //!
 //! ## Example
 //!
@@ -119,25 +146,34 @@
 #![deny(missing_docs)]
 #![recursion_limit = "256"]
 
+mod alerting;
 mod config;
+mod dashboard;
 mod error;
 mod experiments;
 mod metrics;
 mod model;
 mod monitor;
 mod openapi;
+mod policy;
 mod reload;
+mod retrain;
 mod routes;
 mod row;
 mod server;
 mod state;
+mod timeline;
 
 #[cfg(feature = "cli")]
 pub use config::ServeArgs;
-pub use config::{ADMIN_TOKEN_ENV, ServeConfig};
+pub use config::{ADMIN_TOKEN_ENV, AlertWebhooks, ServeConfig};
 pub use error::{ApiError, Result, ServeError};
 pub use model::REFERENCE_PROFILE_FILE;
+/// The body format of [`AlertWebhooks`], re-exported so a config needs no other import.
+pub use obesity_monitor::WebhookFormat;
+pub use policy::{AbPolicy, PolicyAction};
 pub use reload::{ReloadChange, ReloadFailure, ReloadReport};
+pub use retrain::Retrainer;
 pub use routes::router;
 pub use server::{Server, run_blocking, shutdown_signal};
 pub use state::AppState;

@@ -40,9 +40,42 @@ struct OutcomeLabels {
     outcome: &'static str,
 }
 
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct FeedbackLabels {
+    version: String,
+    /// `"true"` or `"false"`: whether the served prediction matched the late label.
+    correct: &'static str,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct VersionLabels {
+    version: String,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct AlertLabels {
+    /// `AlertKind`'s snake-case name (`error_rate`, `drift` ...), as the rules' `kind` label.
+    kind: String,
+    /// Lower case (`warning`, `critical`), as the rules' `severity` label.
+    severity: String,
+}
+
+/// The upper bounds of the latency histogram, in seconds.
+///
+/// 50 µs doubling to ~1.6 s (single-row requests sit in the lowest buckets), plus 0.5 s:
+/// the alerting rules' p95/p99 threshold is 500 ms, and `histogram_quantile` interpolates
+/// linearly inside a bucket, so without a bound at exactly 0.5 s a p99 of 450 ms and one of
+/// 700 ms would both be read from the 0.41–0.82 s bucket and the rule would flap.
+pub(crate) fn latency_buckets() -> Vec<f64> {
+    let mut b: Vec<f64> = exponential_buckets(0.000_05, 2.0, 16).collect();
+    b.push(0.5);
+    b.sort_by(f64::total_cmp);
+    b.dedup();
+    b
+}
+
 fn latency_histogram() -> Histogram {
-    // 50 µs .. ~1.6 s: single-row requests sit in the lowest buckets.
-    Histogram::new(exponential_buckets(0.000_05, 2.0, 16))
+    Histogram::new(latency_buckets())
 }
 
 /// Every metric the service exports.
@@ -53,6 +86,10 @@ pub(crate) struct Metrics {
     predictions: Family<PredictionLabels, Counter>,
     model_info: Family<ModelLabels, Gauge>,
     reloads: Family<OutcomeLabels, Counter>,
+    feedback_labels: Family<FeedbackLabels, Counter>,
+    baseline_accuracy: Family<VersionLabels, Gauge<f64, AtomicU64>>,
+    alerts_active: Family<AlertLabels, Gauge>,
+    alert_notifications: Family<OutcomeLabels, Counter>,
     pub(crate) drift_share: Gauge<f64, AtomicU64>,
     pub(crate) drifted_columns: Gauge,
     pub(crate) monitor_dropped: Counter,
@@ -75,6 +112,10 @@ impl Metrics {
         let predictions = Family::<PredictionLabels, Counter>::default();
         let model_info = Family::<ModelLabels, Gauge>::default();
         let reloads = Family::<OutcomeLabels, Counter>::default();
+        let feedback_labels = Family::<FeedbackLabels, Counter>::default();
+        let baseline_accuracy = Family::<VersionLabels, Gauge<f64, AtomicU64>>::default();
+        let alerts_active = Family::<AlertLabels, Gauge>::default();
+        let alert_notifications = Family::<OutcomeLabels, Counter>::default();
         let drift_share = Gauge::<f64, AtomicU64>::default();
         let drifted_columns = Gauge::default();
         let monitor_dropped = Counter::default();
@@ -104,6 +145,26 @@ impl Metrics {
             "model_reloads",
             "Alias polls and forced reloads that loaded a new version, kept the old one after a failure, or found nothing to do",
             reloads.clone(),
+        );
+        registry.register(
+            "feedback_labels",
+            "Late labels (POST /feedback) joined to a served prediction, by the version that served it and whether it was right",
+            feedback_labels.clone(),
+        );
+        registry.register(
+            "model_baseline_accuracy",
+            "Registered accuracy of each loaded version (the alert rules' baseline)",
+            baseline_accuracy.clone(),
+        );
+        registry.register(
+            "alerts_active",
+            "Alerts the service's own alert rules hold open (1) or held and resolved (0), by kind and severity",
+            alerts_active.clone(),
+        );
+        registry.register(
+            "alert_notifications",
+            "Alert notifications to webhooks: sent (accepted by the receiver) or failed (after every retry)",
+            alert_notifications.clone(),
         );
         registry.register(
             "drift_share",
@@ -137,6 +198,10 @@ impl Metrics {
             predictions,
             model_info,
             reloads,
+            feedback_labels,
+            baseline_accuracy,
+            alerts_active,
+            alert_notifications,
             drift_share,
             drifted_columns,
             monitor_dropped,
@@ -165,6 +230,54 @@ impl Metrics {
         for l in loaded {
             self.model_info.get_or_create(l).set(1);
         }
+    }
+
+    /// Counts a late label joined to a prediction of `version`.
+    pub(crate) fn feedback_label(&self, version: &str, correct: bool) {
+        self.feedback_labels
+            .get_or_create_owned(&FeedbackLabels {
+                version: version.to_owned(),
+                correct: if correct { "true" } else { "false" },
+            })
+            .inc();
+    }
+
+    /// Replaces the registered accuracies shown by `model_baseline_accuracy` (versions
+    /// without an `accuracy` metric have no series: a missing baseline must not read as 0).
+    pub(crate) fn set_baselines(&self, baselines: &[(String, f64)]) {
+        self.baseline_accuracy.clear();
+        for (version, acc) in baselines {
+            self.baseline_accuracy
+                .get_or_create(&VersionLabels {
+                    version: version.clone(),
+                })
+                .set(*acc);
+        }
+    }
+
+    /// Shows `kind` firing at `severity` (`Some`) or resolved (`None`). The other severities
+    /// of the kind already exported go to 0 rather than disappear, so a graph shows the end
+    /// of an episode instead of a gap.
+    pub(crate) fn set_alert(&self, kind: &str, severity: Option<&str>) {
+        for s in ["warning", "critical"] {
+            let labels = AlertLabels {
+                kind: kind.to_owned(),
+                severity: s.to_owned(),
+            };
+            let firing = severity == Some(s);
+            if firing {
+                self.alerts_active.get_or_create(&labels).set(1);
+            } else if let Some(g) = self.alerts_active.get(&labels) {
+                g.set(0);
+            }
+        }
+    }
+
+    /// Counts a webhook notification outcome (`sent`, `failed`).
+    pub(crate) fn alert_notification(&self, outcome: &'static str) {
+        self.alert_notifications
+            .get_or_create(&OutcomeLabels { outcome })
+            .inc();
     }
 
     /// Counts a reload outcome (`loaded`, `failed`, `unchanged`).

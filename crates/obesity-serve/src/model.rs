@@ -16,9 +16,8 @@ use crate::metrics::Metrics;
 use crate::row::RowSchema;
 
 /// The artifact the training chain stores next to the model with the drift monitor's
-/// reference profile. The same name as `obesity_mlops::pipeline::REFERENCE_PROFILE_FILE`
-/// (the facade sits above this crate, so the constant cannot be imported from there).
-pub const REFERENCE_PROFILE_FILE: &str = "reference_profile.json";
+/// reference profile (one home: obesity-monitor, which owns the profile).
+pub use obesity_monitor::REFERENCE_PROFILE_FILE;
 
 /// Most classes a served model may have: probabilities of one row live on the stack.
 pub(crate) const MAX_CLASSES: usize = 64;
@@ -59,6 +58,9 @@ pub(crate) struct ServedModel {
     pub(crate) profile: Option<ReferenceProfile>,
     pub(crate) meta: ModelVersion,
     pub(crate) lineage: Lineage,
+    /// Share of each class in the data the version was evaluated on, when its run logged a
+    /// classification report (the dashboard's class-mix reference).
+    pub(crate) training_mix: Option<Vec<f64>>,
     pipeline: FittedPipeline,
     kernel: Kernel,
     /// Prometheus `predictions_total{version, class}` handles, one per class, made once here
@@ -157,6 +159,7 @@ impl ServedModel {
             profile,
             meta: loaded.version,
             lineage: loaded.lineage,
+            training_mix: None,
             pipeline,
             kernel,
             class_counters,
@@ -292,7 +295,28 @@ pub(crate) fn load(
             None
         }
     };
-    Ok(Arc::new(ServedModel::from_loaded(
-        loaded, profile, metrics,
-    )?))
+    let mut served = ServedModel::from_loaded(loaded, profile, metrics)?;
+    served.training_mix = training_mix(registry, &served);
+    Ok(Arc::new(served))
+}
+
+/// The class mix of the held-out split the version was evaluated on — stratified, so the
+/// training mix — from `reports/classification_report.json` in its run, which the training
+/// chain logs. Best effort: a version trained elsewhere has none, and the dashboard says so.
+fn training_mix(registry: &Registry, m: &ServedModel) -> Option<Vec<f64>> {
+    let run = m.meta.run_id.as_deref()?;
+    let bytes = registry
+        .store()
+        .download_artifact(run, "reports/classification_report.json")
+        .ok()?;
+    let report: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
+    let mut counts = vec![0.0; m.classes.len()];
+    for row in report.get("classes")?.as_array()? {
+        let label = row.get("label")?.as_str()?;
+        let support = row.get("support")?.as_f64()?;
+        let i = m.classes.iter().position(|c| c == label)?;
+        counts[i] = support;
+    }
+    let total: f64 = counts.iter().sum();
+    (total > 0.0).then(|| counts.iter().map(|c| c / total).collect())
 }

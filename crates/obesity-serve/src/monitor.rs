@@ -7,7 +7,9 @@
 //! them every flush interval (one fsynced line per batch, not per request), keeps a window of
 //! recent rows for drift against the primary version's reference profile, runs the alert
 //! rules on a schedule, joins late labels (`/feedback`) and A/B outcomes, and saves
-//! experiment state. Work that needs an answer (feedback, a flush before a status read,
+//! experiment state. It also keeps the dashboard's bounded time series ([`Timeline`]) and
+//! hands new alerts and resolutions to the webhook [`Notifier`], which posts them from a
+//! thread of its own. Work that needs an answer (feedback, a flush before a status read,
 //! shutdown) travels through the same queue, so it sees every prediction queued before it.
 
 use std::collections::{HashMap, VecDeque};
@@ -27,10 +29,12 @@ use obesity_monitor::{
 use serde::Serialize;
 use tokio::sync::oneshot;
 
+use crate::alerting::{Notifier, RecentAlerts, Webhook};
 use crate::error::ApiError;
 use crate::experiments::Experiments;
 use crate::metrics::Metrics;
 use crate::state::Models;
+use crate::timeline::Timeline;
 
 /// One served row.
 #[derive(Debug)]
@@ -115,6 +119,12 @@ pub(crate) struct MonitorShared {
     pub(crate) monitor: Mutex<PerformanceMonitor>,
     pub(crate) drift: Mutex<Option<DriftStatus>>,
     pub(crate) alerts: Mutex<Vec<OpenAlert>>,
+    /// Every alert and resolution, newest last (bounded).
+    pub(crate) recent_alerts: RecentAlerts,
+    /// The alert webhooks, with what they have done.
+    pub(crate) webhooks: Arc<[Arc<Webhook>]>,
+    /// The dashboard's time series.
+    pub(crate) timeline: Mutex<Timeline>,
     /// Events in the queue (an estimate: incremented on send, decremented on receipt).
     pub(crate) queued: AtomicU64,
     pub(crate) dropped: AtomicU64,
@@ -142,6 +152,9 @@ pub(crate) struct MonitorSettings {
     pub(crate) check_interval: Duration,
     pub(crate) drift_window: usize,
     pub(crate) drift_min_rows: usize,
+    pub(crate) webhooks: Vec<obesity_monitor::WebhookConfig>,
+    pub(crate) timeline_step: Duration,
+    pub(crate) timeline_points: usize,
 }
 
 /// Opens the prediction log under `dir`, or keeps it in memory when there is no folder or
@@ -189,10 +202,22 @@ impl MonitorHandle {
         if let Some(torn) = monitor.torn_tail() {
             tracing::warn!(?torn, "the prediction log ended in a torn line (cut)");
         }
+        let notifier = Notifier::start(&settings.webhooks, metrics.clone()).map_err(|source| {
+            crate::error::ServeError::Io {
+                what: "starting the alert notifier thread".into(),
+                source,
+            }
+        })?;
         let shared = Arc::new(MonitorShared {
             monitor: Mutex::new(monitor),
             drift: Mutex::new(None),
             alerts: Mutex::new(Vec::new()),
+            recent_alerts: RecentAlerts::default(),
+            webhooks: notifier.webhooks.clone(),
+            timeline: Mutex::new(Timeline::new(
+                settings.timeline_step.as_secs(),
+                settings.timeline_points,
+            )),
             queued: AtomicU64::new(0),
             dropped: AtomicU64::new(0),
             capacity: settings.queue,
@@ -215,6 +240,8 @@ impl MonitorHandle {
             outcomes: HashMap::new(),
             drift_score: None,
             alerts: None,
+            notifier,
+            served_index: ServedIndex::default(),
         };
         let thread = std::thread::Builder::new()
             .name("obesity-monitor".into())
@@ -327,6 +354,36 @@ const DRAIN_TICK: Duration = Duration::from_millis(10);
 /// Capacity of the control queue (feedback, flushes): a full one answers 503.
 const CONTROL_QUEUE: usize = 1024;
 
+/// Request id → (version, class) of the most recent predictions, so a label given by
+/// request id is known to be right or wrong (`obesity_feedback_labels_total`) and counted
+/// against the version that served it. Bounded: the oldest ids are forgotten first; a label
+/// for a forgotten id is still joined by the performance monitor, only not counted here.
+#[derive(Default)]
+struct ServedIndex {
+    map: HashMap<String, (u64, usize)>,
+    order: VecDeque<String>,
+}
+
+/// Predictions [`ServedIndex`] remembers.
+const MAX_INDEXED: usize = 1 << 17;
+
+impl ServedIndex {
+    fn insert(&mut self, id: &str, version: u64, class: usize) {
+        if self.order.len() == MAX_INDEXED
+            && let Some(old) = self.order.pop_front()
+        {
+            self.map.remove(&old);
+        }
+        if self.map.insert(id.to_owned(), (version, class)).is_none() {
+            self.order.push_back(id.to_owned());
+        }
+    }
+
+    fn get(&self, id: &str) -> Option<(u64, usize)> {
+        self.map.get(id).copied()
+    }
+}
+
 struct Worker {
     settings: MonitorSettings,
     events: Receiver<Event>,
@@ -343,6 +400,8 @@ struct Worker {
     outcomes: HashMap<String, EnrolledPrediction>,
     drift_score: Option<(u64, f64)>,
     alerts: Option<(u64, AlertManager)>,
+    notifier: Notifier,
+    served_index: ServedIndex,
 }
 
 impl Worker {
@@ -404,7 +463,12 @@ impl Worker {
             self.shared.queued.fetch_sub(1, Ordering::Relaxed);
             match event {
                 Event::Served(s) => self.accept(*s),
-                Event::Failed(f) => self.failed.push(f),
+                Event::Failed(f) => {
+                    if let Ok(mut t) = self.shared.timeline.lock() {
+                        t.failed(Utc::now(), f64::from(f.latency_ms));
+                    }
+                    self.failed.push(f);
+                }
             }
             if self.pending.len() >= MAX_PENDING {
                 self.flush();
@@ -413,6 +477,10 @@ impl Worker {
     }
 
     fn accept(&mut self, s: Served) {
+        if let Ok(mut t) = self.shared.timeline.lock() {
+            t.served(Utc::now(), s.class, f64::from(s.latency_ms));
+        }
+        self.served_index.insert(&s.request_id, s.version, s.class);
         let primary = self.models.load().primary.version;
         if s.version == primary {
             if self.recent.len() == self.settings.drift_window {
@@ -496,7 +564,7 @@ impl Worker {
     }
 
     fn feedback(&mut self, key: FeedbackKey, label: usize) -> Result<FeedbackOutcome, ApiError> {
-        let (request_id, served_class) = match key {
+        let (request_id, mut served_class) = match key {
             FeedbackKey::Request(id) => (id, None),
             FeedbackKey::User(user) => match self.last_by_user.get(&user) {
                 Some((id, class)) => (id.clone(), Some(*class)),
@@ -524,6 +592,10 @@ impl Worker {
             )
             .field("request_id"));
         }
+        let served = self.served_index.get(&request_id);
+        if let Some((_, class)) = served {
+            served_class = Some(class);
+        }
         let mut outcome = FeedbackOutcome {
             request_id: request_id.clone(),
             label,
@@ -540,6 +612,12 @@ impl Worker {
                     Ok(()) => outcome.experiment = Some(enrolled.experiment.to_string()),
                     Err(e) => tracing::warn!(error = %e, "A/B outcome not recorded"),
                 }
+            }
+        }
+        if let (Some((version, _)), Some(correct)) = (served, outcome.correct) {
+            self.metrics.feedback_label(&version.to_string(), correct);
+            if let Ok(mut t) = self.shared.timeline.lock() {
+                t.labelled(Utc::now(), correct);
             }
         }
         Ok(outcome)
@@ -565,6 +643,9 @@ impl Worker {
                         self.metrics
                             .drifted_columns
                             .set(report.number_of_drifted_columns as i64);
+                        if let Ok(mut t) = self.shared.timeline.lock() {
+                            t.drift_checked(Utc::now(), report.share_of_drifted_columns);
+                        }
                         if let Ok(mut d) = self.shared.drift.lock() {
                             *d = Some(DriftStatus {
                                 version: primary.version_label.clone(),
@@ -579,12 +660,35 @@ impl Worker {
             }
         }
         // The alert baseline is the primary version's registered accuracy; a new primary
-        // starts a new manager (its alerts are about a different model).
+        // starts a new manager (its alerts are about a different model). What the old one
+        // held open is resolved first, so the receivers, the metrics and the status page
+        // never keep an episode nobody will close; a condition that persists fires again
+        // under the new version at the next check.
         if self
             .alerts
             .as_ref()
             .is_none_or(|(v, _)| *v != primary.version)
         {
+            if let Some((old, manager)) = self.alerts.take() {
+                let now = Utc::now();
+                let closed: Vec<Alert> = manager
+                    .active()
+                    .iter()
+                    .map(|(kind, was)| Alert {
+                        kind: *kind,
+                        severity: Severity::Info,
+                        message: format!(
+                            "{kind} ({was}) closed: version {old} is no longer the primary version (now {})",
+                            primary.version
+                        ),
+                        value: 0.0,
+                        threshold: 0.0,
+                        at: now,
+                        resolved: true,
+                    })
+                    .collect();
+                self.publish(closed);
+            }
             let mut policy = AlertPolicy::builder();
             if let Some(acc) = primary.lineage.metrics.get("accuracy") {
                 policy = policy.baseline_accuracy(*acc);
@@ -598,19 +702,31 @@ impl Worker {
         };
         if let Some((_, manager)) = &mut self.alerts {
             let sent: Vec<Alert> = manager.process(&summary);
+            self.publish(sent);
+        }
+    }
+
+    /// Makes new alerts and resolutions visible (open list, recent ring, metrics) and hands
+    /// them to the webhook notifier.
+    fn publish(&mut self, sent: Vec<Alert>) {
+        for alert in sent {
+            let kind = alert.kind.to_string();
+            let severity = alert.severity.to_string().to_lowercase();
+            self.metrics
+                .set_alert(&kind, (!alert.resolved).then_some(severity.as_str()));
             if let Ok(mut open) = self.shared.alerts.lock() {
-                for alert in sent {
-                    open.retain(|a| a.kind != alert.kind);
-                    if !alert.resolved {
-                        open.push(OpenAlert {
-                            kind: alert.kind,
-                            severity: alert.severity,
-                            message: alert.message,
-                            since: alert.at,
-                        });
-                    }
+                open.retain(|a| a.kind != alert.kind);
+                if !alert.resolved {
+                    open.push(OpenAlert {
+                        kind: alert.kind,
+                        severity: alert.severity,
+                        message: alert.message.clone(),
+                        since: alert.at,
+                    });
                 }
             }
+            self.notifier.notify(&alert);
+            self.shared.recent_alerts.push(alert);
         }
     }
 

@@ -117,6 +117,11 @@ pub(crate) fn document(model: &ServedModel) -> Value {
         "/metrics": {"get": op("service", "Prometheus metrics", None, json!({"200": text("Prometheus text exposition")}))},
         "/openapi.json": {"get": op("service", "This document", None, json!({"200": ok("OpenAPI 3.1", any.clone())}))},
         "/docs": {"get": op("service", "The API page", None, json!({"200": {"description": "HTML"}}))},
+        "/dashboard": {"get": {
+            "tags": ["monitoring"],
+            "summary": "The production loop as one HTML page with inline SVG charts (no script, no external request): traffic, latency, class mix vs training, accuracy as labels arrive, drift per feature, alerts, A/B experiments, lineage",
+            "parameters": [{"name": "refresh", "in": "query", "schema": {"type": "integer", "minimum": 0, "maximum": 3600, "default": 15}}],
+            "responses": {"200": {"description": "HTML"}, "422": bad}}},
         "/ping": {"get": op("mlflow", "MLflow scoring protocol: liveness", None, json!({"200": text("Alive")}))},
         "/version": {"get": op("mlflow", "MLflow scoring protocol: server version", None, json!({"200": text("Version")}))},
         "/invocations": {"post": {

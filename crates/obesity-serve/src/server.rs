@@ -100,6 +100,16 @@ impl Server {
         let Server { state, listener } = self;
         let addr = listener.local_addr().ok();
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+        let policy = crate::policy::spawn(
+            state.clone(),
+            state.config().check_interval,
+            stop_rx.clone(),
+        );
+        let retrainer = crate::retrain::spawn(
+            state.clone(),
+            state.config().retrain_check_interval,
+            stop_rx.clone(),
+        );
         let poller = reload::spawn_poller(state.clone(), state.config().poll_interval, stop_rx);
         tracing::info!(
             address = ?addr,
@@ -119,6 +129,9 @@ impl Server {
             .await;
         let _ = stop_tx.send(true);
         let _ = poller.await;
+        let _ = policy.await;
+        // A retrain in progress is not waited for: it may take minutes.
+        retrainer.abort();
         state.shutdown().await;
         tracing::info!("stopped; prediction log flushed");
         served.map_err(|source| ServeError::Io {

@@ -75,6 +75,10 @@ pub(crate) struct Shared {
     pub(crate) started_at: DateTime<Utc>,
     pub(crate) monitor: MonitorHandle,
     pub(crate) experiments: Arc<Experiments>,
+    /// What the A/B policy did, newest last (bounded).
+    pub(crate) policy_log: std::sync::Mutex<std::collections::VecDeque<crate::policy::PolicyEvent>>,
+    /// The retrain trigger and its retrainer, once attached.
+    pub(crate) retrain: crate::retrain::Slot,
     admin_token: Option<[u8; 32]>,
     id_prefix: u32,
     next_id: AtomicU64,
@@ -157,6 +161,9 @@ impl AppState {
                 check_interval: config.check_interval,
                 drift_window: config.drift_window,
                 drift_min_rows: config.drift_min_rows,
+                webhooks: checked.webhooks.clone(),
+                timeline_step: config.timeline_step,
+                timeline_points: config.timeline_points,
             },
             models.clone(),
             experiments.clone(),
@@ -178,6 +185,8 @@ impl AppState {
                 started_at: Utc::now(),
                 monitor,
                 experiments,
+                policy_log: std::sync::Mutex::default(),
+                retrain: crate::retrain::Slot::new(),
                 admin_token,
                 id_prefix: (seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 32) as u32,
                 next_id: AtomicU64::new(1),
@@ -230,6 +239,115 @@ impl AppState {
     /// Waits until every prediction queued so far is written to the prediction log.
     pub async fn flush_monitor(&self) {
         self.inner.monitor.flush().await;
+    }
+
+    /// Runs the A/B policy once ([`AbPolicy`]): starts an experiment for a new challenger
+    /// (`auto_start`) and promotes a decided winner (`auto_promote`), as configured. The
+    /// [`Server`](crate::Server) calls it every check interval; call it yourself to drive
+    /// the policy on your own schedule.
+    ///
+    /// # Errors
+    /// [`ServeError::Registry`] when the registry cannot be read or the alias not moved,
+    /// [`ServeError::Monitor`] when an experiment cannot be created,
+    /// [`ServeError::Unservable`] when the challenger cannot be loaded.
+    pub async fn apply_ab_policy(&self) -> Result<Vec<crate::PolicyAction>> {
+        crate::policy::apply(self).await
+    }
+
+    /// Runs `config`'s retrain trigger in the service: every
+    /// [`ServeConfig::retrain_check_interval`] (under [`Server`](crate::Server)) or at each
+    /// [`AppState::check_retrain`], the trigger decides on the monitor's figures and the
+    /// watched data folders at `clock`'s time, and `retrainer` trains and registers a
+    /// challenger when it says so. The audit trail is kept under the state folder
+    /// (`monitoring/retrain/<model>/audit.jsonl`).
+    ///
+    /// # Errors
+    /// [`ServeError::Config`] when a retrainer is already attached or there is no state
+    /// folder (an MLflow server without [`ServeConfig::state_dir`]); [`ServeError::Monitor`]
+    /// for a bad trigger config or an unreadable audit trail.
+    pub fn attach_retrainer(
+        &self,
+        config: obesity_monitor::RetrainingTriggerConfig,
+        retrainer: impl crate::Retrainer,
+        clock: Arc<dyn obesity_monitor::Clock>,
+    ) -> Result<()> {
+        let dir = self
+            .inner
+            .config
+            .check()?
+            .state_dir
+            .ok_or_else(|| ServeError::Config {
+                field: "state_dir",
+                value: String::new(),
+                reason: "the retrain audit trail needs a folder".into(),
+            })?;
+        if self.inner.retrain.get().is_some() {
+            return Err(ServeError::Config {
+                field: "retrainer",
+                value: String::new(),
+                reason: "a retrainer is already attached".into(),
+            });
+        }
+        let lp = crate::retrain::RetrainLoop::open(
+            &dir.join("monitoring"),
+            &self.model_name(),
+            config,
+            Box::new(retrainer),
+            clock,
+        )?;
+        self.inner
+            .retrain
+            .set(Arc::new(std::sync::Mutex::new(lp)))
+            .map_err(|_| ServeError::Config {
+                field: "retrainer",
+                value: String::new(),
+                reason: "a retrainer is already attached".into(),
+            })
+    }
+
+    /// Asks the attached retrain trigger now (see [`AppState::attach_retrainer`]): its
+    /// decision and, when it retrained, the new version. `None` without a retrainer.
+    ///
+    /// # Errors
+    /// [`ServeError::Monitor`] when the audit trail cannot be written or the retrainer
+    /// failed (the failure is in the audit trail; serving goes on).
+    pub async fn check_retrain(&self) -> Result<Option<obesity_monitor::RunReport>> {
+        crate::retrain::check(self).await
+    }
+
+    /// The retrain decisions worth showing, newest first (empty without a retrainer).
+    pub(crate) fn retrain_history(&self) -> Vec<obesity_monitor::AuditRecord> {
+        self.inner.retrain.get().map_or_else(Vec::new, |lp| {
+            lp.lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .recent()
+        })
+    }
+
+    /// Records a policy action for `/experiments` and the dashboard.
+    pub(crate) fn log_policy(&self, action: crate::PolicyAction) {
+        let mut log = self
+            .inner
+            .policy_log
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if log.len() == crate::policy::POLICY_LOG {
+            log.pop_front();
+        }
+        log.push_back(crate::policy::PolicyEvent {
+            at: Utc::now(),
+            action,
+        });
+    }
+
+    /// The policy actions so far, newest first.
+    pub(crate) fn policy_log(&self) -> Vec<crate::policy::PolicyEvent> {
+        let log = self
+            .inner
+            .policy_log
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        log.iter().rev().cloned().collect()
     }
 
     /// Flushes the prediction log, saves experiment state and stops the monitor thread.
@@ -290,6 +408,16 @@ impl AppState {
             });
         }
         self.inner.metrics.set_loaded(&labels);
+        let mut baselines: Vec<(String, f64)> = Vec::new();
+        for m in models.by_ref.iter().chain(models.pinned.iter()) {
+            if let Some(acc) = m.lineage.metrics.get("accuracy")
+                && acc.is_finite()
+                && !baselines.iter().any(|(v, _)| *v == m.version_label)
+            {
+                baselines.push((m.version_label.clone(), *acc));
+            }
+        }
+        self.inner.metrics.set_baselines(&baselines);
     }
 
     /// The label a response gives the default route: the primary reference's alias

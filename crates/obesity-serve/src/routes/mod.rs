@@ -48,6 +48,7 @@ const ROUTES: &[&str] = &[
     "/metrics",
     "/openapi.json",
     "/docs",
+    "/dashboard",
     "/ping",
     "/version",
     "/invocations",
@@ -86,6 +87,7 @@ pub fn router(state: AppState) -> Router {
         .route("/metrics", get(ops::metrics))
         .route("/openapi.json", get(ops::openapi))
         .route("/docs", get(ops::docs))
+        .route("/dashboard", get(ops::dashboard))
         .route("/ping", get(mlflow::ping))
         .route("/version", get(mlflow::version))
         .route("/invocations", post(mlflow::invocations))

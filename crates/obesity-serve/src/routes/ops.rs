@@ -267,6 +267,9 @@ pub(crate) async fn monitoring_status(
             "by_version": by_version,
             "drift": drift,
             "alerts": alerts,
+            "recent_alerts": shared.recent_alerts.newest_first(),
+            "webhooks": shared.webhooks.iter().map(|w| w.view()).collect::<Vec<_>>(),
+            "retrain": state.retrain_history(),
             "queue": {
                 "capacity": shared.capacity,
                 "queued": shared.queued.load(Ordering::Relaxed),
@@ -488,7 +491,7 @@ pub(crate) async fn list_experiments(State(state): State<AppState>) -> Response 
     let default = state.inner.experiments.default_route().map(|d| d.0.clone());
     json(
         StatusCode::OK,
-        &j!({"experiments": list, "routing_default": default}),
+        &j!({"experiments": list, "routing_default": default, "policy_log": state.policy_log()}),
     )
 }
 
@@ -578,4 +581,129 @@ pub(crate) async fn docs() -> Response {
         include_str!("../docs.html"),
     )
         .into_response()
+}
+
+/// `GET /dashboard?refresh=15`: the production loop as one HTML page with inline SVG charts
+/// (see [`crate::dashboard`]). `refresh` is the meta-refresh period in seconds, 0 for none.
+pub(crate) async fn dashboard(
+    State(state): State<AppState>,
+    RawQuery(query): RawQuery,
+) -> Result<Response, ApiError> {
+    let mut refresh_secs = 15u64;
+    for pair in query
+        .as_deref()
+        .unwrap_or("")
+        .split('&')
+        .filter(|p| !p.is_empty())
+    {
+        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+        if k == "refresh" {
+            refresh_secs = v
+                .parse::<u64>()
+                .ok()
+                .filter(|r| *r <= 3600)
+                .ok_or_else(|| {
+                    ApiError::invalid(
+                        "out_of_range",
+                        "refresh must be a whole number of seconds from 0 (off) to 3600",
+                    )
+                    .field("refresh")
+                })?;
+        }
+    }
+    // So that a page loaded right after some traffic shows it.
+    state.flush_monitor().await;
+    let models = state.inner.models.load_full();
+    let shared = state.inner.monitor.shared.clone();
+    let summary = blocking(move || {
+        let monitor = shared
+            .monitor
+            .lock()
+            .map_err(|_| crate::ServeError::Task("monitor lock poisoned".into()))?;
+        Ok(monitor.summary(chrono::Duration::hours(1)))
+    })
+    .await
+    .map_err(ApiError::internal)?;
+    let shared = &state.inner.monitor.shared;
+    let timeline = shared
+        .timeline
+        .lock()
+        .map_err(|_| ApiError::internal("timeline lock poisoned"))?
+        .clone();
+    let mut versions: Vec<(std::sync::Arc<crate::model::ServedModel>, String)> = Vec::new();
+    let roles = models
+        .by_ref
+        .iter()
+        .zip(&state.inner.refs)
+        .enumerate()
+        .map(|(i, (m, r))| {
+            let role = if i == 0 {
+                format!("primary ({r})")
+            } else {
+                r.to_string()
+            };
+            (m.clone(), role)
+        })
+        .chain(
+            models
+                .pinned
+                .iter()
+                .map(|m| (m.clone(), "experiment".to_owned())),
+        );
+    for (m, role) in roles {
+        match versions.iter_mut().find(|(v, _)| v.version == m.version) {
+            Some((_, r)) => {
+                r.push_str(", ");
+                r.push_str(&role);
+            }
+            None => versions.push((m, role)),
+        }
+    }
+    versions.sort_by_key(|(m, _)| std::cmp::Reverse(m.version));
+    let experiments = state
+        .inner
+        .experiments
+        .all()
+        .into_iter()
+        .filter_map(|(name, t)| {
+            let t = t.lock().ok()?;
+            Some((name, t.status(), t.analyze().ok()))
+        })
+        .collect();
+    let snapshot = crate::dashboard::Snapshot {
+        now: Utc::now(),
+        refresh_secs,
+        primary: models.primary.clone(),
+        versions,
+        summary,
+        timeline,
+        drift: shared.drift.lock().ok().and_then(|d| d.clone()),
+        open_alerts: shared.alerts.lock().map(|a| a.clone()).unwrap_or_default(),
+        recent_alerts: shared.recent_alerts.newest_first(),
+        webhooks: shared.webhooks.iter().map(|w| w.view()).collect(),
+        experiments,
+        policy_log: state.policy_log(),
+        retrain: state.retrain_history(),
+        drift_min_rows: state.config().drift_min_rows,
+    };
+    let page = crate::dashboard::render(&snapshot);
+    Ok((
+        [
+            (
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("text/html; charset=utf-8"),
+            ),
+            (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
+            // The page needs nothing from anywhere: a browser enforces that it asks for
+            // nothing either.
+            (
+                header::CONTENT_SECURITY_POLICY,
+                HeaderValue::from_static(
+                    "default-src 'none'; style-src 'unsafe-inline'; img-src data:; base-uri 'none'; form-action 'none'",
+                ),
+            ),
+        ],
+        page,
+    )
+        .into_response())
 }

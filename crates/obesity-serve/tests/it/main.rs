@@ -6,6 +6,7 @@ mod bad_requests;
 mod formats;
 mod ops;
 mod predict;
+mod production;
 mod reload;
 mod socket;
 mod support;
