@@ -534,7 +534,7 @@ pub(crate) fn render(s: &Snapshot) -> String {
                             (tile("p95 latency", sm.latency_p95_ms.map_or_else(|| "–".into(), |v| format!("{} ms", f(v, 2)))))
                             (tile("labelled", sm.n_labelled.to_string()))
                             (tile("accuracy", sm.accuracy.map_or_else(|| "–".into(), pct)))
-                            (tile("drift share", sm.drift_score.map_or_else(|| "–".into(), pct)))
+                            (tile("drift share, window mean", sm.drift_score.map_or_else(|| "–".into(), pct)))
                             (tile("open alerts", s.open_alerts.len().to_string()))
                         }
                     }
