@@ -65,6 +65,10 @@ pub struct ServeConfig {
     /// How long the monitor keeps predictions (the longest `/monitoring/status?hours=` window).
     /// By default, this is 24 hours.
     pub monitor_retention: Duration,
+    /// The performance monitor's memory bounds: how many recent requests it keeps in detail
+    /// (labels for older ones answer `410 expired_request`), feature rows for drift, and the
+    /// seed of its expired-id filter. By default, [`obesity_monitor::MonitorLimits::default`].
+    pub monitor_limits: obesity_monitor::MonitorLimits,
     /// How often drift against the reference profile and the alert rules are checked, and
     /// how often the [`AbPolicy`] runs under [`Server`](crate::Server). By default, this is
     /// 60 seconds.
@@ -183,6 +187,7 @@ impl Default for ServeConfig {
             state_dir: None,
             monitor_flush_interval: Duration::from_secs(1),
             monitor_retention: Duration::from_secs(24 * 3600),
+            monitor_limits: obesity_monitor::MonitorLimits::default(),
             check_interval: Duration::from_secs(60),
             drift_window: 1_000,
             drift_min_rows: 100,

@@ -118,6 +118,12 @@ impl ApiError {
         Self::new(StatusCode::NOT_FOUND, code, message)
     }
 
+    /// 410 for something that existed but is no longer kept (a request id whose prediction
+    /// the monitor evicted to keep its memory bounded).
+    pub(crate) fn gone(code: &'static str, message: impl Into<Cow<'static, str>>) -> Self {
+        Self::new(StatusCode::GONE, code, message)
+    }
+
     /// A 500 whose detail goes to the log only; the client sees a generic message.
     pub(crate) fn internal(detail: impl std::fmt::Display) -> Self {
         tracing::error!(error = %detail, "internal error while serving a request");

@@ -149,6 +149,7 @@ pub(crate) struct MonitorSettings {
     pub(crate) queue: usize,
     pub(crate) flush_interval: Duration,
     pub(crate) retention: Duration,
+    pub(crate) limits: obesity_monitor::MonitorLimits,
     pub(crate) check_interval: Duration,
     pub(crate) drift_window: usize,
     pub(crate) drift_min_rows: usize,
@@ -163,9 +164,15 @@ pub(crate) struct MonitorSettings {
 fn open_monitor(
     model: &str,
     dir: Option<&Path>,
+    limits: &obesity_monitor::MonitorLimits,
 ) -> Result<PerformanceMonitor, obesity_monitor::MonitorError> {
     if let Some(dir) = dir {
-        match PerformanceMonitor::open(dir, model, Arc::new(SystemClock)) {
+        match PerformanceMonitor::open_with_limits(
+            dir,
+            model,
+            Arc::new(SystemClock),
+            limits.clone(),
+        ) {
             Ok(m) => return Ok(m),
             Err(e) => tracing::warn!(
                 error = %e,
@@ -184,9 +191,10 @@ fn open_monitor(
             }
         })
         .collect();
-    PerformanceMonitor::in_memory(
+    PerformanceMonitor::in_memory_with_limits(
         if safe.is_empty() { "model" } else { &safe },
         Arc::new(SystemClock),
+        limits.clone(),
     )
 }
 
@@ -198,7 +206,11 @@ impl MonitorHandle {
         experiments: Arc<Experiments>,
         metrics: Arc<Metrics>,
     ) -> crate::error::Result<Self> {
-        let monitor = open_monitor(&settings.model, settings.state_dir.as_deref())?;
+        let monitor = open_monitor(
+            &settings.model,
+            settings.state_dir.as_deref(),
+            &settings.limits,
+        )?;
         if let Some(torn) = monitor.torn_tail() {
             tracing::warn!(?torn, "the prediction log ended in a torn line (cut)");
         }
@@ -585,6 +597,16 @@ impl Worker {
                 .record_labels(&[(request_id.as_str(), label)])
                 .map_err(ApiError::internal)?
         };
+        if report.matched == 0 && !report.expired.is_empty() {
+            return Err(ApiError::gone(
+                "expired_request",
+                format!(
+                    "the prediction with request id {request_id:?} is no longer retained \
+                     (the monitor keeps a bounded number of recent requests); the label was not recorded"
+                ),
+            )
+            .field("request_id"));
+        }
         if report.matched == 0 {
             return Err(ApiError::not_found(
                 "unknown_request",

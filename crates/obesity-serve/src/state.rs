@@ -158,6 +158,7 @@ impl AppState {
                 queue: config.monitor_queue,
                 flush_interval: config.monitor_flush_interval,
                 retention: config.monitor_retention,
+                limits: config.monitor_limits.clone(),
                 check_interval: config.check_interval,
                 drift_window: config.drift_window,
                 drift_min_rows: config.drift_min_rows,

@@ -475,3 +475,60 @@ async fn an_experiment_on_a_version_that_cannot_load_is_not_created() {
     assert_eq!(a["variant"], "champion");
     state.shutdown().await;
 }
+
+/// A label for a request whose prediction the monitor has evicted (its memory is bounded)
+/// is `410 expired_request`, not "unknown": the id was real, the server just no longer
+/// keeps it. A recent id still joins, and a never-seen id stays 404.
+#[tokio::test]
+async fn feedback_for_an_evicted_request_is_gone_not_unknown() {
+    let fx = Fixture::new();
+    let config = ServeConfig {
+        monitor_limits: obesity_monitor::MonitorLimits::default().with_max_retained_requests(4),
+        ..fx.config()
+    };
+    let state = AppState::load(config).await.expect("load state");
+    let app = router(state.clone());
+    let mut ids = Vec::new();
+    for r in rows(12) {
+        let (s, a) = call(
+            &app,
+            post_json("/predict", &json!({"features": row_json(&r)})),
+        )
+        .await;
+        assert_eq!(s, 200, "{a}");
+        ids.push(a["request_id"].as_str().expect("request_id").to_owned());
+        // A round trip through the monitor thread, so that each prediction is logged as its
+        // own batch (the thread groups whatever is queued, and evicts whole batches).
+        assert_eq!(call(&app, get("/monitoring/status?hours=1")).await.0, 200);
+    }
+    let (s, b) = call(
+        &app,
+        post_json("/feedback", &json!({"request_id": ids[0], "label": 0})),
+    )
+    .await;
+    assert_eq!(
+        (s.as_u16(), error_of(&b)),
+        (410, ("expired_request".into(), Some("request_id".into()))),
+        "{b}"
+    );
+    let (s, b) = call(
+        &app,
+        post_json("/feedback", &json!({"request_id": ids[11], "label": 0})),
+    )
+    .await;
+    assert_eq!(s, 200, "{b}");
+    let (s, b) = call(
+        &app,
+        post_json(
+            "/feedback",
+            &json!({"request_id": "never-issued", "label": 0}),
+        ),
+    )
+    .await;
+    assert_eq!(
+        (s.as_u16(), error_of(&b).0.as_str()),
+        (404, "unknown_request"),
+        "{b}"
+    );
+    state.shutdown().await;
+}
