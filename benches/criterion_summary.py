@@ -1,17 +1,22 @@
 """Prints the mean, median and fastest sample of criterion benchmarks, from
 target/criterion/<group>/<id>/new/{estimates,sample}.json (the fastest sample is the smallest
 time per iteration among criterion's samples). Used by fit_rounds.sh and predict_rounds.sh.
+Run from the workspace root: `cargo bench -p obesity-benches` writes to the workspace's
+target/criterion (or $CRITERION_HOME, else $CARGO_TARGET_DIR/criterion, as criterion does).
 
 Run:  python3 benches/criterion_summary.py forest_fit/obesity_forest/100t-sqrt-1688r-1thr [...]
 """
 
 import json
+import os
 import sys
 
 
 def main():
+    root = os.environ.get("CRITERION_HOME") or os.path.join(
+        os.environ.get("CARGO_TARGET_DIR") or "target", "criterion")
     for bench in sys.argv[1:]:
-        d = f"target/criterion/{bench}/new/"
+        d = os.path.join(root, bench, "new", "")
         with open(d + "estimates.json") as f:
             e = json.load(f)
         with open(d + "sample.json") as f:

@@ -2,7 +2,8 @@
 //!
 //! Uses the real UCI file when `OBESITY_UCI_CSV` is set, else the committed synthetic fixture
 //! `fixtures/obesity_synthetic.csv` (same schema and size). Run with
-//! `cargo bench --bench data_pipeline` (add `OBESITY_UCI_CSV=...` for the real file).
+//! `cargo bench -p obesity-benches --bench data_pipeline` (add `OBESITY_UCI_CSV=...` for the
+//! real file).
 //!
 //! Ids are `data_pipeline/<stage>/<source>-<rows>r`; throughput is in rows.
 
@@ -18,7 +19,8 @@ fn data_file() -> (PathBuf, &'static str) {
     match std::env::var_os("OBESITY_UCI_CSV") {
         Some(path) => (PathBuf::from(path), "uci"),
         None => (
-            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fixtures/obesity_synthetic.csv"),
+            // CARGO_MANIFEST_DIR is benches/ (the obesity-benches package).
+            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../fixtures/obesity_synthetic.csv"),
             "synthetic",
         ),
     }

@@ -7,7 +7,8 @@
 //! another seed. No Rust crate offers a two-sample KS test with scipy's p-values to compare
 //! against; docs/benchmarks.md ("Drift") puts these numbers next to scipy's on the same sizes.
 //!
-//! `cargo bench --bench drift`. Ids: `drift/<what>/<rows>r`; throughput in rows.
+//! `cargo bench -p obesity-benches --bench drift`. Ids: `drift/<what>/<rows>r`; throughput in
+//! rows.
 
 use std::hint::black_box;
 

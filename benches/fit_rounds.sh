@@ -17,18 +17,20 @@ cd "$(dirname "$0")/.."
 python=${PYTHON:-python3}
 isas=${ISAS:-portable sse2 avx2 avx512}
 alt=$(echo "$isas" | tr -s ' ' '|')
+# Where criterion writes (benches/criterion_summary.py reads the same place).
+crit=${CRITERION_HOME:-${CARGO_TARGET_DIR:-target}/criterion}
 marker=$(mktemp)
 trap 'rm -f "$marker"' EXIT
 for round in $(seq "${1:-3}"); do
   echo "round $round: $(uptime | sed 's/.*load/load/')"
   touch "$marker"
-  cargo bench --bench forest -- --warm-up-time 1 --measurement-time 4 \
+  cargo bench -p obesity-benches --bench forest -- --warm-up-time 1 --measurement-time 4 \
     "forest_fit/obesity_forest(_($alt))?/" > /dev/null 2>&1
   benches=(forest_fit/obesity_forest/100t-sqrt-1688r-{1,2}thr)
   for isa in $isas; do
     for t in 1 2; do
       b=forest_fit/obesity_forest_$isa/100t-sqrt-1688r-${t}thr
-      if [ -n "$(find "target/criterion/$b/new" -newer "$marker" -name estimates.json 2>/dev/null)" ]; then
+      if [ -n "$(find "$crit/$b/new" -newer "$marker" -name estimates.json 2>/dev/null)" ]; then
         benches+=("$b")
       fi
     done

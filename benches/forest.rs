@@ -16,7 +16,7 @@
 //! kernel on every instruction set, so they are measured once. benches/predict_rounds.sh and
 //! benches/fit_rounds.sh interleave these with scikit-learn (docs/forest-kernels.md).
 //!
-//! Run: `cargo bench --bench forest` (`-- --quick` while iterating).
+//! Run: `cargo bench -p obesity-benches --bench forest` (`-- --quick` while iterating).
 
 use std::hint::black_box;
 use std::time::Duration;
@@ -45,9 +45,10 @@ fn records() -> (Vec<ObesityRecord>, &'static str) {
             Err(e) => panic!("OBESITY_UCI_CSV is set but cannot be loaded: {e}"),
         }
     }
+    // CARGO_MANIFEST_DIR is benches/ (the obesity-benches package); the fixture is the root's.
     let fixture = concat!(
         env!("CARGO_MANIFEST_DIR"),
-        "/fixtures/obesity_synthetic.csv"
+        "/../fixtures/obesity_synthetic.csv"
     );
     if let Ok(l) = load_csv(fixture, &LoadOptions::strict()) {
         return (l.records, "fixture");

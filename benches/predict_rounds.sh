@@ -20,12 +20,14 @@ cd "$(dirname "$0")/.."
 python=${PYTHON:-python3}
 isas=${ISAS:-portable sse2 avx2 avx512}
 alt=$(echo "$isas" | tr -s ' ' '|')
+# Where criterion writes (benches/criterion_summary.py reads the same place).
+crit=${CRITERION_HOME:-${CARGO_TARGET_DIR:-target}/criterion}
 marker=$(mktemp)
 trap 'rm -f "$marker"' EXIT
 for round in $(seq "${1:-3}"); do
   echo "round $round: $(uptime | sed 's/.*load/load/')"
   touch "$marker"
-  cargo bench --bench forest -- --warm-up-time 1 --measurement-time 3 \
+  cargo bench -p obesity-benches --bench forest -- --warm-up-time 1 --measurement-time 3 \
     "forest_predict_batch/obesity_forest((_shuffled|_distinct)?|(_distinct)?_($alt))/" > /dev/null 2>&1
   benches=(forest_predict_batch/obesity_forest{,_shuffled,_distinct}/100t-21150r-{1,2}thr)
   for isa in $isas; do
@@ -33,7 +35,7 @@ for round in $(seq "${1:-3}"); do
       for t in 1 2; do
         b=forest_predict_batch/$name/100t-21150r-${t}thr
         # Only this round's results (an instruction set the CPU lacks has none).
-        if [ -n "$(find "target/criterion/$b/new" -newer "$marker" -name estimates.json 2>/dev/null)" ]; then
+        if [ -n "$(find "$crit/$b/new" -newer "$marker" -name estimates.json 2>/dev/null)" ]; then
           benches+=("$b")
         fi
       done
