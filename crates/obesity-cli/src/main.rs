@@ -13,6 +13,8 @@
 //! obesity registry policy obesity-classifier 3 --dry-run
 //! obesity registry runs obesity-classification --columns name,metrics.accuracy,params.n_estimators
 //! obesity serve --model models:/obesity-classifier@champion --port 8000
+//! obesity retrain check --dry-run                       (retraining: in params.yaml)
+//! obesity retrain watch --interval 600
 //! obesity export onnx --model models:/obesity-classifier@champion --output model.onnx
 //! ```
 //!
@@ -28,6 +30,7 @@ mod error;
 mod export;
 mod lifecycle;
 mod render;
+mod retrain;
 mod stage;
 
 use std::path::PathBuf;
@@ -44,6 +47,7 @@ Examples:
   obesity evaluate --model models:/obesity-classifier@champion --data labelled.csv
   obesity drift --model models:/obesity-classifier@champion --current new.csv --json
   obesity registry versions obesity-classifier
+  obesity retrain check --dry-run --set retraining.data_directories='[incoming]'
   dvc repro                       (dvc.yaml runs `obesity validate` and `obesity stage ...`)
 
 Configuration: --config FILE, else ./params.yaml if present, else the defaults
@@ -127,11 +131,28 @@ enum Command {
     #[command(subcommand)]
     Registry(RegistryCommand),
     /// Serve a registered model over HTTP (/predict, MLflow scoring, Open Inference Protocol
-    /// v2, /health, /metrics, /docs) until Ctrl-C or SIGTERM.
-    Serve(obesity_serve::ServeArgs),
+    /// v2, /health, /metrics, /docs) until Ctrl-C or SIGTERM. When params.yaml's
+    /// `retraining.data_directories` names a folder, the retrain trigger runs in the service
+    /// and registers retrained versions as `challenger`.
+    Serve(ServeCommand),
+    /// The retraining rules of params.yaml (`retraining:`): one decision, or a watch beside
+    /// a running server. A retrain registers its version as `challenger`, never champion.
+    #[command(subcommand)]
+    Retrain(retrain::RetrainCommand),
     /// Export a registered version (ONNX: one model over the raw columns).
     #[command(subcommand)]
     Export(export::ExportCommand),
+}
+
+/// `obesity serve`: the service's flags, and the schedule of its retrain trigger.
+#[derive(Debug, Args)]
+struct ServeCommand {
+    #[command(flatten)]
+    serve: obesity_serve::ServeArgs,
+    /// Seconds between two decisions of the retrain trigger (when params.yaml's
+    /// retraining.data_directories names a folder; 0: never on a schedule).
+    #[arg(long, default_value_t = 600.0, value_name = "SECONDS")]
+    retrain_check_interval: f64,
 }
 
 #[derive(Debug, Subcommand)]
@@ -236,7 +257,7 @@ fn main() -> ExitCode {
     };
     let uri = params.tracking_uri(g.tracking_uri.as_deref());
     let result = match &cli.command {
-        Command::Serve(args) => return serve(&uri, args),
+        Command::Serve(args) => return serve(&uri, &params, args),
         Command::Export(cmd) => return export::main(&uri, g.json, cmd),
         Command::Registry(_) => {
             commands::run(&uri, g.json, &cli.command).map_err(|e| e.to_string())
@@ -248,6 +269,7 @@ fn main() -> ExitCode {
         Command::Evaluate(a) => {
             lifecycle::evaluate_model(a, &uri, g.json).map_err(|e| e.to_string())
         }
+        Command::Retrain(c) => retrain::run(c, &params, &uri, g.json).map_err(|e| e.to_string()),
         Command::Drift(a) => lifecycle::drift(a, &uri, &params, g.json).map_err(|e| e.to_string()),
         Command::Stage(c) => {
             stage::run(c, &params, g.tracking_uri.as_deref()).map_err(|e| e.to_string())
@@ -262,19 +284,78 @@ fn main() -> ExitCode {
     }
 }
 
-/// `obesity serve`: runs the service in the foreground (logs on stderr; `RUST_LOG` filters).
-fn serve(uri: &str, args: &obesity_serve::ServeArgs) -> ExitCode {
+/// `obesity serve`: runs the service in the foreground (logs on stderr; `RUST_LOG` filters),
+/// with the retrain trigger attached when params.yaml's `retraining` watches a folder.
+fn serve(uri: &str, params: &Params, args: &ServeCommand) -> ExitCode {
     obesity_serve::init_tracing();
-    match args
-        .to_config(Some(uri))
-        .and_then(obesity_serve::run_blocking)
-    {
+    match serve_with_retraining(uri, params, args) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e}");
             ExitCode::FAILURE
         }
     }
+}
+
+fn serve_with_retraining(
+    uri: &str,
+    params: &Params,
+    args: &ServeCommand,
+) -> Result<(), Box<dyn std::error::Error>> {
+    let mut config = args.serve.to_config(Some(uri))?;
+    config.retrain_check_interval =
+        std::time::Duration::try_from_secs_f64(args.retrain_check_interval).map_err(|e| {
+            format!(
+                "--retrain-check-interval {}: {e}",
+                args.retrain_check_interval
+            )
+        })?;
+    let trigger = retrain::trigger_config(params)?;
+    let state_dir = match &trigger {
+        Some(_) => Some(retrain::state_dir(config.state_dir.as_deref(), uri)?),
+        None => None,
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("obesity-serve")
+        .build()?;
+    runtime.block_on(async move {
+        let state = obesity_serve::AppState::load(config).await?;
+        if let (Some(trigger), Some(dir)) = (trigger, state_dir) {
+            let model = state.model_name();
+            let work = dir
+                .join("monitoring")
+                .join("retrain")
+                .join(retrain::trigger_name(&model));
+            eprintln!(
+                "obesity-serve: retrain trigger on {} (every {:?}; retrained versions become challenger)",
+                trigger
+                    .data_directories
+                    .iter()
+                    .map(|d| d.display().to_string())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                state.config().retrain_check_interval
+            );
+            let retrainer =
+                retrain::TrainRetrainer::new(params, uri, &model, trigger.clone(), work);
+            state.attach_retrainer(trigger, retrainer, std::sync::Arc::new(obesity_monitor::SystemClock))?;
+        }
+        let server = obesity_serve::Server::with_state(state).await?;
+        eprintln!(
+            "obesity-serve: listening on http://{}",
+            server.local_addr()?
+        );
+        server.run().await?;
+        Ok(())
+    })
+}
+
+/// Prints and flushes at once (for commands that print as they go, like `retrain watch`).
+pub(crate) fn print_now(text: &str) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    let _ = out.write_all(text.as_bytes()).and_then(|()| out.flush());
 }
 
 /// Writes the command's output. `print!` would panic when stdout is a closed pipe

@@ -175,7 +175,7 @@ pub use policy::{AbPolicy, PolicyAction};
 pub use reload::{ReloadChange, ReloadFailure, ReloadReport};
 pub use retrain::Retrainer;
 pub use routes::router;
-pub use server::{Server, run_blocking, shutdown_signal};
+pub use server::{BackgroundServer, Server, run_blocking, shutdown_signal};
 pub use state::AppState;
 
 /// Installs a `tracing` subscriber that prints to stderr, filtered by `RUST_LOG` (default

@@ -189,3 +189,95 @@ pub fn run_blocking(config: ServeConfig) -> Result<()> {
         server.run().await
     })
 }
+
+/// A [`Server`] on its own tokio runtime, for programs without one (examples, tests): it
+/// serves from [`start`](Self::start) until [`stop`](Self::stop) (or drop), and
+/// [`block_on`](Self::block_on) runs the state's async methods from plain threads.
+#[derive(Debug)]
+pub struct BackgroundServer {
+    state: AppState,
+    addr: SocketAddr,
+    runtime: tokio::runtime::Runtime,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<Result<()>>>,
+}
+
+impl BackgroundServer {
+    /// Loads `config`, lets `setup` prepare the state (e.g.
+    /// [`AppState::attach_retrainer`]), binds, and serves on a runtime of its own.
+    ///
+    /// # Errors
+    /// Those of [`Server::bind`], of `setup`, and [`ServeError::Io`] when the runtime cannot
+    /// start.
+    pub fn start(config: ServeConfig, setup: impl FnOnce(&AppState) -> Result<()>) -> Result<Self> {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .thread_name("obesity-serve")
+            .build()
+            .map_err(|source| ServeError::Io {
+                what: "starting the tokio runtime".into(),
+                source,
+            })?;
+        let server = runtime.block_on(async move {
+            let state = AppState::load(config).await?;
+            setup(&state)?;
+            Server::with_state(state).await
+        })?;
+        let addr = server.local_addr()?;
+        let state = server.state().clone();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let task = runtime.spawn(server.run_until(async move {
+            let _ = stopped.await;
+        }));
+        Ok(BackgroundServer {
+            state,
+            addr,
+            runtime,
+            stop: Some(stop),
+            task: Some(task),
+        })
+    }
+
+    /// The bound address.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The shared state.
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// Runs `future` (e.g. `state.check_retrain()`) on the server's runtime and waits for it.
+    /// Not from inside an async context.
+    pub fn block_on<F: Future>(&self, future: F) -> F::Output {
+        self.runtime.block_on(future)
+    }
+
+    /// Stops gracefully (see [`Server::run_until`]) and waits for it.
+    ///
+    /// # Errors
+    /// [`ServeError::Io`] if serving failed.
+    pub fn stop(mut self) -> Result<()> {
+        self.shut()
+    }
+
+    fn shut(&mut self) -> Result<()> {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        match self.task.take() {
+            Some(task) => self
+                .runtime
+                .block_on(task)
+                .map_err(|e| ServeError::Task(format!("the server task failed: {e}")))?,
+            None => Ok(()),
+        }
+    }
+}
+
+impl Drop for BackgroundServer {
+    fn drop(&mut self) {
+        let _ = self.shut();
+    }
+}
