@@ -422,6 +422,12 @@ pub struct AbParams {
     pub min_samples_per_variant: usize,
     /// α of the test. By default, 0.05.
     pub significance_level: f64,
+    /// `obesity serve` starts an experiment against the champion when a new challenger
+    /// appears (obesity-serve's `AbPolicy::auto_start`). By default, off.
+    pub auto_start: bool,
+    /// `obesity serve` moves `champion` to a decided experiment's winning treatment
+    /// (`AbPolicy::auto_promote`). By default, off: promotion is a policy someone turns on.
+    pub auto_promote: bool,
 }
 
 impl Default for AbParams {
@@ -431,6 +437,8 @@ impl Default for AbParams {
             duration_hours: 14 * 24,
             min_samples_per_variant: 100,
             significance_level: 0.05,
+            auto_start: false,
+            auto_promote: false,
         }
     }
 }

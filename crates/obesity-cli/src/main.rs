@@ -303,6 +303,7 @@ fn serve_with_retraining(
     args: &ServeCommand,
 ) -> Result<(), Box<dyn std::error::Error>> {
     let mut config = args.serve.to_config(Some(uri))?;
+    apply_ab_params(&mut config.ab, &params.ab, args.serve.ab_min_samples);
     config.retrain_check_interval =
         std::time::Duration::try_from_secs_f64(args.retrain_check_interval).map_err(|e| {
             format!(
@@ -371,5 +372,59 @@ fn write_stdout(text: &str) -> ExitCode {
             eprintln!("error: cannot write the output: {e}");
             ExitCode::FAILURE
         }
+    }
+}
+
+/// params.yaml's `ab:` section into the service's A/B policy: a flag turns a switch on, the
+/// file can too; `--ab-min-samples` wins over the file only when given (not its default).
+fn apply_ab_params(
+    policy: &mut obesity_serve::AbPolicy,
+    ab: &obesity_mlops::params::AbParams,
+    flag_min_samples: usize,
+) {
+    policy.auto_start |= ab.auto_start;
+    policy.auto_promote |= ab.auto_promote;
+    policy.traffic_split = ab.traffic_split;
+    if flag_min_samples == obesity_serve::AbPolicy::default().min_samples_per_variant {
+        policy.min_samples_per_variant = ab.min_samples_per_variant;
+    }
+}
+
+#[cfg(test)]
+mod ab_params_tests {
+    use super::apply_ab_params;
+    use obesity_mlops::params::AbParams;
+    use obesity_serve::AbPolicy;
+
+    #[test]
+    fn the_files_ab_section_turns_the_service_policy_on() {
+        let mut policy = AbPolicy::default();
+        let ab = AbParams {
+            auto_start: true,
+            auto_promote: true,
+            traffic_split: 0.25,
+            min_samples_per_variant: 40,
+            ..AbParams::default()
+        };
+        apply_ab_params(&mut policy, &ab, 100);
+        assert!(policy.auto_start && policy.auto_promote);
+        assert_eq!(policy.traffic_split, 0.25);
+        assert_eq!(policy.min_samples_per_variant, 40);
+    }
+
+    #[test]
+    fn flags_stay_on_and_a_given_min_samples_flag_wins() {
+        let mut policy = AbPolicy {
+            auto_start: true,
+            min_samples_per_variant: 7,
+            ..AbPolicy::default()
+        };
+        apply_ab_params(&mut policy, &AbParams::default(), 7);
+        assert!(
+            policy.auto_start,
+            "the file's default (off) must not turn a flag off"
+        );
+        assert!(!policy.auto_promote, "promotion stays off unless asked for");
+        assert_eq!(policy.min_samples_per_variant, 7);
     }
 }
