@@ -87,8 +87,8 @@ pub enum ModelError {
     UnknownFormat {
         /// The first bytes found (up to 8), escaped.
         found: String,
-        /// The headers this build reads.
-        known: &'static str,
+        /// The header(s) expected: the one asked for, or every one this build reads.
+        known: String,
     },
     /// The header names a format version this build cannot read.
     #[error("unsupported {format} format version {found} (this build reads version {supported})")]
@@ -113,6 +113,17 @@ pub enum ModelError {
         offset: usize,
         /// Bytes available from there.
         available: usize,
+    },
+    /// A classifier without a file format was asked for its bytes (the default
+    /// [`Classifier::to_bytes`](crate::Classifier::to_bytes)).
+    #[error(
+        "model `{model}` has no file format: implement Classifier::to_bytes (wrap the payload \
+         with obesity_forest::envelope::seal under a magic of your own) and register a \
+         ClassifierLoader for it with the registry, so a registered version can be loaded back"
+    )]
+    NotPersistable {
+        /// The classifier's name.
+        model: String,
     },
     /// The CRC32 stored in the file does not match its content: the bytes were altered.
     #[error("corrupted model: CRC32 stored {stored:#010x}, computed {computed:#010x}")]

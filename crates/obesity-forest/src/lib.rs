@@ -129,6 +129,7 @@
 #![deny(missing_docs)]
 
 mod binning;
+pub mod envelope;
 mod error;
 mod flat;
 mod forest;
@@ -141,7 +142,7 @@ mod params;
 mod persist;
 mod predict;
 mod train;
-mod validate;
+pub mod validate;
 
 pub use error::{ModelError, Result};
 pub use flat::ForestArena;

@@ -13,10 +13,11 @@ use linfa_trees::{DecisionTree, SplitQuality};
 use ndarray::{Array2, ArrayView1, ArrayView2};
 use serde::{Deserialize, Serialize};
 
+use crate::envelope::{open, seal};
 use crate::error::{ModelError, Result};
 use crate::model::{Classifier, ModelStrategy};
 use crate::params::Criterion;
-use crate::persist::{LINFA_MAGIC, open, seal};
+use crate::persist::LINFA_MAGIC;
 use crate::validate::{self, MAX_LINFA_CLASSES, bad_field};
 
 /// Validated hyper-parameters of a linfa-trees decision tree; the [`ModelStrategy`] that

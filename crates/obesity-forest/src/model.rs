@@ -66,7 +66,19 @@ pub trait Classifier: Send + Sync {
         None
     }
 
-    /// Serializes the model to bytes that [`load_classifier`](crate::load_classifier) reads
-    /// back.
-    fn to_bytes(&self) -> Result<Vec<u8>>;
+    /// Serializes the model, for the registry and for files.
+    ///
+    /// The built-in models write bytes that [`load_classifier`](crate::load_classifier)
+    /// reads back. The default is [`ModelError::NotPersistable`](crate::ModelError), whose
+    /// message says what to do: a custom model wraps its payload with
+    /// [`envelope::seal`](crate::envelope::seal) under an 8-byte magic of its own (a
+    /// versioned, checksummed file format for free), and reads it back with
+    /// [`envelope::open`](crate::envelope::open) in the loader it registers with the
+    /// registry. Checking inputs the way the built-in models do is
+    /// [`validate::check_predict`](crate::validate::check_predict).
+    fn to_bytes(&self) -> Result<Vec<u8>> {
+        Err(crate::error::ModelError::NotPersistable {
+            model: self.name().to_owned(),
+        })
+    }
 }

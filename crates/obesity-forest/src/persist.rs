@@ -25,6 +25,7 @@
 //! This floor sits beside the arena: it turns parameters, arena and out-of-bag score into
 //! bytes and back, and knows neither the model built on them nor training or prediction.
 
+use crate::envelope::{Reader, describe_header, open, seal};
 use crate::error::{ModelError, Result};
 use crate::flat::{FlatForest, check_counts};
 use crate::params::ForestParams;
@@ -34,127 +35,6 @@ use crate::validate::bad_field;
 pub(crate) const FOREST_MAGIC: &[u8; 8] = b"OBFOREST";
 /// Header of a linfa decision tree file.
 pub(crate) const LINFA_MAGIC: &[u8; 8] = b"OBLINFDT";
-/// Current version of both formats.
-pub(crate) const VERSION: u32 = 1;
-const HEADER: usize = 20;
-
-/// Wraps a payload in the envelope.
-pub(crate) fn seal(magic: &[u8; 8], payload: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(HEADER + payload.len() + 4);
-    out.extend_from_slice(magic);
-    out.extend_from_slice(&VERSION.to_le_bytes());
-    out.extend_from_slice(&(payload.len() as u64).to_le_bytes());
-    out.extend_from_slice(payload);
-    let crc = crc32fast::hash(&out);
-    out.extend_from_slice(&crc.to_le_bytes());
-    out
-}
-
-/// Escapes the first bytes for an error message.
-pub(crate) fn describe_header(bytes: &[u8]) -> String {
-    bytes
-        .iter()
-        .take(8)
-        .flat_map(|b| std::ascii::escape_default(*b))
-        .map(char::from)
-        .collect()
-}
-
-/// Checks the envelope and returns the payload.
-pub(crate) fn open<'a>(bytes: &'a [u8], magic: &[u8; 8], format: &'static str) -> Result<&'a [u8]> {
-    let mut r = Reader { buf: bytes, pos: 0 };
-    let m = r.take(8, "magic")?;
-    if m != magic {
-        return Err(ModelError::UnknownFormat {
-            found: describe_header(m),
-            known: "OBFOREST, OBLINFDT",
-        });
-    }
-    let version = r.u32("format version")?;
-    if version != VERSION {
-        return Err(ModelError::UnsupportedVersion {
-            format,
-            found: version,
-            supported: VERSION,
-        });
-    }
-    let len = r.u64("payload length")?;
-    let len = usize::try_from(len).unwrap_or(usize::MAX);
-    let payload = r.take(len, "payload")?;
-    let stored = r.u32("checksum")?;
-    if r.pos != bytes.len() {
-        return Err(ModelError::Corrupt {
-            reason: format!(
-                "{} unexpected bytes after the checksum",
-                bytes.len() - r.pos
-            ),
-        });
-    }
-    let computed = crc32fast::hash(&bytes[..HEADER + len]);
-    if stored != computed {
-        return Err(ModelError::ChecksumMismatch { stored, computed });
-    }
-    Ok(payload)
-}
-
-/// A bounds-checked little-endian cursor.
-pub(crate) struct Reader<'a> {
-    buf: &'a [u8],
-    pos: usize,
-}
-
-impl<'a> Reader<'a> {
-    fn take(&mut self, n: usize, what: &'static str) -> Result<&'a [u8]> {
-        let available = self.buf.len() - self.pos;
-        if n > available {
-            return Err(ModelError::Truncated {
-                what,
-                needed: n,
-                offset: self.pos,
-                available,
-            });
-        }
-        let s = &self.buf[self.pos..self.pos + n];
-        self.pos += n;
-        Ok(s)
-    }
-
-    fn array<const N: usize>(&mut self, what: &'static str) -> Result<[u8; N]> {
-        let s = self.take(N, what)?;
-        let mut a = [0u8; N];
-        a.copy_from_slice(s);
-        Ok(a)
-    }
-
-    fn u32(&mut self, what: &'static str) -> Result<u32> {
-        self.array(what).map(u32::from_le_bytes)
-    }
-
-    fn u64(&mut self, what: &'static str) -> Result<u64> {
-        self.array(what).map(u64::from_le_bytes)
-    }
-
-    /// `n` fixed-size items, with the length checked before anything is allocated.
-    fn items<T, const N: usize>(
-        &mut self,
-        n: usize,
-        what: &'static str,
-        conv: fn([u8; N]) -> T,
-    ) -> Result<Vec<T>> {
-        let bytes = n.checked_mul(N).ok_or(ModelError::Corrupt {
-            reason: format!("{what}: length overflows"),
-        })?;
-        let s = self.take(bytes, what)?;
-        Ok(s.chunks_exact(N)
-            .map(|c| {
-                let mut a = [0u8; N];
-                a.copy_from_slice(c);
-                conv(a)
-            })
-            .collect())
-    }
-}
-
 fn put<T: Copy, const N: usize>(out: &mut Vec<u8>, v: &[T], to: fn(T) -> [u8; N]) {
     out.reserve(v.len() * N);
     for &x in v {
@@ -349,7 +229,7 @@ pub(crate) fn model_kind(bytes: &[u8]) -> Result<ModelKind> {
         Some(m) if m == LINFA_MAGIC => Ok(ModelKind::Linfa),
         Some(m) => Err(ModelError::UnknownFormat {
             found: describe_header(m),
-            known: "OBFOREST, OBLINFDT",
+            known: "OBFOREST, OBLINFDT".into(),
         }),
         None => Err(ModelError::Truncated {
             what: "magic",

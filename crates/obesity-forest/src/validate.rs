@@ -1,5 +1,27 @@
 //! Input checks shared by every model: shapes, finiteness, label range. They run before any
 //! work, so a bad input is an error that names the row and column, never a panic deep inside.
+//!
+//! Public so that a custom [`ModelStrategy`](crate::ModelStrategy) /
+//! [`Classifier`](crate::Classifier) refuses bad input exactly as the built-in models do:
+//!
+//! ```
+//! use obesity_forest::validate::{check_predict, check_training};
+//! use obesity_forest::ModelError;
+//! use ndarray::{array, Array1};
+//!
+//! let x = array![[1.0f32, 2.0], [3.0, f32::NAN]];
+//! let y: Array1<usize> = array![0, 1];
+//! // A NaN is named by row and column.
+//! assert!(matches!(
+//!     check_training(x.view(), y.view(), 2),
+//!     Err(ModelError::NonFinite { row: 1, feature: 1, .. })
+//! ));
+//! // A model trained on 3 columns refuses 2.
+//! assert!(matches!(
+//!     check_predict(x.view(), 3),
+//!     Err(ModelError::FeatureCountMismatch { expected: 3, got: 2 })
+//! ));
+//! ```
 
 use std::fmt::Display;
 
@@ -46,8 +68,13 @@ pub(crate) fn check_stored_width(field: &str, n_features: u64) -> Result<()> {
     Ok(())
 }
 
-/// Checks a training set: non-empty, `x`/`y` lengths agree, finite values, labels in range.
-pub(crate) fn check_training(
+/// Checks a training set: at least one class, non-empty, `x`/`y` lengths agree, at most
+/// 65,536 columns, finite values, labels in `0..n_classes`.
+///
+/// # Errors
+/// [`ModelError::InvalidParam`], [`ModelError::LengthMismatch`], [`ModelError::EmptyInput`],
+/// [`ModelError::NonFinite`] (naming row and column), [`ModelError::LabelOutOfRange`].
+pub fn check_training(
     x: ArrayView2<'_, f32>,
     y: ArrayView1<'_, usize>,
     n_classes: usize,
@@ -88,8 +115,12 @@ pub(crate) fn check_training(
     Ok(())
 }
 
-/// Checks a prediction input against the model's width.
-pub(crate) fn check_predict(x: ArrayView2<'_, f32>, n_features: usize) -> Result<()> {
+/// Checks a prediction input against the model's width: `n_features` columns, at least one
+/// row, finite values.
+///
+/// # Errors
+/// [`ModelError::FeatureCountMismatch`], [`ModelError::EmptyInput`], [`ModelError::NonFinite`].
+pub fn check_predict(x: ArrayView2<'_, f32>, n_features: usize) -> Result<()> {
     if x.ncols() != n_features {
         return Err(ModelError::FeatureCountMismatch {
             expected: n_features,
@@ -102,8 +133,11 @@ pub(crate) fn check_predict(x: ArrayView2<'_, f32>, n_features: usize) -> Result
     check_finite(x)
 }
 
-/// Checks one row against the model's width.
-pub(crate) fn check_row(row: &[f32], n_features: usize) -> Result<()> {
+/// Checks one row against the model's width and for finite values.
+///
+/// # Errors
+/// [`ModelError::FeatureCountMismatch`], [`ModelError::NonFinite`] (row 0).
+pub fn check_row(row: &[f32], n_features: usize) -> Result<()> {
     if row.len() != n_features {
         return Err(ModelError::FeatureCountMismatch {
             expected: n_features,

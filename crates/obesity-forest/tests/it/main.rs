@@ -7,6 +7,7 @@
 mod alloc;
 mod awkward;
 mod common;
+mod custom;
 mod determinism;
 mod golden;
 mod inputs;
