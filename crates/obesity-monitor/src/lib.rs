@@ -41,7 +41,7 @@
 //! let report = profile.drift(&[column("Weight", heavier)], &DriftOptions::default())?;
 //!
 //! let weight = report.column("Weight").ok_or("no Weight")?;
-//! assert_eq!(weight.stattest, StatTest::Ks); // reference <= 1,000 rows
+//! assert_eq!(weight.stattest, Some(StatTest::Ks)); // reference <= 1,000 rows
 //! assert!(weight.drifted && report.dataset_drift);
 //! println!("{report}");
 //! # Ok::<(), Box<dyn std::error::Error>>(())
@@ -201,7 +201,7 @@ pub use profile::{
     ReferenceProfile,
 };
 pub use report::{
-    CONFIDENCE_COLUMN, ColumnDrift, ColumnDriftOptions, DriftOptions, DriftReport,
+    CONFIDENCE_COLUMN, ColumnDrift, ColumnDriftOptions, CustomDetectors, DriftOptions, DriftReport,
     PREDICTION_COLUMN, REPORT_FORMAT_VERSION, max_probability, prediction_columns,
 };
 pub use retrain::{

@@ -4,16 +4,69 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
+use std::sync::Arc;
 
 use obesity_data::{ColumnValues, NamedColumn};
 use serde::{Deserialize, Serialize};
 
-use crate::drift::{ColumnSample, KsMethod, StatTest, StatTestDetector, check_threshold};
+use crate::drift::{
+    ColumnSample, DriftDetector, KsMethod, StatTest, StatTestDetector, check_threshold,
+};
 use crate::error::{MonitorError, Result};
 use crate::profile::{FeatureKind, ReferenceProfile};
 
-/// The format version written into every report.
-pub const REPORT_FORMAT_VERSION: u32 = 1;
+/// The format version written into every report (2: rows name their `detector`, and
+/// `stattest` is empty for a custom one).
+pub const REPORT_FORMAT_VERSION: u32 = 2;
+
+/// Custom detectors of a drift run ([`DriftOptions::detector`],
+/// [`DriftOptions::column_detector`]): code, not settings, so they are not serialized with
+/// the options. Two sets are equal when they hold the same detector objects.
+#[derive(Clone, Default)]
+pub struct CustomDetectors {
+    all: Option<Arc<dyn DriftDetector>>,
+    per_column: BTreeMap<String, Arc<dyn DriftDetector>>,
+}
+
+impl CustomDetectors {
+    /// The detector for `column`: its own, else the one for every column.
+    fn for_column(&self, column: &str) -> Option<&Arc<dyn DriftDetector>> {
+        self.per_column.get(column).or(self.all.as_ref())
+    }
+}
+
+impl fmt::Debug for CustomDetectors {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CustomDetectors")
+            .field("all", &self.all.as_ref().map(|d| d.name().to_owned()))
+            .field(
+                "per_column",
+                &self
+                    .per_column
+                    .iter()
+                    .map(|(c, d)| (c.clone(), d.name().to_owned()))
+                    .collect::<BTreeMap<_, _>>(),
+            )
+            .finish()
+    }
+}
+
+impl PartialEq for CustomDetectors {
+    fn eq(&self, other: &Self) -> bool {
+        let same = |a: &Arc<dyn DriftDetector>, b: &Arc<dyn DriftDetector>| Arc::ptr_eq(a, b);
+        let all = match (&self.all, &other.all) {
+            (None, None) => true,
+            (Some(a), Some(b)) => same(a, b),
+            _ => false,
+        };
+        all && self.per_column.len() == other.per_column.len()
+            && self
+                .per_column
+                .iter()
+                .zip(&other.per_column)
+                .all(|((ca, a), (cb, b))| ca == cb && same(a, b))
+    }
+}
 
 /// Per-column override of the test and/or threshold.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
@@ -38,6 +91,9 @@ pub struct DriftOptions {
     pub drift_share: f64,
     /// KS p-value method; by default, `Auto` (scipy's default).
     pub ks_method: KsMethod,
+    /// Custom detectors, which win over the built-in tests where they apply (not serialized).
+    #[serde(skip)]
+    pub custom: CustomDetectors,
 }
 
 impl Default for DriftOptions {
@@ -48,6 +104,7 @@ impl Default for DriftOptions {
             per_column: BTreeMap::new(),
             drift_share: 0.5,
             ks_method: KsMethod::Auto,
+            custom: CustomDetectors::default(),
         }
     }
 }
@@ -56,6 +113,39 @@ impl DriftOptions {
     /// Uses `stattest` for every column without an override.
     pub fn stattest(mut self, stattest: StatTest) -> Self {
         self.stattest = Some(stattest);
+        self
+    }
+
+    /// Runs `detector` on every column without a column detector of its own, in place of the
+    /// built-in tests (Evidently's automatic choice is just the default detector). Its
+    /// [`DriftDetector::name`] is what the report's rows show.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use obesity_monitor::{ColumnSample, DriftDetector, DriftOptions, DriftResult, Result};
+    ///
+    /// /// Drift when the share of distinct values moved by more than a tenth.
+    /// struct UniqueShare;
+    /// impl DriftDetector for UniqueShare {
+    ///     fn name(&self) -> &str { "unique_share" }
+    ///     fn detect(&self, reference: &ColumnSample, current: &ColumnSample) -> Result<DriftResult> {
+    ///         ColumnSample::check_pair(reference, current)?;
+    ///         let share = |s: &ColumnSample| s.n_unique() as f64 / s.rows as f64;
+    ///         let d = (share(reference) - share(current)).abs();
+    ///         Ok(DriftResult { statistic: d, p_value: None, score: d, threshold: 0.1, drifted: d > 0.1 })
+    ///     }
+    /// }
+    /// let options = DriftOptions::default().detector(Arc::new(UniqueShare));
+    /// # let _ = options;
+    /// ```
+    pub fn detector(mut self, detector: Arc<dyn DriftDetector>) -> Self {
+        self.custom.all = Some(detector);
+        self
+    }
+
+    /// Runs `detector` on the column `name`, in place of every other setting for it.
+    pub fn column_detector(mut self, name: &str, detector: Arc<dyn DriftDetector>) -> Self {
+        self.custom.per_column.insert(name.to_owned(), detector);
         self
     }
 
@@ -121,8 +211,11 @@ pub struct ColumnDrift {
     pub column: String,
     /// Kind in the reference profile.
     pub kind: FeatureKind,
-    /// The test that ran.
-    pub stattest: StatTest,
+    /// The name of the detector that ran ([`DriftDetector::name`]: Evidently's test name for
+    /// the built-in ones).
+    pub detector: String,
+    /// The built-in test that ran; `None` for a custom detector.
+    pub stattest: Option<StatTest>,
     /// The test statistic (infinite for chi-square when a category is new; JSON spells
     /// that `"inf"`).
     #[serde(with = "crate::drift::nonfinite")]
@@ -210,6 +303,23 @@ impl ReferenceProfile {
                     found: cur.kind_name().to_owned(),
                 });
             }
+            if let Some(custom) = options.custom.for_column(name) {
+                let r = custom.detect(reference, &cur)?;
+                columns.push(ColumnDrift {
+                    column: name.clone(),
+                    kind: profile.kind,
+                    detector: custom.name().to_owned(),
+                    stattest: None,
+                    statistic: r.statistic,
+                    p_value: r.p_value,
+                    score: r.score,
+                    threshold: r.threshold,
+                    drifted: r.drifted,
+                    reference_rows: reference.rows,
+                    current_rows: cur.rows,
+                });
+                continue;
+            }
             let over = options.per_column.get(name).copied().unwrap_or_default();
             let stattest = match over.stattest.or(options.stattest) {
                 Some(t) => t,
@@ -232,7 +342,8 @@ impl ReferenceProfile {
             columns.push(ColumnDrift {
                 column: name.clone(),
                 kind: profile.kind,
-                stattest,
+                detector: stattest.name().to_owned(),
+                stattest: Some(stattest),
                 statistic: r.statistic,
                 p_value: r.p_value,
                 score: r.score,
@@ -346,7 +457,7 @@ impl fmt::Display for DriftReport {
         writeln!(
             f,
             "{:<width$}  {:<11}  {:<13}  {:>10}  {:>10}  {:>9}  drift",
-            "column", "kind", "stattest", "statistic", "score", "threshold"
+            "column", "kind", "detector", "statistic", "score", "threshold"
         )?;
         for c in &self.columns {
             let kind = match c.kind {
@@ -354,7 +465,8 @@ impl fmt::Display for DriftReport {
                 FeatureKind::Categorical => "categorical",
                 FeatureKind::Binary => "binary",
             };
-            let score = if c.stattest.is_p_value() {
+            // A p-value is shown as one (a custom detector's score is, when it gives one).
+            let score = if c.stattest.map_or(c.p_value.is_some(), StatTest::is_p_value) {
                 format!("p={}", fmt_num(c.score))
             } else {
                 fmt_num(c.score)
@@ -364,7 +476,7 @@ impl fmt::Display for DriftReport {
                 "{:<width$}  {:<11}  {:<13}  {:>10}  {:>10}  {:>9}  {}",
                 c.column,
                 kind,
-                c.stattest.name(),
+                c.detector,
                 fmt_num(c.statistic),
                 score,
                 fmt_num(c.threshold),

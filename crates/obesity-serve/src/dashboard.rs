@@ -396,7 +396,7 @@ fn drift_chart(drift: &DriftStatus) -> Markup {
                 g class="feature" data-feature=(c.column) data-score=(f(c.score, 4)) data-threshold=(f(c.threshold, 4)) data-drifted=(c.drifted) {
                     text x=(label_w - 6.0) y=(f(y + 11.0, 1)) text-anchor="end" { (c.column) }
                     rect x=(label_w) y=(f(y + 2.0, 1)) width=(f(w, 1)) height="11" fill=(if c.drifted { "#e15759" } else { "#59a14f" }) {
-                        title { (c.column) ": " (format!("{:?}", c.stattest)) " score " (f(c.score, 4)) ", threshold " (f(c.threshold, 4)) (if c.drifted { " — drifted" } else { " — no drift" }) }
+                        title { (c.column) ": " (c.detector) " score " (f(c.score, 4)) ", threshold " (f(c.threshold, 4)) (if c.drifted { " — drifted" } else { " — no drift" }) }
                     }
                     line x1=(f(tx, 1)) x2=(f(tx, 1)) y1=(f(y, 1)) y2=(f(y + 15.0, 1)) stroke="#1d2330" {}
                     text x=(f(label_w + bar_w + 6.0, 1)) y=(f(y + 11.0, 1)) { (if c.drifted { "DRIFT" } else { "ok" }) }

@@ -92,8 +92,34 @@ impl ColumnSample {
         }
     }
 
-    /// A word for the kind, for messages.
-    pub(crate) fn kind_name(&self) -> &'static str {
+    /// Checks what every detector assumes of this sample before computing on it: at least one
+    /// value; numeric values finite and ascending; no category with a zero count. A custom
+    /// [`DriftDetector`](crate::DriftDetector) calls [`ColumnSample::check_pair`] first.
+    ///
+    /// # Errors
+    /// [`MonitorError::EmptyColumn`], [`MonitorError::NonFiniteValue`],
+    /// [`MonitorError::InvalidInput`].
+    pub fn check(&self) -> Result<()> {
+        check_sample(self)
+    }
+
+    /// Checks a reference and a current sample for a detector: each as [`ColumnSample::check`],
+    /// and both of the same kind (numeric against numeric, categorical against categorical).
+    ///
+    /// # Errors
+    /// Those of [`ColumnSample::check`], and [`MonitorError::KindMismatch`] naming the column
+    /// and both kinds.
+    pub fn check_pair(reference: &ColumnSample, current: &ColumnSample) -> Result<()> {
+        check_sample(reference)?;
+        check_sample(current)?;
+        if reference.is_numeric() != current.is_numeric() {
+            return Err(kind_mismatch(reference, current));
+        }
+        Ok(())
+    }
+
+    /// A word for the kind, for messages: `numeric` or `categorical`.
+    pub fn kind_name(&self) -> &'static str {
         if self.is_numeric() {
             "numeric"
         } else {

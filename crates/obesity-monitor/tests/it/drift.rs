@@ -115,14 +115,18 @@ fn no_drift_on_the_same_distribution_and_drift_on_a_shift() {
         .drift(&batch(3, 600, 1.0), &DriftOptions::default())
         .unwrap();
     let weight = shifted.column("Weight").unwrap();
-    assert_eq!(weight.stattest, StatTest::Ks, "<= 1000 reference rows: KS");
+    assert_eq!(
+        weight.stattest,
+        Some(StatTest::Ks),
+        "<= 1000 reference rows: KS"
+    );
     assert!(weight.drifted && weight.p_value.unwrap() < 1e-10);
     assert!(shifted.column("MTRANS").unwrap().drifted);
     assert_eq!(
         shifted.column("MTRANS").unwrap().stattest,
-        StatTest::ChiSquare
+        Some(StatTest::ChiSquare)
     );
-    assert_eq!(shifted.column("SMOKE").unwrap().stattest, StatTest::Z);
+    assert_eq!(shifted.column("SMOKE").unwrap().stattest, Some(StatTest::Z));
     assert!(!shifted.column("Height").unwrap().drifted);
     assert_eq!(shifted.number_of_drifted_columns, 2);
     assert_eq!(shifted.share_of_drifted_columns, 0.5);
@@ -135,13 +139,19 @@ fn large_reference_uses_wasserstein_and_jensen_shannon() {
     let r = profile
         .drift(&batch(3, 300, 1.0), &DriftOptions::default())
         .unwrap();
-    assert_eq!(r.column("Weight").unwrap().stattest, StatTest::Wasserstein);
+    assert_eq!(
+        r.column("Weight").unwrap().stattest,
+        Some(StatTest::Wasserstein)
+    );
     assert_eq!(r.column("Weight").unwrap().threshold, 0.1);
     assert_eq!(
         r.column("MTRANS").unwrap().stattest,
-        StatTest::JensenShannon
+        Some(StatTest::JensenShannon)
     );
-    assert_eq!(r.column("SMOKE").unwrap().stattest, StatTest::JensenShannon);
+    assert_eq!(
+        r.column("SMOKE").unwrap().stattest,
+        Some(StatTest::JensenShannon)
+    );
     // Wasserstein normed by the reference std (~1): the mean moved by 20.
     assert!(r.column("Weight").unwrap().score > 15.0);
 }
@@ -157,11 +167,14 @@ fn overrides_win_per_column_then_overall_then_default() {
         .drift_share(0.75);
     let r = profile.drift(&batch(3, 300, 1.0), &options).unwrap();
     let w = r.column("Weight").unwrap();
-    assert_eq!((w.stattest, w.threshold), (StatTest::Wasserstein, 0.25));
+    assert_eq!(
+        (w.stattest, w.threshold),
+        (Some(StatTest::Wasserstein), 0.25)
+    );
     let s = r.column("SMOKE").unwrap();
-    assert_eq!((s.stattest, s.threshold), (StatTest::Psi, 0.5));
+    assert_eq!((s.stattest, s.threshold), (Some(StatTest::Psi), 0.5));
     let h = r.column("Height").unwrap();
-    assert_eq!((h.stattest, h.threshold), (StatTest::Psi, 0.25));
+    assert_eq!((h.stattest, h.threshold), (Some(StatTest::Psi), 0.25));
     assert_eq!(r.drift_share, 0.75);
     assert_eq!(r.dataset_drift, r.share_of_drifted_columns >= 0.75);
 }
@@ -233,12 +246,12 @@ fn prediction_drift_on_classes_and_confidence() {
         .unwrap();
     assert_eq!(
         r.column("prediction").unwrap().stattest,
-        StatTest::ChiSquare
+        Some(StatTest::ChiSquare)
     );
     assert!(r.column("prediction").unwrap().drifted);
     assert_eq!(
         r.column("prediction_confidence").unwrap().stattest,
-        StatTest::Ks
+        Some(StatTest::Ks)
     );
     assert!(r.column("prediction_confidence").unwrap().drifted);
     assert!(r.dataset_drift);
@@ -442,7 +455,7 @@ fn uci_split_has_no_drift_and_heavier_half_drifts_weight() {
     let w = shifted.column("Weight").unwrap();
     assert_eq!(
         w.stattest,
-        StatTest::Wasserstein,
+        Some(StatTest::Wasserstein),
         "1,056 reference rows > 1,000"
     );
     assert!(w.drifted && w.score > 0.5, "{shifted}");
@@ -462,7 +475,7 @@ fn infinite_chi_square_statistic_round_trips_through_json() {
         .unwrap();
     // Evidently counts distinct values over reference and current together: 3 -> chi-square.
     let chi = r;
-    assert_eq!(chi.columns[0].stattest, StatTest::ChiSquare);
+    assert_eq!(chi.columns[0].stattest, Some(StatTest::ChiSquare));
     assert_eq!(chi.columns[0].statistic, f64::INFINITY);
     assert_eq!(chi.columns[0].p_value, Some(0.0));
     assert!(chi.columns[0].drifted);
@@ -578,4 +591,106 @@ fn binning_a_range_wider_than_f64_is_an_error_not_zero_drift() {
             .unwrap_err();
         assert!(err.to_string().contains("column `w`"), "{t}: {err}");
     }
+}
+
+/// A downstream app's own test (issue 13, item 1): drift when the mean of a numeric column
+/// moved by more than `limit` reference standard deviations; categorical columns are refused.
+struct MeanShift {
+    limit: f64,
+}
+
+impl DriftDetector for MeanShift {
+    fn name(&self) -> &str {
+        "mean_shift"
+    }
+
+    fn detect(
+        &self,
+        reference: &ColumnSample,
+        current: &ColumnSample,
+    ) -> obesity_monitor::Result<obesity_monitor::DriftResult> {
+        ColumnSample::check_pair(reference, current)?;
+        let values = |s: &ColumnSample| match &s.values {
+            obesity_monitor::SampleValues::Numeric { sorted } => Ok(sorted.clone()),
+            obesity_monitor::SampleValues::Categorical { .. } => Err(MonitorError::InvalidInput {
+                what: "mean_shift",
+                value: format!("column `{}` is {}", s.name, s.kind_name()),
+                expected: "a numeric column".to_owned(),
+            }),
+        };
+        let (r, c) = (values(reference)?, values(current)?);
+        let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len() as f64;
+        let (mr, mc) = (mean(&r), mean(&c));
+        let sd = (r.iter().map(|x| (x - mr).powi(2)).sum::<f64>() / r.len() as f64).sqrt();
+        let shift = (mc - mr).abs() / sd.max(f64::MIN_POSITIVE);
+        Ok(obesity_monitor::DriftResult {
+            statistic: shift,
+            p_value: None,
+            score: shift,
+            threshold: self.limit,
+            drifted: shift > self.limit,
+        })
+    }
+}
+
+#[test]
+fn a_custom_detector_runs_in_the_report_and_its_rows_carry_its_name() {
+    use std::sync::Arc;
+    let profile = ReferenceProfile::from_columns(&batch(1, 800, 0.0)).unwrap();
+    let options = DriftOptions::default()
+        .column_detector("Weight", Arc::new(MeanShift { limit: 0.5 }))
+        .column_detector("Height", Arc::new(MeanShift { limit: 0.5 }));
+    let shifted = profile.drift(&batch(3, 600, 1.0), &options).unwrap();
+    let weight = shifted.column("Weight").unwrap();
+    assert_eq!(
+        (weight.detector.as_str(), weight.stattest),
+        ("mean_shift", None)
+    );
+    assert!(weight.drifted && weight.score > 0.5, "{shifted}");
+    let height = shifted.column("Height").unwrap();
+    assert_eq!(height.detector, "mean_shift");
+    assert!(!height.drifted, "{shifted}");
+    // The other columns keep Evidently's automatic choice, named as Evidently names it.
+    let mtrans = shifted.column("MTRANS").unwrap();
+    assert_eq!(mtrans.stattest, Some(StatTest::ChiSquare));
+    assert_eq!(mtrans.detector, StatTest::ChiSquare.name());
+    // The text report and the JSON show the custom detector's name.
+    assert!(shifted.to_string().contains("mean_shift"));
+    let json: serde_json::Value = serde_json::from_str(&shifted.to_json().unwrap()).unwrap();
+    assert_eq!(json["columns"][0]["detector"], "mean_shift");
+    assert!(json["columns"][0]["stattest"].is_null());
+}
+
+#[test]
+fn a_custom_detector_for_every_column_meets_the_public_kind_checks() {
+    use std::sync::Arc;
+    let profile = ReferenceProfile::from_columns(&batch(1, 800, 0.0)).unwrap();
+    // One detector for all columns: it refuses the categorical ones, and the report says so.
+    let options = DriftOptions::default().detector(Arc::new(MeanShift { limit: 0.5 }));
+    let err = profile.drift(&batch(3, 600, 1.0), &options).unwrap_err();
+    assert!(
+        err.to_string().contains("MTRANS") && err.to_string().contains("numeric column"),
+        "{err}"
+    );
+    // The kind check a detector needs is public and names the column and both kinds.
+    let reference = ColumnSample::from_named(&num("Weight", vec![1.0, 2.0])).unwrap();
+    let current = ColumnSample::from_named(&cat("Weight", &["a", "b"])).unwrap();
+    match ColumnSample::check_pair(&reference, &current) {
+        Err(MonitorError::KindMismatch {
+            column,
+            expected,
+            found,
+        }) => assert_eq!(
+            (column.as_str(), expected.as_str(), found.as_str()),
+            ("Weight", "numeric", "categorical")
+        ),
+        other => panic!("expected KindMismatch, got {other:?}"),
+    }
+    // Options with detectors stay comparable and printable; serializing skips the code.
+    let a = DriftOptions::default().detector(Arc::new(MeanShift { limit: 0.5 }));
+    assert_eq!(a.clone(), a);
+    assert_ne!(a, DriftOptions::default());
+    assert!(format!("{a:?}").contains("mean_shift"));
+    let json = serde_json::to_string(&a).unwrap();
+    assert!(!json.contains("mean_shift"), "{json}");
 }
