@@ -148,46 +148,71 @@ impl FittedPipeline {
     pub fn transform(&self, records: &[ObesityRecord]) -> Result<Array2<f32>> {
         let width = self.columns.len();
         let mut data = vec![0.0f32; records.len() * width];
-        let check_seen = self.config.unseen == UnseenCategory::Error;
         for (row, (record, out)) in records
             .iter()
             .zip(data.chunks_exact_mut(width.max(1)))
             .enumerate()
         {
-            if check_seen {
-                self.check_seen(row, record)?;
-            }
-            for &(j, source, center, scale) in &self.plan.numeric {
-                let raw = source.value(record);
-                let value = ((raw - center) / scale) as f32;
-                if !(raw.is_finite() && value.is_finite()) {
-                    return Err(FeatureError::NonFinite {
-                        row,
-                        column: source.name().to_owned(),
-                        value: raw,
-                    });
-                }
-                if let Some(slot) = out.get_mut(j) {
-                    *slot = value;
-                }
-            }
-            for &(j, source) in &self.plan.ordinal {
-                if let Some(slot) = out.get_mut(j) {
-                    *slot = source.level(record) as f32;
-                }
-            }
-            for (source, positions) in &self.plan.indicators {
-                let j = positions.get(source.level(record)).copied().unwrap_or(NONE);
-                if let Some(slot) = out.get_mut(usize::from(j)) {
-                    *slot = 1.0;
-                }
-            }
+            self.fill_row(row, record, out)?;
         }
         Array2::from_shape_vec((records.len(), width), data).map_err(|e| FeatureError::Shape {
             what: "feature matrix".to_owned(),
             expected: format!("{} x {width}", records.len()),
             found: e.to_string(),
         })
+    }
+
+    /// The features of one record into `out` (length [`n_features`](Self::n_features)),
+    /// allocating nothing: what a server calls per request. The same values as the
+    /// matching row of [`transform`](Self::transform).
+    ///
+    /// # Errors
+    /// [`FeatureError::Shape`] when `out` is not `n_features` long, and every error of
+    /// `transform` (naming row 0).
+    pub fn transform_row_into(&self, record: &ObesityRecord, out: &mut [f32]) -> Result<()> {
+        let width = self.columns.len();
+        if out.len() != width {
+            return Err(FeatureError::Shape {
+                what: "output row".to_owned(),
+                expected: format!("{width} values"),
+                found: format!("{} values", out.len()),
+            });
+        }
+        out.fill(0.0);
+        self.fill_row(0, record, out)
+    }
+
+    /// Writes the features of `record` (row `row`, for messages) into a zeroed `out`.
+    fn fill_row(&self, row: usize, record: &ObesityRecord, out: &mut [f32]) -> Result<()> {
+        if self.config.unseen == UnseenCategory::Error {
+            self.check_seen(row, record)?;
+        }
+        for &(j, source, center, scale) in &self.plan.numeric {
+            let raw = source.value(record);
+            let value = ((raw - center) / scale) as f32;
+            if !(raw.is_finite() && value.is_finite()) {
+                return Err(FeatureError::NonFinite {
+                    row,
+                    column: source.name().to_owned(),
+                    value: raw,
+                });
+            }
+            if let Some(slot) = out.get_mut(j) {
+                *slot = value;
+            }
+        }
+        for &(j, source) in &self.plan.ordinal {
+            if let Some(slot) = out.get_mut(j) {
+                *slot = source.level(record) as f32;
+            }
+        }
+        for (source, positions) in &self.plan.indicators {
+            let j = positions.get(source.level(record)).copied().unwrap_or(NONE);
+            if let Some(slot) = out.get_mut(usize::from(j)) {
+                *slot = 1.0;
+            }
+        }
+        Ok(())
     }
 
     /// The labelled [`Dataset`] of `records`: [`transform`](Self::transform) plus

@@ -357,6 +357,11 @@ impl Classifier for RandomForest {
         Ok(out)
     }
 
+    fn predict_proba_row(&self, row: &[f32], out: &mut [f32]) -> Result<()> {
+        // The inherent method: the allocation-free row kernel.
+        RandomForest::predict_proba_row(self, row, out)
+    }
+
     fn feature_importances(&self) -> Option<Vec<f64>> {
         Some(importance::mdi(&self.flat))
     }

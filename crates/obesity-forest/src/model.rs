@@ -61,6 +61,34 @@ pub trait Classifier: Send + Sync {
             .collect())
     }
 
+    /// Class probabilities of one row into `out` (length [`n_classes`](Self::n_classes)),
+    /// for serving one request at a time. The default builds a one-row matrix and calls
+    /// [`predict_proba`](Self::predict_proba); [`RandomForest`](crate::RandomForest)
+    /// overrides it with a kernel that allocates nothing.
+    ///
+    /// # Errors
+    /// Those of `predict_proba` for a wrong width or a non-finite value, and
+    /// [`ModelError::OutputLength`](crate::ModelError::OutputLength) when `out` is not
+    /// `n_classes` long.
+    fn predict_proba_row(&self, row: &[f32], out: &mut [f32]) -> Result<()> {
+        if out.len() != self.n_classes() {
+            return Err(crate::error::ModelError::OutputLength {
+                expected: self.n_classes(),
+                got: out.len(),
+            });
+        }
+        let x = ndarray::ArrayView2::from_shape((1, row.len()), row).map_err(|e| {
+            crate::error::ModelError::Corrupt {
+                reason: format!("one row of {} values: {e}", row.len()),
+            }
+        })?;
+        let p = self.predict_proba(x)?;
+        for (o, v) in out.iter_mut().zip(p.iter()) {
+            *o = *v;
+        }
+        Ok(())
+    }
+
     /// Impurity-based feature importances (normalised to sum 1), when the model has them.
     fn feature_importances(&self) -> Option<Vec<f64>> {
         None

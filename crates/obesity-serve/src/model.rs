@@ -171,30 +171,29 @@ impl ServedModel {
         self.classes.len()
     }
 
-    /// Predicts one record: the pipeline's transform, then the forest's row kernel.
+    /// Predicts one record: the pipeline's row transform into a stack buffer, then the
+    /// model's row path (the forest's allocation-free kernel).
     pub(crate) fn predict_one(&self, record: &ObesityRecord) -> Result<Prediction, ApiError> {
-        let x = self
-            .pipeline
-            .transform(std::slice::from_ref(record))
+        const STACK_FEATURES: usize = 256;
+        let width = self.pipeline.n_features();
+        let mut stack = [0.0f32; STACK_FEATURES];
+        let mut heap = Vec::new();
+        let row: &mut [f32] = if width <= STACK_FEATURES {
+            &mut stack[..width]
+        } else {
+            heap.resize(width, 0.0);
+            &mut heap
+        };
+        self.pipeline
+            .transform_row_into(record, row)
             .map_err(|e| feature_error(e, None))?;
         let k = self.n_classes();
         let mut proba = [0.0f32; MAX_CLASSES];
         match &self.kernel {
-            Kernel::Forest(forest) => {
-                let row = x
-                    .as_slice()
-                    .ok_or_else(|| ApiError::internal("feature row is not contiguous"))?;
-                forest
-                    .predict_proba_row(row, &mut proba[..k])
-                    .map_err(ApiError::internal)?;
-            }
-            Kernel::Any(model) => {
-                let p = model.predict_proba(x.view()).map_err(ApiError::internal)?;
-                for (o, v) in proba[..k].iter_mut().zip(p.iter()) {
-                    *o = *v;
-                }
-            }
+            Kernel::Forest(forest) => forest.predict_proba_row(row, &mut proba[..k]),
+            Kernel::Any(model) => model.predict_proba_row(row, &mut proba[..k]),
         }
+        .map_err(ApiError::internal)?;
         Ok(self.finish(proba))
     }
 

@@ -171,3 +171,50 @@ fn ignore_unseen_on_yes_no_columns_depends_on_their_encoding() {
     let x = fitted.transform(&[smoker]).unwrap();
     assert_eq!(x[[0, col(fitted.feature_names(), "SMOKE=no")]], 0.0);
 }
+
+/// `transform_row_into` (issue 14: one request's features without allocating) writes the
+/// same values as the matching row of `transform`, under every rule, and refuses what
+/// `transform` refuses.
+#[test]
+fn one_row_into_a_buffer_equals_the_matrix_row_and_refuses_the_same_input() {
+    let train = sample(40);
+    let mut requests = sample(25);
+    requests.push(always());
+    for rule in [
+        UnseenCategory::SchemaLevels,
+        UnseenCategory::IgnoreUnseen,
+        UnseenCategory::Error,
+    ] {
+        let fitted = FeaturePipeline::new(with_rule(rule)).fit(&train).unwrap();
+        let mut buf = vec![f32::NAN; fitted.n_features()];
+        for (i, r) in requests.iter().enumerate() {
+            let one = fitted.transform_row_into(r, &mut buf);
+            match fitted.transform(std::slice::from_ref(r)) {
+                Ok(x) => {
+                    one.unwrap();
+                    assert_eq!(x.row(0).to_vec(), buf, "{rule:?}, request {i}");
+                }
+                Err(e) => assert_eq!(one.unwrap_err().to_string(), e.to_string()),
+            }
+        }
+    }
+    let fitted = FeaturePipeline::new(with_rule(UnseenCategory::Error))
+        .fit(&train)
+        .unwrap();
+    let mut buf = vec![0.0; fitted.n_features()];
+    assert!(matches!(
+        fitted.transform_row_into(&always(), &mut buf),
+        Err(FeatureError::UnseenCategory { .. })
+    ));
+    let mut short = vec![0.0; fitted.n_features() - 1];
+    let e = fitted
+        .transform_row_into(&person(), &mut short)
+        .unwrap_err();
+    assert!(matches!(e, FeatureError::Shape { .. }), "{e}");
+    let mut nan = person();
+    nan.weight = f64::NAN;
+    assert!(matches!(
+        fitted.transform_row_into(&nan, &mut buf),
+        Err(FeatureError::NonFinite { row: 0, .. })
+    ));
+}

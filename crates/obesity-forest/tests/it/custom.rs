@@ -3,7 +3,7 @@
 //! `to_bytes`, whose error says how to give a model a file format.
 
 use ndarray::{Array1, Array2, ArrayView2, array};
-use obesity_forest::{Classifier, ModelError, Result, envelope, validate};
+use obesity_forest::{Classifier, ModelError, ModelStrategy, Result, envelope, validate};
 
 const MAGIC: &[u8; 8] = b"TSTCENTR";
 
@@ -202,5 +202,47 @@ fn the_default_to_bytes_says_how_to_give_a_model_a_file_format() {
     let message = e.to_string();
     for hint in ["envelope::seal", "ClassifierLoader", "no_format"] {
         assert!(message.contains(hint), "{message}");
+    }
+}
+
+/// `Classifier::predict_proba_row` (issue 14): the default (a one-row matrix through
+/// `predict_proba`) for a custom model, the allocation-free kernel for the forest, both
+/// through `dyn Classifier`, equal to the batch path; a wrong output length is an error.
+#[test]
+fn predict_proba_row_through_the_trait_equals_the_batch_path() {
+    let (x, y) = toy();
+    let custom: Box<dyn Classifier> = Box::new(Centroids::fit(x.view(), &y, 2).expect("fit"));
+    let forest: Box<dyn Classifier> = obesity_forest::ForestParams::builder()
+        .n_estimators(5)
+        .seed(3)
+        .build()
+        .expect("params")
+        .fit(x.view(), y.view(), 2)
+        .expect("fit");
+    for model in [&custom, &forest] {
+        let batch = model.predict_proba(x.view()).expect("batch");
+        let mut out = [f32::NAN; 2];
+        for (i, row) in x.rows().into_iter().enumerate() {
+            let row = row.to_vec();
+            model.predict_proba_row(&row, &mut out).expect("row");
+            assert_eq!(
+                out.to_vec(),
+                batch.row(i).to_vec(),
+                "{} row {i}",
+                model.name()
+            );
+        }
+        let mut short = [0.0f32; 1];
+        assert!(matches!(
+            model.predict_proba_row(&[0.0, 0.0], &mut short),
+            Err(ModelError::OutputLength {
+                expected: 2,
+                got: 1
+            })
+        ));
+        assert!(matches!(
+            model.predict_proba_row(&[0.0], &mut out),
+            Err(ModelError::FeatureCountMismatch { .. })
+        ));
     }
 }
