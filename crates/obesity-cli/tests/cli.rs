@@ -1,18 +1,18 @@
 //! The `obesity` binary, run as a user would, against a local store in a temp dir.
 
+mod common;
+
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 use std::sync::Arc;
 
 use obesity_registry::{LocalStore, NewVersion, Registry, Store, Tracker};
 
 fn obesity(store: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_obesity"))
+    common::obesity_command()
         .arg("--tracking-uri")
         .arg(store)
         .args(args)
-        .env_remove("OBESITY_TRACKING_URI")
-        .env_remove("MLFLOW_TRACKING_URI")
         .output()
         .expect("run obesity")
 }
@@ -244,15 +244,15 @@ fn errors_are_reported_with_what_was_wrong() {
 
 #[test]
 fn tracking_uri_comes_from_the_environment() {
+    // The variables point at this test's own temporary store, never at a user's server.
     let (_d, root) = populated();
-    let out = Command::new(env!("CARGO_BIN_EXE_obesity"))
+    let out = common::obesity_command()
         .args(["registry", "list"])
-        .env_remove("OBESITY_TRACKING_URI")
         .env("MLFLOW_TRACKING_URI", &root)
         .output()
         .expect("run");
     assert!(stdout(&out).contains("obesity-rf"));
-    let out = Command::new(env!("CARGO_BIN_EXE_obesity"))
+    let out = common::obesity_command()
         .args(["registry", "list"])
         .env("OBESITY_TRACKING_URI", &root)
         .env("MLFLOW_TRACKING_URI", "/nonexistent/should-not-be-used")
@@ -266,12 +266,10 @@ fn a_closed_stdout_pipe_ends_quietly_instead_of_panicking() {
     // `obesity registry list | head -0`: the reader is gone before the output is written.
     // `print!` used to panic ("failed printing to stdout: Broken pipe", exit 101).
     let (_dir, root) = populated();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_obesity"))
+    let mut child = common::obesity_command()
         .arg("--tracking-uri")
         .arg(&root)
         .args(["registry", "list"])
-        .env_remove("OBESITY_TRACKING_URI")
-        .env_remove("MLFLOW_TRACKING_URI")
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()

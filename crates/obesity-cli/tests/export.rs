@@ -1,7 +1,9 @@
 //! `obesity export onnx`, run as a user would, against a local store in a temp dir.
 
+mod common;
+
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 use std::sync::Arc;
 
 use obesity_data::synth;
@@ -14,12 +16,10 @@ use obesity_registry::{
 };
 
 fn obesity(store: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_obesity"))
+    common::obesity_command()
         .arg("--tracking-uri")
         .arg(store)
         .args(args)
-        .env_remove("OBESITY_TRACKING_URI")
-        .env_remove("MLFLOW_TRACKING_URI")
         .output()
         .expect("run obesity")
 }

@@ -2,56 +2,12 @@
 //! run as a user runs them, on a model trained here on the repository's fixture.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::Stdio;
 
 use obesity_registry::Registry;
 
-fn fixture(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../fixtures")
-        .join(name)
-}
-
-/// `obesity ARGS` in `cwd`, with no tracking URI from the environment and no params.yaml
-/// unless the test writes one into `cwd`.
-fn obesity_in(cwd: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_obesity"))
-        .current_dir(cwd)
-        .args(args)
-        .env_remove("OBESITY_TRACKING_URI")
-        .env_remove("MLFLOW_TRACKING_URI")
-        .output()
-        .expect("run obesity")
-}
-
-fn ok(o: &Output) -> String {
-    assert!(
-        o.status.success(),
-        "exit {}: {}",
-        o.status,
-        String::from_utf8_lossy(&o.stderr)
-    );
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-/// Exit code 1 with a message on stderr.
-fn failed(o: &Output) -> String {
-    assert_eq!(
-        o.status.code(),
-        Some(1),
-        "expected exit 1; stdout: {}; stderr: {}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    );
-    let err = String::from_utf8_lossy(&o.stderr).into_owned();
-    assert!(!err.contains("panicked"), "{err}");
-    err
-}
-
-fn json(text: &str) -> serde_json::Value {
-    serde_json::from_str(text)
-        .unwrap_or_else(|e| panic!("stdout is not one JSON document: {e}\n{text}"))
-}
+mod common;
+use common::{failed, fixture, json, obesity_command, obesity_in, ok};
 
 /// A temp dir with a store in which `obesity train` registered version 1 of
 /// `obesity-classifier` (10 trees, 2 folds) on the fixture; returns the dir and the store.
@@ -375,7 +331,7 @@ fn predict_fails_on_an_unknown_model_and_names_a_bad_input_row() {
 fn predict_to_a_closed_pipe_ends_quietly() {
     let (dir, store) = trained();
     let input = sample(dir.path(), "in.csv", 300, false);
-    let mut child = Command::new(env!("CARGO_BIN_EXE_obesity"))
+    let mut child = obesity_command()
         .current_dir(dir.path())
         .args([
             "--tracking-uri",

@@ -13,52 +13,8 @@ use obesity_registry::Registry;
 
 const MODEL: &str = "obesity-classifier";
 
-fn fixture(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../fixtures")
-        .join(name)
-}
-
-/// `obesity ARGS` in `cwd`, with no tracking URI from the environment.
-fn obesity_in(cwd: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_obesity"))
-        .current_dir(cwd)
-        .args(args)
-        .env_remove("OBESITY_TRACKING_URI")
-        .env_remove("MLFLOW_TRACKING_URI")
-        .env_remove("OBESITY_ADMIN_TOKEN")
-        .output()
-        .expect("run obesity")
-}
-
-fn ok(o: &Output) -> String {
-    assert!(
-        o.status.success(),
-        "exit {}: {}",
-        o.status,
-        String::from_utf8_lossy(&o.stderr)
-    );
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-/// Exit code 1 with a message on stderr (and no panic).
-fn failed(o: &Output) -> String {
-    assert_eq!(
-        o.status.code(),
-        Some(1),
-        "expected exit 1; stdout: {}; stderr: {}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    );
-    let err = String::from_utf8_lossy(&o.stderr).into_owned();
-    assert!(!err.contains("panicked"), "{err}");
-    err
-}
-
-fn json(text: &str) -> serde_json::Value {
-    serde_json::from_str(text)
-        .unwrap_or_else(|e| panic!("stdout is not one JSON document: {e}\n{text}"))
-}
+mod common;
+use common::{failed, fixture, json, obesity_command, obesity_in, ok};
 
 /// A project folder: params.yaml (small forest, 2 folds, the fixture as base data, the
 /// store in `mlruns`, `incoming/` watched with a threshold of 50 new rows) and version 1
@@ -287,7 +243,7 @@ fn wait_for(limit: Duration, what: &str, mut cond: impl FnMut() -> bool) {
 fn serve_attaches_the_retrain_trigger_and_registers_a_challenger() {
     let p = Project::new();
     p.land("batch-1.csv", 100, 21);
-    let mut child = Command::new(env!("CARGO_BIN_EXE_obesity"))
+    let mut child = obesity_command()
         .current_dir(p.path())
         .args([
             "serve",
@@ -298,9 +254,6 @@ fn serve_attaches_the_retrain_trigger_and_registers_a_challenger() {
             "--retrain-check-interval",
             "0.2",
         ])
-        .env_remove("OBESITY_TRACKING_URI")
-        .env_remove("MLFLOW_TRACKING_URI")
-        .env_remove("OBESITY_ADMIN_TOKEN")
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()

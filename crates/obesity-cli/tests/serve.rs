@@ -1,6 +1,8 @@
 //! `obesity serve` as a user runs it: it starts on a registered model, answers over HTTP,
 //! and exits cleanly on SIGTERM after finishing what it was doing.
 
+mod common;
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::process::{Command, Stdio};
@@ -57,7 +59,7 @@ fn http_get(addr: &str, path: &str) -> String {
 #[test]
 fn serve_answers_and_stops_cleanly_on_sigterm() {
     let (_dir, store) = store_with_model();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_obesity"))
+    let mut child = common::obesity_command()
         .arg("--tracking-uri")
         .arg(&store)
         .args([
@@ -69,7 +71,6 @@ fn serve_answers_and_stops_cleanly_on_sigterm() {
             "--poll-interval",
             "0",
         ])
-        .env_remove("OBESITY_ADMIN_TOKEN")
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
