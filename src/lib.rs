@@ -58,6 +58,12 @@ pub mod pipeline;
 
 pub use error::{PipelineError, Result};
 
+/// Re-export of the ndarray version every crate's signatures use (the one linfa uses): an
+/// application on another ndarray version builds its matrices with `obesity_mlops::ndarray`.
+pub use obesity_forest::ndarray;
+/// Re-export of the chrono version of the monitor's and registry's timestamps.
+pub use obesity_monitor::chrono;
+
 pub use obesity_data as data;
 pub use obesity_eval as eval;
 pub use obesity_features as features;

@@ -61,6 +61,10 @@
 //! ```
 #![deny(missing_docs)]
 
+/// Re-export of the ndarray version this crate's signatures use (the one linfa uses), so that an
+/// application on another ndarray version names this one as `obesity_eval::ndarray`.
+pub use ndarray;
+
 mod charts;
 mod compare;
 mod cv;

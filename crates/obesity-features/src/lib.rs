@@ -80,6 +80,10 @@
 //! ```
 #![deny(missing_docs)]
 
+/// Re-export of the ndarray version this crate's signatures use (the one linfa uses), so that an
+/// application on another ndarray version names this one as `obesity_features::ndarray`.
+pub use ndarray;
+
 mod config;
 mod dataset;
 mod error;

@@ -128,6 +128,10 @@
 //! ```
 #![deny(missing_docs)]
 
+/// Re-export of the ndarray version this crate's signatures use (the one linfa uses), so that an
+/// application on another ndarray version names this one as `obesity_forest::ndarray`.
+pub use ndarray;
+
 mod binning;
 pub mod envelope;
 mod error;

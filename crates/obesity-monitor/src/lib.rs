@@ -162,6 +162,14 @@
 #![deny(missing_docs)]
 
 // Drift (one helper): detectors, the reference profile, the report.
+/// Re-export of the ndarray version this crate's signatures use (the one linfa uses), so that an
+/// application on another ndarray version names this one as `obesity_monitor::ndarray`.
+pub use ndarray;
+
+/// Re-export of the chrono version this crate's timestamps use, so that an application names
+/// the same `DateTime` and `Duration` types as `obesity_monitor::chrono`.
+pub use chrono;
+
 mod drift;
 mod profile;
 mod report;

@@ -85,6 +85,10 @@
 //! ```
 #![deny(missing_docs)]
 
+/// Re-export of the ndarray version this crate's signatures use (the one linfa uses), so that an
+/// application on another ndarray version names this one as `obesity_onnx::ndarray`.
+pub use obesity_forest::ndarray;
+
 mod ensemble;
 mod error;
 mod graph;

@@ -108,6 +108,14 @@
 //! ```
 #![deny(missing_docs)]
 
+/// Re-export of the ndarray version this crate's signatures use (the one linfa uses), so that an
+/// application on another ndarray version names this one as `obesity_registry::ndarray`.
+pub use obesity_forest::ndarray;
+
+/// Re-export of the chrono version this crate's timestamps use, so that an application names
+/// the same `DateTime` and `Duration` types as `obesity_registry::chrono`.
+pub use chrono;
+
 mod error;
 mod lineage;
 mod local;

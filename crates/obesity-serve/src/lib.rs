@@ -146,6 +146,14 @@
 #![deny(missing_docs)]
 #![recursion_limit = "256"]
 
+/// Re-export of the ndarray version this crate's signatures use (the one linfa uses), so that an
+/// application on another ndarray version names this one as `obesity_serve::ndarray`.
+pub use ndarray;
+
+/// Re-export of the chrono version this crate's timestamps use, so that an application names
+/// the same `DateTime` and `Duration` types as `obesity_serve::chrono`.
+pub use chrono;
+
 mod alerting;
 mod config;
 mod dashboard;
