@@ -154,6 +154,56 @@ pub enum Error {
         source: obesity_forest::ModelError,
     },
 
+    /// The default classifier loader does not know the model's format: the version holds
+    /// another crate's model.
+    #[error(
+        "cannot load model {name} version {version}: {source}; this registry reads the \
+         formats of obesity-forest only: for a model of your own, register its loader with \
+         `Registry::with_loader`"
+    )]
+    UnknownModelFormat {
+        /// The registered model.
+        name: String,
+        /// The version.
+        version: u64,
+        /// The model layer's error.
+        #[source]
+        source: obesity_forest::ModelError,
+    },
+
+    /// The version holds a feature pipeline of a kind no loader was registered for.
+    #[error(
+        "model {name} version {version} holds a feature pipeline of kind `{kind}`, and this \
+         registry has no loader for it (it knows: {known}); register one with \
+         `Registry::with_pipeline_loader(\"{kind}\", loader)`"
+    )]
+    NoPipelineLoader {
+        /// The registered model.
+        name: String,
+        /// The version.
+        version: u64,
+        /// The pipeline kind the version recorded.
+        kind: String,
+        /// The kinds this registry can load.
+        known: String,
+    },
+
+    /// The loader registered for a pipeline kind failed on the stored bytes.
+    #[error(
+        "cannot load the feature pipeline of model {name} version {version} (kind `{kind}`): {source}"
+    )]
+    CustomPipeline {
+        /// The registered model.
+        name: String,
+        /// The version.
+        version: u64,
+        /// The pipeline kind.
+        kind: String,
+        /// The loader's error.
+        #[source]
+        source: crate::pipeline_loader::PipelineLoadError,
+    },
+
     /// The registered feature pipeline could not be read back.
     #[error("cannot load the feature pipeline of model {name} version {version}: {source}")]
     Pipeline {

@@ -124,6 +124,7 @@ mod mlflow;
 pub mod mlmodel;
 mod model_uri;
 mod open;
+mod pipeline_loader;
 mod promotion;
 mod registry;
 mod run;
@@ -148,6 +149,10 @@ pub use mlmodel::{
 pub use model_uri::ModelRef;
 pub use open::{
     MLFLOW_TRACKING_URI_ENV, OBESITY_TRACKING_URI_ENV, open_store, tracking_uri_from_env,
+};
+pub use pipeline_loader::{
+    CUSTOM_PIPELINE_FILE, CustomPipeline, DEFAULT_PIPELINE_KIND, PIPELINE_KIND_TAG,
+    PipelineLoadError, PipelineLoader,
 };
 pub use promotion::{PromotionDecision, PromotionOutcome, PromotionPolicy};
 pub use registry::{

@@ -15,13 +15,19 @@ use crate::mlmodel::{
     RESERVED_FILES,
 };
 use crate::model_uri::ModelRef;
+use crate::pipeline_loader::{
+    CUSTOM_PIPELINE_FILE, CustomPipeline, DEFAULT_PIPELINE_KIND, PIPELINE_KIND_TAG, PipelineLoader,
+    PipelineLoaders,
+};
 use crate::promotion::{PromotionDecision, PromotionOutcome, PromotionPolicy};
 use crate::signature::Signature;
 use crate::store::{CreateModelVersion, ModelVersion, RegisteredModel, Stage, Store, Tag};
 use crate::validate;
 
 /// Version tag holding the run-relative folder of the version's artifacts.
-pub const ARTIFACT_PATH_TAG: &str = "obesity.artifact_path";
+pub const ARTIFACT_PATH_TAG: &str = "artifact_path";
+/// The same tag as written by earlier versions of this crate; still read.
+const LEGACY_ARTIFACT_PATH_TAG: &str = "obesity.artifact_path";
 /// File name of the serialised classifier inside the version's artifact folder.
 pub const MODEL_FILE: &str = "model.bin";
 /// File name of the fitted feature pipeline (JSON).
@@ -51,6 +57,7 @@ pub struct NewVersion {
     run_id: String,
     model: Vec<u8>,
     pipeline_json: Option<Vec<u8>>,
+    custom_pipeline: Option<(String, Vec<u8>)>,
     signature: Option<Signature>,
     lineage: Lineage,
     description: Option<String>,
@@ -72,6 +79,7 @@ impl NewVersion {
             run_id: run_id.into(),
             model,
             pipeline_json: None,
+            custom_pipeline: None,
             signature: None,
             lineage: Lineage::current(),
             description: None,
@@ -91,6 +99,7 @@ impl NewVersion {
             reason: e.to_string(),
         })?;
         self.pipeline_json = Some(json.into_bytes());
+        self.custom_pipeline = None;
         Ok(self)
     }
 
@@ -99,6 +108,18 @@ impl NewVersion {
     /// By default, none.
     pub fn pipeline_json(mut self, json: impl Into<Vec<u8>>) -> Self {
         self.pipeline_json = Some(json.into());
+        self.custom_pipeline = None;
+        self
+    }
+
+    /// A feature pipeline of the application's own `kind` (any name but
+    /// [`DEFAULT_PIPELINE_KIND`], e.g. `my_app.Scaler`), as the bytes its loader reads back.
+    /// Stored as `pipeline.bin` with the version tag `pipeline_kind`; [`Registry::load`]
+    /// needs a loader for the kind ([`Registry::with_pipeline_loader`]). Replaces a pipeline
+    /// given with [`NewVersion::pipeline`]. By default, none.
+    pub fn custom_pipeline(mut self, kind: impl Into<String>, bytes: Vec<u8>) -> Self {
+        self.custom_pipeline = Some((kind.into(), bytes));
+        self.pipeline_json = None;
         self
     }
 
@@ -177,11 +198,15 @@ pub struct LoadedModel {
     pub version: ModelVersion,
     /// The classifier.
     pub classifier: Box<dyn Classifier>,
-    /// The fitted feature pipeline, if one was registered: `transform` request records with
-    /// it before calling the classifier.
+    /// The fitted feature pipeline, if the version holds one of the default kind
+    /// ([`DEFAULT_PIPELINE_KIND`]): `transform` request records with it before calling the
+    /// classifier.
     pub pipeline: Option<FittedPipeline>,
     /// The same pipeline as the JSON bytes stored in the registry.
     pub pipeline_json: Option<Vec<u8>>,
+    /// A pipeline of the application's own kind, read by the loader registered for it with
+    /// [`Registry::with_pipeline_loader`]. See also [`LoadedModel::pipeline_as`].
+    pub custom_pipeline: Option<CustomPipeline>,
     /// The signature, if one was registered.
     pub signature: Option<Signature>,
     /// Where the version came from.
@@ -195,8 +220,24 @@ impl std::fmt::Debug for LoadedModel {
             .field("version", &self.version.version)
             .field("classifier", &self.classifier.name())
             .field("has_pipeline", &self.pipeline.is_some())
+            .field(
+                "custom_pipeline",
+                &self.custom_pipeline.as_ref().map(CustomPipeline::kind),
+            )
             .field("has_signature", &self.signature.is_some())
             .finish()
+    }
+}
+
+impl LoadedModel {
+    /// The version's pipeline as type `T`, whichever kind it is: the default
+    /// [`FittedPipeline`] or an application's own. `None` when there is none or it is
+    /// another type.
+    pub fn pipeline_as<T: std::any::Any>(&self) -> Option<&T> {
+        if let Some(p) = &self.pipeline {
+            return (p as &dyn std::any::Any).downcast_ref::<T>();
+        }
+        self.custom_pipeline.as_ref()?.downcast_ref::<T>()
     }
 }
 
@@ -205,6 +246,8 @@ impl std::fmt::Debug for LoadedModel {
 pub struct Registry {
     store: Arc<dyn Store>,
     loader: ClassifierLoader,
+    custom_loader: bool,
+    pipeline_loaders: PipelineLoaders,
 }
 
 impl std::fmt::Debug for Registry {
@@ -221,6 +264,8 @@ impl Registry {
         Registry {
             store,
             loader: Arc::new(default_classifier_loader),
+            custom_loader: false,
+            pipeline_loaders: PipelineLoaders::default(),
         }
     }
 
@@ -232,6 +277,14 @@ impl Registry {
     /// Replaces the function that turns model bytes into a classifier.
     pub fn with_loader(mut self, loader: ClassifierLoader) -> Self {
         self.loader = loader;
+        self.custom_loader = true;
+        self
+    }
+
+    /// Registers the loader for feature pipelines of `kind` (the name given to
+    /// [`NewVersion::custom_pipeline`]). The default kind, `FittedPipeline`, needs none.
+    pub fn with_pipeline_loader(mut self, kind: impl Into<String>, loader: PipelineLoader) -> Self {
+        self.pipeline_loaders.insert(kind.into(), loader);
         self
     }
 
@@ -283,6 +336,9 @@ impl Registry {
                 });
             }
         }
+        if let Some((kind, _)) = &new.custom_pipeline {
+            validate::pipeline_kind(kind)?;
+        }
         let run = self.store.get_run(&new.run_id)?;
         let mut lineage = new.lineage.clone();
         lineage.run_id = Some(run.info.run_id.clone());
@@ -300,7 +356,11 @@ impl Registry {
             python: &new.python_env,
             native: NativeFiles {
                 model: MODEL_FILE.into(),
-                pipeline: new.pipeline_json.as_ref().map(|_| PIPELINE_FILE.into()),
+                pipeline: match (&new.pipeline_json, &new.custom_pipeline) {
+                    (Some(_), _) => Some(PIPELINE_FILE.into()),
+                    (None, Some(_)) => Some(CUSTOM_PIPELINE_FILE.into()),
+                    (None, None) => None,
+                },
                 signature: new.signature.as_ref().map(|_| SIGNATURE_FILE.into()),
                 lineage: LINEAGE_FILE.into(),
             },
@@ -336,6 +396,9 @@ impl Registry {
         put(MODEL_FILE, &new.model)?;
         if let Some(p) = &new.pipeline_json {
             put(PIPELINE_FILE, p)?;
+        }
+        if let Some((_, bytes)) = &new.custom_pipeline {
+            put(CUSTOM_PIPELINE_FILE, bytes)?;
         }
         if let Some(s) = &signature_json {
             put(SIGNATURE_FILE, s.as_bytes())?;
@@ -382,6 +445,9 @@ impl Registry {
         self.ensure_model(&new.name)?;
         let mut tags: BTreeMap<String, String> = lineage.to_tags();
         tags.insert(ARTIFACT_PATH_TAG.into(), dir.clone());
+        if let Some((kind, _)) = &new.custom_pipeline {
+            tags.insert(PIPELINE_KIND_TAG.into(), kind.clone());
+        }
         tags.extend(new.tags.clone());
         let source = format!("{}/{}", run.info.artifact_uri.trim_end_matches('/'), dir);
         self.store.create_model_version(&CreateModelVersion {
@@ -488,6 +554,7 @@ impl Registry {
         let dir = v
             .tags
             .get(ARTIFACT_PATH_TAG)
+            .or_else(|| v.tags.get(LEGACY_ARTIFACT_PATH_TAG))
             .cloned()
             .unwrap_or_else(|| "model".into());
         validate::artifact_path(&dir)?;
@@ -534,12 +601,28 @@ impl Registry {
             Err(e) => Err(e),
         };
         let bytes = get(MODEL_FILE)?;
-        let classifier = (self.loader)(&bytes).map_err(|e| Error::Model {
-            name: version.name.clone(),
-            version: version.version,
-            source: e,
+        let classifier = (self.loader)(&bytes).map_err(|e| match e {
+            ModelError::UnknownFormat { .. } if !self.custom_loader => Error::UnknownModelFormat {
+                name: version.name.clone(),
+                version: version.version,
+                source: e,
+            },
+            e => Error::Model {
+                name: version.name.clone(),
+                version: version.version,
+                source: e,
+            },
         })?;
-        let pipeline_json = optional(PIPELINE_FILE)?;
+        let custom_pipeline = match version.tags.get(PIPELINE_KIND_TAG) {
+            Some(kind) if kind != DEFAULT_PIPELINE_KIND => {
+                Some(self.load_custom_pipeline(&version, kind, &get(CUSTOM_PIPELINE_FILE)?)?)
+            }
+            _ => None,
+        };
+        let pipeline_json = match custom_pipeline {
+            Some(_) => None,
+            None => optional(PIPELINE_FILE)?,
+        };
         let pipeline = match &pipeline_json {
             Some(b) => {
                 let pipeline_error = |source| Error::Pipeline {
@@ -568,9 +651,35 @@ impl Registry {
             classifier,
             pipeline,
             pipeline_json,
+            custom_pipeline,
             signature,
             lineage,
         })
+    }
+
+    /// Reads a pipeline of an application's kind with the loader registered for it.
+    fn load_custom_pipeline(
+        &self,
+        version: &ModelVersion,
+        kind: &str,
+        bytes: &[u8],
+    ) -> Result<CustomPipeline> {
+        let loader = self
+            .pipeline_loaders
+            .get(kind)
+            .ok_or_else(|| Error::NoPipelineLoader {
+                name: version.name.clone(),
+                version: version.version,
+                kind: kind.to_owned(),
+                known: self.pipeline_loaders.known(),
+            })?;
+        let value = loader(bytes).map_err(|source| Error::CustomPipeline {
+            name: version.name.clone(),
+            version: version.version,
+            kind: kind.to_owned(),
+            source,
+        })?;
+        Ok(CustomPipeline::new(kind, value))
     }
 
     /// Parses a reference string and loads it.

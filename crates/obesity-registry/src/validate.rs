@@ -88,6 +88,37 @@ pub(crate) fn model_name(name: &str) -> Result<()> {
     Ok(())
 }
 
+/// A pipeline kind (a version tag value and a loader key): a non-empty name of letters,
+/// digits, `.`, `_`, `-` and `:`, at most 250 bytes, that is not the default kind (that one
+/// is what [`NewVersion::pipeline`](crate::NewVersion::pipeline) records).
+pub(crate) fn pipeline_kind(kind: &str) -> Result<()> {
+    const WHAT: &str = "pipeline kind";
+    if kind.is_empty() {
+        return Err(invalid(WHAT, kind, "must not be empty"));
+    }
+    if kind.len() > MAX_KEY_LEN {
+        return Err(invalid(WHAT, kind, "longer than 250 bytes"));
+    }
+    if !kind
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | ':'))
+    {
+        return Err(invalid(
+            WHAT,
+            kind,
+            "may hold only ASCII letters, digits, '.', '_', '-' and ':'",
+        ));
+    }
+    if kind == crate::DEFAULT_PIPELINE_KIND {
+        return Err(invalid(
+            WHAT,
+            kind,
+            "is the default kind: register a FittedPipeline with NewVersion::pipeline",
+        ));
+    }
+    Ok(())
+}
+
 /// An alias: letters, digits, `_` and `-`; not `latest` and not `v<digits>` (both would be
 /// ambiguous with version references, as in MLflow).
 pub(crate) fn alias(name: &str) -> Result<()> {

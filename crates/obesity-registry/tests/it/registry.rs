@@ -184,11 +184,22 @@ fn corrupt_model_bytes_give_a_typed_error_naming_the_version() {
     let (_d, store, _) = temp_store();
     let reg = Registry::new(store.clone());
     let run = logged_run(&store, 0.9, "3");
-    reg.register(NewVersion::new("m", &run, b"not a model".to_vec()))
+    let mut truncated = forest_bytes(3);
+    truncated.truncate(truncated.len() / 2);
+    reg.register(NewVersion::new("m", &run, truncated))
         .expect("register");
     let err = reg.load_str("m/1").unwrap_err();
     assert!(
         matches!(err, Error::Model { ref name, version: 1, .. } if name == "m"),
+        "{err}"
+    );
+    // Bytes with no known header at all are another format, with a hint.
+    let run = logged_run(&store, 0.9, "3");
+    reg.register(NewVersion::new("m", &run, b"not a model".to_vec()))
+        .expect("register");
+    let err = reg.load_str("m/2").unwrap_err();
+    assert!(
+        matches!(err, Error::UnknownModelFormat { ref name, version: 2, .. } if name == "m"),
         "{err}"
     );
 }
@@ -366,4 +377,176 @@ fn a_second_version_from_the_same_run_never_overwrites_the_first_ones_files() {
             .expect("v1 bytes"),
         first
     );
+}
+
+/// An application's own transform, stored in its own format (issue 13, item 2).
+#[derive(Debug, PartialEq)]
+struct Scale {
+    factor: f32,
+}
+
+fn scale_loader() -> obesity_registry::PipelineLoader {
+    Arc::new(|bytes: &[u8]| {
+        let text = std::str::from_utf8(bytes)?;
+        let factor: f32 = text
+            .strip_prefix("scale=")
+            .ok_or("expected `scale=<number>`")?
+            .parse()?;
+        Ok(Arc::new(Scale { factor }) as Arc<dyn std::any::Any + Send + Sync>)
+    })
+}
+
+fn register_scaled(reg: &Registry, store: &Arc<dyn Store>, body: &[u8]) -> u64 {
+    let run = logged_run(store, 0.9, "3");
+    reg.register(
+        NewVersion::new("scaled", run, forest_bytes(3))
+            .custom_pipeline("my_app.Scale", body.to_vec()),
+    )
+    .expect("register")
+    .version
+}
+
+#[test]
+fn a_version_holds_any_pipeline_the_app_registers_a_loader_for() {
+    let (_d, store, _) = temp_store();
+    let writer = Registry::new(store.clone());
+    let v = register_scaled(&writer, &store, b"scale=2.5");
+    let version = writer.version("scaled", v).expect("version");
+    assert_eq!(
+        version
+            .tags
+            .get(obesity_registry::PIPELINE_KIND_TAG)
+            .map(String::as_str),
+        Some("my_app.Scale")
+    );
+    let bytes = writer
+        .artifact("scaled", v, obesity_registry::CUSTOM_PIPELINE_FILE)
+        .expect("stored bytes");
+    assert_eq!(bytes, b"scale=2.5");
+
+    let reader = Registry::new(store.clone()).with_pipeline_loader("my_app.Scale", scale_loader());
+    let loaded = reader.load_str("models:/scaled/1").expect("load");
+    assert!(loaded.pipeline.is_none(), "not the default kind");
+    let custom = loaded.custom_pipeline.as_ref().expect("custom pipeline");
+    assert_eq!(custom.kind(), "my_app.Scale");
+    assert_eq!(loaded.pipeline_as::<Scale>(), Some(&Scale { factor: 2.5 }));
+    assert!(loaded.pipeline_as::<FittedPipeline>().is_none());
+    // The classifier still loads with the default loader.
+    assert_eq!(loaded.classifier.n_classes(), 2);
+}
+
+#[test]
+fn a_default_pipeline_is_reachable_through_pipeline_as_too() {
+    let (_d, store, _) = temp_store();
+    let reg = Registry::new(store.clone());
+    let run = logged_run(&store, 0.93, "10");
+    let (pipeline, bytes, _) = trained(5);
+    reg.register(
+        NewVersion::new("obesity-rf", run, bytes)
+            .pipeline(&pipeline)
+            .expect("pipeline"),
+    )
+    .expect("register");
+    let loaded = reg.load_str("models:/obesity-rf/1").expect("load");
+    assert!(loaded.custom_pipeline.is_none());
+    let back = loaded
+        .pipeline_as::<FittedPipeline>()
+        .expect("default kind");
+    assert_eq!(
+        back.to_json().expect("json"),
+        pipeline.to_json().expect("json")
+    );
+    assert!(
+        !reg.version("obesity-rf", 1)
+            .expect("version")
+            .tags
+            .contains_key(obesity_registry::PIPELINE_KIND_TAG),
+        "the default kind needs no tag"
+    );
+}
+
+#[test]
+fn a_pipeline_kind_without_a_loader_says_how_to_register_one() {
+    let (_d, store, _) = temp_store();
+    let reg = Registry::new(store.clone());
+    register_scaled(&reg, &store, b"scale=2.5");
+    let err = reg.load_str("models:/scaled/1").unwrap_err();
+    assert!(matches!(err, Error::NoPipelineLoader { ref kind, .. } if kind == "my_app.Scale"));
+    let msg = err.to_string();
+    assert!(
+        msg.contains("with_pipeline_loader(\"my_app.Scale\"")
+            && msg.contains("obesity_features.FittedPipeline"),
+        "{msg}"
+    );
+}
+
+#[test]
+fn a_failing_pipeline_loader_names_the_version_and_the_kind() {
+    let (_d, store, _) = temp_store();
+    let reg = Registry::new(store.clone()).with_pipeline_loader("my_app.Scale", scale_loader());
+    register_scaled(&reg, &store, b"factor=2");
+    let err = reg.load_str("models:/scaled/1").unwrap_err();
+    let msg = err.to_string();
+    assert!(matches!(err, Error::CustomPipeline { .. }), "{msg}");
+    assert!(
+        msg.contains("scaled version 1")
+            && msg.contains("my_app.Scale")
+            && msg.contains("scale=<number>"),
+        "{msg}"
+    );
+}
+
+#[test]
+fn a_pipeline_kind_must_be_a_plain_name_and_not_the_default() {
+    let (_d, store, _) = temp_store();
+    let reg = Registry::new(store.clone());
+    for kind in ["", "my app", "a/b", obesity_registry::DEFAULT_PIPELINE_KIND] {
+        let run = logged_run(&store, 0.9, "3");
+        let err = reg
+            .register(
+                NewVersion::new("scaled", run, forest_bytes(3)).custom_pipeline(kind, vec![1]),
+            )
+            .unwrap_err();
+        assert!(
+            matches!(
+                err,
+                Error::InvalidName {
+                    what: "pipeline kind",
+                    ..
+                }
+            ),
+            "{kind:?}: {err}"
+        );
+    }
+    assert!(reg.versions("scaled").map(|v| v.is_empty()).unwrap_or(true));
+}
+
+#[test]
+fn another_crates_model_gets_an_error_that_says_how_to_register_its_loader() {
+    let (_d, store, _) = temp_store();
+    let reg = Registry::new(store.clone());
+    let run = logged_run(&store, 0.9, "3");
+    reg.register(NewVersion::new(
+        "centroid",
+        run,
+        b"CENTROID v1 0.5 0.25".to_vec(),
+    ))
+    .expect("register");
+    let err = reg.load_str("models:/centroid/1").unwrap_err();
+    let msg = err.to_string();
+    assert!(matches!(err, Error::UnknownModelFormat { .. }), "{msg}");
+    assert!(msg.contains("Registry::with_loader"), "{msg}");
+
+    // With the app's own loader, the same version loads; its errors are its own.
+    let custom: obesity_registry::ClassifierLoader = Arc::new(|_bytes: &[u8]| {
+        Err(obesity_forest::ModelError::UnknownFormat {
+            found: "x".into(),
+            known: "CENTROID".into(),
+        })
+    });
+    let err = Registry::new(store)
+        .with_loader(custom)
+        .load_str("models:/centroid/1")
+        .unwrap_err();
+    assert!(matches!(err, Error::Model { .. }), "{err}");
 }
