@@ -153,29 +153,7 @@ fn onnx(uri: &str, args: &OnnxArgs) -> Result<Written, BoxError> {
     })
 }
 
-/// Writes `bytes` to a temporary file next to `path`, flushes it and renames it onto `path`.
+/// Writes `bytes` onto `path` with the workspace's one atomic write.
 fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), BoxError> {
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d,
-        _ => Path::new("."),
-    };
-    let file_name = path
-        .file_name()
-        .ok_or_else(|| format!("{}: not a file name", path.display()))?;
-    let tmp = dir.join(format!(
-        ".{}.tmp-{}",
-        file_name.to_string_lossy(),
-        std::process::id()
-    ));
-    let result = (|| {
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
-        std::fs::rename(&tmp, path)
-    })();
-    if let Err(e) = result {
-        let _ = std::fs::remove_file(&tmp);
-        return Err(format!("{}: {e}", path.display()).into());
-    }
-    Ok(())
+    obesity_data::write_atomic(path, bytes).map_err(|e| format!("{}: {e}", path.display()).into())
 }

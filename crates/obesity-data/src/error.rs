@@ -218,6 +218,17 @@ pub enum DataError {
         /// The requested fraction.
         fraction: f64,
     },
+    /// A user's name that becomes a file or folder name breaks the rule of
+    /// [`check_file_name`](crate::check_file_name).
+    #[error("invalid {what} name `{value}`: {reason}")]
+    InvalidName {
+        /// What the name is for ("registered model", "A/B test").
+        what: &'static str,
+        /// The rejected name.
+        value: String,
+        /// Why it was rejected.
+        reason: &'static str,
+    },
     /// A split was asked for on no labels at all.
     #[error("cannot split an empty set of labels; expected at least one row")]
     EmptyLabels,

@@ -93,6 +93,7 @@
 
 mod columns;
 mod error;
+mod files;
 mod fingerprint;
 mod load;
 mod record;
@@ -106,6 +107,7 @@ mod write;
 
 pub use columns::{ColumnValues, NamedColumn, feature_columns};
 pub use error::{DataError, Result};
+pub use files::{TEMP_PREFIX, check_file_name, write_atomic, write_atomic_with};
 pub use fingerprint::{Digest, Fingerprint, canonical_digest};
 pub use load::{
     ColumnCount, LoadMode, LoadOptions, LoadWarning, Loaded, RejectedRow, load_csv, load_csv_bytes,

@@ -343,7 +343,7 @@ impl FittedPipeline {
     pub fn save(&self, path: impl AsRef<Path>) -> Result<()> {
         let path = path.as_ref();
         let json = self.to_json()?;
-        write_atomic(path, json.as_bytes()).map_err(|source| FeatureError::Io {
+        obesity_data::write_atomic(path, json.as_bytes()).map_err(|source| FeatureError::Io {
             action: "write",
             path: path.to_owned(),
             source,
@@ -367,39 +367,4 @@ impl FittedPipeline {
             source: Box::new(e),
         })
     }
-}
-
-/// Writes `bytes` to a fresh temporary file next to `path`, fsyncs it and renames it over
-/// `path`; the temporary file is removed when any step fails.
-fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    use std::io::Write;
-    use std::sync::atomic::{AtomicU64, Ordering};
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-
-    let file_name = path.file_name().ok_or_else(|| {
-        std::io::Error::new(
-            std::io::ErrorKind::InvalidInput,
-            "the path has no file name",
-        )
-    })?;
-    let tmp = path.with_file_name(format!(
-        ".{}.tmp-{}-{}",
-        file_name.to_string_lossy(),
-        std::process::id(),
-        COUNTER.fetch_add(1, Ordering::Relaxed)
-    ));
-    let result = (|| {
-        let mut file = std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&tmp)?;
-        file.write_all(bytes)?;
-        file.sync_all()?;
-        drop(file);
-        std::fs::rename(&tmp, path)
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    result
 }

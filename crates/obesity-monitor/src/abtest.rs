@@ -12,8 +12,7 @@ mod stats;
 
 use std::collections::BTreeMap;
 use std::fmt;
-use std::fs::{self, File};
-use std::io::Write;
+use std::fs;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -247,19 +246,7 @@ impl AbTest {
             path: path.clone(),
             source,
         })?;
-        let tmp = path.with_extension(format!("json.tmp-{}", std::process::id()));
-        let mut f = File::create(&tmp).map_err(io)?;
-        f.write_all(&json).map_err(io)?;
-        f.sync_all().map_err(io)?;
-        drop(f);
-        fs::rename(&tmp, path).map_err(io)?;
-        if let Some(dir) = path.parent()
-            && let Ok(d) = File::open(dir)
-        {
-            // Persist the rename itself; not all platforms can fsync a directory.
-            let _ = d.sync_all();
-        }
-        Ok(())
+        obesity_data::write_atomic(path, &json).map_err(io)
     }
 
     /// The configuration.

@@ -1218,23 +1218,20 @@ fn f1_macro(y_true: &[usize], y_pred: &[usize]) -> Option<f64> {
     f1_from_confusion(&confusion)
 }
 
-/// Names used as directory components must be non-empty and stay inside their directory.
+/// Names used as directory components follow the workspace's one rule for names that become
+/// file names ([`obesity_data::check_file_name`]), the registry's rule for model names too:
+/// a model the registry accepts is a model the monitor accepts.
 pub(crate) fn validate_name(field: &'static str, name: &str) -> Result<()> {
-    let ok = !name.is_empty()
-        && name != "."
-        && name != ".."
-        && name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
-    if ok {
-        Ok(())
-    } else {
-        Err(MonitorError::InvalidConfig {
-            field,
-            value: format!("{name:?}"),
-            expected: "a non-empty name of ASCII letters, digits, '-', '_' or '.'".into(),
-        })
-    }
+    obesity_data::check_file_name(field, name).map_err(|e| MonitorError::InvalidConfig {
+        field,
+        value: format!("{name:?}"),
+        expected: match e {
+            obesity_data::DataError::InvalidName { reason, .. } => {
+                format!("a name that can be a file name: it {reason}")
+            }
+            other => other.to_string(),
+        },
+    })
 }
 
 #[cfg(test)]

@@ -1,6 +1,5 @@
 //! The exported model, the export options and the two export entry points.
 
-use std::io::Write as _;
 use std::path::Path;
 
 use obesity_features::FittedPipeline;
@@ -157,30 +156,7 @@ impl OnnxModel {
             path: path.to_owned(),
             source,
         };
-        let dir = match path.parent() {
-            Some(d) if !d.as_os_str().is_empty() => d,
-            _ => Path::new("."),
-        };
-        let file_name = path
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .ok_or_else(|| {
-                io(std::io::Error::new(
-                    std::io::ErrorKind::InvalidInput,
-                    "not a file path",
-                ))
-            })?;
-        let tmp = dir.join(format!(".{file_name}.tmp{}", std::process::id()));
-        let result = (|| {
-            let mut f = std::fs::File::create(&tmp)?;
-            f.write_all(&self.to_bytes())?;
-            f.sync_all()?;
-            std::fs::rename(&tmp, path)
-        })();
-        if result.is_err() {
-            let _ = std::fs::remove_file(&tmp);
-        }
-        result.map_err(io)
+        obesity_data::write_atomic(path, &self.to_bytes()).map_err(io)
     }
 
     /// The graph's inputs, in order.

@@ -57,35 +57,24 @@ pub(crate) fn experiment_name(name: &str) -> Result<()> {
     Ok(())
 }
 
-/// A registered-model name, which is also a folder name under `models/`.
+/// A registered-model name, which is also a folder name under `models/`: the workspace's
+/// one rule for names that become file names ([`obesity_data::check_file_name`]).
 pub(crate) fn model_name(name: &str) -> Result<()> {
-    const WHAT: &str = "registered model";
-    if name.is_empty() {
-        return Err(invalid(WHAT, name, "must not be empty"));
-    }
-    if name.len() > MAX_COMPONENT_LEN {
-        return Err(invalid(WHAT, name, TOO_LONG_FOR_A_FILE_NAME));
-    }
-    if name.contains('/') || name.contains('\\') {
-        return Err(invalid(WHAT, name, "must not contain a path separator"));
-    }
-    if name.contains('%') {
-        return Err(invalid(WHAT, name, "must not contain '%' (as in MLflow)"));
-    }
-    if name.starts_with('.') {
-        return Err(invalid(WHAT, name, "must not start with '.'"));
-    }
-    if name.chars().any(char::is_control) || name.contains(':') {
-        return Err(invalid(
-            WHAT,
-            name,
-            "must not contain control characters or ':'",
-        ));
-    }
-    if name.trim() != name {
-        return Err(invalid(WHAT, name, "must not start or end with whitespace"));
-    }
-    Ok(())
+    obesity_data::check_file_name("registered model", name).map_err(|e| match e {
+        obesity_data::DataError::InvalidName {
+            what,
+            value,
+            reason,
+        } => Error::InvalidName {
+            what,
+            value,
+            reason,
+        },
+        other => Error::InvalidState {
+            what: format!("registered model name {name:?}"),
+            reason: other.to_string(),
+        },
+    })
 }
 
 /// A pipeline kind (a version tag value and a loader key): a non-empty name of letters,

@@ -307,24 +307,18 @@ impl JsonlLog {
     /// JSON) are written first, unchanged, and `keep` must reject them where they stand: a
     /// rewrite never drops data this build could not read.
     pub(crate) fn rewrite_filtered(&mut self, mut keep: impl FnMut(&[u8]) -> bool) -> Result<()> {
-        let tmp = self.path.with_extension("jsonl.rewrite-tmp");
-        let file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .open(&tmp)
-            .map_err(io(&tmp))?;
         let mut written = 0u64;
-        let copied = (|| -> std::io::Result<()> {
+        let kept = &self.kept;
+        let log = &self.path;
+        let file = obesity_data::write_atomic_with(&self.path, |file| {
             file.try_lock().map_err(std::io::Error::from)?;
-            let mut out = BufWriter::with_capacity(1 << 16, &file);
-            for line in &self.kept {
+            let mut out = BufWriter::with_capacity(1 << 16, &*file);
+            for line in kept {
                 out.write_all(line)?;
                 out.write_all(b"\n")?;
                 written += line.len() as u64 + 1;
             }
-            let mut reader = BufReader::with_capacity(1 << 16, File::open(&self.path)?);
+            let mut reader = BufReader::with_capacity(1 << 16, File::open(log)?);
             let mut buf = Vec::new();
             loop {
                 buf.clear();
@@ -340,20 +334,9 @@ impl JsonlLog {
                 out.write_all(b"\n")?;
                 written += line.len() as u64 + 1;
             }
-            out.flush()?;
-            drop(out);
-            file.sync_all()?;
-            fs::rename(&tmp, &self.path)
-        })();
-        if let Err(e) = copied {
-            let _ = fs::remove_file(&tmp);
-            return Err(io(&self.path)(e));
-        }
-        if let Some(dir) = self.path.parent()
-            && let Ok(d) = File::open(dir)
-        {
-            let _ = d.sync_all();
-        }
+            out.flush()
+        })
+        .map_err(io(&self.path))?;
         // `file` now is the log (and holds its lock); the old handle's lock goes with it.
         self.file = file;
         self.len = written;
