@@ -20,8 +20,7 @@ use std::time::Instant;
 use clap::Parser;
 use obesity_mlops::data::{LoadOptions, load_csv, stratified_split, target_indices};
 use obesity_mlops::eval::{
-    ClassificationReport, GridSearch, Scorer, ZeroDivision, forest_factory, seeds_forest_grid,
-    stratified_folds,
+    ClassificationReport, GridSearch, Scorer, ZeroDivision, forest_factory, stratified_folds,
 };
 use obesity_mlops::features::FeaturePipeline;
 use obesity_mlops::forest::ForestParams;
@@ -91,11 +90,11 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     let threads = if args.parallel_forests { None } else { Some(1) };
     let base = ForestParams::builder().seed(args.seed).n_threads(threads);
     let grid = if args.quick {
-        seeds_forest_grid()
+        obesity_mlops::grid::obesity_forest_grid()
             .add("n_estimators", [100])
             .add("max_depth", [10])
     } else {
-        seeds_forest_grid()
+        obesity_mlops::grid::obesity_forest_grid()
     };
     let n_candidates = grid.len();
     println!(

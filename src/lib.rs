@@ -53,6 +53,7 @@
 #![deny(missing_docs)]
 
 mod error;
+pub mod grid;
 pub mod params;
 pub mod pipeline;
 

@@ -27,7 +27,7 @@ use obesity_data::{
 use obesity_eval::{
     ClassificationReport, CvResult, GridSearch, Metrics, ParamGrid, ParamValue, Scorer,
     SearchResults, ZeroDivision, confusion_matrix_chart, cross_validate, cv_scores_chart,
-    feature_importance_chart, forest_factory, per_class_chart, seeds_forest_grid, stratified_folds,
+    feature_importance_chart, forest_factory, per_class_chart, stratified_folds,
 };
 use obesity_features::{Dataset, FeatureConfig, FeaturePipeline, FittedPipeline};
 use obesity_forest::{Classifier, ForestParams, ModelStrategy, RandomForest};
@@ -576,7 +576,7 @@ pub fn train(features: &Featurized, spec: &TrainSpec) -> Result<Trained> {
     let mut search_results = None;
     let strategy: Box<dyn ModelStrategy> = if spec.grid_search {
         let grid = match &spec.grid {
-            None => seeds_forest_grid(),
+            None => crate::grid::obesity_forest_grid(),
             Some(axes) => axes.iter().fold(ParamGrid::new(), |g, (name, values)| {
                 g.add(name, values.clone())
             }),

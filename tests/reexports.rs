@@ -55,3 +55,9 @@ fn a_matrix_built_through_the_reexports_feeds_every_crate() {
     let now = obesity_mlops::chrono::Utc::now();
     assert_eq!(same_clock(now), now);
 }
+
+#[test]
+fn the_obesity_grid_lives_with_the_obesity_example_and_has_216_candidates() {
+    let grid = obesity_mlops::grid::obesity_forest_grid();
+    assert_eq!(grid.candidates().expect("candidates").len(), 216);
+}

@@ -199,7 +199,3 @@ pub fn age_bands(ages: &[f64], cuts: &[f64]) -> Result<Vec<String>> {
         })
         .collect()
 }
-
-/// The default cut points for adult age bands: `<18`, `[18, 26)`, `[26, 36)`, `[36, 46)`,
-/// `>=46` (the UCI obesity data spans 14 to 61 years, most between 18 and 26).
-pub const DEFAULT_AGE_CUTS: &[f64] = &[18.0, 26.0, 36.0, 46.0];

@@ -4,7 +4,7 @@
 use obesity_forest::{Criterion, ForestParams, ForestParamsBuilder, MaxFeatures, ModelStrategy};
 
 use crate::error::{EvalError, Result};
-use crate::params::{ParamGrid, ParamSet, ParamValue};
+use crate::params::{ParamSet, ParamValue};
 
 /// Parameter names [`forest_factory`] understands (scikit-learn's names).
 pub const FOREST_PARAM_NAMES: &[&str] = &[
@@ -93,16 +93,4 @@ fn max_features(v: &ParamValue) -> Result<MaxFeatures> {
             });
         }
     })
-}
-
-/// The seeds' grid: `n_estimators` {100, 200, 300} × `max_depth` {10, 15, 20, None} ×
-/// `min_samples_split` {2, 5, 10} × `min_samples_leaf` {1, 2, 4} × `max_features`
-/// {sqrt, log2} = 216 candidates.
-pub fn seeds_forest_grid() -> ParamGrid {
-    ParamGrid::new()
-        .add("n_estimators", [100, 200, 300])
-        .add("max_depth", [Some(10), Some(15), Some(20), None])
-        .add("min_samples_split", [2, 5, 10])
-        .add("min_samples_leaf", [1, 2, 4])
-        .add("max_features", ["sqrt", "log2"])
 }

@@ -17,7 +17,7 @@
 //!   depend only on seeds.
 //! * [`GridSearch`] / [`RandomSearch`] over any factory of
 //!   [`ModelStrategy`](obesity_forest::ModelStrategy) (a closure from [`ParamSet`]);
-//!   [`forest_factory`] and [`seeds_forest_grid`] for the random forest. (candidate, fold)
+//!   [`forest_factory`] for the random forest. (candidate, fold)
 //!   jobs run in parallel; the best candidate is refitted.
 //! * [`permutation_importance`] and [`importance_table`] (next to impurity importance).
 //! * [`group_fairness`]: metrics per group, largest gaps, demographic-parity and
@@ -92,8 +92,8 @@ pub use compare::{
 };
 pub use cv::{CvResult, Fold, ScoreSummary, cross_validate, stratified_folds};
 pub use error::{EvalError, Result};
-pub use fairness::{DEFAULT_AGE_CUTS, FairnessReport, GroupMetrics, age_bands, group_fairness};
-pub use forest_search::{FOREST_PARAM_NAMES, forest_factory, seeds_forest_grid};
+pub use fairness::{FairnessReport, GroupMetrics, age_bands, group_fairness};
+pub use forest_search::{FOREST_PARAM_NAMES, forest_factory};
 pub use importance::{
     FeatureImportanceRow, PermutationImportance, importance_table, permutation_importance,
 };

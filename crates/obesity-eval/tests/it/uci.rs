@@ -2,11 +2,13 @@
 
 use obesity_data::{LoadOptions, load_csv, stratified_split, target_indices};
 use obesity_eval::{
-    DEFAULT_AGE_CUTS, Scorer, age_bands, cross_validate, group_fairness, permutation_importance,
-    stratified_folds,
+    Scorer, age_bands, cross_validate, group_fairness, permutation_importance, stratified_folds,
 };
 use obesity_features::FeaturePipeline;
 use obesity_forest::{ForestParams, ModelStrategy};
+
+/// Adult age bands for the UCI obesity table (ages 14 to 61, most 18 to 26).
+const AGE_CUTS: &[f64] = &[18.0, 26.0, 36.0, 46.0];
 
 #[test]
 fn forest_on_uci_cross_validates_and_slices() {
@@ -46,7 +48,7 @@ fn forest_on_uci_cross_validates_and_slices() {
     assert_eq!(by_gender.groups.len(), 2);
     assert!((0.0..=1.0).contains(&by_gender.accuracy_gap));
     let ages: Vec<f64> = test_rec.iter().map(|r| r.age).collect();
-    let bands = age_bands(&ages, DEFAULT_AGE_CUTS).unwrap();
+    let bands = age_bands(&ages, AGE_CUTS).unwrap();
     let by_age = group_fairness(&test.y.to_vec(), &pred, &bands, 7).unwrap();
     assert!(by_age.groups.len() >= 3);
 
