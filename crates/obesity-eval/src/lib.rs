@@ -65,6 +65,7 @@
 /// application on another ndarray version names this one as `obesity_eval::ndarray`.
 pub use ndarray;
 
+#[cfg(feature = "charts")]
 mod charts;
 mod compare;
 mod cv;
@@ -75,12 +76,14 @@ mod forest_search;
 mod importance;
 mod metrics;
 mod params;
+mod progress;
 mod proportions;
 mod report;
 mod scorer;
 mod search;
 mod serde_float;
 
+#[cfg(feature = "charts")]
 pub use charts::{
     confusion_matrix_chart, cv_scores_chart, feature_importance_chart, per_class_chart,
 };

@@ -2,10 +2,8 @@
 //! (scikit-learn's `GridSearchCV` / `RandomizedSearchCV` with `refit=True`).
 
 use std::fmt;
-use std::io::IsTerminal;
 use std::time::Instant;
 
-use indicatif::{ProgressBar, ProgressStyle};
 use obesity_features::Dataset;
 use obesity_forest::{Classifier, ModelStrategy};
 use serde::{Deserialize, Serialize};
@@ -14,6 +12,7 @@ use crate::cv::{Fold, FoldData, FoldOutcome, ScoreSummary, materialise, run_fold
 use crate::error::{EvalError, Result};
 use crate::exec::{default_workers, run_jobs};
 use crate::params::{ParamGrid, ParamSet, ParamSpace};
+use crate::progress::Progress;
 use crate::scorer::Scorer;
 
 /// Builds a strategy from one candidate's parameters. Return
@@ -315,19 +314,6 @@ fn candidate_error(params: &ParamSet, e: EvalError) -> EvalError {
     }
 }
 
-fn progress_bar(enabled: bool, len: usize) -> ProgressBar {
-    if !enabled || !std::io::stderr().is_terminal() {
-        return ProgressBar::hidden();
-    }
-    let bar = ProgressBar::new(len as u64);
-    if let Ok(style) =
-        ProgressStyle::with_template("{elapsed_precise} [{bar:40}] {pos}/{len} fits (eta {eta})")
-    {
-        bar.set_style(style);
-    }
-    bar
-}
-
 fn run_search(
     factory: &dyn Fn(&ParamSet) -> Result<Box<dyn ModelStrategy>>,
     candidates: Vec<ParamSet>,
@@ -350,16 +336,16 @@ fn run_search(
     let n_folds = data.len();
     let n_classes = dataset.n_classes();
     let scorers = [settings.scoring];
-    let bar = progress_bar(settings.progress, candidates.len() * n_folds);
+    let bar = Progress::new(settings.progress, candidates.len() * n_folds);
     let workers = settings.n_jobs.unwrap_or_else(default_workers);
     let outcomes: Vec<FoldOutcome> = run_jobs(candidates.len() * n_folds, workers, |job| {
         let (c, f) = (job / n_folds, job % n_folds);
         let out = run_fold(strategies[c].as_ref(), &data[f], n_classes, &scorers)
             .map_err(|e| candidate_error(&candidates[c], e));
-        bar.inc(1);
+        bar.inc();
         out
     })?;
-    bar.finish_and_clear();
+    bar.finish();
     let elapsed_seconds = start.elapsed().as_secs_f64();
 
     let mut rows: Vec<CandidateResult> = candidates

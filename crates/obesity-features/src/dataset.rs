@@ -99,7 +99,8 @@ impl Dataset {
     }
 
     /// Converts to linfa's `DatasetBase`, with feature names, so linfa algorithms can be used
-    /// on the same matrix.
+    /// on the same matrix. Needs the `linfa` feature (on by default).
+    #[cfg(feature = "linfa")]
     pub fn to_linfa(&self) -> linfa::Dataset<f32, usize, ndarray::Ix1> {
         linfa::Dataset::new(self.x.clone(), self.y.clone())
             .with_feature_names(self.feature_names.clone())

@@ -139,6 +139,7 @@ mod flat;
 mod forest;
 mod importance;
 mod isa;
+#[cfg(feature = "linfa")]
 mod linfa_adapter;
 mod model;
 mod oob;
@@ -152,6 +153,7 @@ pub use error::{ModelError, Result};
 pub use flat::ForestArena;
 pub use forest::{PathStep, RandomForest, TreeStats};
 pub use isa::{ISA_ENV, Isa, ParseIsaError};
+#[cfg(feature = "linfa")]
 pub use linfa_adapter::{LinfaTree, LinfaTreeParams};
 pub use model::{Classifier, ModelStrategy};
 pub use params::{
@@ -166,6 +168,16 @@ pub use params::{
 pub fn load_classifier(bytes: &[u8]) -> Result<Box<dyn Classifier>> {
     Ok(match persist::model_kind(bytes)? {
         persist::ModelKind::Forest => Box::new(RandomForest::from_bytes(bytes)?),
+        #[cfg(feature = "linfa")]
         persist::ModelKind::Linfa => Box::new(LinfaTree::from_bytes(bytes)?),
+        #[cfg(not(feature = "linfa"))]
+        persist::ModelKind::Linfa => {
+            return Err(ModelError::UnknownFormat {
+                found: "OBLINFDT".into(),
+                known: "OBFOREST (this build of obesity-forest lacks the `linfa` feature, \
+                        which reads OBLINFDT linfa trees)"
+                    .into(),
+            });
+        }
     })
 }

@@ -37,6 +37,7 @@ pub(crate) const MAX_FEATURES: usize = 1 << 16;
 
 /// Most classes a linfa tree is trained on or read with: nothing in its file grows with the
 /// number of classes, yet `predict_proba` allocates that many floats per row.
+#[cfg(feature = "linfa")]
 pub(crate) const MAX_LINFA_CLASSES: usize = 1 << 16;
 
 /// How far a stored leaf's class probabilities may sum from 1. Training writes

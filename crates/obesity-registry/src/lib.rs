@@ -120,6 +120,7 @@ mod error;
 mod lineage;
 mod local;
 mod logged;
+#[cfg(feature = "mlflow")]
 mod mlflow;
 pub mod mlmodel;
 mod model_uri;
@@ -141,6 +142,7 @@ pub use logged::{
     CreateLoggedModel, DATASET_CONTEXT_TAG, DatasetInput, LoggedModel, LoggedModelStatus,
     MAX_DATASET_DIGEST_LEN, MAX_DATASET_NAME_LEN,
 };
+#[cfg(feature = "mlflow")]
 pub use mlflow::{MlflowStore, MlflowStoreBuilder, RetryPolicy};
 pub use mlmodel::{
     ColSpec, ColumnType, InputExample, MLMODEL_FILE, MlflowSignature, NATIVE_FLAVOR, ONNX_FILE,

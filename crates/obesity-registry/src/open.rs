@@ -55,6 +55,18 @@ pub fn open_store(uri: &str) -> Result<Arc<dyn Store>> {
     Ok(Arc::new(LocalStore::open(uri)?))
 }
 
+#[cfg(feature = "mlflow")]
 fn open_http(uri: &str) -> Result<Arc<dyn Store>> {
     Ok(Arc::new(crate::mlflow::MlflowStore::new(uri)?))
+}
+
+/// Without the `mlflow` feature there is no HTTP client to talk to a server with.
+#[cfg(not(feature = "mlflow"))]
+fn open_http(uri: &str) -> Result<Arc<dyn Store>> {
+    Err(Error::UnsupportedUri {
+        uri: uri.to_string(),
+        reason: "this build of obesity-registry has no MLflow client: enable its `mlflow` \
+                 feature (on by default) to use a tracking server"
+            .into(),
+    })
 }
