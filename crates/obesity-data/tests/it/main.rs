@@ -8,5 +8,6 @@ mod line_numbers;
 mod loading;
 mod properties;
 mod report;
+mod snapshot;
 mod split;
 mod uci;
