@@ -95,26 +95,29 @@ mod columns;
 mod error;
 mod fingerprint;
 mod load;
+mod obesity_table;
 mod record;
 mod schema;
 mod split;
 mod stats;
 pub mod synth;
+mod table;
 mod uci_env;
 mod validate;
 mod write;
 
 pub use columns::{ColumnValues, NamedColumn, feature_columns};
-pub use error::{DataError, Result};
+pub use error::{DataError, Result, SchemaProblem};
 pub use fingerprint::{Digest, Fingerprint, canonical_digest};
 pub use load::{
-    ColumnCount, LoadMode, LoadOptions, LoadWarning, Loaded, RejectedRow, load_csv, load_csv_bytes,
-    load_csv_reader,
+    ColumnCount, LoadMode, LoadOptions, LoadWarning, Loaded, LoadedTable, RejectedRow, load_csv,
+    load_csv_bytes, load_csv_reader, load_table, load_table_bytes, load_table_reader,
 };
 pub use record::{Frequency, Gender, ObesityLevel, ObesityRecord, Transport};
 pub use schema::{ColumnKind, ColumnSpec, EXPECTED_ROWS, Schema, TARGET_COLUMN};
 pub use split::{StratifiedKFold, stratified_split, target_indices};
 pub use stats::NormalityTest;
+pub use table::{ColumnData, Table};
 pub use uci_env::{REQUIRE_UCI_ENV, UCI_CSV_ENV, uci_csv_from_env};
 pub use validate::{
     ClassBalance, ClassShare, DuplicatePair, Duplicates, NumericSummary, Outliers, RangeViolation,
