@@ -82,14 +82,20 @@
 
 mod config;
 mod dataset;
+mod derived;
 mod error;
 mod fitted;
 mod persist;
 mod pipeline;
 mod source;
+mod table_fitted;
+mod table_pipeline;
 
 pub use config::{BinaryEncoding, FeatureConfig, FrequencyEncoding, Scaling, UnseenCategory};
 pub use dataset::Dataset;
+pub use derived::Derived;
 pub use error::{FeatureError, Result};
 pub use fitted::FittedPipeline;
 pub use pipeline::FeaturePipeline;
+pub use table_fitted::FittedTablePipeline;
+pub use table_pipeline::{TableConfig, TablePipeline};
