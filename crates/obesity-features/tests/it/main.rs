@@ -8,5 +8,6 @@ mod numeric;
 mod persist;
 mod properties;
 mod scaling;
+mod table_equivalence;
 mod uci_reference;
 mod unseen;
