@@ -1,5 +1,6 @@
 //! Integration tests of obesity-data: one binary, one module per topic.
 
+mod any_schema;
 mod bad_input;
 mod common;
 mod fixture;
