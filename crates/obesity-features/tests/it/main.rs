@@ -1,5 +1,6 @@
 //! Integration tests of obesity-features: one binary, one module per topic.
 
+mod any_table;
 mod common;
 mod dataset;
 mod encoding;
