@@ -81,8 +81,8 @@ pub enum DataError {
         min: f64,
         /// Largest valid value.
         max: f64,
-        /// Unit of the column.
-        unit: String,
+        /// Unit of the column (boxed to keep the error small).
+        unit: Box<str>,
     },
     /// A required field is empty or a missing-value marker (`NA`, `NaN`, `?` ...).
     #[error(
@@ -137,8 +137,8 @@ pub enum DataError {
         min: f64,
         /// Largest valid value.
         max: f64,
-        /// Unit of the column.
-        unit: String,
+        /// Unit of the column (boxed to keep the error small).
+        unit: Box<str>,
     },
     /// A row whose number of fields differs from the header's.
     #[error("{file}:{line}: row has {got} field(s); expected {expected} (as many as the header)")]

@@ -845,7 +845,7 @@ impl<'a> RowParser<'a> {
                     value: text.to_owned(),
                     min,
                     max,
-                    unit: unit.to_owned(),
+                    unit: unit.into(),
                 });
             }
         };
@@ -857,7 +857,7 @@ impl<'a> RowParser<'a> {
                 value: text.to_owned(),
                 min,
                 max,
-                unit: unit.to_owned(),
+                unit: unit.into(),
             });
         }
         Ok(value)

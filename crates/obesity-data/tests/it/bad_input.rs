@@ -65,7 +65,7 @@ fn out_of_range_gives_the_range() {
     let (e, msg) = strict_error("out_of_range.csv");
     match &e {
         DataError::OutOfRange { min, max, unit, .. } => {
-            assert_eq!((*min, *max, unit.as_str()), (1.0, 2.5, "m"))
+            assert_eq!((*min, *max, &**unit), (1.0, 2.5, "m"))
         }
         other => panic!("unexpected error {other:?}"),
     }
