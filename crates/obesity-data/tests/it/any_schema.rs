@@ -403,3 +403,32 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn feature_columns_of_records_are_the_tables_named_columns() {
+    use obesity_data::{ColumnValues, feature_columns, synth};
+    let records = synth::generate(300, 5);
+    let columns = feature_columns(&records);
+    let names: Vec<&str> = columns.iter().map(|c| c.name.as_str()).collect();
+    let schema = Schema::obesity();
+    let expected: Vec<&str> = schema.features().map(|c| c.name.as_str()).collect();
+    assert_eq!(names, expected);
+    let yes_no = |b: bool| if b { "yes" } else { "no" }.to_owned();
+    let cat = |i: usize| match &columns[i].values {
+        ColumnValues::Categorical(v) => v.clone(),
+        other => panic!("{other:?}"),
+    };
+    let num = |i: usize| match &columns[i].values {
+        ColumnValues::Numeric(v) => v.clone(),
+        other => panic!("{other:?}"),
+    };
+    for (k, r) in records.iter().enumerate() {
+        assert_eq!(cat(0)[k], r.gender.as_str());
+        assert_eq!(num(2)[k].to_bits(), r.height.to_bits());
+        assert_eq!(cat(4)[k], yes_no(r.family_history_with_overweight));
+        assert_eq!(cat(8)[k], r.caec.as_str());
+        assert_eq!(cat(9)[k], yes_no(r.smoke));
+        assert_eq!(num(13)[k].to_bits(), r.tue.to_bits());
+        assert_eq!(cat(15)[k], r.mtrans.as_str());
+    }
+}
