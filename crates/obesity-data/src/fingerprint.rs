@@ -164,6 +164,24 @@ impl Table {
     /// numbers, 8 codes, the target), the encoding [`canonical_digest`] has always used.
     /// The hash identifies rows under their schema: two tables of different schemas are
     /// compared by their schemas first.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use obesity_data::{ColumnSpec, LoadOptions, Schema, load_table_bytes};
+    ///
+    /// let schema = Schema::new(vec![
+    ///     ColumnSpec::numeric("x", "m", 0.0, 10.0),
+    ///     ColumnSpec::categorical("class", ["a", "b"]).target(),
+    /// ])?;
+    /// let load = |csv: &str| load_table_bytes("t.csv", csv.as_bytes(), &schema, &LoadOptions::strict());
+    /// let a = load("x,class\n1,a\n2.0,b\n")?;
+    /// let b = load("\u{feff}class , x\r\na,1.0\r\nb, 2\r\n")?;
+    /// assert_eq!(a.table.canonical_digest(), b.table.canonical_digest());
+    /// assert_eq!(a.fingerprint.canonical, b.fingerprint.canonical);
+    /// assert_ne!(a.fingerprint.raw, b.fingerprint.raw);
+    /// # Ok::<(), obesity_data::DataError>(())
+    /// ```
     pub fn canonical_digest(&self) -> Digest {
         let encoder = RowEncoder::new(self);
         let mut hasher = Sha256::new();

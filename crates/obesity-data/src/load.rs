@@ -379,8 +379,11 @@ pub fn load_table_bytes(
     }
 
     let mut missing = vec![0usize; schema.columns.len()];
-    let mut table = Table::with_capacity(schema.clone(), bytes.len() / 100);
-    let mut record_lines = Vec::with_capacity(bytes.len() / 100);
+    // A row takes at least one byte per column (its separators), so this bounds the
+    // reservation by the input's size whatever the schema's width.
+    let rows_hint = bytes.len() / schema.columns.len().max(100);
+    let mut table = Table::with_capacity(schema.clone(), rows_hint);
+    let mut record_lines = Vec::with_capacity(rows_hint);
     let mut rejected = Vec::new();
     let mut data_rows = 0usize;
     let mut cells = Vec::with_capacity(schema.columns.len());

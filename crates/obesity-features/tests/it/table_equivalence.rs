@@ -84,3 +84,31 @@ fn non_finite_bmi_is_the_same_error() {
         .unwrap_err();
     assert_eq!(old.to_string(), new.to_string());
 }
+
+#[test]
+fn table_pipeline_equals_feature_pipeline_on_the_uci_file() {
+    let Ok(Some(path)) = obesity_data::uci_csv_from_env() else {
+        eprintln!("skipped: OBESITY_UCI_CSV is not set");
+        return;
+    };
+    let loaded = obesity_data::load_csv(&path, &obesity_data::LoadOptions::strict()).unwrap();
+    let table = obesity_data::load_table(
+        &path,
+        &obesity_data::Schema::obesity(),
+        &obesity_data::LoadOptions::strict(),
+    )
+    .unwrap()
+    .table;
+    assert_eq!(Table::from_records(&loaded.records), table);
+    for config in every_config() {
+        let old = FeaturePipeline::new(config).fit(&loaded.records).unwrap();
+        let new = TablePipeline::obesity(config).fit(&table).unwrap();
+        assert_eq!(old.feature_names(), new.feature_names(), "{config:?}");
+        let (a, b) = (
+            old.dataset(&loaded.records).unwrap(),
+            new.dataset(&table).unwrap(),
+        );
+        assert_eq!(bits(&a.x), bits(&b.x), "{config:?}");
+        assert_eq!(a.y, b.y);
+    }
+}
