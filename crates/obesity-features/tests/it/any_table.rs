@@ -288,3 +288,53 @@ fn loaded_csv_and_unlabelled_rows() {
          (use transform() for unlabelled records)"
     );
 }
+
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+
+        /// Any valid table, any settings: fit and transform never panic, every value is
+        /// finite, each one-hot group holds at most one 1, and JSON reloads the same matrix.
+        #[test]
+        fn fit_transform_and_reload_hold_for_random_tables(
+            rows in 1usize..60,
+            seed in any::<u64>(),
+            ordinal in any::<bool>(),
+            single in any::<bool>(),
+            scaled in any::<bool>(),
+            unseen in 0usize..3,
+        ) {
+            let (train, _) = table(rows, seed, seed % 2 == 0);
+            let (test, _) = table(rows, seed.wrapping_add(1), true);
+            let config = TableConfig {
+                ordered: if ordinal { FrequencyEncoding::Ordinal } else { FrequencyEncoding::OneHot },
+                binary: if single { BinaryEncoding::Single } else { BinaryEncoding::OneHot },
+                scaling: if scaled { Scaling::Standard } else { Scaling::None },
+                unseen: [UnseenCategory::SchemaLevels, UnseenCategory::IgnoreUnseen, UnseenCategory::Error][unseen],
+            };
+            let fitted = TablePipeline::new(config).derive(ratio()).fit(&train).unwrap();
+            let reloaded = FittedTablePipeline::from_json(&fitted.to_json().unwrap(), &[ratio()]).unwrap();
+            for t in [&train, &test] {
+                match fitted.transform(t) {
+                    Ok(x) => {
+                        prop_assert!(x.iter().all(|v| v.is_finite()));
+                        prop_assert_eq!(x.ncols(), fitted.n_features());
+                        let colour: Vec<usize> = fitted.feature_names().iter().enumerate()
+                            .filter(|(_, n)| n.starts_with("colour=")).map(|(j, _)| j).collect();
+                        for row in x.rows() {
+                            prop_assert!(colour.iter().map(|&j| row[j]).sum::<f32>() <= 1.0);
+                        }
+                        prop_assert_eq!(reloaded.transform(t).unwrap(), x);
+                    }
+                    Err(e) => prop_assert!(
+                        matches!(e, FeatureError::UnseenCategory { .. }),
+                        "{e}"
+                    ),
+                }
+            }
+        }
+    }
+}
