@@ -388,7 +388,9 @@ impl DataError {
             | MissingValue { column, .. }
             | UnknownCategory { column, .. }
             | OutOfRange { column, .. }
-            | NotUtf8 { column, .. } => Some(column),
+            | NotUtf8 { column, .. }
+            | InvalidTable { column, .. } => Some(column),
+            InvalidSchema { column, .. } => column.as_deref(),
             _ => None,
         }
     }
