@@ -271,6 +271,14 @@ pub enum DataError {
         /// What is wrong, in words.
         problem: String,
     },
+    /// A table row without a target was given where labels are needed.
+    #[error("row {row} (0-based) has no `{column}` label; expected every row labelled")]
+    UnlabelledRow {
+        /// The row's index in the table.
+        row: usize,
+        /// The target column.
+        column: String,
+    },
     /// The real UCI file was required (`OBESITY_REQUIRE_UCI=1`) but cannot be used.
     #[error(
         "the UCI data set is required but {reason}; point OBESITY_UCI_CSV at ObesityDataSet_raw_and_data_sinthetic.csv"

@@ -221,6 +221,32 @@ impl Table {
         level_name(self.schema.target()?, code)
     }
 
+    /// The class index of every row (the target's code), for
+    /// [`stratified_split`](crate::stratified_split), [`StratifiedKFold`](crate::StratifiedKFold)
+    /// and training.
+    ///
+    /// # Errors
+    /// [`DataError::UnlabelledRow`] naming the first row without a target.
+    pub fn target_indices(&self) -> Result<Vec<usize>> {
+        let column = || {
+            self.schema
+                .target()
+                .map_or("", |t| t.name.as_str())
+                .to_owned()
+        };
+        self.target
+            .iter()
+            .enumerate()
+            .map(|(row, t)| {
+                t.map(|c| c as usize)
+                    .ok_or_else(|| DataError::UnlabelledRow {
+                        row,
+                        column: column(),
+                    })
+            })
+            .collect()
+    }
+
     /// The feature columns as [`NamedColumn`]s (numbers, or level spellings), the form drift
     /// detection and signatures work on.
     pub fn named_columns(&self) -> Vec<NamedColumn> {

@@ -274,6 +274,13 @@ fn fingerprint_follows_the_rows_and_a_missing_target_column_is_a_warning() {
         }]
     );
     assert!(loaded.table.target().iter().all(Option::is_none));
+    assert_eq!(
+        loaded.table.target_indices().unwrap_err().to_string(),
+        "row 0 (0-based) has no `species` label; expected every row labelled"
+    );
+    let labels = base.table.target_indices().unwrap();
+    let (train, test) = obesity_data::stratified_split(&labels, 0.2, 7).unwrap();
+    assert_eq!(train.len() + test.len(), 30);
     assert_ne!(loaded.fingerprint.canonical, base.fingerprint.canonical);
     assert_eq!(
         ValidationReport::from_table(&loaded)
