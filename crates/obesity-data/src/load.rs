@@ -771,7 +771,7 @@ impl<'a> RowParser<'a> {
         for &(spec, i) in &self.features {
             let cell = match &spec.kind {
                 ColumnKind::Numeric { min, max, unit } => {
-                    Cell::Number(self.number(row, i, line, spec, *min, *max, unit)?)
+                    Cell::Number(self.number(row, i, line, spec, (*min, *max, unit))?)
                 }
                 ColumnKind::Binary => Cell::Code(self.binary(row, i, line, spec)?),
                 ColumnKind::Categorical { .. } => Cell::Code(self.category(row, i, line, spec)?),
@@ -818,17 +818,16 @@ impl<'a> RowParser<'a> {
         }
     }
 
-    #[allow(clippy::too_many_arguments)]
+    /// Field `i` as a number within `range` (`min`, `max`, `unit`).
     fn number(
         &self,
         row: &csv::ByteRecord,
         i: usize,
         line: u64,
         spec: &ColumnSpec,
-        min: f64,
-        max: f64,
-        unit: &str,
+        range: (f64, f64, &str),
     ) -> Result<f64> {
+        let (min, max, unit) = range;
         let text = self.text(row, i, line, spec)?;
         if is_missing(text.as_bytes()) {
             return Err(self.missing(
