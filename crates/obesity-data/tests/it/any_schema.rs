@@ -439,3 +439,17 @@ fn feature_columns_of_records_are_the_tables_named_columns() {
         assert_eq!(cat(15)[k], r.mtrans.as_str());
     }
 }
+
+#[test]
+fn obesity_records_and_tables_convert_both_ways() {
+    let mut records = obesity_data::synth::generate(500, 11);
+    records[3].target = None;
+    let table = Table::from_records(&records);
+    assert_eq!(table.to_obesity_records().unwrap(), records);
+    assert_eq!(
+        table.canonical_digest(),
+        obesity_data::canonical_digest(&records)
+    );
+    assert_eq!(table.target()[3], None);
+    assert_eq!(table.target_level(0), records[0].target.map(|t| t.as_str()));
+}
