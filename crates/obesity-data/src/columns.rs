@@ -1,9 +1,10 @@
-//! A column-wise view of records, the generic form that crates below this one (drift
-//! detection, signatures) work on without knowing the obesity schema.
+//! A column-wise view of a table, the generic form that crates above this one (drift
+//! detection, signatures) work on without knowing the schema.
 
 use serde::{Deserialize, Serialize};
 
 use crate::record::ObesityRecord;
+use crate::table::Table;
 
 /// The values of one column.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -39,39 +40,9 @@ pub struct NamedColumn {
     pub values: ColumnValues,
 }
 
-fn yes_no(b: bool) -> String {
-    if b { "yes" } else { "no" }.to_owned()
-}
-
 /// The 16 feature columns of `records` (not the target), in file order, named as in the
-/// schema. Binary columns come out as categorical `yes`/`no`.
+/// schema. Binary columns come out as categorical `yes`/`no`. The same as
+/// [`Table::named_columns`] on [`Table::from_records`].
 pub fn feature_columns(records: &[ObesityRecord]) -> Vec<NamedColumn> {
-    let num = |name: &str, f: fn(&ObesityRecord) -> f64| NamedColumn {
-        name: name.to_owned(),
-        values: ColumnValues::Numeric(records.iter().map(f).collect()),
-    };
-    let cat = |name: &str, f: fn(&ObesityRecord) -> String| NamedColumn {
-        name: name.to_owned(),
-        values: ColumnValues::Categorical(records.iter().map(f).collect()),
-    };
-    vec![
-        cat("Gender", |r| r.gender.as_str().to_owned()),
-        num("Age", |r| r.age),
-        num("Height", |r| r.height),
-        num("Weight", |r| r.weight),
-        cat("family_history_with_overweight", |r| {
-            yes_no(r.family_history_with_overweight)
-        }),
-        cat("FAVC", |r| yes_no(r.favc)),
-        num("FCVC", |r| r.fcvc),
-        num("NCP", |r| r.ncp),
-        cat("CAEC", |r| r.caec.as_str().to_owned()),
-        cat("SMOKE", |r| yes_no(r.smoke)),
-        num("CH2O", |r| r.ch2o),
-        cat("SCC", |r| yes_no(r.scc)),
-        num("FAF", |r| r.faf),
-        num("TUE", |r| r.tue),
-        cat("CALC", |r| r.calc.as_str().to_owned()),
-        cat("MTRANS", |r| r.mtrans.as_str().to_owned()),
-    ]
+    Table::from_records(records).named_columns()
 }

@@ -17,9 +17,10 @@ use std::fmt;
 #[non_exhaustive]
 pub enum DataError {
     /// The header lacks one or more required columns (all of them are listed at once, so one
-    /// fix is enough). The target `NObeyesdad` is optional and never reported here.
+    /// fix is enough). The target column (`NObeyesdad` for obesity) is optional and never
+    /// reported here.
     #[error(
-        "{file}:{line}: missing column(s) {}; expected every one of the 16 feature columns (found: {})",
+        "{file}:{line}: missing column(s) {}; expected every one of the {required} feature columns (found: {})",
         list(missing),
         list(found)
     )]
@@ -32,6 +33,8 @@ pub enum DataError {
         missing: Vec<String>,
         /// The header as read (trimmed, BOM removed).
         found: Vec<String>,
+        /// How many feature columns the schema requires (16 for obesity).
+        required: usize,
     },
     /// The header is a single field containing another separator: the file is most likely
     /// `;`- or tab-separated (a European-locale spreadsheet export).
@@ -54,7 +57,7 @@ pub enum DataError {
         /// Line of the header (1 unless blank lines come first).
         line: u64,
         /// The repeated column name.
-        column: &'static str,
+        column: String,
         /// 1-based position of the first occurrence.
         first: usize,
         /// 1-based position of the second occurrence.
@@ -70,16 +73,16 @@ pub enum DataError {
         file: String,
         /// Line of the row (header = 1).
         line: u64,
-        /// Column name (a schema column, hence static).
-        column: &'static str,
+        /// Column name, as in the schema.
+        column: String,
         /// The field as written (trimmed).
         value: String,
         /// Smallest valid value.
         min: f64,
         /// Largest valid value.
         max: f64,
-        /// Unit of the column.
-        unit: String,
+        /// Unit of the column (boxed to keep the error small).
+        unit: Box<str>,
     },
     /// A required field is empty or a missing-value marker (`NA`, `NaN`, `?` ...).
     #[error(
@@ -91,8 +94,8 @@ pub enum DataError {
         file: String,
         /// Line of the row (header = 1).
         line: u64,
-        /// Column name (a schema column, hence static).
-        column: &'static str,
+        /// Column name, as in the schema.
+        column: String,
         /// The field as written (empty, or the marker used).
         value: String,
         /// What the column needs, in words.
@@ -109,8 +112,8 @@ pub enum DataError {
         file: String,
         /// Line of the row (header = 1).
         line: u64,
-        /// Column name (a schema column, hence static).
-        column: &'static str,
+        /// Column name, as in the schema.
+        column: String,
         /// The field as written (trimmed).
         value: String,
         /// The allowed spellings (exact, case-sensitive).
@@ -126,16 +129,16 @@ pub enum DataError {
         file: String,
         /// Line of the row (header = 1).
         line: u64,
-        /// Column name (a schema column, hence static).
-        column: &'static str,
+        /// Column name, as in the schema.
+        column: String,
         /// The field as written (trimmed).
         value: String,
         /// Smallest valid value.
         min: f64,
         /// Largest valid value.
         max: f64,
-        /// Unit of the column.
-        unit: String,
+        /// Unit of the column (boxed to keep the error small).
+        unit: Box<str>,
     },
     /// A row whose number of fields differs from the header's.
     #[error("{file}:{line}: row has {got} field(s); expected {expected} (as many as the header)")]
@@ -176,7 +179,7 @@ pub enum DataError {
         /// Line of the row (header = 1).
         line: u64,
         /// Column name (or `<header>` when the header itself is not UTF-8).
-        column: &'static str,
+        column: String,
         /// The field with invalid bytes replaced by U+FFFD.
         value: String,
         /// Offset of the first invalid byte from the start of the input.
@@ -262,6 +265,31 @@ pub enum DataError {
         /// Position of the record in the slice.
         index: usize,
     },
+    /// A [`Schema`](crate::Schema) that cannot describe a table: duplicate or empty names,
+    /// a categorical column without levels, a range with `min > max`, no target or several.
+    #[error("invalid schema: {}{problem}", column.as_deref().map(|c| format!("column `{c}`: ")).unwrap_or_default())]
+    InvalidSchema {
+        /// The column at fault, when one is.
+        column: Option<String>,
+        /// What is wrong.
+        problem: SchemaProblem,
+    },
+    /// A [`Table`](crate::Table) built from parts whose shapes or codes do not fit its schema.
+    #[error("table column `{column}`: {problem}")]
+    InvalidTable {
+        /// The column at fault.
+        column: String,
+        /// What is wrong, in words.
+        problem: String,
+    },
+    /// A table row without a target was given where labels are needed.
+    #[error("row {row} (0-based) has no `{column}` label; expected every row labelled")]
+    UnlabelledRow {
+        /// The row's index in the table.
+        row: usize,
+        /// The target column.
+        column: String,
+    },
     /// The real UCI file was required (`OBESITY_REQUIRE_UCI=1`) but cannot be used.
     #[error(
         "the UCI data set is required but {reason}; point OBESITY_UCI_CSV at ObesityDataSet_raw_and_data_sinthetic.csv"
@@ -270,6 +298,61 @@ pub enum DataError {
         /// What is wrong with the variable.
         reason: String,
     },
+}
+
+/// What is wrong with a [`Schema`](crate::Schema), in [`DataError::InvalidSchema`].
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[non_exhaustive]
+pub enum SchemaProblem {
+    /// The schema has no columns.
+    #[error("the schema has no columns; expected at least one feature and a target")]
+    NoColumns,
+    /// A column name is empty (after trimming).
+    #[error("the name is empty; expected a header name")]
+    EmptyName,
+    /// Two columns have the same name.
+    #[error("the name appears twice; expected each name once")]
+    DuplicateName,
+    /// A categorical column has no levels.
+    #[error("no levels; expected at least one")]
+    NoLevels,
+    /// A categorical column lists a level twice, or an empty level.
+    #[error("level `{level}` is empty or appears twice; expected distinct, non-empty levels")]
+    BadLevel {
+        /// The level.
+        level: String,
+    },
+    /// More levels than a code can hold (the target keeps one code for "unlabelled").
+    #[error("{levels} levels; expected at most {max}")]
+    TooManyLevels {
+        /// Levels given.
+        levels: usize,
+        /// The limit.
+        max: usize,
+    },
+    /// A numeric range that is empty or not finite-ordered.
+    #[error("range {min} to {max} is invalid; expected min <= max and neither NaN")]
+    BadRange {
+        /// Smallest valid value.
+        min: f64,
+        /// Largest valid value.
+        max: f64,
+    },
+    /// No column is marked as the target.
+    #[error("no column is the target; expected exactly one (ColumnSpec::target)")]
+    NoTarget,
+    /// Several columns are marked as the target.
+    #[error("several targets ({}); expected exactly one", list(names))]
+    SeveralTargets {
+        /// The target columns.
+        names: Vec<String>,
+    },
+    /// The target is numeric: this crate's tables are for classifiers.
+    #[error("the target is numeric; expected a categorical or binary target (class labels)")]
+    NumericTarget,
+    /// The schema has no feature column.
+    #[error("no feature column; expected at least one besides the target")]
+    NoFeatures,
 }
 
 /// The crate's result type.
@@ -324,7 +407,9 @@ impl DataError {
             | MissingValue { column, .. }
             | UnknownCategory { column, .. }
             | OutOfRange { column, .. }
-            | NotUtf8 { column, .. } => Some(column),
+            | NotUtf8 { column, .. }
+            | InvalidTable { column, .. } => Some(column),
+            InvalidSchema { column, .. } => column.as_deref(),
             _ => None,
         }
     }

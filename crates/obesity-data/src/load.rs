@@ -19,9 +19,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{DataError, Result, quoted};
 use crate::fingerprint::Fingerprint;
-use crate::record::{Frequency, Gender, ObesityLevel, ObesityRecord, Transport};
-use crate::schema::{ColumnKind, Schema, TARGET_COLUMN};
-use crate::write::FEATURE_COLUMNS;
+use crate::record::ObesityRecord;
+use crate::schema::{ColumnKind, ColumnSpec, Schema, TARGET_COLUMN};
+use crate::table::{Cell, Table};
 
 /// How a load treats a bad row.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -102,7 +102,14 @@ pub enum LoadWarning {
         position: usize,
     },
     /// The file has no `NObeyesdad` column, so every record is unlabelled (`target: None`).
+    /// The obesity loader's form of [`LoadWarning::NoTarget`], kept so its reports and
+    /// their JSON do not change.
     NoTargetColumn,
+    /// The file has no column for the schema's target, so every row is unlabelled.
+    NoTarget {
+        /// The target column's name in the schema.
+        column: String,
+    },
 }
 
 impl fmt::Display for LoadWarning {
@@ -118,6 +125,9 @@ impl fmt::Display for LoadWarning {
             LoadWarning::NoTargetColumn => {
                 write!(f, "no `{TARGET_COLUMN}` column: records are unlabelled")
             }
+            LoadWarning::NoTarget { column } => {
+                write!(f, "no {} column: rows are unlabelled", quoted(column))
+            }
         }
     }
 }
@@ -131,7 +141,7 @@ pub struct ColumnCount {
     pub count: usize,
 }
 
-/// The result of a load: the records and everything learnt while reading them.
+/// The result of an obesity load: the records and everything learnt while reading them.
 #[derive(Debug)]
 pub struct Loaded {
     /// Where the data came from (the path, or the name given to [`load_csv_bytes`]).
@@ -154,42 +164,161 @@ pub struct Loaded {
     pub fingerprint: Fingerprint,
 }
 
-/// Loads the CSV file at `path`.
+/// The result of [`load_table`]: a [`Table`] of any schema and everything learnt while
+/// reading it.
+#[derive(Debug)]
+pub struct LoadedTable {
+    /// Where the data came from (the path, or the name given to [`load_table_bytes`]).
+    pub source: String,
+    /// The good rows, in file order.
+    pub table: Table,
+    /// The line where each row starts, as an editor numbers it (header = 1), parallel to
+    /// the table's rows.
+    pub lines: Vec<u64>,
+    /// Rows a lenient load set aside (always empty in strict mode).
+    pub rejected: Vec<RejectedRow>,
+    /// Oddities that did not stop the load (extra columns, no target column).
+    pub warnings: Vec<LoadWarning>,
+    /// The header as read (trimmed, without the byte-order mark).
+    pub header: Vec<String>,
+    /// Empty or missing-marker fields per schema column present in the file, in schema
+    /// order, counted over every row with the header's width (rejected rows included).
+    pub missing_values: Vec<ColumnCount>,
+    /// Content hashes of the loaded rows ([`Table::canonical_digest`]) and of the raw bytes.
+    pub fingerprint: Fingerprint,
+}
+
+/// Loads the obesity CSV file at `path`.
 ///
 /// Columns are found by header name in any order; the target `NObeyesdad` is optional.
 /// CRLF or LF, a UTF-8 byte-order mark and whitespace around fields are accepted, and `21`
-/// reads like `21.0`. See [`LoadMode`] for what happens to bad rows.
+/// reads like `21.0`. See [`LoadMode`] for what happens to bad rows. This is
+/// [`load_table`] with [`Schema::obesity`], converted to records.
 pub fn load_csv(path: impl AsRef<Path>, options: &LoadOptions) -> Result<Loaded> {
-    let path = path.as_ref();
-    let name = path.display().to_string();
-    let bytes = std::fs::read(path).map_err(|source| DataError::Io {
-        file: name.clone(),
-        source,
-    })?;
+    let (name, bytes) = read_path(path.as_ref())?;
     load_csv_bytes(name, &bytes, options)
 }
 
-/// Loads CSV read from `reader`, naming it `source` in errors and reports.
+/// Loads obesity CSV read from `reader`, naming it `source` in errors and reports.
 pub fn load_csv_reader(
     source: impl Into<String>,
-    mut reader: impl Read,
+    reader: impl Read,
     options: &LoadOptions,
 ) -> Result<Loaded> {
-    let source = source.into();
-    let mut bytes = Vec::new();
-    reader.read_to_end(&mut bytes).map_err(|e| DataError::Io {
-        file: source.clone(),
-        source: e,
-    })?;
+    let (source, bytes) = read_all(source.into(), reader)?;
     load_csv_bytes(source, &bytes, options)
 }
 
-/// Loads CSV held in memory, naming it `source` in errors and reports.
+/// Loads obesity CSV held in memory, naming it `source` in errors and reports.
 pub fn load_csv_bytes(
     source: impl Into<String>,
     bytes: &[u8],
     options: &LoadOptions,
 ) -> Result<Loaded> {
+    let loaded = load_table_bytes(source, bytes, &Schema::obesity(), options)?;
+    let records = loaded.table.to_obesity_records()?;
+    let warnings = loaded
+        .warnings
+        .into_iter()
+        .map(|w| match w {
+            LoadWarning::NoTarget { column } if column == TARGET_COLUMN => {
+                LoadWarning::NoTargetColumn
+            }
+            other => other,
+        })
+        .collect();
+    Ok(Loaded {
+        source: loaded.source,
+        records,
+        lines: loaded.lines,
+        rejected: loaded.rejected,
+        warnings,
+        header: loaded.header,
+        missing_values: loaded.missing_values,
+        fingerprint: loaded.fingerprint,
+    })
+}
+
+/// Loads the CSV file at `path` as a table of `schema`.
+///
+/// The same loader as [`load_csv`], for any schema: columns found by header name in any
+/// order (the target is optional: without it every row is unlabelled), `\n`, `\r\n` and
+/// `\r` line ends, a UTF-8 byte-order mark, whitespace around fields and pandas' missing
+/// markers; every error names file, line, column, value and what was expected.
+///
+/// # Errors
+/// [`DataError::InvalidSchema`] for a schema that fails [`Schema::validate`]; file-level
+/// problems in both modes; the first bad row in [`LoadMode::Strict`].
+///
+/// # Examples
+///
+/// ```
+/// use obesity_data::{ColumnSpec, LoadOptions, Schema, load_table_bytes};
+///
+/// let schema = Schema::new(vec![
+///     ColumnSpec::numeric("length", "cm", 0.0, 50.0),
+///     ColumnSpec::categorical("colour", ["red", "blue"]),
+///     ColumnSpec::categorical("species", ["a", "b", "c"]).target(),
+/// ])?;
+/// let csv = b"colour,length,species\r\nred,4.5,a\r\nblue,70,b\r\n";
+/// let err = load_table_bytes("fish.csv", csv, &schema, &LoadOptions::strict()).unwrap_err();
+/// assert_eq!(err.to_string(),
+///     "fish.csv:3: column `length`: value `70` is out of range; expected 0 to 50 (cm)");
+///
+/// let loaded = load_table_bytes("fish.csv", csv, &schema, &LoadOptions::lenient())?;
+/// assert_eq!(loaded.table.n_rows(), 1);
+/// assert_eq!(loaded.rejected[0].line, 3);
+/// # Ok::<(), obesity_data::DataError>(())
+/// ```
+pub fn load_table(
+    path: impl AsRef<Path>,
+    schema: &Schema,
+    options: &LoadOptions,
+) -> Result<LoadedTable> {
+    let (name, bytes) = read_path(path.as_ref())?;
+    load_table_bytes(name, &bytes, schema, options)
+}
+
+/// Loads CSV read from `reader` as a table of `schema`, naming it `source` in errors and
+/// reports. See [`load_table`].
+pub fn load_table_reader(
+    source: impl Into<String>,
+    reader: impl Read,
+    schema: &Schema,
+    options: &LoadOptions,
+) -> Result<LoadedTable> {
+    let (source, bytes) = read_all(source.into(), reader)?;
+    load_table_bytes(source, &bytes, schema, options)
+}
+
+fn read_path(path: &Path) -> Result<(String, Vec<u8>)> {
+    let name = path.display().to_string();
+    match std::fs::read(path) {
+        Ok(bytes) => Ok((name, bytes)),
+        Err(source) => Err(DataError::Io { file: name, source }),
+    }
+}
+
+fn read_all(source: String, mut reader: impl Read) -> Result<(String, Vec<u8>)> {
+    let mut bytes = Vec::new();
+    match reader.read_to_end(&mut bytes) {
+        Ok(_) => Ok((source, bytes)),
+        Err(e) => Err(DataError::Io {
+            file: source,
+            source: e,
+        }),
+    }
+}
+
+/// Loads CSV held in memory as a table of `schema`, naming it `source` in errors and
+/// reports. See [`load_table`]: this is the one loader every other load function calls.
+pub fn load_table_bytes(
+    source: impl Into<String>,
+    bytes: &[u8],
+    schema: &Schema,
+    options: &LoadOptions,
+) -> Result<LoadedTable> {
+    schema.validate()?;
     let file = source.into();
     let body = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
     if body.trim_ascii().is_empty() {
@@ -211,9 +340,9 @@ pub fn load_csv_bytes(
     let mut lines = LineCounter::new(bytes);
     let header_line = lines.record_line(row.position());
     let header = read_header(&row, &file, bytes, header_line, options.delimiter)?;
-    let columns =
-        bind_columns(&header, &file, header_line).map_err(|e| match (&e, header.as_slice()) {
-            // One field holding another separator: say so rather than list 16 missing columns.
+    let fields = bind_columns(&header, &file, header_line, schema).map_err(|e| {
+        match (&e, header.as_slice()) {
+            // One field holding another separator: say so rather than list every column.
             (DataError::MissingColumns { .. }, [only]) => [';', '\t', '|', ',']
                 .into_iter()
                 .find(|c| *c as u32 != u32::from(options.delimiter) && only.contains(*c))
@@ -223,35 +352,41 @@ pub fn load_csv_bytes(
                     found,
                 }),
             _ => e,
-        })?;
+        }
+    })?;
 
     let mut warnings = Vec::new();
     for (i, name) in header.iter().enumerate() {
-        if !FEATURE_COLUMNS.contains(&name.as_str()) && name != TARGET_COLUMN {
+        if schema.column(name).is_none() {
             warnings.push(LoadWarning::ExtraColumn {
                 column: name.clone(),
                 position: i + 1,
             });
         }
     }
-    if columns.target.is_none() {
-        warnings.push(LoadWarning::NoTargetColumn);
+    let parser = RowParser::new(
+        &file,
+        bytes,
+        options.delimiter,
+        schema,
+        &fields,
+        header.len(),
+    );
+    if let (Some(target), None) = (schema.target(), parser.target) {
+        warnings.push(LoadWarning::NoTarget {
+            column: target.name.clone(),
+        });
     }
 
-    let mut missing = vec![0usize; 17];
-    let mut records = Vec::with_capacity(bytes.len() / 100);
-    let mut record_lines = Vec::with_capacity(bytes.len() / 100);
+    let mut missing = vec![0usize; schema.columns.len()];
+    // A row takes at least one byte per column (its separators), so this bounds the
+    // reservation by the input's size whatever the schema's width.
+    let rows_hint = bytes.len() / schema.columns.len().max(100);
+    let mut table = Table::with_capacity(schema.clone(), rows_hint);
+    let mut record_lines = Vec::with_capacity(rows_hint);
     let mut rejected = Vec::new();
     let mut data_rows = 0usize;
-    let parser = RowParser {
-        file: &file,
-        input: bytes,
-        delimiter: options.delimiter,
-        core: RefCell::new(None),
-        columns: &columns,
-        header: &header,
-        ranges: numeric_ranges(),
-    };
+    let mut cells = Vec::with_capacity(schema.columns.len());
 
     loop {
         match reader.read_byte_record(&mut row) {
@@ -279,7 +414,7 @@ pub fn load_csv_bytes(
         }
         data_rows += 1;
         if row.len() == header.len() {
-            for (slot, idx) in columns.all().enumerate() {
+            for (slot, idx) in fields.iter().enumerate() {
                 if let Some(field) = idx.and_then(|i| row.get(i))
                     && is_missing(field.trim_ascii())
                 {
@@ -287,9 +422,9 @@ pub fn load_csv_bytes(
                 }
             }
         }
-        match parser.parse(&row, line) {
-            Ok(record) => {
-                records.push(record);
+        match parser.parse(&row, line, &mut cells) {
+            Ok(target) => {
+                table.push_row(&cells, target);
                 record_lines.push(line);
             }
             Err(error) => match options.mode {
@@ -302,24 +437,21 @@ pub fn load_csv_bytes(
         return Err(DataError::HeaderOnly { file });
     }
 
-    let missing_values = columns
-        .all()
-        .zip(
-            FEATURE_COLUMNS
-                .iter()
-                .chain(std::iter::once(&TARGET_COLUMN)),
-        )
+    let missing_values = schema
+        .columns
+        .iter()
+        .zip(&fields)
         .zip(missing)
-        .filter(|((idx, _), _)| idx.is_some())
-        .map(|((_, name), count)| ColumnCount {
-            column: (*name).to_owned(),
+        .filter(|((_, idx), _)| idx.is_some())
+        .map(|((spec, _), count)| ColumnCount {
+            column: spec.name.clone(),
             count,
         })
         .collect();
-    let fingerprint = Fingerprint::new(&records, bytes);
-    Ok(Loaded {
+    let fingerprint = Fingerprint::of_table(&table, bytes);
+    Ok(LoadedTable {
         source: file,
-        records,
+        table,
         lines: record_lines,
         rejected,
         warnings,
@@ -440,7 +572,7 @@ fn read_header(
                 return Err(DataError::NotUtf8 {
                     file: file.to_owned(),
                     line,
-                    column: "<header>",
+                    column: "<header>".to_owned(),
                     value: String::from_utf8_lossy(trimmed).into_owned(),
                     byte_offset: field_byte_offset(
                         &mut core_reader(delimiter),
@@ -456,24 +588,15 @@ fn read_header(
     Ok(header)
 }
 
-/// Where each schema column sits in the file's rows.
-struct Columns {
-    features: [usize; 16],
-    target: Option<usize>,
-}
-
-impl Columns {
-    /// The 17 schema columns' positions, features then target.
-    fn all(&self) -> impl Iterator<Item = Option<usize>> + '_ {
-        self.features
-            .iter()
-            .map(|&i| Some(i))
-            .chain(std::iter::once(self.target))
-    }
-}
-
-fn bind_columns(header: &[String], file: &str, line: u64) -> Result<Columns> {
-    let find = |name: &'static str| -> Result<Option<usize>> {
+/// Where each schema column sits in the file's rows, in schema order: every feature is
+/// required, the target is optional.
+fn bind_columns(
+    header: &[String],
+    file: &str,
+    line: u64,
+    schema: &Schema,
+) -> Result<Vec<Option<usize>>> {
+    let find = |name: &str| -> Result<Option<usize>> {
         let mut hits = header
             .iter()
             .enumerate()
@@ -484,31 +607,32 @@ fn bind_columns(header: &[String], file: &str, line: u64) -> Result<Columns> {
             return Err(DataError::DuplicateColumn {
                 file: file.to_owned(),
                 line,
-                column: name,
+                column: name.to_owned(),
                 first: first + 1,
                 second: second + 1,
             });
         }
         Ok(first)
     };
-    let mut features = [0usize; 16];
+    let mut fields = Vec::with_capacity(schema.columns.len());
     let mut missing = Vec::new();
-    for (slot, name) in features.iter_mut().zip(FEATURE_COLUMNS) {
-        match find(name)? {
-            Some(i) => *slot = i,
-            None => missing.push(name.to_owned()),
+    for spec in &schema.columns {
+        let at = find(&spec.name)?;
+        if at.is_none() && !spec.is_target {
+            missing.push(spec.name.clone());
         }
+        fields.push(at);
     }
-    let target = find(TARGET_COLUMN)?;
     if !missing.is_empty() {
         return Err(DataError::MissingColumns {
             file: file.to_owned(),
             line,
             missing,
             found: header.to_vec(),
+            required: schema.features().count(),
         });
     }
-    Ok(Columns { features, target })
+    Ok(fields)
 }
 
 /// Offset in `input` of the byte that became byte `at` of field `index` of the record the
@@ -572,75 +696,89 @@ fn core_reader(delimiter: u8) -> csv_core::Reader {
     csv_core::ReaderBuilder::new().delimiter(delimiter).build()
 }
 
-/// Parses one data row into a record.
+/// Parses one data row of a schema's table into cells.
 struct RowParser<'a> {
     file: &'a str,
     input: &'a [u8],
     delimiter: u8,
     /// Re-reads a record to find a bad byte, built on the first one.
     core: RefCell<Option<csv_core::Reader>>,
-    columns: &'a Columns,
-    header: &'a [String],
-    ranges: [(f64, f64, String); 16],
+    header_len: usize,
+    /// Each feature column's spec and field index, in schema order.
+    features: Vec<(&'a ColumnSpec, usize)>,
+    /// The target's spec and field index, when the file has it.
+    target: Option<(&'a ColumnSpec, usize)>,
 }
 
-/// `(min, max, unit)` of each feature column, from the schema (so the rules live in one
-/// place); non-numeric columns get an unbounded range that is never used.
-fn numeric_ranges() -> [(f64, f64, String); 16] {
-    let schema = Schema::obesity();
-    FEATURE_COLUMNS.map(|name| match schema.column(name).map(|c| &c.kind) {
-        Some(ColumnKind::Numeric { min, max, unit }) => (*min, *max, unit.clone()),
-        _ => (f64::NEG_INFINITY, f64::INFINITY, String::new()),
-    })
-}
+impl<'a> RowParser<'a> {
+    fn new(
+        file: &'a str,
+        input: &'a [u8],
+        delimiter: u8,
+        schema: &'a Schema,
+        fields: &[Option<usize>],
+        header_len: usize,
+    ) -> Self {
+        let mut features = Vec::with_capacity(fields.len());
+        let mut target = None;
+        for (spec, field) in schema.columns.iter().zip(fields) {
+            match (spec.is_target, field) {
+                (true, Some(i)) => target = Some((spec, *i)),
+                (false, Some(i)) => features.push((spec, *i)),
+                (_, None) => {}
+            }
+        }
+        RowParser {
+            file,
+            input,
+            delimiter,
+            core: RefCell::new(None),
+            header_len,
+            features,
+            target,
+        }
+    }
 
-impl RowParser<'_> {
-    fn parse(&self, row: &csv::ByteRecord, line: u64) -> Result<ObesityRecord> {
-        if row.len() != self.header.len() {
+    /// Parses `row` into `cells` (one per feature, schema order) and returns the target code.
+    /// The target is checked first, then the features in schema order: the error names the
+    /// first bad field in that order.
+    fn parse(
+        &self,
+        row: &csv::ByteRecord,
+        line: u64,
+        cells: &mut Vec<Cell>,
+    ) -> Result<Option<u32>> {
+        if row.len() != self.header_len {
             return Err(DataError::RaggedRow {
                 file: self.file.to_owned(),
                 line,
-                expected: self.header.len(),
+                expected: self.header_len,
                 got: row.len(),
             });
         }
-        let f = &self.columns.features;
-        let target = match self.columns.target {
+        let target = match self.target {
             None => None,
-            Some(i) => {
-                let text = self.text(row, i, line, TARGET_COLUMN)?;
+            Some((spec, i)) => {
+                let text = self.text(row, i, line, spec)?;
                 if is_missing(text.as_bytes()) {
                     None
                 } else {
-                    Some(self.level(
-                        text,
-                        line,
-                        TARGET_COLUMN,
-                        ObesityLevel::parse,
-                        ObesityLevel::ALL,
-                    )?)
+                    Some(self.level(text, line, spec)?)
                 }
             }
         };
-        Ok(ObesityRecord {
-            gender: self.category(row, f[0], line, 0, Gender::parse, Gender::ALL)?,
-            age: self.number(row, f[1], line, 1)?,
-            height: self.number(row, f[2], line, 2)?,
-            weight: self.number(row, f[3], line, 3)?,
-            family_history_with_overweight: self.binary(row, f[4], line, 4)?,
-            favc: self.binary(row, f[5], line, 5)?,
-            fcvc: self.number(row, f[6], line, 6)?,
-            ncp: self.number(row, f[7], line, 7)?,
-            caec: self.category(row, f[8], line, 8, Frequency::parse, Frequency::ALL)?,
-            smoke: self.binary(row, f[9], line, 9)?,
-            ch2o: self.number(row, f[10], line, 10)?,
-            scc: self.binary(row, f[11], line, 11)?,
-            faf: self.number(row, f[12], line, 12)?,
-            tue: self.number(row, f[13], line, 13)?,
-            calc: self.category(row, f[14], line, 14, Frequency::parse, Frequency::ALL)?,
-            mtrans: self.category(row, f[15], line, 15, Transport::parse, Transport::ALL)?,
-            target,
-        })
+        cells.clear();
+        for &(spec, i) in &self.features {
+            let cell = match &spec.kind {
+                ColumnKind::Numeric { min, max, unit } => {
+                    Cell::Number(self.number(row, i, line, spec, (*min, *max, unit))?)
+                }
+                ColumnKind::Binary => Cell::Code(self.binary(row, i, line, spec)?),
+                ColumnKind::Categorical { .. } => Cell::Code(self.category(row, i, line, spec)?),
+            };
+            cells.push(cell);
+        }
+        Ok(target)
     }
 
     /// The trimmed UTF-8 text of field `i`.
@@ -649,14 +787,14 @@ impl RowParser<'_> {
         row: &'r csv::ByteRecord,
         i: usize,
         line: u64,
-        column: &'static str,
+        spec: &ColumnSpec,
     ) -> Result<&'r str> {
         let field = row.get(i).unwrap_or_default();
         let raw = field.trim_ascii();
         std::str::from_utf8(raw).map_err(|e| DataError::NotUtf8 {
             file: self.file.to_owned(),
             line,
-            column,
+            column: spec.name.clone(),
             value: String::from_utf8_lossy(raw).into_owned(),
             byte_offset: field_byte_offset(
                 self.core
@@ -670,27 +808,31 @@ impl RowParser<'_> {
         })
     }
 
-    fn missing(&self, line: u64, column: &'static str, value: &str, expected: String) -> DataError {
+    fn missing(&self, line: u64, spec: &ColumnSpec, value: &str, expected: String) -> DataError {
         DataError::MissingValue {
             file: self.file.to_owned(),
             line,
-            column,
+            column: spec.name.clone(),
             value: value.to_owned(),
             expected,
         }
     }
 
-    fn number(&self, row: &csv::ByteRecord, i: usize, line: u64, slot: usize) -> Result<f64> {
-        let column = FEATURE_COLUMNS[slot];
-        let (min, max, unit) = {
-            let (min, max, unit) = &self.ranges[slot];
-            (*min, *max, unit.as_str())
-        };
-        let text = self.text(row, i, line, column)?;
+    /// Field `i` as a number within `range` (`min`, `max`, `unit`).
+    fn number(
+        &self,
+        row: &csv::ByteRecord,
+        i: usize,
+        line: u64,
+        spec: &ColumnSpec,
+        range: (f64, f64, &str),
+    ) -> Result<f64> {
+        let (min, max, unit) = range;
+        let text = self.text(row, i, line, spec)?;
         if is_missing(text.as_bytes()) {
             return Err(self.missing(
                 line,
-                column,
+                spec,
                 text,
                 format!("a number from {min} to {max} ({unit})"),
             ));
@@ -701,11 +843,11 @@ impl RowParser<'_> {
                 return Err(DataError::NotNumeric {
                     file: self.file.to_owned(),
                     line,
-                    column,
+                    column: spec.name.clone(),
                     value: text.to_owned(),
                     min,
                     max,
-                    unit: unit.to_owned(),
+                    unit: unit.into(),
                 });
             }
         };
@@ -713,67 +855,72 @@ impl RowParser<'_> {
             return Err(DataError::OutOfRange {
                 file: self.file.to_owned(),
                 line,
-                column,
+                column: spec.name.clone(),
                 value: text.to_owned(),
                 min,
                 max,
-                unit: unit.to_owned(),
+                unit: unit.into(),
             });
         }
         Ok(value)
     }
 
-    fn binary(&self, row: &csv::ByteRecord, i: usize, line: u64, slot: usize) -> Result<bool> {
-        let column = FEATURE_COLUMNS[slot];
-        let text = self.text(row, i, line, column)?;
+    fn binary(&self, row: &csv::ByteRecord, i: usize, line: u64, spec: &ColumnSpec) -> Result<u32> {
+        let text = self.text(row, i, line, spec)?;
         match text {
-            "yes" => Ok(true),
-            "no" => Ok(false),
+            "yes" => Ok(1),
+            "no" => Ok(0),
             _ if is_missing(text.as_bytes()) => {
-                Err(self.missing(line, column, text, "`yes` or `no`".to_owned()))
+                Err(self.missing(line, spec, text, "`yes` or `no`".to_owned()))
             }
-            _ => Err(self.unknown(line, column, text, &["yes", "no"])),
+            _ => Err(self.unknown(line, spec, text, &["yes", "no"])),
         }
     }
 
-    fn category<T: Copy + fmt::Display>(
+    fn category(
         &self,
         row: &csv::ByteRecord,
         i: usize,
         line: u64,
-        slot: usize,
-        parse: fn(&str) -> Option<T>,
-        all: &[T],
-    ) -> Result<T> {
-        let column = FEATURE_COLUMNS[slot];
-        let text = self.text(row, i, line, column)?;
+        spec: &ColumnSpec,
+    ) -> Result<u32> {
+        let text = self.text(row, i, line, spec)?;
         if is_missing(text.as_bytes()) {
-            let levels: Vec<String> = all.iter().map(|l| format!("`{l}`")).collect();
-            return Err(self.missing(line, column, text, format!("one of {}", levels.join(", "))));
+            let levels: Vec<String> = spec
+                .levels()
+                .unwrap_or_default()
+                .iter()
+                .map(|l| format!("`{l}`"))
+                .collect();
+            return Err(self.missing(line, spec, text, format!("one of {}", levels.join(", "))));
         }
-        self.level(text, line, column, parse, all)
+        self.level(text, line, spec)
     }
 
-    fn level<T: Copy + fmt::Display>(
-        &self,
-        text: &str,
-        line: u64,
-        column: &'static str,
-        parse: fn(&str) -> Option<T>,
-        all: &[T],
-    ) -> Result<T> {
-        parse(text).ok_or_else(|| {
-            let allowed: Vec<String> = all.iter().map(|l| l.to_string()).collect();
-            let allowed: Vec<&str> = allowed.iter().map(String::as_str).collect();
-            self.unknown(line, column, text, &allowed)
-        })
+    /// The code of level `text` of a categorical or binary column.
+    fn level(&self, text: &str, line: u64, spec: &ColumnSpec) -> Result<u32> {
+        let found = match &spec.kind {
+            ColumnKind::Categorical { levels, .. } => levels.iter().position(|l| l == text),
+            ColumnKind::Binary => ["no", "yes"].iter().position(|l| *l == text),
+            ColumnKind::Numeric { .. } => None,
+        };
+        match found.and_then(|code| u32::try_from(code).ok()) {
+            Some(code) => Ok(code),
+            None => Err(match &spec.kind {
+                ColumnKind::Categorical { levels, .. } => {
+                    let allowed: Vec<&str> = levels.iter().map(String::as_str).collect();
+                    self.unknown(line, spec, text, &allowed)
+                }
+                _ => self.unknown(line, spec, text, &["yes", "no"]),
+            }),
+        }
     }
 
-    fn unknown(&self, line: u64, column: &'static str, value: &str, allowed: &[&str]) -> DataError {
+    fn unknown(&self, line: u64, spec: &ColumnSpec, value: &str, allowed: &[&str]) -> DataError {
         DataError::UnknownCategory {
             file: self.file.to_owned(),
             line,
-            column,
+            column: spec.name.clone(),
             value: value.to_owned(),
             allowed: allowed.iter().map(|s| (*s).to_owned()).collect(),
         }

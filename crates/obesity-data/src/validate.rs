@@ -8,11 +8,11 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{DataError, shown};
-use crate::fingerprint::{Fingerprint, RECORD_BYTES, record_bytes};
-use crate::load::{ColumnCount, LoadWarning, Loaded};
-use crate::record::{ObesityLevel, ObesityRecord};
-use crate::schema::{ColumnKind, EXPECTED_ROWS, Schema};
+use crate::fingerprint::{Fingerprint, RowEncoder};
+use crate::load::{ColumnCount, LoadWarning, Loaded, LoadedTable, RejectedRow};
+use crate::schema::{ColumnKind, Schema};
 use crate::stats::{NormalityTest, dagostino_pearson, moments, quantile_sorted};
+use crate::table::{ColumnData, Table};
 
 /// How many example values or lines a report lists before it only counts.
 const EXAMPLES: usize = 5;
@@ -44,7 +44,7 @@ pub struct ValidationReport {
     pub warnings: Vec<LoadWarning>,
 }
 
-/// Rows and columns against the expected 2,111 × 17.
+/// Rows and columns against the expected ones (2,111 × 17 for the UCI table).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Shape {
     /// Records loaded.
@@ -57,6 +57,32 @@ pub struct Shape {
     pub expected_columns: usize,
     /// Rows a lenient load rejected.
     pub rejected_rows: usize,
+    /// Where the expected shape comes from: `UCI` for the obesity schema, else `schema`.
+    /// Not serialized for obesity, so its reports' JSON is unchanged.
+    #[serde(default = "uci", skip_serializing_if = "is_uci")]
+    pub expected_from: String,
+}
+
+const UCI: &str = "UCI";
+
+fn uci() -> String {
+    UCI.to_owned()
+}
+
+fn is_uci(from: &str) -> bool {
+    from == UCI
+}
+
+/// What a report is built from, for either kind of load.
+struct Parts<'a> {
+    source: &'a str,
+    table: &'a Table,
+    lines: &'a [u64],
+    rejected: &'a [RejectedRow],
+    header: &'a [String],
+    missing_values: &'a [ColumnCount],
+    fingerprint: Fingerprint,
+    warnings: &'a [LoadWarning],
 }
 
 /// Exact duplicate rows.
@@ -171,44 +197,76 @@ pub struct ClassShare {
     pub share: f64,
 }
 
-/// Reads one numeric column from a record.
-type Getter = fn(&ObesityRecord) -> f64;
-
-/// Numeric columns, in file order, with how to read them from a record.
-const NUMERIC: [(&str, Getter); 8] = [
-    ("Age", |r| r.age),
-    ("Height", |r| r.height),
-    ("Weight", |r| r.weight),
-    ("FCVC", |r| r.fcvc),
-    ("NCP", |r| r.ncp),
-    ("CH2O", |r| r.ch2o),
-    ("FAF", |r| r.faf),
-    ("TUE", |r| r.tue),
-];
-
 impl ValidationReport {
     /// The current [`ValidationReport::format_version`].
     pub const FORMAT_VERSION: u32 = 1;
 
-    /// Computes the report of a load.
+    /// Computes the report of an obesity load (the same report as [`Self::from_table`] on
+    /// the same rows).
     pub fn from_loaded(loaded: &Loaded) -> Self {
-        let records = &loaded.records;
-        let schema = Schema::obesity();
-        let numeric = NUMERIC
-            .iter()
-            .filter_map(|(name, get)| {
-                let unit = match schema.column(name).map(|c| &c.kind) {
-                    Some(ColumnKind::Numeric { unit, .. }) => unit.clone(),
-                    _ => String::new(),
-                };
-                let values: Vec<f64> = records.iter().map(get).collect();
-                summarize(name, unit, &values)
+        Self::build(Parts {
+            source: &loaded.source,
+            table: &Table::from_records(&loaded.records),
+            lines: &loaded.lines,
+            rejected: &loaded.rejected,
+            header: &loaded.header,
+            missing_values: &loaded.missing_values,
+            fingerprint: loaded.fingerprint,
+            warnings: &loaded.warnings,
+        })
+    }
+
+    /// Computes the report of a table load, for any schema: numeric summaries for each
+    /// numeric feature, class balance over the target's levels, duplicates over all columns.
+    /// The expected shape is the schema's ([`Schema::expected_rows`], or the rows loaded
+    /// when it has none, by the number of schema columns).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use obesity_data::{ColumnSpec, LoadOptions, Schema, ValidationReport, load_table_bytes};
+    ///
+    /// let schema = Schema::new(vec![
+    ///     ColumnSpec::numeric("x", "m", 0.0, 10.0),
+    ///     ColumnSpec::categorical("class", ["a", "b"]).target(),
+    /// ])?;
+    /// let csv = b"x,class\n1,a\n2,b\n1,a\n";
+    /// let loaded = load_table_bytes("t.csv", csv, &schema, &LoadOptions::strict())?;
+    /// let report = ValidationReport::from_table(&loaded);
+    /// assert_eq!(report.duplicates.count, 1);
+    /// assert_eq!(report.numeric_column("x").map(|c| c.mean), Some(4.0 / 3.0));
+    /// assert_eq!(report.class_balance.classes[0].count, 2);
+    /// # Ok::<(), obesity_data::DataError>(())
+    /// ```
+    pub fn from_table(loaded: &LoadedTable) -> Self {
+        Self::build(Parts {
+            source: &loaded.source,
+            table: &loaded.table,
+            lines: &loaded.lines,
+            rejected: &loaded.rejected,
+            header: &loaded.header,
+            missing_values: &loaded.missing_values,
+            fingerprint: loaded.fingerprint,
+            warnings: &loaded.warnings,
+        })
+    }
+
+    fn build(parts: Parts<'_>) -> Self {
+        let table = parts.table;
+        let schema = table.schema();
+        let numeric = table
+            .columns()
+            .filter_map(|(spec, data)| match (&spec.kind, data) {
+                (ColumnKind::Numeric { unit, .. }, ColumnData::Numeric(values)) => {
+                    summarize(&spec.name, unit.clone(), values)
+                }
+                _ => None,
             })
             .collect();
 
         let mut range_violations = Vec::new();
         let mut rejected_rows = Vec::new();
-        for r in &loaded.rejected {
+        for r in parts.rejected {
             if let DataError::OutOfRange {
                 line,
                 column,
@@ -220,7 +278,7 @@ impl ValidationReport {
             {
                 range_violations.push(RangeViolation {
                     line: *line,
-                    column: (*column).to_owned(),
+                    column: column.clone(),
                     value: value.clone(),
                     min: *min,
                     max: *max,
@@ -235,26 +293,32 @@ impl ValidationReport {
 
         ValidationReport {
             format_version: Self::FORMAT_VERSION,
-            source: loaded.source.clone(),
+            source: parts.source.to_owned(),
             shape: Shape {
-                rows: records.len(),
-                columns: loaded.header.len(),
-                expected_rows: EXPECTED_ROWS,
+                rows: table.n_rows(),
+                columns: parts.header.len(),
+                expected_rows: schema.expected_rows.unwrap_or(table.n_rows()),
                 expected_columns: schema.columns.len(),
-                rejected_rows: loaded.rejected.len(),
+                rejected_rows: parts.rejected.len(),
+                // Kludge for format compatibility: the obesity report has always said "UCI".
+                expected_from: if *schema == Schema::obesity() {
+                    UCI.to_owned()
+                } else {
+                    "schema".to_owned()
+                },
             },
-            missing_values: loaded.missing_values.clone(),
-            duplicates: duplicates(records, &loaded.lines),
+            missing_values: parts.missing_values.to_vec(),
+            duplicates: duplicates(table, parts.lines),
             numeric,
             range_violations,
             rejected_rows,
-            class_balance: class_balance(records),
-            fingerprint: loaded.fingerprint,
-            warnings: loaded.warnings.clone(),
+            class_balance: class_balance(table),
+            fingerprint: parts.fingerprint,
+            warnings: parts.warnings.to_vec(),
         }
     }
 
-    /// Whether the shape is the UCI table's 2,111 × 17.
+    /// Whether the shape is the expected one (the UCI table's 2,111 × 17 for obesity).
     pub fn shape_matches(&self) -> bool {
         self.shape.rows == self.shape.expected_rows
             && self.shape.columns == self.shape.expected_columns
@@ -312,31 +376,35 @@ fn summarize(name: &str, unit: String, values: &[f64]) -> Option<NumericSummary>
     })
 }
 
-fn duplicates(records: &[ObesityRecord], lines: &[u64]) -> Duplicates {
-    let mut seen: HashMap<[u8; RECORD_BYTES], u64> = HashMap::with_capacity(records.len());
+fn duplicates(table: &Table, lines: &[u64]) -> Duplicates {
+    let rows = table.n_rows();
+    let encoder = RowEncoder::new(table);
+    let mut seen: HashMap<Vec<u8>, u64> = HashMap::with_capacity(rows);
     let mut count = 0;
     let mut examples = Vec::new();
-    for (i, r) in records.iter().enumerate() {
+    let mut key = Vec::new();
+    for i in 0..rows {
         let line = lines.get(i).copied().unwrap_or(0);
-        match seen.entry(record_bytes(r)) {
-            std::collections::hash_map::Entry::Occupied(first) => {
+        encoder.encode(i, &mut key);
+        match seen.get(key.as_slice()) {
+            Some(first) => {
                 count += 1;
                 if examples.len() < EXAMPLES {
                     examples.push(DuplicatePair {
                         line,
-                        first_line: *first.get(),
+                        first_line: *first,
                     });
                 }
             }
-            std::collections::hash_map::Entry::Vacant(slot) => {
-                slot.insert(line);
+            None => {
+                seen.insert(key.clone(), line);
             }
         }
     }
-    let share = if records.is_empty() {
+    let share = if rows == 0 {
         0.0
     } else {
-        count as f64 / records.len() as f64
+        count as f64 / rows as f64
     };
     Duplicates {
         count,
@@ -345,13 +413,18 @@ fn duplicates(records: &[ObesityRecord], lines: &[u64]) -> Duplicates {
     }
 }
 
-fn class_balance(records: &[ObesityRecord]) -> ClassBalance {
-    let mut counts = [0usize; 7];
+fn class_balance(table: &Table) -> ClassBalance {
+    let levels = table
+        .schema()
+        .target()
+        .and_then(|t| t.levels())
+        .unwrap_or_default();
+    let mut counts = vec![0usize; levels.len()];
     let mut unlabelled = 0;
-    for r in records {
-        match r.target {
+    for t in table.target() {
+        match t {
             Some(t) => {
-                if let Some(c) = counts.get_mut(t.index()) {
+                if let Some(c) = counts.get_mut(*t as usize) {
                     *c += 1;
                 }
             }
@@ -359,11 +432,11 @@ fn class_balance(records: &[ObesityRecord]) -> ClassBalance {
         }
     }
     let labelled: usize = counts.iter().sum();
-    let classes = ObesityLevel::ALL
+    let classes = levels
         .iter()
-        .zip(counts)
-        .map(|(level, count)| ClassShare {
-            class: level.as_str().to_owned(),
+        .zip(&counts)
+        .map(|(level, &count)| ClassShare {
+            class: (*level).to_owned(),
             count,
             share: if labelled == 0 {
                 0.0
@@ -389,9 +462,10 @@ impl fmt::Display for ValidationReport {
         let mark = |ok: bool| if ok { "ok" } else { "differs" };
         writeln!(
             f,
-            "  shape          {} rows x {} columns (UCI: {} x {}) {}",
+            "  shape          {} rows x {} columns ({}: {} x {}) {}",
             s.rows,
             s.columns,
+            s.expected_from,
             s.expected_rows,
             s.expected_columns,
             mark(self.shape_matches())

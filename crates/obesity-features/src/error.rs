@@ -109,6 +109,28 @@ pub enum FeatureError {
         source: std::io::Error,
     },
 
+    /// A derived column that cannot be computed: its name is taken, an input is not a
+    /// numeric column of the schema, or (loading a saved pipeline) the app did not supply
+    /// its function or supplied one with other inputs.
+    #[error("derived column {name}: {problem}")]
+    Derivation {
+        /// The derived column's name.
+        name: String,
+        /// What is wrong.
+        problem: String,
+    },
+
+    /// A table of another schema was given to a fitted table pipeline.
+    #[error(
+        "the table's schema differs from the pipeline's: expected columns {expected:?}, found {found:?}"
+    )]
+    SchemaMismatch {
+        /// The pipeline's schema's columns.
+        expected: Vec<String>,
+        /// The table's schema's columns.
+        found: Vec<String>,
+    },
+
     /// The parts given to [`Dataset::new`](crate::Dataset::new) do not fit together.
     #[error("dataset {what}: expected {expected}, found {found}")]
     Shape {

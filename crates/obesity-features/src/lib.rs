@@ -1,7 +1,8 @@
 //! # obesity-features
 //!
-//! Turns typed obesity records into the numeric [`Dataset`] every model consumes: fit on the
-//! training records, apply anywhere, save next to the model.
+//! Turns tables into the numeric [`Dataset`] every model consumes: fit on the training rows,
+//! apply anywhere, save next to the model. [`TablePipeline`] works on a table of any schema;
+//! [`FeaturePipeline`] is the typed form for obesity records.
 //!
 //! It is scikit-learn's `ColumnTransformer` for this schema, with linfa's split between
 //! settings and fitted state:
@@ -35,6 +36,27 @@
 //!   sample), ignore (all zeros), or error.
 //!
 //! The column order is documented on [`FeatureConfig`].
+//!
+//! ## Any table
+//!
+//! [`TablePipeline`] is the same transform for an `obesity_data::Table` of any schema,
+//! driven by the schema: numeric columns passed through or standardised, unordered
+//! categoricals one-hot, ordered ones as ordinal codes or one-hot, binary columns as one
+//! 0/1 column or two, derived numeric columns given by the app ([`Derived`], such as
+//! [`Derived::bmi`]), and the same [`UnseenCategory`] rule; [`TableConfig`] holds the
+//! settings. [`FittedTablePipeline`] transforms tables to the same [`Dataset`] and saves as
+//! versioned JSON; a derived column is saved by name and inputs, and the app passes its
+//! [`Derived`] values again to [`FittedTablePipeline::from_json`].
+//!
+//! `TablePipeline::obesity(config)` on `Table::from_records(records)` gives the matrix and
+//! names of `FeaturePipeline::new(config)` on `records` bit for bit, for every
+//! configuration (a test checks all 48). [`FeaturePipeline`] stays the typed, record-based
+//! form: its saved JSON format and its allocation-free single-record path
+//! ([`FittedPipeline::transform_row_into`]) are what registered models and the server use.
+//!
+//! Scaling is the crate's own scikit-learn `StandardScaler` (ddof = 0, division by the
+//! standard deviation, scikit-learn's constant-column bound), not `linfa-preprocessing`'s:
+//! see [`TableConfig`] for why.
 //!
 //! ## Example
 //!
@@ -86,14 +108,20 @@ pub use ndarray;
 
 mod config;
 mod dataset;
+mod derived;
 mod error;
 mod fitted;
 mod persist;
 mod pipeline;
 mod source;
+mod table_fitted;
+mod table_pipeline;
 
 pub use config::{BinaryEncoding, FeatureConfig, FrequencyEncoding, Scaling, UnseenCategory};
 pub use dataset::Dataset;
+pub use derived::Derived;
 pub use error::{FeatureError, Result};
 pub use fitted::FittedPipeline;
 pub use pipeline::FeaturePipeline;
+pub use table_fitted::FittedTablePipeline;
+pub use table_pipeline::{TableConfig, TablePipeline};

@@ -93,7 +93,7 @@ pub(crate) fn fits_f32(value: f64) -> bool {
 ///
 /// The caller guarantees at least one value, each finite within `f32` range, so the sums
 /// cannot overflow `f64`.
-fn standard_scaler(values: impl Iterator<Item = f64> + Clone) -> (f64, f64) {
+pub(crate) fn standard_scaler(values: impl Iterator<Item = f64> + Clone) -> (f64, f64) {
     let (n, sum) = values
         .clone()
         .fold((0usize, 0.0f64), |(n, s), v| (n + 1, s + v));

@@ -65,7 +65,7 @@ fn out_of_range_gives_the_range() {
     let (e, msg) = strict_error("out_of_range.csv");
     match &e {
         DataError::OutOfRange { min, max, unit, .. } => {
-            assert_eq!((*min, *max, unit.as_str()), (1.0, 2.5, "m"))
+            assert_eq!((*min, *max, &**unit), (1.0, 2.5, "m"))
         }
         other => panic!("unexpected error {other:?}"),
     }
@@ -144,7 +144,7 @@ fn non_utf8_gives_line_column_and_byte_offset() {
             ..
         } => {
             assert_eq!(
-                (*line, *column, *byte_offset),
+                (*line, column.as_str(), *byte_offset),
                 (2, "MTRANS", expected_offset)
             );
             assert_eq!(value, "Autom\u{FFFD}vil");
@@ -167,7 +167,7 @@ fn duplicate_column_is_an_error() {
             second,
             ..
         } => {
-            assert_eq!((*column, *first, *second), ("Age", 2, 18))
+            assert_eq!((column.as_str(), *first, *second), ("Age", 2, 18))
         }
         other => panic!("unexpected error {other:?}"),
     }

@@ -84,7 +84,10 @@ fn regression_quadratic_bad_byte_search_on_a_10mb_line() {
             value,
             ..
         } => {
-            assert_eq!((*line, *column), (line_of_offset(&bytes, bad_at), "MTRANS"));
+            assert_eq!(
+                (*line, column.as_str()),
+                (line_of_offset(&bytes, bad_at), "MTRANS")
+            );
             assert_eq!(*byte_offset, bad_at as u64);
             // The error keeps the whole value; only the message is cut.
             assert_eq!(value.len(), half + "\u{FFFD}".len());
@@ -135,7 +138,7 @@ fn regression_quadratic_search_for_quoted_escaped_fields() {
                 byte_offset,
                 ..
             } => assert_eq!(
-                (r.line, *l, *column, *byte_offset),
+                (r.line, *l, column.as_str(), *byte_offset),
                 (line, line, "MTRANS", offset as u64)
             ),
             other => panic!("unexpected error {other:?}"),
@@ -264,7 +267,7 @@ fn regression_bad_header_byte_offset_after_blank_lines() {
             byte_offset,
             ..
         } => assert_eq!(
-            (line, column, byte_offset),
+            (line, column.as_str(), byte_offset),
             (line_of_offset(&bytes, bad_at), "<header>", bad_at as u64)
         ),
         other => panic!("unexpected error {other:?}"),
@@ -285,7 +288,10 @@ fn bad_byte_offset_in_a_row_that_starts_with_bom_bytes() {
             column,
             byte_offset,
             ..
-        } => assert_eq!((line, column, byte_offset), (2, "Gender", bad_at as u64)),
+        } => assert_eq!(
+            (line, column.as_str(), byte_offset),
+            (2, "Gender", bad_at as u64)
+        ),
         other => panic!("unexpected error {other:?}"),
     }
 }

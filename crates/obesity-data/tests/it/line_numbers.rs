@@ -155,10 +155,8 @@ impl<'a> Expected<'a> {
         match e {
             DataError::MissingColumns { .. }
             | DataError::DuplicateColumn { .. }
-            | DataError::WrongDelimiter { .. }
-            | DataError::NotUtf8 {
-                column: "<header>", ..
-            } => Some(self.header_line),
+            | DataError::WrongDelimiter { .. } => Some(self.header_line),
+            DataError::NotUtf8 { column, .. } if column == "<header>" => Some(self.header_line),
             DataError::RaggedRow { .. } => self.line_of_ragged_row(),
             _ => self.line_of_value(e.column()?, e.value()?),
         }

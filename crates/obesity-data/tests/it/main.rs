@@ -1,5 +1,6 @@
 //! Integration tests of obesity-data: one binary, one module per topic.
 
+mod any_schema;
 mod bad_input;
 mod common;
 mod fixture;
@@ -8,5 +9,6 @@ mod line_numbers;
 mod loading;
 mod properties;
 mod report;
+mod snapshot;
 mod split;
 mod uci;
