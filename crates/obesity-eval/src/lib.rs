@@ -74,6 +74,7 @@ mod exec;
 mod fairness;
 mod forest_search;
 mod importance;
+mod labels;
 mod metrics;
 mod params;
 mod progress;
@@ -100,6 +101,7 @@ pub use forest_search::{FOREST_PARAM_NAMES, forest_factory};
 pub use importance::{
     FeatureImportanceRow, PermutationImportance, importance_table, permutation_importance,
 };
+pub use labels::Labels;
 pub use metrics::{
     Average, ConfusionMatrix, LabelSet, Metrics, PerClassScores, Prf, Probability, ZeroDivision,
     accuracy, balanced_accuracy, brier_score, cohen_kappa, log_loss, matthews_corrcoef,

@@ -4,6 +4,7 @@
 //! `f32` or `f64`. Every function validates its input (lengths, emptiness, label range,
 //! probability shape and range) and returns [`EvalError`] instead of panicking.
 
+use crate::labels::Labels;
 use ndarray::ArrayView2;
 use serde::{Deserialize, Serialize};
 
@@ -118,7 +119,12 @@ impl ConfusionMatrix {
     ///
     /// # Errors
     /// Length mismatch, empty input, `n_classes == 0`, or a label `>= n_classes`.
-    pub fn new(y_true: &[usize], y_pred: &[usize], n_classes: usize) -> Result<Self> {
+    pub fn new(
+        y_true: &(impl Labels + ?Sized),
+        y_pred: &(impl Labels + ?Sized),
+        n_classes: usize,
+    ) -> Result<Self> {
+        let (y_true, y_pred) = (&*y_true.as_labels(), &*y_pred.as_labels());
         check_labels(y_true, y_pred, n_classes)?;
         let mut counts = vec![vec![0u64; n_classes]; n_classes];
         for (&t, &p) in y_true.iter().zip(y_pred) {
@@ -388,7 +394,9 @@ impl Probability for f64 {
 ///
 /// # Errors
 /// Length mismatch or empty input.
-pub fn accuracy(y_true: &[usize], y_pred: &[usize]) -> Result<f64> {
+pub fn accuracy(y_true: &(impl Labels + ?Sized), y_pred: &(impl Labels + ?Sized)) -> Result<f64> {
+    let y_true = &*y_true.as_labels();
+    let y_pred = &*y_pred.as_labels();
     check_same_len("y_true", y_true.len(), "y_pred", y_pred.len())?;
     if y_true.is_empty() {
         return Err(EvalError::EmptyInput { what: "y_true" });
@@ -401,7 +409,13 @@ pub fn accuracy(y_true: &[usize], y_pred: &[usize]) -> Result<f64> {
 ///
 /// # Errors
 /// As [`ConfusionMatrix::new`].
-pub fn balanced_accuracy(y_true: &[usize], y_pred: &[usize], n_classes: usize) -> Result<f64> {
+pub fn balanced_accuracy(
+    y_true: &(impl Labels + ?Sized),
+    y_pred: &(impl Labels + ?Sized),
+    n_classes: usize,
+) -> Result<f64> {
+    let y_true = &*y_true.as_labels();
+    let y_pred = &*y_pred.as_labels();
     Ok(ConfusionMatrix::new(y_true, y_pred, n_classes)?.balanced_accuracy())
 }
 
@@ -410,12 +424,14 @@ pub fn balanced_accuracy(y_true: &[usize], y_pred: &[usize], n_classes: usize) -
 /// # Errors
 /// As [`ConfusionMatrix::new`].
 pub fn precision_recall_f1(
-    y_true: &[usize],
-    y_pred: &[usize],
+    y_true: &(impl Labels + ?Sized),
+    y_pred: &(impl Labels + ?Sized),
     n_classes: usize,
     average: Average,
     zero_division: ZeroDivision,
 ) -> Result<Prf> {
+    let y_true = &*y_true.as_labels();
+    let y_pred = &*y_pred.as_labels();
     Ok(ConfusionMatrix::new(y_true, y_pred, n_classes)?.averaged(
         average,
         LabelSet::Present,
@@ -427,7 +443,13 @@ pub fn precision_recall_f1(
 ///
 /// # Errors
 /// As [`ConfusionMatrix::new`].
-pub fn cohen_kappa(y_true: &[usize], y_pred: &[usize], n_classes: usize) -> Result<f64> {
+pub fn cohen_kappa(
+    y_true: &(impl Labels + ?Sized),
+    y_pred: &(impl Labels + ?Sized),
+    n_classes: usize,
+) -> Result<f64> {
+    let y_true = &*y_true.as_labels();
+    let y_pred = &*y_pred.as_labels();
     Ok(ConfusionMatrix::new(y_true, y_pred, n_classes)?.cohen_kappa())
 }
 
@@ -435,7 +457,13 @@ pub fn cohen_kappa(y_true: &[usize], y_pred: &[usize], n_classes: usize) -> Resu
 ///
 /// # Errors
 /// As [`ConfusionMatrix::new`].
-pub fn matthews_corrcoef(y_true: &[usize], y_pred: &[usize], n_classes: usize) -> Result<f64> {
+pub fn matthews_corrcoef(
+    y_true: &(impl Labels + ?Sized),
+    y_pred: &(impl Labels + ?Sized),
+    n_classes: usize,
+) -> Result<f64> {
+    let y_true = &*y_true.as_labels();
+    let y_pred = &*y_pred.as_labels();
     Ok(ConfusionMatrix::new(y_true, y_pred, n_classes)?.matthews_corrcoef())
 }
 
@@ -447,7 +475,11 @@ pub fn matthews_corrcoef(y_true: &[usize], y_pred: &[usize], n_classes: usize) -
 /// # Errors
 /// Length mismatch, empty input, a label outside the columns, a probability outside
 /// [0, 1] or NaN, or fewer than 2 columns.
-pub fn log_loss<T: Probability>(y_true: &[usize], proba: ArrayView2<'_, T>) -> Result<f64> {
+pub fn log_loss<T: Probability>(
+    y_true: &(impl Labels + ?Sized),
+    proba: ArrayView2<'_, T>,
+) -> Result<f64> {
+    let y_true = &*y_true.as_labels();
     check_proba(y_true, proba)?;
     need_two_classes("log_loss", proba.ncols())?;
     let lo = T::EPS;
@@ -467,7 +499,11 @@ pub fn log_loss<T: Probability>(y_true: &[usize], proba: ArrayView2<'_, T>) -> R
 ///
 /// # Errors
 /// As [`log_loss`].
-pub fn brier_score<T: Probability>(y_true: &[usize], proba: ArrayView2<'_, T>) -> Result<f64> {
+pub fn brier_score<T: Probability>(
+    y_true: &(impl Labels + ?Sized),
+    proba: ArrayView2<'_, T>,
+) -> Result<f64> {
+    let y_true = &*y_true.as_labels();
     check_proba(y_true, proba)?;
     need_two_classes("brier_score", proba.ncols())?;
     let sum: f64 = y_true
@@ -494,9 +530,10 @@ pub fn brier_score<T: Probability>(y_true: &[usize], proba: ArrayView2<'_, T>) -
 /// # Errors
 /// As [`log_loss`].
 pub fn roc_auc_per_class<T: Probability>(
-    y_true: &[usize],
+    y_true: &(impl Labels + ?Sized),
     proba: ArrayView2<'_, T>,
 ) -> Result<Vec<f64>> {
+    let y_true = &*y_true.as_labels();
     check_proba(y_true, proba)?;
     need_two_classes("roc_auc", proba.ncols())?;
     let n = y_true.len();
@@ -544,10 +581,11 @@ pub fn roc_auc_per_class<T: Probability>(
 /// # Errors
 /// As [`log_loss`], or `Average::Micro`.
 pub fn roc_auc_ovr<T: Probability>(
-    y_true: &[usize],
+    y_true: &(impl Labels + ?Sized),
     proba: ArrayView2<'_, T>,
     average: Average,
 ) -> Result<f64> {
+    let y_true = &*y_true.as_labels();
     let per_class = roc_auc_per_class(y_true, proba)?;
     if per_class.len() == 2 {
         return Ok(per_class[1]);

@@ -50,8 +50,8 @@ impl ClassificationReport {
     /// # Errors
     /// Empty `class_names`, or any label problem [`ConfusionMatrix::new`] reports.
     pub fn new(
-        y_true: &[usize],
-        y_pred: &[usize],
+        y_true: &(impl crate::labels::Labels + ?Sized),
+        y_pred: &(impl crate::labels::Labels + ?Sized),
         class_names: &[String],
         zero_division: ZeroDivision,
     ) -> Result<Self> {
