@@ -3,7 +3,7 @@
 //! Why not `par_iter`: a model may run its own rayon work (the forest builds its trees in
 //! parallel, or in a private one-thread pool). A rayon worker that waits on such work steals
 //! other jobs meanwhile and runs them on top of its own stack; with hundreds of fits this
-//! nesting overflowed the stack in the seeds' grid search. Plain threads that block while a
+//! nesting overflowed the stack in the original Python project's grid search. Plain threads that block while a
 //! fit runs cannot nest, and models that use rayon still get the global pool.
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};

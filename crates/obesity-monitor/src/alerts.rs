@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::{MonitorError, Result};
 use crate::performance::PerformanceSummary;
 
-/// How bad an alert is, in the seeds' three levels.
+/// How bad an alert is, in the original Python project's three levels.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "UPPERCASE")]
 pub enum Severity {
@@ -102,9 +102,9 @@ impl fmt::Display for Alert {
     }
 }
 
-/// Alert thresholds. The defaults are the seeds': critical accuracy drop 0.05, warning
+/// Alert thresholds. The defaults are the original Python project's: critical accuracy drop 0.05, warning
 /// accuracy drop 0.02 (both against a baseline accuracy), critical error rate 0.02, critical
-/// p95 latency 500 ms, drift threshold 0.1 (WARNING), and the seeds' data-quality threshold
+/// p95 latency 500 ms, drift threshold 0.1 (WARNING), and the original Python project's data-quality threshold
 /// 0.95 (WARNING below it).
 ///
 /// Built with [`AlertPolicy::builder`], which checks every value, so a policy that exists is

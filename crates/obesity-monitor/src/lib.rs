@@ -61,14 +61,14 @@
 //!   lines this build cannot read (a newer version's events, damage) are kept and skipped
 //!   with a warning ([`SkippedLine`]), and replayed batches are validated like live ones.
 //!   [`PerformanceMonitor::compact`] forgets what is older than the longest window you use.
-//! - [`AlertPolicy`] holds the seeds' thresholds (accuracy drop 0.05 CRITICAL / 0.02 WARNING
+//! - [`AlertPolicy`] holds the original Python project's thresholds (accuracy drop 0.05 CRITICAL / 0.02 WARNING
 //!   against a baseline, error rate 0.02, p95 latency 500 ms, drift 0.1) and turns a summary
 //!   into [`Alert`]s with a [`Severity`]; an [`AlertManager`] sends them to
 //!   [`AlertHandler`]s ([`LogAlertHandler`] built in) once per episode, not on every check,
 //!   and sends a resolved notice when the condition clears. `WebhookAlertHandler` (feature
 //!   `webhook`, below) POSTs them to Slack or to an Alertmanager-style receiver.
 //! - [`RetrainTrigger`] decides from a [`TriggerState`] and new files in watched directories
-//!   with the seeds' [`RetrainingTriggerConfig`], lets guards veto (minimum hours between
+//!   with the original Python project's [`RetrainingTriggerConfig`], lets guards veto (minimum hours between
 //!   retrains, maximum per day), runs a [`RetrainHandler`] and writes every decision to an
 //!   audit trail read back by [`RetrainTrigger::trigger_history`].
 //! - [`AbTest`] routes users to a control or treatment version by hashing (SHA-256 of

@@ -393,7 +393,7 @@ pub struct PerformanceSummary {
     pub max_drift_score: Option<f64>,
     /// Share of the window's rows that failed input validation.
     pub invalid_row_share: Option<f64>,
-    /// `1 − invalid_row_share`: the seeds' data-quality score, where higher is better.
+    /// `1 − invalid_row_share`: the original Python project's data-quality score, where higher is better.
     pub data_quality_score: Option<f64>,
     /// Predictions per model version in the window.
     pub predictions_by_version: BTreeMap<String, usize>,

@@ -40,7 +40,7 @@ pub struct AbPolicy {
     /// default, 0.5.
     pub traffic_split: f64,
     /// Outcomes each arm needs before an auto-started experiment can be decided. By
-    /// default, 100 (the seeds').
+    /// default, 100 (the original Python project's).
     pub min_samples_per_variant: usize,
 }
 

@@ -1,4 +1,4 @@
-//! The seeds' `RetrainingTriggerConfig`: thresholds, guards and watched files.
+//! The original Python project's `RetrainingTriggerConfig`: thresholds, guards and watched files.
 
 use std::path::{Path, PathBuf};
 
@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{MonitorError, Result};
 
-/// When to retrain, with the seeds' names and defaults (`RetrainingTriggerConfig`).
+/// When to retrain, with the original Python project's names and defaults (`RetrainingTriggerConfig`).
 ///
 /// Plain data (serde, every field defaulted), checked by [`RetrainingTriggerConfig::validate`]
 /// when a [`RetrainTrigger`](crate::RetrainTrigger) is opened.

@@ -35,7 +35,7 @@ pub(crate) async fn index(State(state): State<AppState>) -> Response {
     )
 }
 
-/// `GET /health`: the seeds' shape (status, model, uptime, counts) plus the loaded versions.
+/// `GET /health`: the original Python project's shape (status, model, uptime, counts) plus the loaded versions.
 pub(crate) async fn health(State(state): State<AppState>) -> Response {
     let models = state.inner.models.load();
     let c = &state.inner.counters;
