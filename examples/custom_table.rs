@@ -35,7 +35,7 @@ use obesity_mlops::forest::{
 };
 use obesity_mlops::monitor::{
     ABTestConfig, AbTest, ColumnSample, DriftDetector, DriftOptions, DriftResult, ManualClock,
-    MonitorError, Outcome, ReferenceProfile, SampleValues,
+    MonitorError, Outcome, ReferenceProfile, SamplePair,
 };
 use obesity_mlops::ndarray::{Array1, Array2, ArrayView1, ArrayView2};
 use obesity_mlops::registry::{
@@ -332,10 +332,11 @@ impl DriftDetector for Hellinger {
         reference: &ColumnSample,
         current: &ColumnSample,
     ) -> Result<DriftResult, MonitorError> {
-        ColumnSample::check_pair(reference, current)?;
-        let (p, q) = match (&reference.values, &current.values) {
-            (SampleValues::Numeric { sorted: a }, SampleValues::Numeric { sorted: b }) => {
-                let edges: Vec<f64> = (1..10).map(|i| a[i * (a.len() - 1) / 10]).collect();
+        let (p, q) = match ColumnSample::pair(reference, current)? {
+            SamplePair::Numeric { reference, current } => {
+                let edges: Vec<f64> = (1..10)
+                    .map(|i| reference[i * (reference.len() - 1) / 10])
+                    .collect();
                 let shares = |v: &[f64]| {
                     let mut bins = vec![0.0; edges.len() + 1];
                     for x in v {
@@ -343,23 +344,16 @@ impl DriftDetector for Hellinger {
                     }
                     bins
                 };
-                (shares(a), shares(b))
+                (shares(reference), shares(current))
             }
-            (SampleValues::Categorical { counts: a }, SampleValues::Categorical { counts: b }) => {
-                let levels: BTreeSet<&String> = a.keys().chain(b.keys()).collect();
+            SamplePair::Categorical { reference, current } => {
+                let levels: BTreeSet<&String> = reference.keys().chain(current.keys()).collect();
                 let shares = |c: &BTreeMap<String, u64>| {
                     let n = c.values().sum::<u64>() as f64;
                     let share = |l: &&String| c.get(*l).map_or(0.0, |&k| k as f64 / n);
                     levels.iter().map(share).collect::<Vec<_>>()
                 };
-                (shares(a), shares(b))
-            }
-            _ => {
-                return Err(MonitorError::KindMismatch {
-                    column: reference.name.clone(),
-                    expected: reference.kind_name().into(),
-                    found: current.kind_name().into(),
-                });
+                (shares(reference), shares(current))
             }
         };
         let bc: f64 = p.iter().zip(&q).map(|(x, y)| (x * y).sqrt()).sum();
