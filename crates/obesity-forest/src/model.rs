@@ -110,3 +110,25 @@ pub trait Classifier: Send + Sync {
         })
     }
 }
+
+/// What a loaded model is, for `{:?}`: so that `Result<Box<dyn Classifier>>` has `unwrap_err`,
+/// `expect_err` and `assert!(.., "{result:?}")`, as a registry loader's callers need.
+impl std::fmt::Debug for dyn Classifier {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Classifier")
+            .field("name", &self.name())
+            .field("n_features", &self.n_features())
+            .field("n_classes", &self.n_classes())
+            .finish_non_exhaustive()
+    }
+}
+
+/// A strategy's name and hyper-parameters, for `{:?}`.
+impl std::fmt::Debug for dyn ModelStrategy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ModelStrategy")
+            .field("name", &self.name())
+            .field("params", &self.params())
+            .finish()
+    }
+}

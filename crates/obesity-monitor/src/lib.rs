@@ -196,8 +196,8 @@ pub use alerts::{
 };
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use drift::{
-    ColumnSample, DriftDetector, DriftResult, KsMethod, KsResult, SampleValues, StatTest,
-    StatTestDetector, ks_2samp,
+    ColumnSample, DriftDetector, DriftResult, KsMethod, KsResult, SamplePair, SampleValues,
+    StatTest, StatTestDetector, ks_2samp,
 };
 pub use error::{MonitorError, Result};
 pub use performance::{

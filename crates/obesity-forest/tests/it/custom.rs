@@ -246,3 +246,29 @@ fn predict_proba_row_through_the_trait_equals_the_batch_path() {
         ));
     }
 }
+
+#[test]
+fn boxed_models_and_strategies_print_with_debug() {
+    let (x, y) = toy();
+    let model: Box<dyn Classifier> = Box::new(Centroids::fit(x.view(), &y, 2).expect("fits"));
+    assert_eq!(
+        format!("{model:?}"),
+        "Classifier { name: \"test_centroids\", n_features: 2, n_classes: 2, .. }"
+    );
+    // A loader's result can now be unwrapped either way.
+    let loaded: Result<Box<dyn Classifier>> =
+        Centroids::from_bytes(b"nope").map(|c| Box::new(c) as _);
+    assert!(matches!(loaded.unwrap_err(), ModelError::Truncated { .. }));
+    let strategy: Box<dyn ModelStrategy> = Box::new(
+        obesity_forest::ForestParams::builder()
+            .n_estimators(3)
+            .build()
+            .expect("params"),
+    );
+    let printed = format!("{strategy:?}");
+    assert!(
+        printed.starts_with("ModelStrategy { name: \"random_forest\", params: {"),
+        "{printed}"
+    );
+    assert!(printed.contains("\"n_estimators\": \"3\""), "{printed}");
+}

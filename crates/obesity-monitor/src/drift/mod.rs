@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::{MonitorError, Result};
 
 pub use ks::{KsMethod, KsResult};
-pub use sample::{ColumnSample, SampleValues};
+pub use sample::{ColumnSample, SamplePair, SampleValues};
 
 /// A two-sample Kolmogorov–Smirnov test of two samples (any order), exactly as
 /// `scipy.stats.ks_2samp(a, b, method=...)` two-sided. Errors on an empty sample or a

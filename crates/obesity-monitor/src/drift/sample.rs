@@ -26,6 +26,26 @@ pub enum SampleValues {
     },
 }
 
+/// The values of a checked reference and current sample of one kind
+/// ([`ColumnSample::pair`]).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum SamplePair<'a> {
+    /// Two numeric samples, each ascending and finite.
+    Numeric {
+        /// The reference's values.
+        reference: &'a [f64],
+        /// The current batch's values.
+        current: &'a [f64],
+    },
+    /// Two categorical samples: rows per category.
+    Categorical {
+        /// The reference's counts.
+        reference: &'a BTreeMap<String, u64>,
+        /// The current batch's counts.
+        current: &'a BTreeMap<String, u64>,
+    },
+}
+
 /// One named column, validated (non-empty, finite) and summarised for drift detection.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ColumnSample {
@@ -94,7 +114,7 @@ impl ColumnSample {
 
     /// Checks what every detector assumes of this sample before computing on it: at least one
     /// value; numeric values finite and ascending; no category with a zero count. A custom
-    /// [`DriftDetector`](crate::DriftDetector) calls [`ColumnSample::check_pair`] first.
+    /// [`DriftDetector`](crate::DriftDetector) calls [`ColumnSample::check_pair`] first, or [`ColumnSample::pair`] to get the values typed.
     ///
     /// # Errors
     /// [`MonitorError::EmptyColumn`], [`MonitorError::NonFiniteValue`],
@@ -116,6 +136,51 @@ impl ColumnSample {
             return Err(kind_mismatch(reference, current));
         }
         Ok(())
+    }
+
+    /// Checks a reference and a current sample as [`ColumnSample::check_pair`] does and
+    /// hands back their values, typed by their common kind: what a custom
+    /// [`DriftDetector`](crate::DriftDetector) matches on, with no arm for two kinds.
+    ///
+    /// ```
+    /// use obesity_data::{ColumnValues, NamedColumn};
+    /// use obesity_monitor::{ColumnSample, SamplePair};
+    ///
+    /// let sample = |values| ColumnSample::from_named(&NamedColumn { name: "t".into(), values });
+    /// let reference = sample(ColumnValues::Numeric(vec![2.0, 1.0]))?;
+    /// let current = sample(ColumnValues::Numeric(vec![3.0]))?;
+    /// match ColumnSample::pair(&reference, &current)? {
+    ///     SamplePair::Numeric { reference, current } => assert_eq!((reference, current), (&[1.0, 2.0][..], &[3.0][..])),
+    ///     SamplePair::Categorical { .. } => unreachable!("both are numeric"),
+    /// }
+    /// let other = sample(ColumnValues::Categorical(vec!["a".into()]))?;
+    /// assert!(ColumnSample::pair(&reference, &other).is_err());
+    /// # Ok::<(), obesity_monitor::MonitorError>(())
+    /// ```
+    ///
+    /// # Errors
+    /// Those of [`ColumnSample::check_pair`].
+    pub fn pair<'a>(
+        reference: &'a ColumnSample,
+        current: &'a ColumnSample,
+    ) -> Result<SamplePair<'a>> {
+        check_sample(reference)?;
+        check_sample(current)?;
+        match (&reference.values, &current.values) {
+            (SampleValues::Numeric { sorted: r }, SampleValues::Numeric { sorted: c }) => {
+                Ok(SamplePair::Numeric {
+                    reference: r,
+                    current: c,
+                })
+            }
+            (SampleValues::Categorical { counts: r }, SampleValues::Categorical { counts: c }) => {
+                Ok(SamplePair::Categorical {
+                    reference: r,
+                    current: c,
+                })
+            }
+            _ => Err(kind_mismatch(reference, current)),
+        }
     }
 
     /// A word for the kind, for messages: `numeric` or `categorical`.

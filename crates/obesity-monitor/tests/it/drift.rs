@@ -694,3 +694,41 @@ fn a_custom_detector_for_every_column_meets_the_public_kind_checks() {
     let json = serde_json::to_string(&a).unwrap();
     assert!(!json.contains("mean_shift"), "{json}");
 }
+
+/// A detector written against `ColumnSample::pair` matches on the two values of one kind and
+/// needs no arm of its own for mixed kinds (found by the facade's `custom_table` example).
+#[test]
+fn a_custom_detector_reads_both_samples_typed_by_their_kind() {
+    use obesity_monitor::SamplePair;
+    let numeric = ColumnSample::from_named(&num("Weight", vec![3.0, 1.0, 2.0])).unwrap();
+    let shifted = ColumnSample::from_named(&num("Weight", vec![5.0, 4.0])).unwrap();
+    let categorical = ColumnSample::from_named(&cat("Weight", &["a", "b", "a"])).unwrap();
+    match ColumnSample::pair(&numeric, &shifted).unwrap() {
+        SamplePair::Numeric { reference, current } => {
+            assert_eq!(
+                (reference, current),
+                (&[1.0, 2.0, 3.0][..], &[4.0, 5.0][..])
+            );
+        }
+        other => panic!("expected numeric, got {other:?}"),
+    }
+    match ColumnSample::pair(&categorical, &categorical).unwrap() {
+        SamplePair::Categorical { reference, current } => {
+            assert_eq!(reference, current);
+            assert_eq!(reference.get("a"), Some(&2));
+        }
+        other => panic!("expected categorical, got {other:?}"),
+    }
+    let mixed = ColumnSample::pair(&numeric, &categorical).unwrap_err();
+    assert!(
+        matches!(mixed, MonitorError::KindMismatch { .. }),
+        "{mixed}"
+    );
+    // The same checks as check_pair: an unsorted or non-finite sample is refused.
+    let mut broken = numeric.clone();
+    broken.values = obesity_monitor::SampleValues::Numeric {
+        sorted: vec![2.0, 1.0],
+    };
+    assert!(ColumnSample::pair(&broken, &shifted).is_err());
+    assert!(ColumnSample::check_pair(&broken, &shifted).is_err());
+}
