@@ -21,8 +21,8 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use obesity_data::{
-    LoadOptions, Loaded, ObesityRecord, Schema, ValidationReport, feature_columns, load_csv,
-    stratified_split, target_indices,
+    LoadOptions, Loaded, ObesityLevel, ObesityRecord, Schema, ValidationReport, feature_columns,
+    load_csv, stratified_split, target_indices,
 };
 use obesity_eval::{
     ClassificationReport, CvResult, GridSearch, Metrics, ParamGrid, ParamValue, Scorer,
@@ -425,7 +425,10 @@ pub struct Split {
 /// # Errors
 /// [`PipelineError::Data`] when a fraction is out of range or a class is too small.
 pub fn split(data: &LoadedData, test_fraction: f64, seed: u64) -> Result<Split> {
-    let (train, test) = stratified_split(&data.labels, test_fraction, seed)?;
+    let (train, test) = stratified_split(&data.labels, test_fraction, seed).map_err(|e| {
+        let names: Vec<&str> = ObesityLevel::ALL.iter().map(|l| l.as_str()).collect();
+        e.with_class_names(&names)
+    })?;
     Ok(Split { train, test })
 }
 
