@@ -683,10 +683,9 @@ fn the_readme_walkthrough_train_list_predict_drift_compare() {
         ],
     )));
     let accuracy = |i: usize| -> f64 {
-        versions[i]["tags"]["metric.accuracy"]
-            .as_str()
-            .and_then(|a| a.parse().ok())
-            .unwrap_or_else(|| panic!("no accuracy tag on {}", versions[i]))
+        versions[i]["lineage"]["metrics"]["accuracy"]
+            .as_f64()
+            .unwrap_or_else(|| panic!("no accuracy in the lineage of {}", versions[i]))
     };
     let champion = if accuracy(1) > accuracy(0) {
         "champion=v2"
