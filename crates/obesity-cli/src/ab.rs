@@ -33,24 +33,29 @@ use crate::error::{CliError, Result, json};
 /// `obesity ab ...`.
 #[derive(Debug, Subcommand)]
 pub(crate) enum AbCommand {
-    /// Create (and start) an experiment between two registered versions: by default the
-    /// version `champion` points to (control, A) and the one `challenger` points to
-    /// (treatment, B). A rerun with the same settings changes nothing (exit 0); a rerun
+    /// Create (and start) an experiment between two registered versions.
+    ///
+    /// By default the control (A) is the version `champion` points to and the treatment
+    /// (B) the one `challenger` points to. A rerun with the same settings changes nothing (exit 0); a rerun
     /// with different ones fails naming the difference (exit 1).
     #[command(
         after_help = "Examples:\n  obesity ab create champion-vs-challenger\n  obesity ab create v3-vs-v5 --control 3 --treatment 5 --traffic-split 0.2\n  obesity ab create trial --draft --json"
     )]
     Create(CreateArgs),
-    /// An experiment's status, its two versions (and whether the aliases still point to
-    /// them), enrolled users and outcomes per variant.
+    /// An experiment's status, versions, users and outcomes.
+    ///
+    /// Also says whether `champion` and `challenger` still point to its two versions.
     #[command(after_help = "Examples:\n  obesity ab status champion-vs-challenger --json")]
     Status(NameArgs),
-    /// The statistical analysis of the outcomes so far: per-variant metric, test, p-value,
-    /// confidence interval of the difference and the recommendation.
+    /// The statistical analysis of the outcomes so far, and what to do.
+    ///
+    /// Per-variant metric, the test and its p-value, the confidence interval of the
+    /// difference and the recommendation.
     #[command(after_help = "Examples:\n  obesity ab analyze champion-vs-challenger")]
     Analyze(NameArgs),
-    /// Stop an experiment for good (no one new is enrolled). Stopping a stopped experiment
-    /// changes nothing (exit 0).
+    /// Stop an experiment for good (no one new is enrolled).
+    ///
+    /// Stopping a stopped experiment changes nothing (exit 0).
     #[command(after_help = "Examples:\n  obesity ab stop champion-vs-challenger")]
     Stop(NameArgs),
 }

@@ -67,7 +67,7 @@ stopped experiment); 1 failure (bad data names file:line:column, unknown model, 
 key, an `ab create` whose settings differ from the existing experiment's); 2 bad usage (unknown flag, missing argument).";
 
 /// The model's life cycle from the command line: validate, train, predict, evaluate, drift,
-/// registry, serve, export.
+/// registry, A/B tests, retraining, serve, export.
 #[derive(Debug, Parser)]
 #[command(name = "obesity", version, after_help = AFTER_HELP)]
 struct Cli {
@@ -146,8 +146,11 @@ enum Command {
     /// Export a registered version (ONNX: one model over the raw columns).
     #[command(subcommand)]
     Export(export::ExportCommand),
-    /// A/B experiments between the registry's champion and challenger (the state files
-    /// `obesity serve` routes by): create, status, analyze, stop.
+    /// A/B experiments between the registry's champion and challenger: create, status,
+    /// analyze, stop.
+    ///
+    /// The experiments are the state files `obesity serve` routes by
+    /// (`<state dir>/monitoring/ab-tests/NAME.json`).
     #[command(subcommand)]
     Ab(ab::AbCommand),
 }
