@@ -474,7 +474,8 @@ impl Registry {
     /// `champion` from an archived version to it; moving one to Staging likewise moves
     /// `challenger`. (The aliases are [`PromotionPolicy`]'s defaults.) Other aliases of the
     /// archived versions stay where they are and are listed in
-    /// [`StageTransition::stale_aliases`], so a caller can warn. The same logic runs on
+    /// [`StageTransition::stale_aliases`] (as far as the store lists a version's aliases in
+    /// a search), so a caller can warn. The same logic runs on
     /// every store (local folder or MLflow server), since it is built on the `Store` calls.
     pub fn transition_report(
         &self,
@@ -483,10 +484,26 @@ impl Registry {
         stage: Stage,
         archive_existing_versions: bool,
     ) -> Result<StageTransition> {
-        let before = if archive_existing_versions {
-            self.store.search_model_versions(name)?
+        let defaults = PromotionPolicy::default();
+        let role = match stage {
+            Stage::Production => Some(defaults.champion_alias),
+            Stage::Staging => Some(defaults.challenger_alias),
+            _ => None,
+        };
+        let (before, holder) = if archive_existing_versions {
+            // The alias holder is asked for directly: not every server lists aliases in a
+            // version search.
+            let holder = match &role {
+                Some(alias) => match self.store.get_model_version_by_alias(name, alias) {
+                    Ok(v) => Some((alias.clone(), v.version)),
+                    Err(e) if e.is_not_found() => None,
+                    Err(e) => return Err(e),
+                },
+                None => None,
+            };
+            (self.store.search_model_versions(name)?, holder)
         } else {
-            Vec::new()
+            (Vec::new(), None)
         };
         let moved = self.store.transition_model_version_stage(
             name,
@@ -500,25 +517,19 @@ impl Registry {
             moved_aliases: Vec::new(),
             stale_aliases: Vec::new(),
         };
-        if !archive_existing_versions {
-            return Ok(report);
-        }
-        let defaults = PromotionPolicy::default();
-        let role = match stage {
-            Stage::Production => Some(defaults.champion_alias),
-            Stage::Staging => Some(defaults.challenger_alias),
-            _ => None,
-        };
         for old in before
             .iter()
             .filter(|v| v.version != version && v.current_stage == stage)
         {
             report.archived.push(old.version);
+            if let Some((alias, holder)) = &holder
+                && *holder == old.version
+            {
+                self.set_alias(name, alias, version)?;
+                report.moved_aliases.push((alias.clone(), old.version));
+            }
             for alias in &old.aliases {
-                if Some(alias) == role.as_ref() {
-                    self.set_alias(name, alias, version)?;
-                    report.moved_aliases.push((alias.clone(), old.version));
-                } else {
+                if Some(alias) != role.as_ref() {
                     report.stale_aliases.push((alias.clone(), old.version));
                 }
             }
