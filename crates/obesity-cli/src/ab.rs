@@ -155,7 +155,7 @@ pub(crate) fn run(cmd: &AbCommand, params: &Params, uri: &str, as_json: bool) ->
         AbCommand::Status(a) => {
             let dir = experiments_dir(&a.state, uri)?;
             let test = open(&dir, &a.name)?;
-            let view = status_view(&test, &dir, uri, None);
+            let view = status_view(&test, &dir, uri, params, None);
             output(&view, as_json)
         }
         AbCommand::Analyze(a) => {
@@ -177,7 +177,7 @@ pub(crate) fn run(cmd: &AbCommand, params: &Params, uri: &str, as_json: bool) ->
                 test.stop()?;
                 "stopped"
             };
-            let view = status_view(&test, &dir, uri, Some(action));
+            let view = status_view(&test, &dir, uri, params, Some(action));
             output(&view, as_json)
         }
     }
@@ -281,14 +281,14 @@ fn create(args: &CreateArgs, params: &Params, uri: &str, as_json: bool) -> Resul
                 differences.join("; ")
             )));
         }
-        let view = status_view(&existing, &dir, uri, Some("unchanged"));
+        let view = status_view(&existing, &dir, uri, params, Some("unchanged"));
         return output(&view, as_json);
     }
     let mut test = AbTest::create(&dir, config, Arc::new(SystemClock))?;
     if !args.draft {
         test.start()?;
     }
-    let view = status_view(&test, &dir, uri, Some("created"));
+    let view = status_view(&test, &dir, uri, params, Some("created"));
     output(&view, as_json)
 }
 
@@ -346,7 +346,15 @@ fn config_differences(existing: &ABTestConfig, asked: &ABTestConfig) -> Vec<Stri
     out
 }
 
-fn status_view(test: &AbTest, dir: &Path, uri: &str, action: Option<&'static str>) -> StatusView {
+/// The status of `test`; the notes compare its versions with where params.yaml's champion
+/// and challenger aliases point now.
+fn status_view(
+    test: &AbTest,
+    dir: &Path,
+    uri: &str,
+    params: &Params,
+    action: Option<&'static str>,
+) -> StatusView {
     let cfg = test.config();
     let mut notes = Vec::new();
     // The aliases now: best effort (a status of a state file must not need the registry).
@@ -404,7 +412,10 @@ fn status_view(test: &AbTest, dir: &Path, uri: &str, action: Option<&'static str
                 ));
             }
         }
-        for (v, alias) in [(&control, "champion"), (&treatment, "challenger")] {
+        for (v, alias) in [
+            (&control, params.promotion.champion_alias.as_str()),
+            (&treatment, params.promotion.challenger_alias.as_str()),
+        ] {
             if let Some(now) = versions
                 .iter()
                 .find(|x| x.aliases.iter().any(|a| a == alias))
