@@ -234,6 +234,10 @@ pub struct PromotionParams {
     pub archive_existing_versions: bool,
     /// Never make the new version champion (a retrain's rule). By default, false.
     pub challenger_only: bool,
+    /// Compare with a champion evaluated on other data (another data fingerprint). By
+    /// default, false: such a champion is not compared with, the new version stays
+    /// challenger, and the decision says which data each was evaluated on.
+    pub compare_across_data: bool,
 }
 
 impl Default for PromotionParams {
@@ -248,6 +252,7 @@ impl Default for PromotionParams {
             challenger_alias: p.challenger_alias,
             archive_existing_versions: p.archive_existing_versions,
             challenger_only: false,
+            compare_across_data: p.compare_across_data,
         }
     }
 }
@@ -263,6 +268,7 @@ impl PromotionParams {
             champion_alias: self.champion_alias.clone(),
             challenger_alias: self.challenger_alias.clone(),
             archive_existing_versions: self.archive_existing_versions,
+            compare_across_data: self.compare_across_data,
         }
     }
 }

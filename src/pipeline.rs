@@ -21,8 +21,8 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use obesity_data::{
-    LoadOptions, Loaded, ObesityRecord, Schema, ValidationReport, feature_columns, load_csv,
-    stratified_split, target_indices,
+    LoadOptions, Loaded, ObesityLevel, ObesityRecord, Schema, ValidationReport, feature_columns,
+    load_csv, stratified_split, target_indices,
 };
 use obesity_eval::{
     ClassificationReport, CvResult, GridSearch, Metrics, ParamGrid, ParamValue, Scorer,
@@ -44,8 +44,9 @@ use serde::{Deserialize, Serialize};
 use crate::error::{PipelineError, Result};
 
 /// The version tag holding the SHA-256 (hex) of the run's parameters (the model's and the
-/// split's, as sorted JSON).
-pub const PARAMS_HASH_TAG: &str = "params.sha256";
+/// split's, as sorted JSON), set by the registry (`Lineage::params_hash`). It was
+/// `params.sha256`, a second tag beside the registry's, before issue 16.
+pub const PARAMS_HASH_TAG: &str = "lineage.params_hash";
 
 /// The artifact file holding the drift monitor's reference profile, next to the model
 /// (defined by obesity-monitor, which owns the profile).
@@ -425,7 +426,10 @@ pub struct Split {
 /// # Errors
 /// [`PipelineError::Data`] when a fraction is out of range or a class is too small.
 pub fn split(data: &LoadedData, test_fraction: f64, seed: u64) -> Result<Split> {
-    let (train, test) = stratified_split(&data.labels, test_fraction, seed)?;
+    let (train, test) = stratified_split(&data.labels, test_fraction, seed).map_err(|e| {
+        let names: Vec<&str> = ObesityLevel::ALL.iter().map(|l| l.as_str()).collect();
+        e.with_class_names(&names)
+    })?;
     Ok(Split { train, test })
 }
 
@@ -908,12 +912,9 @@ pub fn register(
     if let Some(onnx) = onnx {
         new_version = new_version.onnx(onnx);
     }
-    // Lineage beside the data fingerprint: one hash of every parameter of the run (the
-    // model's and the split's), so two versions trained alike are recognisable at a glance.
-    let mut all_params = trained.params.clone();
-    all_params.extend(spec.run_params.clone());
-    let params_hash = obesity_data::Digest::of_bytes(to_json(&all_params)?.as_bytes()).to_hex();
-    new_version = new_version.tag(PARAMS_HASH_TAG, params_hash);
+    // The registry tags the version with the hash of every parameter of the run (the
+    // model's and the split's, `lineage.params_hash`), so two versions trained alike are
+    // recognisable at a glance; the whole lineage is the version's lineage.json.
     for (key, value) in &spec.version_tags {
         new_version = new_version.tag(key, value);
     }

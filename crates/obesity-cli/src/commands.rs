@@ -1,8 +1,7 @@
 //! Carrying out each command against the store named by the tracking URI.
 
-use obesity_registry::{
-    Lineage, ModelVersion, PromotionDecision, PromotionPolicy, Registry, Stage, Tracker, open_store,
-};
+use obesity_mlops::params::Params;
+use obesity_registry::{Registry, Stage, Tracker, open_store};
 
 use crate::render;
 use crate::{Command, RegistryCommand};
@@ -11,7 +10,12 @@ use crate::{Command, RegistryCommand};
 pub(crate) type BoxError = Box<dyn std::error::Error>;
 
 /// Runs a command and returns what to print on stdout.
-pub(crate) fn run(uri: &str, json: bool, command: &Command) -> Result<String, BoxError> {
+pub(crate) fn run(
+    uri: &str,
+    params: &Params,
+    json: bool,
+    command: &Command,
+) -> Result<String, BoxError> {
     let Command::Registry(cmd) = command else {
         return Err("this command is not run through commands::run".into());
     };
@@ -28,10 +32,23 @@ pub(crate) fn run(uri: &str, json: bool, command: &Command) -> Result<String, Bo
         }
         RegistryCommand::Versions { name } => {
             let versions = registry.versions(name)?;
+            // The lineage is each version's artifact (the tags hold only a few keys).
+            let lineages = versions
+                .iter()
+                .map(|v| registry.lineage(v))
+                .collect::<Result<Vec<_>, _>>()?;
             if json {
-                render::json(&versions)?
+                let mut out = Vec::with_capacity(versions.len());
+                for (v, l) in versions.iter().zip(&lineages) {
+                    let mut doc = serde_json::to_value(v)?;
+                    if let Some(map) = doc.as_object_mut() {
+                        map.insert("lineage".into(), serde_json::to_value(l)?);
+                    }
+                    out.push(doc);
+                }
+                render::json(&out)?
             } else {
-                render::versions(&versions)
+                render::versions(&versions, &lineages)
             }
         }
         RegistryCommand::Promote {
@@ -41,14 +58,29 @@ pub(crate) fn run(uri: &str, json: bool, command: &Command) -> Result<String, Bo
             archive_existing,
         } => {
             let stage: Stage = stage.parse()?;
-            let v = registry.transition(name, *version, stage, *archive_existing)?;
+            let t = registry.transition_report(name, *version, stage, *archive_existing)?;
             if json {
-                render::json(&v)?
+                render::json(&t)?
             } else {
-                format!(
+                let mut out = format!(
                     "{name} version {} is now in stage {}\n",
-                    v.version, v.current_stage
-                )
+                    t.version.version, t.version.current_stage
+                );
+                for v in &t.archived {
+                    out.push_str(&format!("version {v} archived\n"));
+                }
+                for (alias, from) in &t.moved_aliases {
+                    out.push_str(&format!(
+                        "{name}@{alias} moved from version {from} (archived) to version {version}\n"
+                    ));
+                }
+                for (alias, on) in &t.stale_aliases {
+                    eprintln!(
+                        "warning: {name}@{alias} still points to version {on}, which is now \
+                         Archived (move it with `obesity registry alias {name} {alias} VERSION`)"
+                    );
+                }
+                out
             }
         }
         RegistryCommand::Alias {
@@ -87,17 +119,27 @@ pub(crate) fn run(uri: &str, json: bool, command: &Command) -> Result<String, Bo
             production,
             staging,
             lower_is_better,
+            compare_across_data,
             dry_run,
         } => {
-            let policy = PromotionPolicy {
-                metric: metric.clone(),
-                higher_is_better: !lower_is_better,
-                production_threshold: *production,
-                staging_threshold: *staging,
-                ..PromotionPolicy::default()
-            };
+            let mut policy = params.promotion.policy();
+            if let Some(m) = metric {
+                policy.metric = m.clone();
+            }
+            if let Some(p) = production {
+                policy.production_threshold = *p;
+            }
+            if let Some(p) = staging {
+                policy.staging_threshold = *p;
+            }
+            if *lower_is_better {
+                policy.higher_is_better = false;
+            }
+            if *compare_across_data {
+                policy.compare_across_data = true;
+            }
             if *dry_run {
-                let d = dry_run_decision(&registry, name, *version, &policy)?;
+                let d = registry.plan_promotion(name, *version, &policy)?;
                 return if json {
                     render::json(&serde_json::json!({"dry_run": true, "decision": d}))
                 } else {
@@ -134,40 +176,4 @@ pub(crate) fn run(uri: &str, json: bool, command: &Command) -> Result<String, Bo
         }
     };
     Ok(out)
-}
-
-/// What `registry.promote` would decide, computed from the same inputs (the version's
-/// metric from its lineage, else its run; the champion's likewise) without changing anything.
-fn dry_run_decision(
-    registry: &Registry,
-    name: &str,
-    version: u64,
-    policy: &PromotionPolicy,
-) -> Result<PromotionDecision, BoxError> {
-    policy.validate()?;
-    let metric_of = |v: &ModelVersion| -> Result<Option<f64>, BoxError> {
-        if let Some(x) = Lineage::from_version(v).metrics.get(&policy.metric) {
-            return Ok(Some(*x));
-        }
-        match &v.run_id {
-            Some(r) => Ok(registry.store().get_run(r)?.metric(&policy.metric)),
-            None => Ok(None),
-        }
-    };
-    let candidate = registry.version(name, version)?;
-    let value = metric_of(&candidate)?.ok_or_else(|| {
-        format!(
-            "{name} version {version} has no metric `{}` (the policy needs it)",
-            policy.metric
-        )
-    })?;
-    let champion = match registry
-        .store()
-        .get_model_version_by_alias(name, &policy.champion_alias)
-    {
-        Ok(c) => Some((c.version, metric_of(&c)?)),
-        Err(e) if e.is_not_found() => None,
-        Err(e) => return Err(e.into()),
-    };
-    Ok(policy.decide(name, version, value, champion))
 }

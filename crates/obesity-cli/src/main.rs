@@ -15,6 +15,7 @@
 //! obesity serve --model models:/obesity-classifier@champion --port 8000
 //! obesity retrain check --dry-run                       (retraining: in params.yaml)
 //! obesity retrain watch --interval 600
+//! obesity ab create champion-vs-challenger              (then: ab status|analyze|stop NAME)
 //! obesity export onnx --model models:/obesity-classifier@champion --output model.onnx
 //! ```
 //!
@@ -25,6 +26,7 @@
 //! only JSON on stdout. Exit codes: 0 success, 1 failure (the message names the file, line,
 //! field, key or model), 2 bad usage.
 
+mod ab;
 mod commands;
 mod error;
 mod export;
@@ -47,6 +49,7 @@ Examples:
   obesity evaluate --model models:/obesity-classifier@champion --data labelled.csv
   obesity drift --model models:/obesity-classifier@champion --current new.csv --json
   obesity registry versions obesity-classifier
+  obesity ab create champion-vs-challenger && obesity ab analyze champion-vs-challenger
   obesity retrain check --dry-run --set retraining.data_directories='[incoming]'
   dvc repro                       (dvc.yaml runs `obesity validate` and `obesity stage ...`)
 
@@ -59,11 +62,12 @@ $OBESITY_TRACKING_URI, else $MLFLOW_TRACKING_URI, else ./mlruns. A folder (MLflo
 file-store layout) or an http:// MLflow server (https is not supported: no TLS client
 is built in; put the server behind a local http endpoint).
 
-Exit codes: 0 success; 1 failure (bad data names file:line:column, unknown model,
-bad config key); 2 bad usage (unknown flag, missing argument).";
+Exit codes: 0 success (also an `ab create` rerun with the same settings, an `ab stop` of a
+stopped experiment); 1 failure (bad data names file:line:column, unknown model, bad config
+key, an `ab create` whose settings differ from the existing experiment's); 2 bad usage (unknown flag, missing argument).";
 
 /// The model's life cycle from the command line: validate, train, predict, evaluate, drift,
-/// registry, serve, export.
+/// registry, A/B tests, retraining, serve, export.
 #[derive(Debug, Parser)]
 #[command(name = "obesity", version, after_help = AFTER_HELP)]
 struct Cli {
@@ -142,6 +146,13 @@ enum Command {
     /// Export a registered version (ONNX: one model over the raw columns).
     #[command(subcommand)]
     Export(export::ExportCommand),
+    /// A/B experiments between the registry's champion and challenger: create, status,
+    /// analyze, stop.
+    ///
+    /// The experiments are the state files `obesity serve` routes by
+    /// (`<state dir>/monitoring/ab-tests/NAME.json`).
+    #[command(subcommand)]
+    Ab(ab::AbCommand),
 }
 
 /// `obesity serve`: the service's flags, and the schedule of its retrain trigger.
@@ -172,7 +183,10 @@ enum RegistryCommand {
         version: u64,
         /// Target stage.
         stage: String,
-        /// Archive the versions currently in that stage (Staging or Production only).
+        /// Archive the versions currently in that stage (Staging or Production only). An
+        /// archived version's `champion` (for Production) or `challenger` (for Staging)
+        /// alias moves to this version; any other alias left on an archived version is
+        /// named in a warning.
         #[arg(long)]
         archive_existing: bool,
     },
@@ -201,24 +215,39 @@ enum RegistryCommand {
         /// Second version.
         v2: u64,
     },
-    /// Apply the promotion policy (thresholds, never replacing a better champion).
+    /// Apply the promotion policy (thresholds, never replacing a better champion, comparing
+    /// only versions evaluated on the same data). It changes only the version named plus
+    /// the documented displacement (docs/registry.md): a new champion archives the other
+    /// Production versions and takes `champion`; a new challenger archives the other
+    /// Staging versions and takes `challenger`, never from a newer version; an Archived
+    /// version is never brought back. Defaults come from params.yaml's `promotion:`.
+    #[command(
+        after_help = "Examples:\n  obesity registry policy obesity-classifier 3 --dry-run\n  obesity registry policy obesity-classifier 3 --production 0.95 --json\n  obesity registry policy obesity-classifier 3 --compare-across-data"
+    )]
     Policy {
         /// Registered model name.
         name: String,
         /// Version number.
         version: u64,
-        /// Metric to decide on.
-        #[arg(long, default_value = "accuracy")]
-        metric: String,
-        /// Threshold for Production and the champion alias.
-        #[arg(long, default_value_t = 0.90)]
-        production: f64,
-        /// Threshold for Staging and the challenger alias.
-        #[arg(long, default_value_t = 0.85)]
-        staging: f64,
+        /// Metric to decide on (default: promotion.metric).
+        #[arg(long)]
+        metric: Option<String>,
+        /// Threshold for Production and the champion alias (default:
+        /// promotion.production_threshold).
+        #[arg(long)]
+        production: Option<f64>,
+        /// Threshold for Staging and the challenger alias (default:
+        /// promotion.staging_threshold).
+        #[arg(long)]
+        staging: Option<f64>,
         /// Lower values of the metric are better (e.g. a loss).
         #[arg(long)]
         lower_is_better: bool,
+        /// Compare with a champion evaluated on other data (another data fingerprint); by
+        /// default such a champion is not compared with and the version stays challenger
+        /// (promotion.compare_across_data).
+        #[arg(long)]
+        compare_across_data: bool,
         /// Print what the policy would decide and change nothing.
         #[arg(long)]
         dry_run: bool,
@@ -260,7 +289,7 @@ fn main() -> ExitCode {
         Command::Serve(args) => return serve(&uri, &params, args),
         Command::Export(cmd) => return export::main(&uri, g.json, cmd),
         Command::Registry(_) => {
-            commands::run(&uri, g.json, &cli.command).map_err(|e| e.to_string())
+            commands::run(&uri, &params, g.json, &cli.command).map_err(|e| e.to_string())
         }
         Command::Validate(a) => lifecycle::validate(a, g.json).map_err(|e| e.to_string()),
         Command::Train(a) => lifecycle::train(a, &params, g.tracking_uri.as_deref(), g.json)
@@ -271,6 +300,7 @@ fn main() -> ExitCode {
         }
         Command::Retrain(c) => retrain::run(c, &params, &uri, g.json).map_err(|e| e.to_string()),
         Command::Drift(a) => lifecycle::drift(a, &uri, &params, g.json).map_err(|e| e.to_string()),
+        Command::Ab(c) => ab::run(c, &params, &uri, g.json).map_err(|e| e.to_string()),
         Command::Stage(c) => {
             stage::run(c, &params, g.tracking_uri.as_deref()).map_err(|e| e.to_string())
         }

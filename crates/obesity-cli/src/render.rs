@@ -2,7 +2,7 @@
 
 use std::collections::BTreeSet;
 
-use obesity_registry::{ModelVersion, RegisteredModel, Run};
+use obesity_registry::{Lineage, ModelVersion, RegisteredModel, Run};
 use serde::Serialize;
 
 use crate::commands::BoxError;
@@ -69,22 +69,27 @@ pub(crate) fn models(models: &[RegisteredModel]) -> String {
     table(&["NAME", "LATEST", "STAGES", "ALIASES", "UPDATED"], &rows)
 }
 
-pub(crate) fn versions(versions: &[ModelVersion]) -> String {
+/// The versions table; `lineages` holds each version's lineage (same order), from which
+/// the accuracy and the data (fingerprint, shortened) are shown.
+pub(crate) fn versions(versions: &[ModelVersion], lineages: &[Lineage]) -> String {
     if versions.is_empty() {
         return "no versions\n".into();
     }
     let rows: Vec<Vec<String>> = versions
         .iter()
-        .map(|v| {
+        .zip(lineages)
+        .map(|(v, l)| {
             vec![
                 v.version.to_string(),
                 v.current_stage.to_string(),
                 v.aliases.join(","),
                 v.status.as_str().to_string(),
-                v.tags
-                    .get("metric.accuracy")
-                    .cloned()
-                    .unwrap_or_else(|| "-".into()),
+                l.metrics
+                    .get("accuracy")
+                    .map_or_else(|| "-".into(), |a| format!("{a:.4}")),
+                l.data_fingerprint
+                    .as_deref()
+                    .map_or_else(|| "-".into(), |f| f.get(..12).unwrap_or(f).to_owned()),
                 v.run_id.clone().unwrap_or_else(|| "-".into()),
                 time(v.creation_timestamp),
             ]
@@ -92,7 +97,7 @@ pub(crate) fn versions(versions: &[ModelVersion]) -> String {
         .collect();
     table(
         &[
-            "VERSION", "STAGE", "ALIASES", "STATUS", "ACCURACY", "RUN", "CREATED",
+            "VERSION", "STAGE", "ALIASES", "STATUS", "ACCURACY", "DATA", "RUN", "CREATED",
         ],
         &rows,
     )

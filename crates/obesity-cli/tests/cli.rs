@@ -369,3 +369,133 @@ fn runs_show_the_chosen_columns() {
     ));
     assert!(err.contains("acuracy"), "{err}");
 }
+
+/// Issue 16: after `promote 3 Production --archive-existing`, `champion` stayed on the
+/// archived version.
+#[test]
+fn promote_archive_existing_moves_champion_and_warns_about_other_aliases() {
+    let (_d, root) = populated();
+    stdout(&obesity(&root, &["registry", "policy", "obesity-rf", "1"]));
+    stdout(&obesity(
+        &root,
+        &["registry", "alias", "obesity-rf", "baseline", "1"],
+    ));
+    let out = obesity(
+        &root,
+        &[
+            "registry",
+            "promote",
+            "obesity-rf",
+            "2",
+            "Production",
+            "--archive-existing",
+        ],
+    );
+    let text = stdout(&out);
+    assert!(text.contains("version 1 archived"), "{text}");
+    assert!(
+        text.contains("obesity-rf@champion moved from version 1 (archived) to version 2"),
+        "{text}"
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("warning: obesity-rf@baseline still points to version 1"),
+        "{err}"
+    );
+    let list = stdout(&obesity(&root, &["registry", "list"]));
+    assert!(list.contains("champion=v2"), "{list}");
+}
+
+/// Issue 16: the policy on an archived version moved it back to Staging.
+#[test]
+fn policy_leaves_an_archived_version_archived_and_names_the_data_it_compared_on() {
+    let (_d, root) = populated();
+    stdout(&obesity(&root, &["registry", "policy", "obesity-rf", "1"]));
+    let text = stdout(&obesity(&root, &["registry", "policy", "obesity-rf", "2"]));
+    assert!(text.contains("Champion"), "{text}");
+    assert!(text.contains("on the same data (fp)"), "{text}");
+    let before = stdout(&obesity(
+        &root,
+        &["--json", "registry", "versions", "obesity-rf"],
+    ));
+    let versions: serde_json::Value = serde_json::from_str(&before).expect("json");
+    assert_eq!(versions[0]["current_stage"], "Archived");
+    // The lineage is in --json, the accuracy and data in the table.
+    assert_eq!(versions[1]["lineage"]["metrics"]["accuracy"], 0.95);
+    let table = stdout(&obesity(&root, &["registry", "versions", "obesity-rf"]));
+    assert!(
+        table.contains("0.9500") && table.contains("DATA"),
+        "{table}"
+    );
+
+    let text = stdout(&obesity(&root, &["registry", "policy", "obesity-rf", "1"]));
+    assert!(text.contains("(not applied)"), "{text}");
+    assert!(text.contains("Archived"), "{text}");
+    let after = stdout(&obesity(
+        &root,
+        &["--json", "registry", "versions", "obesity-rf"],
+    ));
+    assert_eq!(before, after, "an archived version is not moved");
+}
+
+/// Issue 16: the champion rule compared a fixture-trained version with a UCI-trained one.
+#[test]
+fn policy_compares_with_the_champion_only_on_the_same_data_unless_told() {
+    let (_d, root) = populated();
+    stdout(&obesity(&root, &["registry", "policy", "obesity-rf", "2"]));
+    {
+        let store: Arc<dyn Store> = Arc::new(LocalStore::open(&root).expect("store"));
+        let run = Tracker::new(store.clone())
+            .with_git_commit(None)
+            .start_run("obesity", Some("uci"))
+            .expect("run");
+        run.log_metric("accuracy", 0.99).expect("metric");
+        let id = run.id().to_string();
+        run.finish().expect("finish");
+        Registry::new(store)
+            .register(
+                NewVersion::new("obesity-rf", &id, vec![3]).data_fingerprint("0123456789abcdef"),
+            )
+            .expect("register");
+    }
+    let doc: serde_json::Value = serde_json::from_str(&stdout(&obesity(
+        &root,
+        &[
+            "registry",
+            "policy",
+            "obesity-rf",
+            "3",
+            "--dry-run",
+            "--json",
+        ],
+    )))
+    .expect("json");
+    assert_eq!(doc["decision"]["outcome"], "Challenger", "{doc}");
+    let reasons = doc["decision"]["reasons"].to_string();
+    assert!(
+        reasons.contains("other data") && reasons.contains("0123456789ab"),
+        "{reasons}"
+    );
+    for flag in [
+        &["--compare-across-data"][..],
+        &["--set", "promotion.compare_across_data=true"][..],
+    ] {
+        let mut args = vec![
+            "registry",
+            "policy",
+            "obesity-rf",
+            "3",
+            "--dry-run",
+            "--json",
+        ];
+        args.extend_from_slice(flag);
+        let doc: serde_json::Value =
+            serde_json::from_str(&stdout(&obesity(&root, &args))).expect("json");
+        assert_eq!(doc["decision"]["outcome"], "Champion", "{flag:?}: {doc}");
+        assert!(
+            doc["decision"]["reasons"]
+                .to_string()
+                .contains("across data")
+        );
+    }
+}

@@ -683,10 +683,9 @@ fn the_readme_walkthrough_train_list_predict_drift_compare() {
         ],
     )));
     let accuracy = |i: usize| -> f64 {
-        versions[i]["tags"]["metric.accuracy"]
-            .as_str()
-            .and_then(|a| a.parse().ok())
-            .unwrap_or_else(|| panic!("no accuracy tag on {}", versions[i]))
+        versions[i]["lineage"]["metrics"]["accuracy"]
+            .as_f64()
+            .unwrap_or_else(|| panic!("no accuracy in the lineage of {}", versions[i]))
     };
     let champion = if accuracy(1) > accuracy(0) {
         "champion=v2"
@@ -838,4 +837,44 @@ fn train_grid_search_logs_each_candidate_as_a_nested_run_and_the_best_on_the_par
         "{logged} vs {}",
         mean(best)
     );
+}
+
+/// Issue 16: "class 2 has 1 row(s)" named an index where the user knows class names.
+#[test]
+fn train_names_a_class_too_small_to_split_by_its_name() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let text = std::fs::read_to_string(fixture("obesity_synthetic.csv")).expect("fixture");
+    let mut lines = text.lines();
+    let header = lines.next().expect("header");
+    // Every row, except that Obesity_Type_III keeps only its first.
+    let mut seen = false;
+    let mut kept = vec![header.to_owned()];
+    for l in lines {
+        if l.trim_end().ends_with(",Obesity_Type_III") {
+            if seen {
+                continue;
+            }
+            seen = true;
+        }
+        kept.push(l.to_owned());
+    }
+    assert!(seen, "the fixture has an Obesity_Type_III row");
+    let data = dir.path().join("one_type_iii.csv");
+    std::fs::write(&data, kept.join("\n") + "\n").expect("write");
+    let store = dir.path().join("mlruns").display().to_string();
+    let err = failed(&obesity_in(
+        dir.path(),
+        &[
+            "--tracking-uri",
+            &store,
+            "train",
+            "--data",
+            data.to_str().expect("utf-8 path"),
+            "--n-estimators",
+            "5",
+        ],
+    ));
+    assert!(err.contains("class \"Obesity_Type_III\" (index"), "{err}");
+    assert!(err.contains("has 1 row(s)"), "{err}");
+    assert_eq!(err.matches("has 1 row(s)").count(), 1, "said once: {err}");
 }

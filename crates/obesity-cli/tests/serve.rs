@@ -140,3 +140,109 @@ fn serve_help_lists_the_issue_flags() {
         assert!(help.contains(flag), "{flag} missing from:\n{help}");
     }
 }
+
+/// Registers one more version of `name` (a small forest) in `store`.
+fn register_version(store: &std::path::Path, name: &str) -> u64 {
+    let records = synth::generate(300, 6);
+    let pipeline = FeaturePipeline::standard().fit(&records).unwrap();
+    let data = pipeline.dataset(&records).unwrap();
+    let model = ForestParams::builder()
+        .n_estimators(4)
+        .seed(6)
+        .build()
+        .unwrap()
+        .fit(data.x.view(), data.y.view(), data.n_classes())
+        .unwrap();
+    let tracker = Tracker::open(store.to_str().unwrap()).unwrap();
+    let run = tracker.start_run("cli-serve", None).unwrap();
+    let v = Registry::new(tracker.store().clone())
+        .register(
+            NewVersion::new(name, run.id(), model.to_bytes().unwrap())
+                .pipeline(&pipeline)
+                .unwrap()
+                .signature(Signature::from_schema(&Schema::obesity()).unwrap()),
+        )
+        .unwrap();
+    run.finish().unwrap();
+    v.version
+}
+
+/// Issue 16: an experiment made with `obesity ab create` is one the service routes by;
+/// one made for another registered model is not loaded.
+#[cfg(unix)]
+#[test]
+fn serve_loads_the_experiments_of_obesity_ab_create_for_its_own_model_only() {
+    let (_dir, store) = store_with_model();
+    let v2 = register_version(&store, "obesity-rf");
+    let registry = Registry::open(store.to_str().unwrap()).unwrap();
+    registry.set_alias("obesity-rf", "challenger", v2).unwrap();
+    for _ in 0..2 {
+        register_version(&store, "other-rf");
+    }
+    let ab = |args: &[&str]| {
+        let o = common::obesity_command()
+            .arg("--tracking-uri")
+            .arg(&store)
+            .args(args)
+            .output()
+            .unwrap();
+        common::ok(&o)
+    };
+    ab(&["ab", "create", "cvc", "--model", "obesity-rf"]);
+    ab(&[
+        "ab",
+        "create",
+        "theirs",
+        "--model",
+        "other-rf",
+        "--control",
+        "1",
+        "--treatment",
+        "2",
+    ]);
+    let mut child = common::obesity_command()
+        .arg("--tracking-uri")
+        .arg(&store)
+        .args([
+            "serve",
+            "--model",
+            "obesity-rf",
+            "--port",
+            "0",
+            "--poll-interval",
+            "0",
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stderr = BufReader::new(child.stderr.take().unwrap());
+    let mut addr = None;
+    let mut line = String::new();
+    let mut log = String::new();
+    while stderr.read_line(&mut line).unwrap() > 0 {
+        log.push_str(&line);
+        if let Some(rest) = line.trim().split("listening on http://").nth(1) {
+            addr = Some(rest.to_owned());
+            break;
+        }
+        line.clear();
+    }
+    let addr = addr.expect("the server never said where it listens");
+    let list = http_get(&addr, "/experiments");
+    let status = http_get(&addr, "/experiments/cvc/status");
+    Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    let _ = child.wait();
+    stderr.read_to_string(&mut log).unwrap();
+    assert!(list.starts_with("HTTP/1.1 200"), "{list}");
+    assert!(list.contains("\"cvc\""), "{list}");
+    assert!(!list.contains("theirs"), "{list}");
+    assert!(status.starts_with("HTTP/1.1 200"), "{status}");
+    assert!(
+        log.contains("experiment of another model not loaded"),
+        "{log}"
+    );
+}

@@ -236,10 +236,15 @@ pub enum DataError {
     #[error("cannot split an empty set of labels; expected at least one row")]
     EmptyLabels,
     /// A class has too few rows to appear in every part of a split.
-    #[error("class {class} has {count} row(s); expected at least {needed} to stratify")]
+    #[error(
+        "class {} has {count} row(s); expected at least {needed} to stratify",
+        class_label(*class, class_name.as_deref())
+    )]
     ClassTooSmall {
         /// The class index.
         class: usize,
+        /// The class's name, when the caller knows it (see [`DataError::with_class_names`]).
+        class_name: Option<String>,
         /// Rows of that class.
         count: usize,
         /// Rows needed (k for k-fold, 2 for a train/test split).
@@ -485,4 +490,33 @@ fn list(names: &[String]) -> impl fmt::Display + '_ {
         }
     }
     List(names)
+}
+
+/// `"Obesity_Type_III" (index 6)`, or `index 6` without a name.
+fn class_label(class: usize, name: Option<&str>) -> String {
+    match name {
+        Some(n) => format!("{n:?} (index {class})"),
+        None => format!("index {class}"),
+    }
+}
+
+impl DataError {
+    /// Names the class of a [`DataError::ClassTooSmall`] from the class names by index (the
+    /// splits see only indices); any other error is returned as it is.
+    pub fn with_class_names<S: AsRef<str>>(self, names: &[S]) -> Self {
+        match self {
+            DataError::ClassTooSmall {
+                class,
+                class_name: None,
+                count,
+                needed,
+            } => DataError::ClassTooSmall {
+                class,
+                class_name: names.get(class).map(|n| n.as_ref().to_owned()),
+                count,
+                needed,
+            },
+            other => other,
+        }
+    }
 }

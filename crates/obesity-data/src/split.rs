@@ -53,6 +53,7 @@ pub fn stratified_split(
     if let Some((class, rows)) = classes.iter().find(|(_, rows)| rows.len() < 2) {
         return Err(DataError::ClassTooSmall {
             class: *class,
+            class_name: None,
             count: rows.len(),
             needed: 2,
         });
@@ -158,6 +159,7 @@ impl StratifiedKFold {
         if let Some((class, rows)) = classes.iter().find(|(_, rows)| rows.len() < k) {
             return Err(DataError::ClassTooSmall {
                 class: *class,
+                class_name: None,
                 count: rows.len(),
                 needed: k,
             });

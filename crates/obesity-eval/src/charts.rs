@@ -83,7 +83,16 @@ pub fn confusion_matrix_chart(
     let left = 190;
     let top = 60;
     let grid = cell * n as i32;
-    let size = ((left + grid + 30) as u32, (top + grid + 190) as u32);
+    // Under the grid: the turned class names, then the axis title.
+    let widest = class_names
+        .iter()
+        .map(|c| text_width(c, LABEL_SIZE))
+        .max()
+        .unwrap_or(0);
+    let size = (
+        (left + grid + 30) as u32,
+        (top + grid + LABEL_GAP + widest + 14 + 2 * BOTTOM_MARGIN) as u32,
+    );
     let norm = cm.normalized_by_true();
     render(path, size, |root| {
         root.draw(&Text::new(
@@ -121,8 +130,8 @@ pub fn confusion_matrix_chart(
             .map_err(s)?;
             root.draw(&Text::new(
                 class_names[i].clone(),
-                (left + i as i32 * cell + cell / 2, top + grid + 8),
-                text_style(12, HPos::Left, VPos::Center).transform(FontTransform::Rotate90),
+                (left + i as i32 * cell + cell / 2, top + grid + LABEL_GAP),
+                text_style(LABEL_SIZE, HPos::Left, VPos::Center).transform(FontTransform::Rotate90),
             ))
             .map_err(s)?;
         }
@@ -134,12 +143,45 @@ pub fn confusion_matrix_chart(
         .map_err(s)?;
         root.draw(&Text::new(
             "predicted class",
-            (left + grid / 2, size.1 as i32 - 12),
+            (left + grid / 2, size.1 as i32 - BOTTOM_MARGIN),
             text_style(14, HPos::Center, VPos::Center),
         ))
         .map_err(s)?;
         Ok(())
     })
+}
+
+/// "Nice" ticks over `[lo, hi]`: a step of 1, 2, 2.5 or 5 × 10^k giving at most `max_ticks`
+/// intervals, the range widened to whole steps, and the decimals that tell every tick apart
+/// (a fixed `{:.2}` printed 0.95 twice on a CV axis from 0.948 to 0.956).
+fn nice_ticks(lo: f64, hi: f64, max_ticks: usize) -> (f64, f64, f64, usize) {
+    let span = if hi > lo { hi - lo } else { 1.0 };
+    let raw = span / max_ticks.max(1) as f64;
+    let magnitude = 10f64.powf(raw.log10().floor());
+    let step = [1.0, 2.0, 2.5, 5.0, 10.0]
+        .into_iter()
+        .map(|m| m * magnitude)
+        .find(|s| *s >= raw * (1.0 - 1e-9))
+        .unwrap_or(10.0 * magnitude);
+    let lo = (lo / step + 1e-9).floor() * step;
+    let hi = (hi / step - 1e-9).ceil() * step;
+    let hi = if hi > lo { hi } else { lo + step };
+    // Decimals of the step itself: 0.25 needs 2, 0.005 needs 3, 20 needs 0.
+    let mut decimals = 0usize;
+    while decimals < 10 {
+        let scaled = step * 10f64.powi(decimals as i32);
+        if (scaled - scaled.round()).abs() < 1e-6 * scaled.max(1.0) {
+            break;
+        }
+        decimals += 1;
+    }
+    (lo, hi, step, decimals)
+}
+
+/// Estimated width in pixels of `text` at `size` px (sans-serif averages about 0.6 em per
+/// character), for sizing the label band under an axis to its labels.
+fn text_width(text: &str, size: u32) -> i32 {
+    (text.chars().count() as f64 * f64::from(size) * 0.6).ceil() as i32
 }
 
 /// A vertical value axis from `lo` to `hi` with gridlines, for the bar and point charts.
@@ -150,17 +192,44 @@ struct ValueAxis {
     bottom: i32,
     lo: f64,
     hi: f64,
+    step: f64,
+    decimals: usize,
 }
 
 impl ValueAxis {
+    /// An axis whose range is `[lo, hi]` widened to nice ticks (at most `max_ticks`
+    /// intervals).
+    fn new(
+        left: i32,
+        right: i32,
+        top: i32,
+        bottom: i32,
+        lo: f64,
+        hi: f64,
+        max_ticks: usize,
+    ) -> Self {
+        let (lo, hi, step, decimals) = nice_ticks(lo, hi, max_ticks);
+        ValueAxis {
+            left,
+            right,
+            top,
+            bottom,
+            lo,
+            hi,
+            step,
+            decimals,
+        }
+    }
+
     fn y(&self, v: f64) -> i32 {
         let t = ((v - self.lo) / (self.hi - self.lo)).clamp(0.0, 1.0);
         self.bottom - (t * f64::from(self.bottom - self.top)).round() as i32
     }
 
-    fn draw(&self, root: &Area<'_>, ticks: usize, label: &str) -> std::result::Result<(), String> {
-        for t in 0..=ticks {
-            let v = self.lo + (self.hi - self.lo) * t as f64 / ticks as f64;
+    fn draw(&self, root: &Area<'_>, label: &str) -> std::result::Result<(), String> {
+        let n = ((self.hi - self.lo) / self.step).round() as usize;
+        for t in 0..=n {
+            let v = self.lo + self.step * t as f64;
             let y = self.y(v);
             root.draw(&PathElement::new(
                 vec![(self.left, y), (self.right, y)],
@@ -168,7 +237,7 @@ impl ValueAxis {
             ))
             .map_err(s)?;
             root.draw(&Text::new(
-                format!("{v:.2}"),
+                format!("{v:.*}", self.decimals),
                 (self.left - 6, y),
                 text_style(11, HPos::Right, VPos::Center),
             ))
@@ -192,17 +261,51 @@ impl ValueAxis {
     }
 }
 
+/// How category labels sit under an axis: horizontal when every label fits its slot,
+/// else turned 90°; and the height of the band they need (plus a margin), so a chart ends
+/// just under its longest label instead of at a fixed height.
+struct LabelBand {
+    rotate: bool,
+    height: i32,
+}
+
+const LABEL_SIZE: u32 = 12;
+/// Space between the axis and its labels, and between the labels and the canvas edge.
+const LABEL_GAP: i32 = 8;
+const BOTTOM_MARGIN: i32 = 16;
+
+fn label_band(names: &[String], slot: i32) -> LabelBand {
+    let widest = names
+        .iter()
+        .map(|n| text_width(n, LABEL_SIZE))
+        .max()
+        .unwrap_or(0);
+    let rotate = widest > slot - 6;
+    let extent = if rotate { widest } else { LABEL_SIZE as i32 };
+    LabelBand {
+        rotate,
+        height: LABEL_GAP + extent + BOTTOM_MARGIN,
+    }
+}
+
 fn category_labels(
     root: &Area<'_>,
     names: &[String],
     axis: &ValueAxis,
     slot: i32,
+    band: &LabelBand,
 ) -> std::result::Result<(), String> {
     for (k, name) in names.iter().enumerate() {
+        let x = axis.left + k as i32 * slot + slot / 2;
+        let style = if band.rotate {
+            text_style(LABEL_SIZE, HPos::Left, VPos::Center).transform(FontTransform::Rotate90)
+        } else {
+            text_style(LABEL_SIZE, HPos::Center, VPos::Top)
+        };
         root.draw(&Text::new(
             name.clone(),
-            (axis.left + k as i32 * slot + slot / 2, axis.bottom + 8),
-            text_style(12, HPos::Left, VPos::Center).transform(FontTransform::Rotate90),
+            (x, axis.bottom + LABEL_GAP),
+            style,
         ))
         .map_err(s)?;
     }
@@ -245,15 +348,13 @@ pub fn per_class_chart(path: impl AsRef<Path>, report: &ClassificationReport) ->
         });
     }
     let slot = 90;
-    let axis = ValueAxis {
-        left: 70,
-        right: 70 + slot * n as i32,
-        top: 50,
-        bottom: 370,
-        lo: 0.0,
-        hi: 1.0,
-    };
-    let size = ((axis.right + 140) as u32, 560);
+    let axis = ValueAxis::new(70, 70 + slot * n as i32, 50, 370, 0.0, 1.0, 5);
+    let names: Vec<String> = report.classes.iter().map(|r| r.label.clone()).collect();
+    let band = label_band(&names, slot);
+    let size = (
+        (axis.right + 140) as u32,
+        (axis.bottom + band.height) as u32,
+    );
     render(path, size, |root| {
         root.draw(&Text::new(
             "Per-class precision, recall and F1",
@@ -261,7 +362,7 @@ pub fn per_class_chart(path: impl AsRef<Path>, report: &ClassificationReport) ->
             text_style(18, HPos::Center, VPos::Center),
         ))
         .map_err(s)?;
-        axis.draw(root, 5, "score")?;
+        axis.draw(root, "score")?;
         let bar = (slot - 18) / 3;
         for (k, row) in report.classes.iter().enumerate() {
             for (m, (v, colour)) in [
@@ -281,8 +382,7 @@ pub fn per_class_chart(path: impl AsRef<Path>, report: &ClassificationReport) ->
                 .map_err(s)?;
             }
         }
-        let names: Vec<String> = report.classes.iter().map(|r| r.label.clone()).collect();
-        category_labels(root, &names, &axis, slot)?;
+        category_labels(root, &names, &axis, slot, &band)?;
         legend(
             root,
             axis.right + 20,
@@ -336,13 +436,18 @@ pub fn feature_importance_chart(
         .map(|&i| values[i] - err(i))
         .fold(0.0f64, f64::min);
     let hi = if hi <= lo { lo + 1.0 } else { hi };
+    let (lo, hi, step, decimals) = nice_ticks(lo, hi, 4);
+    let n_ticks = ((hi - lo) / step).round() as i32;
     let row = 24;
     let left = 230;
     let right = 760;
     let top = 50;
     let bottom = top + row * order.len() as i32;
     let x = |v: f64| left + (((v - lo) / (hi - lo)) * f64::from(right - left)).round() as i32;
-    let size = ((right + 40) as u32, (bottom + 60) as u32);
+    let size = (
+        (right + 40) as u32,
+        (bottom + 20 + 11 + BOTTOM_MARGIN) as u32,
+    );
     render(path, size, |root| {
         root.draw(&Text::new(
             title.to_string(),
@@ -350,12 +455,12 @@ pub fn feature_importance_chart(
             text_style(18, HPos::Center, VPos::Center),
         ))
         .map_err(s)?;
-        for t in 0..=4 {
-            let v = lo + (hi - lo) * f64::from(t) / 4.0;
+        for t in 0..=n_ticks {
+            let v = lo + step * f64::from(t);
             root.draw(&PathElement::new(vec![(x(v), top), (x(v), bottom)], GREY))
                 .map_err(s)?;
             root.draw(&Text::new(
-                format!("{v:.3}"),
+                format!("{v:.decimals$}"),
                 (x(v), bottom + 14),
                 text_style(11, HPos::Center, VPos::Center),
             ))
@@ -420,15 +525,20 @@ pub fn cv_scores_chart(path: impl AsRef<Path>, cv: &CvResult) -> Result<()> {
     let pad = ((max - min) * 0.15).max(0.01);
     let slot = 120;
     let names: Vec<String> = cv.scores.keys().cloned().collect();
-    let axis = ValueAxis {
-        left: 80,
-        right: 80 + slot * names.len() as i32,
-        top: 50,
-        bottom: 370,
-        lo: min - pad,
-        hi: max + pad,
-    };
-    let size = ((axis.right + 150) as u32, 540);
+    let axis = ValueAxis::new(
+        80,
+        80 + slot * names.len() as i32,
+        50,
+        370,
+        min - pad,
+        max + pad,
+        5,
+    );
+    let band = label_band(&names, slot);
+    let size = (
+        (axis.right + 150) as u32,
+        (axis.bottom + band.height) as u32,
+    );
     let title = format!(
         "Cross-validation scores: {} ({} folds)",
         cv.model,
@@ -441,7 +551,7 @@ pub fn cv_scores_chart(path: impl AsRef<Path>, cv: &CvResult) -> Result<()> {
             text_style(18, HPos::Center, VPos::Center),
         ))
         .map_err(s)?;
-        axis.draw(root, 5, "score")?;
+        axis.draw(root, "score")?;
         for (k, summary) in cv.scores.values().enumerate() {
             let xc = axis.left + k as i32 * slot + slot / 2;
             let nf = summary.per_fold.len() as i32;
@@ -463,7 +573,7 @@ pub fn cv_scores_chart(path: impl AsRef<Path>, cv: &CvResult) -> Result<()> {
             ))
             .map_err(s)?;
         }
-        category_labels(root, &names, &axis, slot)?;
+        category_labels(root, &names, &axis, slot, &band)?;
         legend(
             root,
             axis.right + 20,

@@ -29,7 +29,7 @@ pub fn stratified_folds(dataset: &Dataset, k: usize, seed: u64) -> Result<Vec<Fo
         .shuffle(true)
         .seed(seed)
         .split(&labels)
-        .map_err(|e| EvalError::Split(Box::new(e)))
+        .map_err(|e| EvalError::Split(Box::new(e.with_class_names(&dataset.class_names))))
 }
 
 /// Per-fold values of one scorer and their summary.

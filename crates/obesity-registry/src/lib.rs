@@ -41,7 +41,8 @@
 //! [`LocalStore`] (the default, `./mlruns`) writes MLflow's file-store layout exactly, so
 //! `MLFLOW_ALLOW_FILE_STORE=true mlflow ui --backend-store-uri ./mlruns` shows the runs and
 //! versions. Every write is atomic and writers in several processes are serialised by a file
-//! lock. [`open_store`] picks the store from a tracking URI (folder, `file://`, `http(s)://`).
+//! lock. [`open_store`] picks the store from a tracking URI (folder, `file://`, `http://`;
+//! `https://` is refused with a message naming the workaround, as no TLS client is built in).
 //!
 //! The local layout, as MLflow's `FileStore` writes it:
 //!
@@ -159,7 +160,7 @@ pub use pipeline_loader::{
 pub use promotion::{PromotionDecision, PromotionOutcome, PromotionPolicy};
 pub use registry::{
     ARTIFACT_PATH_TAG, ClassifierLoader, LINEAGE_FILE, LoadedModel, MODEL_FILE, NewVersion,
-    PIPELINE_FILE, Registry, SIGNATURE_FILE, default_classifier_loader,
+    PIPELINE_FILE, Registry, SIGNATURE_FILE, StageTransition, default_classifier_loader,
 };
 pub use run::{ActiveRun, PARENT_RUN_TAG};
 pub use search::{Comparator, Condition, Filter, OrderBy, RunAttribute, SearchKey, SearchValue};

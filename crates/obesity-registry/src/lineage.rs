@@ -1,6 +1,10 @@
 //! Lineage: where a model version came from (data fingerprint, params, metrics, code
-//! version, git commit), stored as model-version tags so that any MLflow client sees it, and
-//! the side-by-side [`Comparison`] of two versions.
+//! version, git commit), stored whole as the version's `lineage.json` artifact plus a few
+//! model-version tags that MLflow's model page can show (data fingerprint, params hash, git
+//! commit, crate version), and the side-by-side [`Comparison`] of two versions.
+//!
+//! Versions registered before the artifact held the lineage carry it as tags (one per param
+//! and metric, `param.*` / `metric.*`); [`Lineage::from_version`] still reads those.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
@@ -16,21 +20,26 @@ pub(crate) const TAG_FINGERPRINT: &str = "lineage.data_fingerprint";
 pub(crate) const TAG_CRATE_VERSION: &str = "lineage.crate_version";
 /// Version-tag key of the git commit.
 pub(crate) const TAG_GIT_COMMIT: &str = "lineage.git_commit";
-/// Version-tag key of the source run.
+/// Version-tag key of the source run (versions of the old layout only).
 pub(crate) const TAG_RUN_ID: &str = "lineage.run_id";
-/// Prefix of version tags that copy the run's params.
+/// Version-tag key of the params hash.
+pub(crate) const TAG_PARAMS_HASH: &str = "lineage.params_hash";
+/// Prefix of version tags that copied the run's params (the old layout).
 pub(crate) const PARAM_PREFIX: &str = "param.";
-/// Prefix of version tags that copy the run's metrics.
+/// Prefix of version tags that copied the run's metrics (the old layout).
 pub(crate) const METRIC_PREFIX: &str = "metric.";
 
 /// Where a model version came from.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(default)]
 pub struct Lineage {
     /// Fingerprint (hex) of the training data, e.g. `obesity_data`'s `Fingerprint`.
     pub data_fingerprint: Option<String>,
     /// Hyper-parameters and other inputs.
     pub params: BTreeMap<String, String>,
-    /// Evaluation metrics.
+    /// Evaluation metrics. (JSON has no NaN: serde_json writes one as `null`, read back
+    /// as NaN.)
+    #[serde(deserialize_with = "metrics_with_null")]
     pub metrics: BTreeMap<String, f64>,
     /// Version of the code that trained the model (by default this crate's version).
     pub crate_version: String,
@@ -50,11 +59,28 @@ impl Lineage {
         }
     }
 
-    /// The tags that store this lineage on a model version.
+    /// SHA-256 (hex) of the params as canonical JSON (keys sorted): two versions trained
+    /// with the same settings have the same hash.
+    pub fn params_hash(&self) -> String {
+        use sha2::{Digest, Sha256};
+        // A BTreeMap of strings always serialises; keys come out sorted.
+        let json = serde_json::to_vec(&self.params).unwrap_or_default();
+        Sha256::digest(&json)
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect()
+    }
+
+    /// The few tags a model version carries (the whole lineage is its `lineage.json`
+    /// artifact): `lineage.data_fingerprint`, `lineage.params_hash`, `lineage.git_commit`
+    /// and `lineage.crate_version`, each when known.
     pub fn to_tags(&self) -> BTreeMap<String, String> {
         let mut tags = BTreeMap::new();
         if let Some(f) = &self.data_fingerprint {
             tags.insert(TAG_FINGERPRINT.to_string(), f.clone());
+        }
+        if !self.params.is_empty() {
+            tags.insert(TAG_PARAMS_HASH.to_string(), self.params_hash());
         }
         if !self.crate_version.is_empty() {
             tags.insert(TAG_CRATE_VERSION.to_string(), self.crate_version.clone());
@@ -62,19 +88,14 @@ impl Lineage {
         if let Some(c) = &self.git_commit {
             tags.insert(TAG_GIT_COMMIT.to_string(), c.clone());
         }
-        if let Some(r) = &self.run_id {
-            tags.insert(TAG_RUN_ID.to_string(), r.clone());
-        }
-        for (k, v) in &self.params {
-            tags.insert(format!("{PARAM_PREFIX}{k}"), v.clone());
-        }
-        for (k, v) in &self.metrics {
-            tags.insert(format!("{METRIC_PREFIX}{k}"), format_f64(*v));
-        }
         tags
     }
 
-    /// Reads the lineage back from a version's tags (unparseable metric tags are skipped).
+    /// Reads the lineage from a version's tags alone: the data fingerprint, crate version
+    /// and git commit of any version, and the params and metrics of a version of the old
+    /// layout (one tag each; unparseable metric tags are skipped). The whole lineage of a
+    /// newer version is its artifact: [`Registry::lineage`](crate::Registry::lineage)
+    /// reads that, falling back to this.
     pub fn from_version(version: &ModelVersion) -> Self {
         let t = &version.tags;
         let mut out = Lineage {
@@ -100,13 +121,14 @@ impl Lineage {
     }
 }
 
-/// Formats a float so that it parses back exactly (`NaN`, `inf`, `-inf` included).
-fn format_f64(v: f64) -> String {
-    if v.is_nan() {
-        "NaN".into()
-    } else {
-        format!("{v:?}")
-    }
+fn metrics_with_null<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> std::result::Result<BTreeMap<String, f64>, D::Error> {
+    let raw = BTreeMap::<String, Option<f64>>::deserialize(d)?;
+    Ok(raw
+        .into_iter()
+        .map(|(k, v)| (k, v.unwrap_or(f64::NAN)))
+        .collect())
 }
 
 /// The commit checked out in the git work tree containing `dir`, read from `.git` directly
@@ -228,10 +250,25 @@ fn rows<T: Clone + PartialEq>(
 }
 
 impl Comparison {
-    /// Compares two versions from their lineage.
+    /// Compares two versions from the lineage in their tags (see
+    /// [`Lineage::from_version`]; [`Registry::compare`](crate::Registry::compare) reads the
+    /// lineage artifacts).
     pub fn new(left: &ModelVersion, right: &ModelVersion) -> Self {
-        let la = Lineage::from_version(left);
-        let lb = Lineage::from_version(right);
+        Self::with_lineage(
+            left,
+            &Lineage::from_version(left),
+            right,
+            &Lineage::from_version(right),
+        )
+    }
+
+    /// Compares two versions given their lineage.
+    pub fn with_lineage(
+        left: &ModelVersion,
+        la: &Lineage,
+        right: &ModelVersion,
+        lb: &Lineage,
+    ) -> Self {
         let lin = |l: &Lineage| {
             let mut m = BTreeMap::new();
             if let Some(f) = &l.data_fingerprint {
@@ -256,7 +293,7 @@ impl Comparison {
                 left.current_stage.to_string(),
                 right.current_stage.to_string(),
             ),
-            lineage: rows(&lin(&la), &lin(&lb), |x, y| x == y),
+            lineage: rows(&lin(la), &lin(lb), |x, y| x == y),
             params: rows(&la.params, &lb.params, |x, y| x == y),
             // Bit-equal, so NaN == NaN counts as "same".
             metrics: rows(&la.metrics, &lb.metrics, |x, y| x.to_bits() == y.to_bits()),

@@ -48,7 +48,7 @@ pub fn open_store(uri: &str) -> Result<Arc<dyn Store>> {
         return Err(Error::UnsupportedUri {
             uri: uri.to_string(),
             reason: format!(
-                "scheme {scheme:?} is not supported; use a folder, file://, http:// or https://"
+                "scheme {scheme:?} is not supported; use a folder, file:// or http:// (https:// needs a local http endpoint in front: no TLS client is built in)"
             ),
         });
     }

@@ -14,6 +14,19 @@ use crate::store::Stage;
 /// otherwise left in stage None. A version becomes champion only if it also *beats* the
 /// current champion on the metric (strictly; ties keep the incumbent); otherwise it is a
 /// challenger. So a retrain can never silently replace a better model.
+///
+/// The champion's metric counts only when it was evaluated on the same data as the
+/// candidate's (the same `lineage.data_fingerprint`), unless `compare_across_data` is set:
+/// an accuracy on the synthetic fixture says nothing against one on the UCI data. A
+/// candidate that passes the production threshold but cannot be compared is kept as
+/// challenger, and the decision says on which data it compared, or why it did not.
+///
+/// What applying it changes ([`Registry::promote`](crate::Registry::promote)): only the
+/// version it names, plus the documented displacement — a new champion archives the other
+/// Production versions (with `archive_existing_versions`) and takes `champion`; a new
+/// challenger archives the other Staging versions and takes `challenger`, but never from a
+/// newer version (a higher number). An Archived version is never brought back: the
+/// decision is reported and nothing changes.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PromotionPolicy {
     /// The metric decisions are made on. By default, `accuracy`.
@@ -30,6 +43,11 @@ pub struct PromotionPolicy {
     pub challenger_alias: String,
     /// Whether moving into a stage archives the versions already there. By default, `true`.
     pub archive_existing_versions: bool,
+    /// Whether the champion's metric counts when it was evaluated on other data (another
+    /// data fingerprint) than the candidate's. By default, `false`: only versions evaluated
+    /// on the same data are compared.
+    #[serde(default)]
+    pub compare_across_data: bool,
 }
 
 impl Default for PromotionPolicy {
@@ -42,8 +60,23 @@ impl Default for PromotionPolicy {
             champion_alias: "champion".into(),
             challenger_alias: "challenger".into(),
             archive_existing_versions: true,
+            compare_across_data: false,
         }
     }
+}
+
+/// The data the candidate and the champion were evaluated on, as the policy sees it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct DataCheck {
+    /// The candidate's data fingerprint.
+    pub(crate) candidate: Option<String>,
+    /// The champion's data fingerprint.
+    pub(crate) champion: Option<String>,
+}
+
+/// The first 12 hex digits of a fingerprint (as git shortens a commit).
+pub(crate) fn short_fingerprint(f: &str) -> &str {
+    f.get(..12).unwrap_or(f)
 }
 
 /// What the policy decided for a version.
@@ -78,13 +111,24 @@ pub struct PromotionDecision {
     pub aliases: Vec<String>,
     /// Why, in plain words, one reason per line.
     pub reasons: Vec<String>,
+    /// The data fingerprint of the candidate, on which it was compared with the champion.
+    #[serde(default)]
+    pub data_fingerprint: Option<String>,
+    /// Whether the decision was carried out (`false` for a dry run, and for a decision the
+    /// registry refused to apply, e.g. on an Archived version; the reasons say why).
+    #[serde(default = "applied_default")]
+    pub applied: bool,
+}
+
+fn applied_default() -> bool {
+    true
 }
 
 impl fmt::Display for PromotionDecision {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(
             f,
-            "{} v{}: {:?} -> stage {}{}",
+            "{} v{}: {:?} -> stage {}{}{}",
             self.name,
             self.version,
             self.outcome,
@@ -93,7 +137,8 @@ impl fmt::Display for PromotionDecision {
                 String::new()
             } else {
                 format!(", aliases {}", self.aliases.join(", "))
-            }
+            },
+            if self.applied { "" } else { " (not applied)" }
         )?;
         for r in &self.reasons {
             writeln!(f, "  - {r}")?;
@@ -157,6 +202,10 @@ impl PromotionPolicy {
 
     /// The pure decision for a candidate with metric `value`, given the current champion's
     /// version and value (if there is a champion). Does not touch any store.
+    ///
+    /// Knows nothing of the data the values were computed on:
+    /// [`Registry::plan_promotion`](crate::Registry::plan_promotion) also checks that the
+    /// two versions were evaluated on the same data.
     pub fn decide(
         &self,
         name: &str,
@@ -164,7 +213,25 @@ impl PromotionPolicy {
         value: f64,
         champion: Option<(u64, Option<f64>)>,
     ) -> PromotionDecision {
+        self.decide_on(name, version, value, champion, None)
+    }
+
+    /// [`decide`](Self::decide), with the data fingerprints of the two versions when known.
+    pub(crate) fn decide_on(
+        &self,
+        name: &str,
+        version: u64,
+        value: f64,
+        champion: Option<(u64, Option<f64>)>,
+        data: Option<&DataCheck>,
+    ) -> PromotionDecision {
         let m = &self.metric;
+        let other_data = data.and_then(|d| match (&d.candidate, &d.champion) {
+            (Some(a), Some(b)) if a != b => Some((a.as_str(), b.as_str())),
+            (Some(a), None) => Some((a.as_str(), "unknown")),
+            (None, Some(b)) => Some(("unknown", b.as_str())),
+            _ => None,
+        });
         let cmp = if self.higher_is_better { ">=" } else { "<=" };
         let mut reasons = Vec::new();
         let mut outcome = PromotionOutcome::Rejected;
@@ -183,6 +250,19 @@ impl PromotionPolicy {
                 None => {
                     reasons.push(format!("there is no {} yet", self.champion_alias));
                     outcome = PromotionOutcome::Champion;
+                }
+                Some((cv, _)) if !self.compare_across_data && other_data.is_some() => {
+                    let (mine, theirs) = other_data.unwrap_or(("unknown", "unknown"));
+                    reasons.push(format!(
+                        "the {} v{cv} was evaluated on other data (data {}, this version's {}): \
+                         not compared (compare_across_data is off); kept as {} (promote by \
+                         hand, or allow comparing across data)",
+                        self.champion_alias,
+                        short_fingerprint(theirs),
+                        short_fingerprint(mine),
+                        self.challenger_alias
+                    ));
+                    outcome = PromotionOutcome::Challenger;
                 }
                 Some((cv, Some(cvalue))) if self.beats(value, cvalue) => {
                     reasons.push(format!(
@@ -218,6 +298,27 @@ impl PromotionPolicy {
                 self.staging_threshold
             ));
         }
+        if let Some(d) = data
+            && let Some((cv, _)) = champion
+            && cv != version
+        {
+            match (other_data, &d.candidate) {
+                (None, Some(f)) => reasons.push(format!(
+                    "compared with the {} v{cv} on the same data ({})",
+                    self.champion_alias,
+                    short_fingerprint(f)
+                )),
+                (Some((mine, theirs)), _) if self.compare_across_data => reasons.push(format!(
+                    "compared with the {} v{cv} across data (this version's {}, the {}'s {}: \
+                     compare_across_data is on)",
+                    self.champion_alias,
+                    short_fingerprint(mine),
+                    self.champion_alias,
+                    short_fingerprint(theirs)
+                )),
+                _ => {}
+            }
+        }
         let (stage, aliases) = match outcome {
             PromotionOutcome::Champion => (Stage::Production, vec![self.champion_alias.clone()]),
             PromotionOutcome::Challenger => (Stage::Staging, vec![self.challenger_alias.clone()]),
@@ -233,6 +334,8 @@ impl PromotionPolicy {
             stage,
             aliases,
             reasons,
+            data_fingerprint: data.and_then(|d| d.candidate.clone()),
+            applied: true,
         }
     }
 }

@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use obesity_features::FittedPipeline;
 use obesity_forest::{Classifier, ModelError};
+use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 use crate::lineage::{Comparison, Lineage};
@@ -19,7 +20,7 @@ use crate::pipeline_loader::{
     CUSTOM_PIPELINE_FILE, CustomPipeline, DEFAULT_PIPELINE_KIND, PIPELINE_KIND_TAG, PipelineLoader,
     PipelineLoaders,
 };
-use crate::promotion::{PromotionDecision, PromotionOutcome, PromotionPolicy};
+use crate::promotion::{DataCheck, PromotionDecision, PromotionOutcome, PromotionPolicy};
 use crate::signature::Signature;
 use crate::store::{CreateModelVersion, ModelVersion, RegisteredModel, Stage, Store, Tag};
 use crate::validate;
@@ -519,7 +520,8 @@ impl Registry {
     }
 
     /// Moves a version to a stage; with `archive_existing_versions` the versions already in
-    /// that stage are archived.
+    /// that stage are archived. See [`transition_report`](Self::transition_report) for
+    /// what happens to the `champion` and `challenger` aliases of the archived versions.
     pub fn transition(
         &self,
         name: &str,
@@ -527,8 +529,81 @@ impl Registry {
         stage: Stage,
         archive_existing_versions: bool,
     ) -> Result<ModelVersion> {
-        self.store
-            .transition_model_version_stage(name, version, stage, archive_existing_versions)
+        self.transition_report(name, version, stage, archive_existing_versions)
+            .map(|t| t.version)
+    }
+
+    /// [`transition`](Self::transition), saying what it changed besides the version.
+    ///
+    /// An alias must not stay on a version this call archived when it names the role of
+    /// the stage: moving a version to Production with `archive_existing_versions` moves
+    /// `champion` from an archived version to it; moving one to Staging likewise moves
+    /// `challenger`. (The aliases are [`PromotionPolicy`]'s defaults.) Other aliases of the
+    /// archived versions stay where they are and are listed in
+    /// [`StageTransition::stale_aliases`] (as far as the store lists a version's aliases in
+    /// a search), so a caller can warn. The same logic runs on
+    /// every store (local folder or MLflow server), since it is built on the `Store` calls.
+    pub fn transition_report(
+        &self,
+        name: &str,
+        version: u64,
+        stage: Stage,
+        archive_existing_versions: bool,
+    ) -> Result<StageTransition> {
+        let defaults = PromotionPolicy::default();
+        let role = match stage {
+            Stage::Production => Some(defaults.champion_alias),
+            Stage::Staging => Some(defaults.challenger_alias),
+            _ => None,
+        };
+        let (before, holder) = if archive_existing_versions {
+            // The alias holder is asked for directly: not every server lists aliases in a
+            // version search.
+            let holder = match &role {
+                Some(alias) => match self.store.get_model_version_by_alias(name, alias) {
+                    Ok(v) => Some((alias.clone(), v.version)),
+                    Err(e) if e.is_not_found() => None,
+                    Err(e) => return Err(e),
+                },
+                None => None,
+            };
+            (self.store.search_model_versions(name)?, holder)
+        } else {
+            (Vec::new(), None)
+        };
+        let moved = self.store.transition_model_version_stage(
+            name,
+            version,
+            stage,
+            archive_existing_versions,
+        )?;
+        let mut report = StageTransition {
+            version: moved,
+            archived: Vec::new(),
+            moved_aliases: Vec::new(),
+            stale_aliases: Vec::new(),
+        };
+        for old in before
+            .iter()
+            .filter(|v| v.version != version && v.current_stage == stage)
+        {
+            report.archived.push(old.version);
+            if let Some((alias, holder)) = &holder
+                && *holder == old.version
+            {
+                self.set_alias(name, alias, version)?;
+                report.moved_aliases.push((alias.clone(), old.version));
+            }
+            for alias in &old.aliases {
+                if Some(alias) != role.as_ref() {
+                    report.stale_aliases.push((alias.clone(), old.version));
+                }
+            }
+        }
+        if !report.moved_aliases.is_empty() {
+            report.version = self.version(name, version)?;
+        }
+        Ok(report)
     }
 
     /// Points `alias` at `version` (moving it if it pointed elsewhere).
@@ -645,7 +720,7 @@ impl Registry {
             }
             None => None,
         };
-        let lineage = Lineage::from_version(&version);
+        let lineage = self.lineage_at(&version, &run_id, &dir)?;
         Ok(LoadedModel {
             version,
             classifier,
@@ -691,12 +766,44 @@ impl Registry {
     pub fn compare(&self, name: &str, v1: u64, v2: u64) -> Result<Comparison> {
         let a = self.version(name, v1)?;
         let b = self.version(name, v2)?;
-        Ok(Comparison::new(&a, &b))
+        let (la, lb) = (self.lineage(&a)?, self.lineage(&b)?);
+        Ok(Comparison::with_lineage(&a, &la, &b, &lb))
     }
 
-    /// The value of the policy's metric for a version: its lineage tag, else its run.
+    /// A version's whole lineage: its `lineage.json` artifact, or for a version registered
+    /// before the artifact held it (or without a source run), the lineage in its tags
+    /// ([`Lineage::from_version`]).
+    ///
+    /// # Errors
+    /// The store's errors, and [`Error::Corrupt`] for an artifact that does not parse.
+    pub fn lineage(&self, v: &ModelVersion) -> Result<Lineage> {
+        match self.artifact_location(v) {
+            Ok((run_id, dir)) => self.lineage_at(v, &run_id, &dir),
+            Err(Error::InvalidState { .. }) => Ok(Lineage::from_version(v)),
+            Err(e) => Err(e),
+        }
+    }
+
+    fn lineage_at(&self, v: &ModelVersion, run_id: &str, dir: &str) -> Result<Lineage> {
+        let path = format!("{dir}/{LINEAGE_FILE}");
+        let bytes = match self.store.download_artifact(run_id, &path) {
+            Ok(b) => b,
+            Err(e) if e.is_not_found() => return Ok(Lineage::from_version(v)),
+            Err(e) => return Err(e),
+        };
+        let mut lineage: Lineage = serde_json::from_slice(&bytes).map_err(|e| Error::Corrupt {
+            path: path.clone().into(),
+            reason: format!("the lineage of {} version {}: {e}", v.name, v.version),
+        })?;
+        if lineage.run_id.is_none() {
+            lineage.run_id = v.run_id.clone();
+        }
+        Ok(lineage)
+    }
+
+    /// The value of the policy's metric for a version: its lineage, else its run.
     fn metric_of(&self, v: &ModelVersion, metric: &str) -> Result<Option<f64>> {
-        if let Some(x) = Lineage::from_version(v).metrics.get(metric) {
+        if let Some(x) = self.lineage(v)?.metrics.get(metric) {
             return Ok(Some(*x));
         }
         match &v.run_id {
@@ -705,10 +812,19 @@ impl Registry {
         }
     }
 
-    /// Applies a promotion policy to `version`: decides (see [`PromotionPolicy::decide`])
-    /// and carries the decision out — stage transition (archiving the previous holder when
-    /// the policy says so) and alias move. Returns the decision with its reasons.
-    pub fn promote(
+    /// What [`promote`](Self::promote) would decide and change for `version`, changing
+    /// nothing: the policy's decision on the version's metric (its lineage, else its run)
+    /// against the champion's — counted only when both were evaluated on the same data
+    /// fingerprint, unless the policy's `compare_across_data` is set — and the registry's
+    /// rules on what the policy may move:
+    ///
+    /// - an Archived version is never brought back (the decision is reported with
+    ///   `applied: false` and a reason);
+    /// - `challenger` is never taken from a newer version (a higher number): an older
+    ///   version that would be challenger is left where it is.
+    ///
+    /// The returned decision has `applied: false`.
+    pub fn plan_promotion(
         &self,
         name: &str,
         version: u64,
@@ -729,13 +845,85 @@ impl Registry {
             .store
             .get_model_version_by_alias(name, &policy.champion_alias)
         {
-            Ok(c) => Some((c.version, self.metric_of(&c, &policy.metric)?)),
+            Ok(c) => Some(c),
             Err(e) if e.is_not_found() => None,
             Err(e) => return Err(e),
         };
-        let mut decision = policy.decide(name, version, value, champion);
+        let data = DataCheck {
+            candidate: Lineage::from_version(&candidate).data_fingerprint,
+            champion: champion
+                .as_ref()
+                .and_then(|c| Lineage::from_version(c).data_fingerprint),
+        };
+        let champion_value = match &champion {
+            Some(c) => Some((c.version, self.metric_of(c, &policy.metric)?)),
+            None => None,
+        };
+        let mut decision = policy.decide_on(name, version, value, champion_value, Some(&data));
+        decision.applied = false;
+        let keep = |decision: &mut PromotionDecision, why: String| {
+            decision.reasons.push(why);
+            decision.stage = candidate.current_stage;
+            decision.aliases.clear();
+        };
+        if candidate.current_stage == Stage::Archived
+            && decision.outcome != PromotionOutcome::Rejected
+        {
+            keep(
+                &mut decision,
+                format!(
+                    "v{version} is Archived: the policy never brings an archived version back \
+                     (`obesity registry promote {name} {version} STAGE` does, by hand); nothing \
+                     changes"
+                ),
+            );
+        } else if decision.outcome == PromotionOutcome::Challenger {
+            match self
+                .store
+                .get_model_version_by_alias(name, &policy.challenger_alias)
+            {
+                Ok(ch) if ch.version > version => keep(
+                    &mut decision,
+                    format!(
+                        "the {} is v{}, newer than v{version}: the policy never takes it from a \
+                         newer version; v{version} stays where it is",
+                        policy.challenger_alias, ch.version
+                    ),
+                ),
+                Ok(_) => {}
+                Err(e) if e.is_not_found() => {}
+                Err(e) => return Err(e),
+            }
+        } else if decision.outcome == PromotionOutcome::Rejected {
+            decision.stage = candidate.current_stage;
+        }
+        Ok(decision)
+    }
+
+    /// Applies a promotion policy to `version`: [`plan_promotion`](Self::plan_promotion),
+    /// then carries the decision out, touching only that version plus the documented
+    /// displacement:
+    ///
+    /// - Champion: the version moves to Production (archiving the other Production
+    ///   versions when the policy's `archive_existing_versions` is set), takes the champion
+    ///   alias, and loses the challenger alias if it had it.
+    /// - Challenger: the version moves to Staging (archiving the other Staging versions
+    ///   likewise) and takes the challenger alias (never from a newer version, see
+    ///   `plan_promotion`).
+    /// - Rejected, or a decision the plan refuses to apply: nothing changes.
+    ///
+    /// Returns the decision with its reasons (`applied` says whether anything was done).
+    pub fn promote(
+        &self,
+        name: &str,
+        version: u64,
+        policy: &PromotionPolicy,
+    ) -> Result<PromotionDecision> {
+        let mut decision = self.plan_promotion(name, version, policy)?;
+        let previous_champion = decision.previous_champion;
+        let apply = !decision.aliases.is_empty();
         match decision.outcome {
-            PromotionOutcome::Champion => {
+            PromotionOutcome::Champion if apply => {
                 self.transition(
                     name,
                     version,
@@ -751,7 +939,7 @@ impl Registry {
                 {
                     self.delete_alias(name, &policy.challenger_alias)?;
                 }
-                if let Some((old, _)) = champion
+                if let Some((old, _)) = previous_champion
                     && old != version
                 {
                     decision.reasons.push(format!(
@@ -764,8 +952,9 @@ impl Registry {
                         }
                     ));
                 }
+                decision.applied = true;
             }
-            PromotionOutcome::Challenger => {
+            PromotionOutcome::Challenger if apply => {
                 self.transition(
                     name,
                     version,
@@ -773,11 +962,24 @@ impl Registry {
                     policy.archive_existing_versions,
                 )?;
                 self.set_alias(name, &policy.challenger_alias, version)?;
+                decision.applied = true;
             }
-            PromotionOutcome::Rejected => {
-                decision.stage = candidate.current_stage;
-            }
+            PromotionOutcome::Rejected => decision.applied = true,
+            _ => {}
         }
         Ok(decision)
     }
+}
+
+/// What [`Registry::transition_report`] changed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StageTransition {
+    /// The version moved, as it is now.
+    pub version: ModelVersion,
+    /// Versions archived because they were in the target stage.
+    pub archived: Vec<u64>,
+    /// Aliases moved to the version from an archived one: (alias, the version it was on).
+    pub moved_aliases: Vec<(String, u64)>,
+    /// Aliases left on a version this transition archived: (alias, version).
+    pub stale_aliases: Vec<(String, u64)>,
 }

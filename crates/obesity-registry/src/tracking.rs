@@ -81,7 +81,8 @@ impl Tracker {
         }
     }
 
-    /// A tracker over the store at a tracking URI (a folder or `http(s)://`), see
+    /// A tracker over the store at a tracking URI (a folder or `http://`; `https://` is
+    /// refused: no TLS client is built in), see
     /// [`open_store`](crate::open_store).
     pub fn open(uri: &str) -> Result<Self> {
         Ok(Tracker::new(crate::open_store(uri)?))

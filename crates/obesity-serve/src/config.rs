@@ -19,8 +19,9 @@ pub const ADMIN_TOKEN_ENV: &str = "OBESITY_ADMIN_TOKEN";
 #[derive(Debug, Clone, PartialEq)]
 pub struct ServeConfig {
     /// Where the registry is: a folder (MLflow file-store layout), `file://`, or an
-    /// `http(s)://` MLflow tracking server. By default, this is `$OBESITY_TRACKING_URI`, else
-    /// `$MLFLOW_TRACKING_URI`, else `./mlruns`.
+    /// `http://` MLflow tracking server (`https://` is refused: no TLS client is built in).
+    /// By default, this is `$OBESITY_TRACKING_URI`, else `$MLFLOW_TRACKING_URI`, else
+    /// `./mlruns`.
     pub tracking_uri: String,
     /// The version to serve by default: `models:/NAME@ALIAS`, `models:/NAME/3`,
     /// `models:/NAME/Production`, or just `NAME` (meaning `@champion`). The alias (or stage,

@@ -30,8 +30,9 @@ pub(crate) struct Experiments {
 
 impl Experiments {
     /// Opens every experiment saved in `dir` (a file that does not load is logged and
-    /// skipped), or an empty set in memory.
-    pub(crate) fn open(dir: Option<PathBuf>) -> Self {
+    /// skipped, and so is one created for another registered model than `model`, e.g. by
+    /// `obesity ab create --model`), or an empty set in memory.
+    pub(crate) fn open(dir: Option<PathBuf>, model: &str) -> Self {
         let experiments = Experiments {
             dir,
             ..Experiments::default()
@@ -53,6 +54,14 @@ impl Experiments {
         names.sort();
         for name in names {
             match AbTest::open(&dir, &name, Arc::new(SystemClock)) {
+                Ok(test) if test.config().model.as_deref().is_some_and(|m| m != model) => {
+                    tracing::warn!(
+                        experiment = %name,
+                        experiment_model = test.config().model.as_deref().unwrap_or_default(),
+                        served_model = %model,
+                        "experiment of another model not loaded"
+                    )
+                }
                 Ok(test) => {
                     let running = test.status() == TestStatus::Running;
                     let shared = Arc::new(Mutex::new(test));

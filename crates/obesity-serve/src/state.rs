@@ -145,6 +145,7 @@ impl AppState {
                 .state_dir
                 .as_ref()
                 .map(|d| d.join("monitoring").join("ab-tests")),
+            &primary.name,
         ));
         let models = Arc::new(ArcSwap::from_pointee(Models {
             primary: primary.clone(),

@@ -25,6 +25,7 @@ fn split_errors() {
         stratified_split(&[0, 0, 0, 1], 0.5, 1),
         Err(DataError::ClassTooSmall {
             class: 1,
+            class_name: None,
             count: 1,
             needed: 2
         })
@@ -55,11 +56,20 @@ fn split_errors() {
         e,
         DataError::ClassTooSmall {
             class: 1,
+            class_name: None,
             count: 2,
             needed: 3
         }
     ));
-    assert!(e.to_string().contains("class 1 has 2 row(s)"), "{e}");
+    assert!(e.to_string().contains("class index 1 has 2 row(s)"), "{e}");
+    // Issue 16: the caller that knows the class names puts the name in the message.
+    let named = e.with_class_names(&["Normal_Weight", "Obesity_Type_I"]);
+    assert!(
+        named
+            .to_string()
+            .contains("class \"Obesity_Type_I\" (index 1) has 2 row(s)"),
+        "{named}"
+    );
 }
 
 #[test]

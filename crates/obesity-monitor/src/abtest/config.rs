@@ -107,6 +107,11 @@ impl From<&str> for FeatureValue {
 pub struct ABTestConfig {
     /// The experiment's name: part of the assignment hash and of the state file name.
     pub name: String,
+    /// The registered model both versions belong to, when the experiment was created
+    /// against a registry (`obesity ab create`): the variants are then `NAME@VERSION`.
+    /// `None` for an experiment of the service's own model (older state files too).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model: Option<String>,
     /// The current (champion) model version: variant A.
     pub control_version: String,
     /// The challenger model version: variant B.
@@ -137,6 +142,7 @@ impl ABTestConfig {
     ) -> Self {
         Self {
             name: name.into(),
+            model: None,
             control_version: control_version.into(),
             treatment_version: treatment_version.into(),
             traffic_split: 0.5,
@@ -162,6 +168,9 @@ impl ABTestConfig {
             expected: expected.into(),
         };
         validate_name("name", &self.name)?;
+        if self.model.as_deref().is_some_and(|m| m.trim().is_empty()) {
+            return Err(bad("model", "\"\"".into(), "a registered model name"));
+        }
         if self.control_version.trim().is_empty() {
             return Err(bad("control_version", "\"\"".into(), "a model version"));
         }

@@ -711,3 +711,64 @@ fn mlflow_dataset_inputs_and_model_ids_are_sent_as_mlflow_expects() {
     let body: serde_json::Value = serde_json::from_str(&seen[1].body).expect("json");
     assert_eq!(body["model_id"], "m-0123456789abcdef0123456789abcdef");
 }
+
+/// Issue 16: `promote 3 Production --archive-existing` left `champion` on the archived
+/// version. The registry's move runs on the MLflow store too: it asks the server who holds
+/// `champion`, lets the server archive, then points `champion` at the promoted version.
+#[test]
+fn mlflow_transition_with_archive_moves_champion_off_the_archived_version() {
+    let v1_production =
+        r#"{"model_version":{"name":"m","version":"1","source":"s","current_stage":"Production"}}"#;
+    let (addr, server) = fake_server(vec![
+        // Who holds champion.
+        (200, v1_production),
+        // search_model_versions: the model (aliases), then the versions.
+        (
+            200,
+            r#"{"registered_model":{"name":"m","aliases":[{"alias":"champion","version":"1"},{"alias":"baseline","version":"1"}]}}"#,
+        ),
+        (
+            200,
+            r#"{"model_versions":[{"name":"m","version":"1","source":"s","current_stage":"Production"},{"name":"m","version":"3","source":"s","current_stage":"None"}]}"#,
+        ),
+        // The transition (the server archives v1).
+        (
+            200,
+            r#"{"model_version":{"name":"m","version":"3","source":"s","current_stage":"Production"}}"#,
+        ),
+        // champion -> 3, then the version as it is now.
+        (200, "{}"),
+        (
+            200,
+            r#"{"model_version":{"name":"m","version":"3","source":"s","current_stage":"Production","aliases":["champion"]}}"#,
+        ),
+    ]);
+    let registry =
+        obesity_registry::Registry::new(std::sync::Arc::new(store(addr, RetryPolicy::none())));
+    let t = registry
+        .transition_report("m", 3, obesity_registry::Stage::Production, true)
+        .expect("transition");
+    assert_eq!(t.archived, [1]);
+    assert_eq!(t.moved_aliases, [("champion".to_owned(), 1)]);
+    assert_eq!(t.stale_aliases, [("baseline".to_owned(), 1)]);
+    assert_eq!(t.version.aliases, ["champion"]);
+    let seen = server.join().expect("server thread");
+    let lines: Vec<&str> = seen.iter().map(|s| s.request_line.as_str()).collect();
+    assert!(lines[0].contains("registered-models/alias"), "{lines:?}");
+    assert!(
+        lines[3].contains("model-versions/transition-stage"),
+        "{lines:?}"
+    );
+    assert!(
+        seen[3].body.contains("\"archive_existing_versions\":true"),
+        "{}",
+        seen[3].body
+    );
+    assert!(lines[4].starts_with("POST") && lines[4].contains("registered-models/alias"));
+    assert!(
+        seen[4].body.contains("\"alias\":\"champion\"")
+            && seen[4].body.contains("\"version\":\"3\""),
+        "{}",
+        seen[4].body
+    );
+}

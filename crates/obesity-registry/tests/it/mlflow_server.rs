@@ -538,3 +538,74 @@ fn mlflow_server_version_is_an_mlflow_model_and_dataset_inputs_are_kept() {
     assert_eq!(inputs.len(), sig.inputs.len());
     assert_eq!(m["run_id"].as_str(), Some(run_id.as_str()));
 }
+
+/// Issue 16: after `promote 3 Production --archive-existing`, `champion` stayed on the
+/// version the server archived; and the policy must not bring an archived version back.
+#[test]
+fn mlflow_server_archive_existing_moves_champion_and_the_policy_leaves_archived_alone() {
+    let Some(store) = server(
+        "mlflow_server::mlflow_server_archive_existing_moves_champion_and_the_policy_leaves_archived_alone",
+    ) else {
+        return;
+    };
+    let store: std::sync::Arc<dyn Store> = std::sync::Arc::new(store);
+    let (_, run_id) = new_run(store.as_ref());
+    store
+        .log_batch(
+            &run_id,
+            &[obesity_registry::Metric::now("accuracy", 0.95)],
+            &[],
+            &[],
+        )
+        .expect("metric");
+    let model = unique("mlflow-server-archive");
+    store
+        .create_registered_model(&model, &[], None)
+        .expect("model");
+    for _ in 1..=3u64 {
+        store
+            .create_model_version(&CreateModelVersion {
+                name: model.clone(),
+                source: format!("runs:/{run_id}/model"),
+                run_id: Some(run_id.clone()),
+                tags: Vec::new(),
+                description: None,
+                model_id: None,
+            })
+            .expect("version");
+    }
+    let registry = obesity_registry::Registry::new(store.clone());
+    registry
+        .transition(&model, 1, Stage::Production, false)
+        .expect("v1 prod");
+    registry.set_alias(&model, "champion", 1).expect("alias");
+    let t = registry
+        .transition_report(&model, 3, Stage::Production, true)
+        .expect("v3 prod");
+    assert_eq!(t.archived, [1]);
+    assert_eq!(t.moved_aliases, [("champion".to_owned(), 1)]);
+    assert_eq!(
+        store
+            .get_model_version_by_alias(&model, "champion")
+            .expect("champion")
+            .version,
+        3
+    );
+    assert_eq!(
+        registry.version(&model, 1).expect("v1").current_stage,
+        Stage::Archived
+    );
+    // The policy on the archived v1 changes nothing on the server.
+    let before = registry.versions(&model).expect("versions");
+    let d = registry
+        .promote(&model, 1, &obesity_registry::PromotionPolicy::default())
+        .expect("policy");
+    assert!(!d.applied, "{d}");
+    let after = registry.versions(&model).expect("versions");
+    let stages = |vs: &[obesity_registry::ModelVersion]| {
+        vs.iter()
+            .map(|v| (v.version, v.current_stage, v.aliases.clone()))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(stages(&before), stages(&after));
+}

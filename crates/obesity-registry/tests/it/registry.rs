@@ -95,9 +95,22 @@ fn register_then_load_by_number_alias_stage_and_latest() {
     assert!(v.source.ends_with("/artifacts/model"), "{}", v.source);
     assert_eq!(v.tags["owner"], "ml");
     assert_eq!(v.tags["lineage.data_fingerprint"], "feedbeef");
-    assert_eq!(v.tags["param.max_depth"], "10");
-    assert_eq!(v.tags["metric.accuracy"], "0.93");
     assert_eq!(v.tags["lineage.crate_version"], env!("CARGO_PKG_VERSION"));
+    // Issue 16: a few tags, not one per param and metric; the lineage is the artifact.
+    assert!(
+        !v.tags
+            .keys()
+            .any(|k| k.starts_with("param.") || k.starts_with("metric.")),
+        "{:?}",
+        v.tags
+    );
+    assert_eq!(v.tags["lineage.params_hash"].len(), 64);
+    assert!(v.tags.len() <= 7, "{:?}", v.tags);
+    let lineage = reg.lineage(&v).expect("lineage");
+    assert_eq!(lineage.params["max_depth"], "10");
+    assert_eq!(lineage.metrics["accuracy"], 0.93);
+    assert_eq!(lineage.data_fingerprint.as_deref(), Some("feedbeef"));
+    assert_eq!(v.tags["lineage.params_hash"], lineage.params_hash());
 
     let loaded = reg.load_str("models:/obesity-rf/1").expect("load");
     assert_eq!(loaded.classifier.n_features(), 32);
@@ -549,4 +562,57 @@ fn another_crates_model_gets_an_error_that_says_how_to_register_its_loader() {
         .load_str("models:/centroid/1")
         .unwrap_err();
     assert!(matches!(err, Error::Model { .. }), "{err}");
+}
+
+/// Issue 16: versions registered before the lineage moved into `lineage.json` carry it as
+/// one tag per param and metric; reading, comparing and the policy still see it.
+#[test]
+fn the_lineage_of_a_version_of_the_old_tag_layout_is_still_read() {
+    let (_d, store, _) = temp_store();
+    let reg = Registry::new(store.clone());
+    let run = Tracker::new(store.clone())
+        .start_run("obesity", None)
+        .expect("run");
+    let run_id = run.id().to_string();
+    run.finish().expect("finish");
+    store
+        .create_registered_model("old", &[], None)
+        .expect("model");
+    let tag = |k: &str, v: &str| obesity_registry::Tag::new(k, v);
+    let v = store
+        .create_model_version(&obesity_registry::CreateModelVersion {
+            name: "old".into(),
+            source: format!("runs:/{run_id}/model"),
+            run_id: Some(run_id.clone()),
+            tags: vec![
+                tag("lineage.data_fingerprint", "abc"),
+                tag("lineage.crate_version", "0.0.9"),
+                tag("param.max_depth", "10"),
+                tag("metric.accuracy", "0.91"),
+            ],
+            description: None,
+            model_id: None,
+        })
+        .expect("old version");
+    let lineage = reg.lineage(&v).expect("lineage from tags");
+    assert_eq!(lineage.params["max_depth"], "10");
+    assert_eq!(lineage.metrics["accuracy"], 0.91);
+    assert_eq!(lineage.data_fingerprint.as_deref(), Some("abc"));
+    assert_eq!(lineage.run_id.as_deref(), Some(run_id.as_str()));
+    // The policy reads the metric from it (the run itself logged none).
+    let d = reg
+        .plan_promotion(
+            "old",
+            v.version,
+            &obesity_registry::PromotionPolicy::default(),
+        )
+        .expect("plan");
+    assert_eq!(d.value, 0.91);
+
+    // A corrupt artifact is an error naming the file, not a silent empty lineage.
+    store
+        .log_artifact(&run_id, "model/lineage.json", b"{not json")
+        .expect("artifact");
+    let err = reg.lineage(&v).expect_err("corrupt lineage");
+    assert!(err.to_string().contains("lineage.json"), "{err}");
 }
