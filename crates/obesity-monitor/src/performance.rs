@@ -440,14 +440,18 @@ enum Join {
     Unknown,
 }
 
-/// Adds a retained batch to an aggregate (labels from the index); latencies go to `exact`
-/// when given, else to the histogram.
-fn add_detail(
-    agg: &mut Agg,
-    d: &Detail,
-    index: &HashMap<Arc<str>, IdEntry>,
-    exact: Option<&mut Vec<f64>>,
-) {
+/// Request id → what its label joins to.
+///
+/// Hashed with foldhash's fast hasher (randomly seeded per map, as std's): the keys are
+/// request ids a server issues itself and the map is only ever filled from logged batches,
+/// so SipHash's resistance to chosen keys buys nothing here, and it was the single largest
+/// cost of logging a served row (inserting, checking and evicting ids).
+type IdIndex = HashMap<Arc<str>, IdEntry, foldhash::fast::RandomState>;
+
+/// Adds a retained batch to an aggregate (labels from the index, when the batch may have
+/// any: a batch being logged has none yet); latencies go to `exact` when given, else to the
+/// histogram.
+fn add_detail(agg: &mut Agg, d: &Detail, index: Option<&IdIndex>, exact: Option<&mut Vec<f64>>) {
     agg.n_batches += 1;
     agg.n_pred += d.ids.len();
     agg.n_err += d.failed.len();
@@ -459,16 +463,24 @@ fn add_detail(
             v.extend_from_slice(&d.latencies_ms);
             v.extend(failed);
         }
-        None => d
-            .latencies_ms
-            .iter()
-            .copied()
-            .chain(failed)
-            .for_each(|l| agg.latency.add(l)),
+        None => {
+            // The rows of one request share its latency: add runs of equal values at once.
+            let mut values = d.latencies_ms.iter().copied().chain(failed).peekable();
+            while let Some(l) = values.next() {
+                let mut k = 1;
+                while values.next_if(|&m| m.to_bits() == l.to_bits()).is_some() {
+                    k += 1;
+                }
+                agg.latency.add_many(l, k);
+            }
+        }
     }
     if let Some(s) = d.drift_score {
         agg.add_drift(s);
     }
+    let Some(index) = index else {
+        return;
+    };
     for (id, &p) in d.ids.iter().zip(&d.predictions) {
         if let Some(y) = index.get(id).and_then(|e| e.label) {
             agg.add_label(y, p);
@@ -510,7 +522,7 @@ pub struct PerformanceMonitor {
     /// Sum of the retained batches' weights.
     retained_requests: usize,
     /// Request id → what its label joins to, for the retained batches' requests.
-    index: HashMap<Arc<str>, IdEntry>,
+    index: IdIndex,
     /// The most recent feature rows.
     features: VecDeque<(DateTime<Utc>, Vec<f64>)>,
     /// Bucket index → model version → exact aggregates of every batch logged in it.
@@ -555,7 +567,7 @@ impl PerformanceMonitor {
             limits,
             detail: VecDeque::new(),
             retained_requests: 0,
-            index: HashMap::new(),
+            index: IdIndex::default(),
             features: VecDeque::new(),
             buckets: BTreeMap::new(),
             evicted_through: None,
@@ -862,7 +874,7 @@ impl PerformanceMonitor {
             .or_default()
             .entry(version)
             .or_default();
-        add_detail(agg, &detail, &self.index, None);
+        add_detail(agg, &detail, None, None);
         self.trim_buckets();
 
         let cap = self.limits.max_feature_rows;
@@ -1064,7 +1076,7 @@ impl PerformanceMonitor {
             let mut rebuilt: BTreeMap<Arc<str>, Agg> = BTreeMap::new();
             for d in self.detail.iter().filter(|d| d.bucket == cut) {
                 let agg = rebuilt.entry(d.version.clone()).or_default();
-                add_detail(agg, d, &self.index, None);
+                add_detail(agg, d, Some(&self.index), None);
             }
             let after: usize = rebuilt.values().map(|a| a.n_batches).sum();
             n_old_mem += before.saturating_sub(after);
@@ -1129,7 +1141,7 @@ impl PerformanceMonitor {
         let mut exact = Vec::new();
         if exact_path {
             for d in self.detail.iter().filter(|d| in_window(d)) {
-                add_detail(&mut acc, d, &self.index, Some(&mut exact));
+                add_detail(&mut acc, d, Some(&self.index), Some(&mut exact));
                 *by_version.entry(d.version.to_string()).or_insert(0) += d.ids.len();
             }
         } else {
@@ -1149,7 +1161,7 @@ impl PerformanceMonitor {
                     }
                 } else {
                     for d in self.detail.iter().filter(|d| d.bucket == b && in_window(d)) {
-                        add_detail(&mut acc, d, &self.index, None);
+                        add_detail(&mut acc, d, Some(&self.index), None);
                         *by_version.entry(d.version.to_string()).or_insert(0) += d.ids.len();
                     }
                 }

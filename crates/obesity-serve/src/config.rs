@@ -52,9 +52,11 @@ pub struct ServeConfig {
     pub max_batch_rows: usize,
     /// Longest a request may take before it is answered 408. By default, this is 10 seconds.
     pub request_timeout: Duration,
-    /// Capacity of the queue between the request path and the performance monitor. When it
-    /// is full a prediction is dropped from monitoring (and counted), never delayed; 0 turns
-    /// monitoring off (for measuring what it costs). By default, this is 65,536.
+    /// Capacity of the queue between the request path and the performance monitor, in rows
+    /// (a request's rows travel as one message; a failed request counts one). A request
+    /// whose rows do not fit is dropped from monitoring whole (its rows counted), never
+    /// delayed; 0 turns monitoring off (for measuring what it costs). By default, this is
+    /// 65,536.
     pub monitor_queue: usize,
     /// Folder for the prediction log (`monitoring/<model>/events.jsonl`) and experiment state
     /// (`monitoring/ab-tests/<name>.json`). By default, this is the registry folder when the registry is local,
@@ -408,8 +410,8 @@ pub struct ServeArgs {
     /// or memory only for an MLflow server).
     #[arg(long, value_name = "DIR")]
     pub state_dir: Option<PathBuf>,
-    /// Capacity of the monitor queue (full: predictions are dropped from monitoring, counted;
-    /// 0: monitoring off).
+    /// Capacity of the monitor queue, in rows (a request whose rows do not fit is dropped
+    /// from monitoring whole, its rows counted; 0: monitoring off).
     #[arg(long, default_value_t = 65_536)]
     pub monitor_queue: usize,
     /// Seconds between drift and alert checks.

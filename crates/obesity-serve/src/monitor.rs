@@ -15,7 +15,7 @@
 use std::collections::{HashMap, VecDeque};
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, TrySendError};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -33,18 +33,26 @@ use crate::alerting::{Notifier, RecentAlerts, Webhook};
 use crate::error::ApiError;
 use crate::experiments::Experiments;
 use crate::metrics::Metrics;
-use crate::state::Models;
+use crate::state::{Models, RequestId};
 use crate::timeline::Timeline;
 
-/// One served row.
+/// The rows one request served (one for `/predict`), sent to the monitor as one message:
+/// row `k` has the request id `first_id.offset(k)`, its record `records[k]` and its
+/// prediction `rows[k]`.
 #[derive(Debug)]
 pub(crate) struct Served {
-    pub(crate) request_id: String,
+    pub(crate) first_id: RequestId,
+    pub(crate) latency_ms: f32,
+    pub(crate) records: Vec<ObesityRecord>,
+    pub(crate) rows: Vec<ServedRow>,
+}
+
+/// One served row's prediction.
+#[derive(Debug)]
+pub(crate) struct ServedRow {
     pub(crate) version: u64,
     pub(crate) class: usize,
     pub(crate) confidence: f32,
-    pub(crate) latency_ms: f32,
-    pub(crate) record: ObesityRecord,
     pub(crate) user_id: Option<String>,
     /// The experiment that routed the row, when the user is enrolled in it.
     pub(crate) experiment: Option<Arc<str>>,
@@ -54,7 +62,7 @@ pub(crate) struct Served {
 /// share).
 #[derive(Debug)]
 pub(crate) struct Failed {
-    pub(crate) request_id: String,
+    pub(crate) request_id: RequestId,
     pub(crate) version: u64,
     pub(crate) latency_ms: f32,
     pub(crate) error: &'static str,
@@ -125,7 +133,8 @@ pub(crate) struct MonitorShared {
     pub(crate) webhooks: Arc<[Arc<Webhook>]>,
     /// The dashboard's time series.
     pub(crate) timeline: Mutex<Timeline>,
-    /// Events in the queue (an estimate: incremented on send, decremented on receipt).
+    /// Rows in the queue (an estimate: incremented on send, decremented on receipt); a
+    /// failed request counts one.
     pub(crate) queued: AtomicU64,
     pub(crate) dropped: AtomicU64,
     pub(crate) capacity: usize,
@@ -246,6 +255,7 @@ impl MonitorHandle {
             experiments,
             metrics: metrics.clone(),
             pending: Vec::new(),
+            pending_rows: 0,
             failed: Vec::new(),
             recent: VecDeque::new(),
             last_by_user: HashMap::new(),
@@ -271,31 +281,34 @@ impl MonitorHandle {
         })
     }
 
-    /// Queues an event without waiting: a full queue drops it and counts the drop. The
-    /// thread is not woken (it drains the queue every few milliseconds), so a request never
-    /// pays for a context switch either.
-    fn offer(&self, event: Event) {
+    /// Queues an event of `rows` rows without waiting: when the queue's rows would exceed
+    /// its capacity (or the channel is full) the whole event is dropped and its rows counted
+    /// as dropped. The thread is not woken (it drains the queue every few milliseconds), so a
+    /// request never pays for a context switch either.
+    fn offer(&self, event: Event, rows: u64) {
         if self.shared.capacity == 0 {
             return; // monitoring is off
         }
-        self.shared.queued.fetch_add(1, Ordering::Relaxed);
-        if let Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) =
-            self.events.try_send(event)
-        {
-            self.shared.queued.fetch_sub(1, Ordering::Relaxed);
-            self.shared.dropped.fetch_add(1, Ordering::Relaxed);
-            self.metrics.monitor_dropped.inc();
+        let before = self.shared.queued.fetch_add(rows, Ordering::Relaxed);
+        let fits = before + rows <= self.shared.capacity as u64;
+        if !fits || self.events.try_send(event).is_err() {
+            self.shared.queued.fetch_sub(rows, Ordering::Relaxed);
+            self.shared.dropped.fetch_add(rows, Ordering::Relaxed);
+            self.metrics.monitor_dropped.inc_by(rows);
         }
     }
 
-    /// Queues a served row; never blocks.
+    /// Queues the rows of one request (one message, whatever their number); never blocks.
     pub(crate) fn served(&self, served: Served) {
-        self.offer(Event::Served(Box::new(served)));
+        let rows = served.rows.len() as u64;
+        if rows > 0 {
+            self.offer(Event::Served(Box::new(served)), rows);
+        }
     }
 
     /// Queues a failed request; never blocks.
     pub(crate) fn failed(&self, failed: Failed) {
-        self.offer(Event::Failed(failed));
+        self.offer(Event::Failed(failed), 1);
     }
 
     /// Joins a late label to its prediction.
@@ -368,31 +381,36 @@ const CONTROL_QUEUE: usize = 1024;
 
 /// Request id → (version, class) of the most recent predictions, so a label given by
 /// request id is known to be right or wrong (`obesity_feedback_labels_total`) and counted
-/// against the version that served it. Bounded: the oldest ids are forgotten first; a label
-/// for a forgotten id is still joined by the performance monitor, only not counted here.
+/// against the version that served it. Bounded: a ring indexed by the id's counter (ids are
+/// issued in sequence), so an id is forgotten once the id [`MAX_INDEXED`] places after it is
+/// served; no hashing, no allocation per row. A label for a forgotten id is still joined by
+/// the performance monitor, only not counted here.
 #[derive(Default)]
 struct ServedIndex {
-    map: HashMap<String, (u64, usize)>,
-    order: VecDeque<String>,
+    /// Slot `n % MAX_INDEXED`: the id last stored there, its version and class.
+    slots: Vec<Option<(RequestId, u64, usize)>>,
 }
 
-/// Predictions [`ServedIndex`] remembers.
+/// Predictions [`ServedIndex`] remembers (at most; ids of failed requests leave gaps).
 const MAX_INDEXED: usize = 1 << 17;
 
 impl ServedIndex {
-    fn insert(&mut self, id: &str, version: u64, class: usize) {
-        if self.order.len() == MAX_INDEXED
-            && let Some(old) = self.order.pop_front()
-        {
-            self.map.remove(&old);
-        }
-        if self.map.insert(id.to_owned(), (version, class)).is_none() {
-            self.order.push_back(id.to_owned());
-        }
+    fn slot(id: RequestId) -> usize {
+        (id.counter() % MAX_INDEXED as u64) as usize
     }
 
-    fn get(&self, id: &str) -> Option<(u64, usize)> {
-        self.map.get(id).copied()
+    fn insert(&mut self, id: RequestId, version: u64, class: usize) {
+        if self.slots.is_empty() {
+            self.slots = vec![None; MAX_INDEXED];
+        }
+        self.slots[Self::slot(id)] = Some((id, version, class));
+    }
+
+    fn get(&self, id: RequestId) -> Option<(u64, usize)> {
+        match self.slots.get(Self::slot(id)) {
+            Some(Some((at, version, class))) if *at == id => Some((*version, *class)),
+            _ => None,
+        }
     }
 }
 
@@ -404,12 +422,18 @@ struct Worker {
     models: Arc<ArcSwap<Models>>,
     experiments: Arc<Experiments>,
     metrics: Arc<Metrics>,
-    pending: Vec<Served>,
+    /// Served rows not yet logged, one batch per version (in order of first appearance).
+    pending: Vec<(u64, PredictionBatch)>,
+    /// Rows in `pending`.
+    pending_rows: usize,
     failed: Vec<Failed>,
     /// Recent rows of the primary version, for drift.
     recent: VecDeque<(u64, ObesityRecord)>,
-    last_by_user: HashMap<String, (String, usize)>,
-    outcomes: HashMap<String, EnrolledPrediction>,
+    /// User id → their last request (user ids come from clients: the default, DoS-resistant
+    /// hasher).
+    last_by_user: HashMap<String, (RequestId, usize)>,
+    /// Enrolled predictions by request id (ids are ours, issued in sequence).
+    outcomes: HashMap<RequestId, EnrolledPrediction>,
     drift_score: Option<(u64, f64)>,
     alerts: Option<(u64, AlertManager)>,
     notifier: Notifier,
@@ -449,7 +473,7 @@ impl Worker {
                     return;
                 }
             }
-            if last_flush.elapsed() >= flush_every || self.pending.len() >= MAX_PENDING {
+            if last_flush.elapsed() >= flush_every || self.pending_rows >= MAX_PENDING {
                 self.flush();
                 last_flush = Instant::now();
             }
@@ -465,62 +489,94 @@ impl Worker {
         }
     }
 
-    /// Takes the queued events without waiting (at most one queue's worth, so a request
-    /// stream faster than this thread cannot keep it from its other work).
+    /// Takes the queued events without waiting (at most one queue's worth of rows, so a
+    /// request stream faster than this thread cannot keep it from its other work).
     fn drain(&mut self) {
-        for _ in 0..self.settings.queue.max(1) {
+        let mut budget = self.settings.queue.max(1);
+        while budget > 0 {
             let Ok(event) = self.events.try_recv() else {
                 break;
             };
-            self.shared.queued.fetch_sub(1, Ordering::Relaxed);
-            match event {
-                Event::Served(s) => self.accept(*s),
+            let rows = match event {
+                Event::Served(s) => {
+                    let rows = s.rows.len();
+                    self.accept(*s);
+                    rows
+                }
                 Event::Failed(f) => {
                     if let Ok(mut t) = self.shared.timeline.lock() {
                         t.failed(Utc::now(), f64::from(f.latency_ms));
                     }
                     self.failed.push(f);
+                    1
                 }
-            }
-            if self.pending.len() >= MAX_PENDING {
+            };
+            self.shared.queued.fetch_sub(rows as u64, Ordering::Relaxed);
+            budget = budget.saturating_sub(rows);
+            if self.pending_rows >= MAX_PENDING {
                 self.flush();
             }
         }
     }
 
     fn accept(&mut self, s: Served) {
+        let Served {
+            first_id,
+            latency_ms,
+            records,
+            rows,
+        } = s;
         if let Ok(mut t) = self.shared.timeline.lock() {
-            t.served(Utc::now(), s.class, f64::from(s.latency_ms));
+            let now = Utc::now();
+            for row in &rows {
+                t.served(now, row.class, f64::from(latency_ms));
+            }
         }
-        self.served_index.insert(&s.request_id, s.version, s.class);
         let primary = self.models.load().primary.version;
-        if s.version == primary {
-            if self.recent.len() == self.settings.drift_window {
-                self.recent.pop_front();
-            }
-            self.recent.push_back((s.version, s.record.clone()));
-        }
-        if let Some(user) = &s.user_id {
-            if self.last_by_user.len() >= MAX_TRACKED {
-                self.last_by_user.clear();
-            }
-            self.last_by_user
-                .insert(user.clone(), (s.request_id.clone(), s.class));
-            if let Some(exp) = &s.experiment {
-                if self.outcomes.len() >= MAX_TRACKED {
-                    self.outcomes.clear();
+        let confidence = |row: &ServedRow| f64::from(row.confidence).clamp(0.0, 1.0);
+        let latency = f64::from(latency_ms).max(0.0);
+        for (k, (row, record)) in rows.into_iter().zip(records).enumerate() {
+            let id = first_id.offset(k);
+            let row_confidence = confidence(&row);
+            self.served_index.insert(id, row.version, row.class);
+            if row.version == primary {
+                if self.recent.len() == self.settings.drift_window {
+                    self.recent.pop_front();
                 }
-                self.outcomes.insert(
-                    s.request_id.clone(),
-                    EnrolledPrediction {
-                        user: user.clone(),
-                        experiment: exp.clone(),
-                        class: s.class,
-                    },
-                );
+                self.recent.push_back((row.version, record));
             }
+            if let Some(user) = row.user_id {
+                if self.last_by_user.len() >= MAX_TRACKED {
+                    self.last_by_user.clear();
+                }
+                if let Some(exp) = &row.experiment {
+                    if self.outcomes.len() >= MAX_TRACKED {
+                        self.outcomes.clear();
+                    }
+                    self.outcomes.insert(
+                        id,
+                        EnrolledPrediction {
+                            user: user.clone(),
+                            experiment: exp.clone(),
+                            class: row.class,
+                        },
+                    );
+                }
+                self.last_by_user.insert(user, (id, row.class));
+            }
+            let at = match self.pending.iter().position(|(v, _)| *v == row.version) {
+                Some(at) => at,
+                None => {
+                    self.pending
+                        .push((row.version, PredictionBatch::new(row.version.to_string())));
+                    self.pending.len() - 1
+                }
+            };
+            self.pending[at]
+                .1
+                .push(id.to_string(), row.class, row_confidence, latency);
+            self.pending_rows += 1;
         }
-        self.pending.push(s);
     }
 
     /// Writes one batch per model version.
@@ -529,7 +585,7 @@ impl Worker {
             return;
         }
         let primary = self.models.load().primary.version;
-        let mut batches: Vec<(u64, PredictionBatch)> = Vec::new();
+        let mut batches: Vec<(u64, PredictionBatch)> = std::mem::take(&mut self.pending);
         fn batch_of(batches: &mut Vec<(u64, PredictionBatch)>, v: u64) -> &mut PredictionBatch {
             let at = match batches.iter().position(|(b, _)| *b == v) {
                 Some(at) => at,
@@ -540,19 +596,14 @@ impl Worker {
             };
             &mut batches[at].1
         }
-        let mut n = 0u64;
-        for s in self.pending.drain(..) {
-            batch_of(&mut batches, s.version).push(
-                s.request_id,
-                s.class,
-                f64::from(s.confidence).clamp(0.0, 1.0),
-                f64::from(s.latency_ms).max(0.0),
-            );
-            n += 1;
-        }
+        let mut n = std::mem::take(&mut self.pending_rows) as u64;
         for f in self.failed.drain(..) {
             let b = batch_of(&mut batches, f.version);
-            b.push_failure(f.request_id, f64::from(f.latency_ms).max(0.0), f.error);
+            b.push_failure(
+                f.request_id.to_string(),
+                f64::from(f.latency_ms).max(0.0),
+                f.error,
+            );
             // One failed request is one invalid row for the data-quality share, whatever its
             // size: the monitor counts requests, and a batch's rows are not all known to be bad.
             b.invalid_rows += 1;
@@ -579,7 +630,7 @@ impl Worker {
         let (request_id, mut served_class) = match key {
             FeedbackKey::Request(id) => (id, None),
             FeedbackKey::User(user) => match self.last_by_user.get(&user) {
-                Some((id, class)) => (id.clone(), Some(*class)),
+                Some((id, class)) => (id.to_string(), Some(*class)),
                 None => {
                     return Err(ApiError::not_found(
                         "unknown_user",
@@ -614,7 +665,8 @@ impl Worker {
             )
             .field("request_id"));
         }
-        let served = self.served_index.get(&request_id);
+        let parsed = RequestId::parse(&request_id);
+        let served = parsed.and_then(|id| self.served_index.get(id));
         if let Some((_, class)) = served {
             served_class = Some(class);
         }
@@ -624,7 +676,7 @@ impl Worker {
             correct: served_class.map(|c| c == label),
             experiment: None,
         };
-        if let Some(enrolled) = self.outcomes.get(&request_id) {
+        if let Some(enrolled) = parsed.and_then(|id| self.outcomes.get(&id)) {
             let correct = enrolled.class == label;
             outcome.correct = Some(correct);
             if let Some(test) = self.experiments.get(&enrolled.experiment)

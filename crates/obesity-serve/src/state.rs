@@ -18,6 +18,65 @@ use crate::metrics::{Metrics, ModelLabels};
 use crate::model::{self, ServedModel};
 use crate::monitor::{MonitorHandle, MonitorSettings};
 
+/// A request id: the process's random prefix and a counter, written `{prefix:08x}-{n:x}`.
+///
+/// It is only made text where text is needed (the response, the prediction log), so the
+/// request path allocates nothing per row for it, and the monitor thread indexes it as two
+/// integers instead of a string.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) struct RequestId {
+    prefix: u32,
+    n: u64,
+}
+
+impl RequestId {
+    /// The id `k` places after this one (row `k` of a batch).
+    pub(crate) fn offset(self, k: usize) -> Self {
+        RequestId {
+            prefix: self.prefix,
+            n: self.n.wrapping_add(k as u64),
+        }
+    }
+
+    /// The counter part.
+    pub(crate) fn counter(self) -> u64 {
+        self.n
+    }
+
+    /// Reads the text form back; `None` for anything this server could not have issued.
+    pub(crate) fn parse(text: &str) -> Option<Self> {
+        let (prefix, n) = text.split_once('-')?;
+        let valid = |s: &str, max: usize| {
+            !s.is_empty()
+                && s.len() <= max
+                && s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+        };
+        if prefix.len() != 8
+            || !valid(prefix, 8)
+            || !valid(n, 16)
+            || (n.len() > 1 && n.starts_with('0'))
+        {
+            return None;
+        }
+        Some(RequestId {
+            prefix: u32::from_str_radix(prefix, 16).ok()?,
+            n: u64::from_str_radix(n, 16).ok()?,
+        })
+    }
+}
+
+impl std::fmt::Display for RequestId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:08x}-{:x}", self.prefix, self.n)
+    }
+}
+
+impl serde::Serialize for RequestId {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
 /// The versions loaded at one moment. Replaced whole (never edited), so a request that has
 /// loaded it sees one consistent set until it finishes.
 #[derive(Debug)]
@@ -382,9 +441,18 @@ impl AppState {
     }
 
     /// A fresh request id: a per-process prefix and a counter, unique without coordination.
-    pub(crate) fn request_id(&self) -> String {
-        let n = self.inner.next_id.fetch_add(1, Ordering::Relaxed);
-        format!("{:08x}-{n:x}", self.inner.id_prefix)
+    pub(crate) fn request_id(&self) -> RequestId {
+        self.request_ids(1)
+    }
+
+    /// The first of `n` consecutive fresh request ids (one atomic add for a whole batch; row
+    /// `k` gets `first.offset(k)`).
+    pub(crate) fn request_ids(&self, n: usize) -> RequestId {
+        let n = self.inner.next_id.fetch_add(n as u64, Ordering::Relaxed);
+        RequestId {
+            prefix: self.inner.id_prefix,
+            n,
+        }
     }
 
     /// Updates the `model_info` metric after the loaded set changed.
@@ -428,6 +496,36 @@ impl AppState {
         match self.inner.refs.first() {
             Some(ModelRef::Alias { alias, .. }) => alias,
             _ => "primary",
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::RequestId;
+
+    #[test]
+    fn request_ids_read_back_from_their_text() {
+        let first = RequestId {
+            prefix: 0x00ab_cdef,
+            n: 0xff,
+        };
+        for k in [0, 1, 1_000] {
+            let id = first.offset(k);
+            let text = id.to_string();
+            assert_eq!(RequestId::parse(&text), Some(id), "{text}");
+        }
+        assert_eq!(first.to_string(), "00abcdef-ff");
+        for bad in [
+            "",
+            "never-issued",
+            "00abcdef",
+            "00abcdef-",
+            "abcdef-1",
+            "00abcdef-01",
+            "00ABCDEF-1",
+        ] {
+            assert_eq!(RequestId::parse(bad), None, "{bad}");
         }
     }
 }

@@ -3,7 +3,7 @@
 //! of evicted requests.
 
 use std::collections::BTreeMap;
-use std::hash::{DefaultHasher, Hash, Hasher};
+use std::hash::BuildHasher;
 
 use serde::{Deserialize, Serialize};
 
@@ -172,9 +172,19 @@ fn representative(bin: u16) -> f64 {
 }
 
 impl LatencyHist {
+    #[cfg(test)]
     pub(crate) fn add(&mut self, v: f64) {
-        self.add_n(bin_of(v), 1);
-        if self.n == 1 {
+        self.add_many(v, 1);
+    }
+
+    /// Adds `k` (at least 1) observations of `v`.
+    pub(crate) fn add_many(&mut self, v: f64, k: u64) {
+        if k == 0 {
+            return;
+        }
+        let first = self.n == 0;
+        self.add_n(bin_of(v), k);
+        if first {
             (self.min, self.max) = (v, v);
         } else {
             self.min = self.min.min(v);
@@ -361,13 +371,12 @@ impl ExpiredIds {
         (self.capacity * 10).div_ceil(64)
     }
 
+    /// The two hashes of the double-hashing scheme (Kirsch–Mitzenmacher), from one 64-bit
+    /// hash of the id: its two halves. foldhash with the configured seed, so the filter is
+    /// the same on every run; the ids are ones the server issued.
     fn hashes(&self, id: &str) -> (u64, u64) {
-        let mut h = DefaultHasher::new();
-        (self.seed, id).hash(&mut h);
-        let a = h.finish();
-        let mut h = DefaultHasher::new();
-        (self.seed ^ 0x9e37_79b9_7f4a_7c15, id).hash(&mut h);
-        (a, h.finish() | 1)
+        let h = foldhash::fast::FixedState::with_seed(self.seed).hash_one(id);
+        (h & 0xffff_ffff, (h >> 32) | 1)
     }
 
     fn positions(&self, id: &str) -> impl Iterator<Item = (usize, u64)> + use<> {

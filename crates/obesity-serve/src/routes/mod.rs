@@ -232,7 +232,13 @@ fn plain_error(status: StatusCode, max_body: usize) -> ApiError {
 
 /// A JSON answer, serialised straight into the response buffer.
 pub(crate) fn json<T: Serialize>(status: StatusCode, value: &T) -> Response {
-    let mut buf = Vec::with_capacity(512);
+    json_sized(status, value, 512)
+}
+
+/// [`json`] into a buffer of `capacity` bytes to start with: a large answer (a batch's)
+/// whose size is known roughly is then written without the buffer doubling its way up.
+pub(crate) fn json_sized<T: Serialize>(status: StatusCode, value: &T, capacity: usize) -> Response {
+    let mut buf = Vec::with_capacity(capacity);
     match serde_json::to_writer(&mut buf, value) {
         Ok(()) => {
             let mut response = Response::new(Body::from(buf));

@@ -22,11 +22,11 @@ use serde::ser::SerializeMap;
 
 use crate::error::ApiError;
 use crate::model::{Prediction, ServedModel};
-use crate::monitor::{Failed, Served};
+use crate::monitor::{Failed, Served, ServedRow};
 use crate::row;
-use crate::state::{AppState, Models};
+use crate::state::{AppState, Models, RequestId};
 
-use super::json;
+use super::{json, json_sized};
 
 /// Which model a row goes to, and what the response calls that choice.
 pub(crate) struct Route {
@@ -126,11 +126,11 @@ struct RowAnswer<'a> {
     confidence: f32,
     model_version: &'a str,
     variant: &'a str,
-    request_id: &'a str,
+    request_id: RequestId,
 }
 
 impl<'a> RowAnswer<'a> {
-    fn new(model: &'a ServedModel, p: &'a Prediction, variant: &'a str, id: &'a str) -> Self {
+    fn new(model: &'a ServedModel, p: &'a Prediction, variant: &'a str, id: RequestId) -> Self {
         RowAnswer {
             prediction: model.classes.get(p.class).map_or("", String::as_str),
             prediction_index: p.class,
@@ -203,7 +203,7 @@ pub(crate) async fn predict(
     let response = json(
         StatusCode::OK,
         &PredictAnswer {
-            row: RowAnswer::new(&routed.model, &prediction, variant, &request_id),
+            row: RowAnswer::new(&routed.model, &prediction, variant, request_id),
             model_name: &routed.model.name,
             latency_ms: latency.as_secs_f64() * 1e3,
             timestamp: Utc::now().to_rfc3339_opts(SecondsFormat::Micros, true),
@@ -215,14 +215,16 @@ pub(crate) async fn predict(
         .predictions
         .fetch_add(1, Ordering::Relaxed);
     state.inner.monitor.served(Served {
-        request_id,
-        version: routed.model.version,
-        class: prediction.class,
-        confidence: prediction.confidence,
+        first_id: request_id,
         latency_ms: latency.as_secs_f32() * 1e3,
-        record: request.record,
-        user_id: request.user_id,
-        experiment: routed.experiment,
+        records: vec![request.record],
+        rows: vec![ServedRow {
+            version: routed.model.version,
+            class: prediction.class,
+            confidence: prediction.confidence,
+            user_id: request.user_id,
+            experiment: routed.experiment,
+        }],
     });
     Ok(response)
 }
@@ -241,6 +243,16 @@ pub(crate) fn predict_routed(
     records: &[ObesityRecord],
     routes: &[Route],
 ) -> Result<Vec<Prediction>, ApiError> {
+    // The common case, every row on one version: one kernel call, no bookkeeping.
+    if let Some(first) = routes.first()
+        && routes.iter().all(|r| Arc::ptr_eq(&r.model, &first.model))
+    {
+        let model = &first.model;
+        let proba = model.predict_many(records)?;
+        return Ok((0..records.len())
+            .map(|i| model.row_prediction(&proba, i))
+            .collect());
+    }
     let mut out: Vec<Option<Prediction>> = vec![None; records.len()];
     let mut done = vec![false; records.len()];
     for i in 0..records.len() {
@@ -314,16 +326,28 @@ pub(crate) async fn predict_batch(
         .map_err(|e| e.within("batch_features"))
         .map_err(|e| refused(&state, primary, start, e))?;
     let latency = start.elapsed();
-    let ids: Vec<String> = (0..batch.records.len())
-        .map(|_| state.request_id())
-        .collect();
+    let first_id = state.request_ids(batch.records.len());
     let answers = predictions
         .iter()
         .zip(&routes)
-        .zip(&ids)
-        .map(|((p, r), id)| RowAnswer::new(&r.model, p, variant_label(&state, r.variant), id))
+        .enumerate()
+        .map(|(k, (p, r))| {
+            RowAnswer::new(
+                &r.model,
+                p,
+                variant_label(&state, r.variant),
+                first_id.offset(k),
+            )
+        })
         .collect();
-    let response = json(
+    // About 350 bytes per row for seven classes: sized from the class names so that the
+    // buffer rarely grows.
+    let per_row = 200
+        + 24 * routes.first().map_or(0, |r| r.model.n_classes())
+        + routes.first().map_or(0, |r| {
+            r.model.classes.iter().map(String::len).sum::<usize>()
+        });
+    let response = json_sized(
         StatusCode::OK,
         &BatchAnswer {
             predictions: answers,
@@ -332,6 +356,7 @@ pub(crate) async fn predict_batch(
             latency_ms: latency.as_secs_f64() * 1e3,
             timestamp: Utc::now().to_rfc3339_opts(SecondsFormat::Micros, true),
         },
+        256 + per_row * batch.records.len(),
     );
     let per_row_ms = latency.as_secs_f32() * 1e3;
     state
@@ -340,24 +365,23 @@ pub(crate) async fn predict_batch(
         .predictions
         .fetch_add(batch.records.len() as u64, Ordering::Relaxed);
     let mut users = batch.user_ids.unwrap_or_default().into_iter();
-    for (((record, p), r), id) in batch
-        .records
-        .into_iter()
-        .zip(predictions)
+    let rows = predictions
+        .iter()
         .zip(routes)
-        .zip(ids)
-    {
-        state.inner.monitor.served(Served {
-            request_id: id,
+        .map(|(p, r)| ServedRow {
             version: r.model.version,
             class: p.class,
             confidence: p.confidence,
-            latency_ms: per_row_ms,
-            record,
             user_id: users.next().flatten(),
             experiment: r.experiment,
-        });
-    }
+        })
+        .collect();
+    state.inner.monitor.served(Served {
+        first_id,
+        latency_ms: per_row_ms,
+        records: batch.records,
+        rows,
+    });
     Ok(response)
 }
 
@@ -375,16 +399,20 @@ pub(crate) fn log_served(
         .counters
         .predictions
         .fetch_add(records.len() as u64, Ordering::Relaxed);
-    for (record, p) in records.into_iter().zip(predictions) {
-        state.inner.monitor.served(Served {
-            request_id: state.request_id(),
+    let rows = predictions
+        .iter()
+        .map(|p| ServedRow {
             version: model.version,
             class: p.class,
             confidence: p.confidence,
-            latency_ms,
-            record,
             user_id: None,
             experiment: None,
-        });
-    }
+        })
+        .collect();
+    state.inner.monitor.served(Served {
+        first_id: state.request_ids(records.len()),
+        latency_ms,
+        records,
+        rows,
+    });
 }
