@@ -29,7 +29,7 @@ use obesity_mlops::data::{self, LoadOptions, ObesityRecord};
 use obesity_mlops::features::FeaturePipeline;
 use obesity_mlops::forest::{Classifier, ForestParams, RandomForest};
 use obesity_mlops::monitor::{
-    ABTestConfig, AbTest, FeatureValue, ManualClock, Outcome, PerformanceMonitor, PredictionBatch,
+    AbTest, AbTestConfig, FeatureValue, ManualClock, Outcome, PerformanceMonitor, PredictionBatch,
     Recommendation, SegmentRule, Variant,
 };
 use obesity_mlops::registry::{LocalStore, NewVersion, Registry, Store, Tracker};
@@ -145,7 +145,7 @@ fn main() -> Result<(), Box<dyn Error>> {
 
     // --- the experiment --------------------------------------------------------------------
     let clock = ManualClock::new(Utc::now());
-    let config = ABTestConfig {
+    let config = AbTestConfig {
         traffic_split: 0.5,
         min_samples_per_variant: 200,
         significance_level: 0.05,
@@ -154,14 +154,10 @@ fn main() -> Result<(), Box<dyn Error>> {
             min: Some(18.0),
             max: None,
         }],
-        ..ABTestConfig::new("rf-v2-vs-v1", models[0].0.clone(), models[1].0.clone())
+        ..AbTestConfig::new("rf-v2-vs-v1", models[0].0.clone(), models[1].0.clone())
     };
     let experiments = store_dir.join("experiments");
-    let mut test_ab = if AbTest::state_path(&experiments, &config.name).exists() {
-        AbTest::open(&experiments, &config.name, Arc::new(clock.clone()))?
-    } else {
-        AbTest::create(&experiments, config, Arc::new(clock.clone()))?
-    };
+    let mut test_ab = AbTest::open_or_create(&experiments, config, Arc::new(clock.clone()))?;
     if test_ab.status() != obesity_mlops::monitor::TestStatus::Running {
         test_ab.start()?;
     }

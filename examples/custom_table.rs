@@ -34,7 +34,7 @@ use obesity_mlops::forest::{
     Classifier, ForestParams, ModelError, ModelStrategy, envelope, load_classifier, validate,
 };
 use obesity_mlops::monitor::{
-    ABTestConfig, AbTest, ColumnSample, DriftDetector, DriftOptions, DriftResult, ManualClock,
+    AbTest, AbTestConfig, ColumnSample, DriftDetector, DriftOptions, DriftResult, ManualClock,
     MonitorError, Outcome, ReferenceProfile, SamplePair,
 };
 use obesity_mlops::ndarray::{Array1, Array2, ArrayView1, ArrayView2};
@@ -538,7 +538,7 @@ pub(crate) fn run(dir: &Path, seed: u64) -> Result<Summary> {
             .to_string(),
             model: cv.model.clone(),
             cv_accuracy: decision.value,
-            promotion: format!("{:?}", decision.outcome),
+            promotion: decision.outcome.to_string(),
             stage: v.current_stage.to_string(),
             aliases: v.aliases,
         });
@@ -582,7 +582,7 @@ pub(crate) fn run(dir: &Path, seed: u64) -> Result<Summary> {
         .iter()
         .find(|v| v.reference != control)
         .ok_or("one version")?;
-    let config = ABTestConfig::new("centroid-vs-forest", &control, &treatment.reference);
+    let config = AbTestConfig::new("centroid-vs-forest", &control, &treatment.reference);
     let start = Utc
         .with_ymd_and_hms(2026, 1, 1, 0, 0, 0)
         .single()
@@ -620,13 +620,8 @@ pub(crate) fn run(dir: &Path, seed: u64) -> Result<Summary> {
             treatment_rate: analysis.treatment.metric,
             samples: [analysis.control.samples, analysis.treatment.samples],
             p_value: analysis.p_value,
-            winner: analysis.winner.map(|w| match w {
-                obesity_mlops::monitor::Variant::Control => analysis.control.model_version.clone(),
-                obesity_mlops::monitor::Variant::Treatment => {
-                    analysis.treatment.model_version.clone()
-                }
-            }),
-            recommendation: format!("{:?}", analysis.recommendation),
+            winner: analysis.winner_version().map(str::to_string),
+            recommendation: analysis.recommendation.to_string(),
         },
     })
 }

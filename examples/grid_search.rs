@@ -1,4 +1,4 @@
-//! Runs the seeds' random-forest grid search on the UCI obesity data and prints how long it
+//! Runs the original Python project's random-forest grid search on the UCI obesity data and prints how long it
 //! took and what won.
 //!
 //! ```text

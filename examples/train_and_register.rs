@@ -39,7 +39,7 @@ struct Args {
     /// Folder for charts and reports. Default: ./out.
     #[arg(long)]
     out: Option<PathBuf>,
-    /// Run the seeds' 216-candidate grid search before the final fit.
+    /// Run the original Python project's 216-candidate grid search before the final fit.
     #[arg(long)]
     grid_search: bool,
     /// Print one JSON document as the last line.

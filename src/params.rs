@@ -162,7 +162,7 @@ pub struct SearchParams {
     /// The scorer that ranks candidates (scikit-learn's names). By default, `f1_macro`.
     pub scoring: String,
     /// The grid: forest parameter → list of values, e.g. `{n_estimators: [100, 300],
-    /// max_depth: [10, null]}`. By default unset: the seeds' 216-candidate grid.
+    /// max_depth: [10, null]}`. By default unset: the original Python project's 216-candidate grid.
     pub grid: Option<BTreeMap<String, Vec<ParamValue>>>,
 }
 
@@ -416,7 +416,7 @@ impl RetrainingParams {
     }
 }
 
-/// `ab:` defaults of a new A/B experiment (see `obesity_monitor::ABTestConfig`).
+/// `ab:` defaults of a new A/B experiment (see `obesity_monitor::AbTestConfig`).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct AbParams {

@@ -79,10 +79,10 @@ pub struct TrainConfig {
     pub features: FeatureConfig,
     /// Forest hyper-parameters. By default, scikit-learn's defaults with seed 42.
     pub forest: ForestParams,
-    /// Run the seeds' 216-candidate grid search (5 folds, f1_macro) before the final fit and
+    /// Run the original Python project's 216-candidate grid search (5 folds, f1_macro) before the final fit and
     /// train the best candidate. By default, this is off.
     pub grid_search: bool,
-    /// The grid of the search: parameter name → values. By default (`None`), the seeds'
+    /// The grid of the search: parameter name → values. By default (`None`), the original Python project's
     /// 216-candidate grid.
     pub search_grid: Option<BTreeMap<String, Vec<ParamValue>>>,
     /// The scorer that ranks the candidates. By default, `f1_macro`.
@@ -512,7 +512,7 @@ pub struct TrainSpec {
     pub forest: ForestParams,
     /// Run a grid search first and train the best candidate.
     pub grid_search: bool,
-    /// The grid (parameter → values); `None` is the seeds' 216-candidate grid.
+    /// The grid (parameter → values); `None` is the original Python project's 216-candidate grid.
     pub grid: Option<BTreeMap<String, Vec<ParamValue>>>,
     /// The scorer that ranks the candidates (`f1_macro` ...).
     pub scoring: String,
@@ -924,6 +924,7 @@ pub fn register(
             .signature(Signature::from_schema(&Schema::obesity())?)
             .input_example(example)
             .data_fingerprint(&fingerprint)
+            .app_version(concat!("obesity-mlops ", env!("CARGO_PKG_VERSION")))
             .extra_artifact(REFERENCE_PROFILE_FILE, profile.to_json()?.into_bytes())
             .description(format!(
                 "{} ({} trees), trained on {} rows of {}",

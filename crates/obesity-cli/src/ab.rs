@@ -23,7 +23,7 @@ use std::sync::Arc;
 use clap::{Args, Subcommand};
 use obesity_mlops::params::Params;
 use obesity_monitor::{
-    ABTestConfig, AbAnalysis, AbTest, SystemClock, TestStatus, Variant, VariantSummary,
+    AbAnalysis, AbTest, AbTestConfig, SystemClock, TestStatus, Variant, VariantSummary,
 };
 use obesity_registry::{ModelVersion, Registry, open_store};
 use serde::Serialize;
@@ -142,7 +142,7 @@ struct StatusView {
     expired: bool,
     control: VariantView,
     treatment: VariantView,
-    config: ABTestConfig,
+    config: AbTestConfig,
     state_file: PathBuf,
     /// Notes, e.g. an alias that moved since the experiment was created.
     notes: Vec<String>,
@@ -197,7 +197,7 @@ fn experiments_dir(args: &StateArgs, uri: &str) -> Result<PathBuf> {
 fn open(dir: &Path, name: &str) -> Result<AbTest> {
     if !AbTest::state_path(dir, name).exists() {
         // Checked first so that the message is about the experiment, not an I/O error.
-        obesity_monitor::ABTestConfig::new(name, "1", "2").validate()?;
+        obesity_monitor::AbTestConfig::new(name, "1", "2").validate()?;
         return Err(CliError::Invalid(format!(
             "no A/B experiment called {name:?} in {} (create it with `obesity ab create {name}`)",
             dir.display()
@@ -254,7 +254,7 @@ fn create(args: &CreateArgs, params: &Params, uri: &str, as_json: bool) -> Resul
             control.version
         )));
     }
-    let mut config = ABTestConfig::new(
+    let mut config = AbTestConfig::new(
         args.name.clone(),
         control.version.to_string(),
         treatment.version.to_string(),
@@ -293,7 +293,7 @@ fn create(args: &CreateArgs, params: &Params, uri: &str, as_json: bool) -> Resul
 }
 
 /// `field: existing X, asked Y` for each setting that differs.
-fn config_differences(existing: &ABTestConfig, asked: &ABTestConfig) -> Vec<String> {
+fn config_differences(existing: &AbTestConfig, asked: &AbTestConfig) -> Vec<String> {
     let mut out = Vec::new();
     let mut diff = |field: &str, a: String, b: String| {
         if a != b {
@@ -505,7 +505,7 @@ fn output(view: &StatusView, as_json: bool) -> Result<String> {
     Ok(s)
 }
 
-fn render_analysis(a: &AbAnalysis, cfg: &ABTestConfig) -> String {
+fn render_analysis(a: &AbAnalysis, cfg: &AbTestConfig) -> String {
     let mut s = String::new();
     let num = |x: Option<f64>, p: usize| x.map_or_else(|| "-".to_owned(), |v| format!("{v:.p$}"));
     let uri = |version: &str| match &cfg.model {
@@ -556,11 +556,10 @@ fn render_analysis(a: &AbAnalysis, cfg: &ABTestConfig) -> String {
         if a.min_samples_reached { "yes" } else { "no" },
         if a.expired { "yes" } else { "no" }
     );
-    let recommendation = match a.recommendation {
-        obesity_monitor::Recommendation::KeepRunning => "keep running",
-        obesity_monitor::Recommendation::PromoteTreatment => "promote the treatment",
-        obesity_monitor::Recommendation::KeepControl => "keep the control",
-    };
-    let _ = writeln!(s, "  recommendation: {recommendation} ({})", a.explanation);
+    let _ = writeln!(
+        s,
+        "  recommendation: {} ({})",
+        a.recommendation, a.explanation
+    );
     s
 }

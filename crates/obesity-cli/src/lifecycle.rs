@@ -54,7 +54,7 @@ pub(crate) struct TrainArgs {
     #[arg(long)]
     seed: Option<u64>,
     /// Run a grid search first (search.grid_search=true; the grid is search.grid, by default
-    /// the seeds' 216 candidates): each candidate a nested run, the table an artifact.
+    /// the original Python project's 216 candidates): each candidate a nested run, the table an artifact.
     #[arg(long)]
     grid_search: bool,
     /// Never make the new version champion (promotion.challenger_only=true).

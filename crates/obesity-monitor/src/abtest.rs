@@ -27,7 +27,7 @@ use crate::performance::validate_name;
 pub use analysis::{
     AbAnalysis, AbTestMethod, FISHER_BELOW_EXPECTED, Recommendation, VariantSummary,
 };
-pub use config::{ABTestConfig, FeatureValue, MetricKind, PrimaryMetric, SegmentRule};
+pub use config::{AbTestConfig, FeatureValue, MetricKind, PrimaryMetric, SegmentRule};
 pub use obesity_eval::WelchResult;
 
 /// Version of the experiment state-file format.
@@ -121,7 +121,7 @@ struct Enrolment {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 struct State {
     format_version: u32,
-    config: ABTestConfig,
+    config: AbTestConfig,
     status: TestStatus,
     created_at: DateTime<Utc>,
     started_at: Option<DateTime<Utc>>,
@@ -164,8 +164,8 @@ impl AbTest {
     /// A new experiment (status draft), not persisted.
     ///
     /// # Errors
-    /// As [`ABTestConfig::validate`].
-    pub fn in_memory(config: ABTestConfig, clock: Arc<dyn Clock>) -> Result<Self> {
+    /// As [`AbTestConfig::validate`].
+    pub fn in_memory(config: AbTestConfig, clock: Arc<dyn Clock>) -> Result<Self> {
         config.validate()?;
         let created_at = clock.now();
         Ok(Self {
@@ -186,9 +186,9 @@ impl AbTest {
     /// A new experiment (status draft) saved in `dir`.
     ///
     /// # Errors
-    /// As [`ABTestConfig::validate`]; [`MonitorError::ExperimentExists`] when `dir` already
+    /// As [`AbTestConfig::validate`]; [`MonitorError::ExperimentExists`] when `dir` already
     /// holds an experiment of that name; I/O errors.
-    pub fn create(dir: &Path, config: ABTestConfig, clock: Arc<dyn Clock>) -> Result<Self> {
+    pub fn create(dir: &Path, config: AbTestConfig, clock: Arc<dyn Clock>) -> Result<Self> {
         let mut test = Self::in_memory(config, clock)?;
         let path = Self::state_path(dir, &test.state.config.name);
         if path.exists() {
@@ -203,6 +203,45 @@ impl AbTest {
         })?;
         test.path = Some(path);
         test.save()?;
+        Ok(test)
+    }
+
+    /// Opens experiment `config.name` in `dir` when it was saved with this same config, so
+    /// a program that runs again continues its experiment (assignments and outcomes kept);
+    /// creates it when there is none.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use obesity_monitor::{AbTest, AbTestConfig, SystemClock};
+    ///
+    /// let dir = tempfile::tempdir()?;
+    /// let config = AbTestConfig::new("v2-vs-v1", "models:/m/1", "models:/m/2");
+    /// let mut first = AbTest::open_or_create(dir.path(), config.clone(), Arc::new(SystemClock))?;
+    /// first.start()?;
+    /// let again = AbTest::open_or_create(dir.path(), config.clone(), Arc::new(SystemClock))?;
+    /// assert_eq!(again.status(), first.status());
+    /// let other = AbTestConfig { traffic_split: 0.2, ..config };
+    /// assert!(AbTest::open_or_create(dir.path(), other, Arc::new(SystemClock)).is_err());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`MonitorError::ExperimentChanged`] when the saved experiment has another config
+    /// (a changed split or metric would mix two experiments in one analysis); those of
+    /// [`AbTest::open`] and [`AbTest::create`].
+    pub fn open_or_create(dir: &Path, config: AbTestConfig, clock: Arc<dyn Clock>) -> Result<Self> {
+        validate_name("name", &config.name)?;
+        let path = Self::state_path(dir, &config.name);
+        if !path.exists() {
+            return Self::create(dir, config, clock);
+        }
+        let test = Self::open(dir, &config.name, clock)?;
+        if test.state.config != config {
+            return Err(MonitorError::ExperimentChanged {
+                name: config.name,
+                path,
+            });
+        }
         Ok(test)
     }
 
@@ -250,7 +289,7 @@ impl AbTest {
     }
 
     /// The configuration.
-    pub fn config(&self) -> &ABTestConfig {
+    pub fn config(&self) -> &AbTestConfig {
         &self.state.config
     }
 

@@ -83,7 +83,7 @@
 //! use std::sync::Arc;
 //! use chrono::{Duration, Utc};
 //! use obesity_monitor::{
-//!     ABTestConfig, AbTest, AlertManager, AlertPolicy, Clock, CollectingAlertHandler,
+//!     AbTestConfig, AbTest, AlertManager, AlertPolicy, Clock, CollectingAlertHandler,
 //!     ManualClock, Outcome, PerformanceMonitor, PredictionBatch, RetrainTrigger,
 //!     RetrainingTriggerConfig, Severity, TriggerState,
 //! };
@@ -124,7 +124,7 @@
 //! assert_eq!(trigger.trigger_history(1).len(), 1);
 //!
 //! // A/B test the retrained version against the champion.
-//! let config = ABTestConfig::new("v4-vs-v3", "3", "4");
+//! let config = AbTestConfig::new("v4-vs-v3", "3", "4");
 //! let mut ab = AbTest::create(&store.path().join("ab"), config, Arc::new(clock.clone()))?;
 //! ab.start()?;
 //! let assignment = ab.assign("user-17", &Default::default());
@@ -185,8 +185,11 @@ mod webhook;
 
 mod error;
 
+/// The former name of [`AbTestConfig`], kept so code written against it still builds.
+#[deprecated(note = "renamed `AbTestConfig` (the crate's `Ab` casing)")]
+pub type ABTestConfig = AbTestConfig;
 pub use abtest::{
-    ABTestConfig, AbAnalysis, AbTest, AbTestMethod, Assignment, FISHER_BELOW_EXPECTED,
+    AbAnalysis, AbTest, AbTestConfig, AbTestMethod, Assignment, FISHER_BELOW_EXPECTED,
     FeatureValue, MetricKind, Outcome, PrimaryMetric, Recommendation, SegmentRule, TestStatus,
     Variant, VariantSummary, WelchResult,
 };

@@ -19,7 +19,7 @@
 //! A [`Registry`] keeps registered models with gap-free versions 1, 2, 3 … Each version
 //! ([`NewVersion`]) stores in its source run's artifacts the classifier bytes, the fitted
 //! feature pipeline JSON, the [`Signature`] and its [`Lineage`] (data fingerprint, params,
-//! metrics, crate version, git commit — also copied to version tags), as a standard MLflow
+//! metrics, application version, git commit — also copied to version tags), as a standard MLflow
 //! Model directory ([`mlmodel`]): an `MLmodel` with our native flavor, MLflow's column
 //! signature and, given an ONNX model ([`NewVersion::onnx`]), the `onnx` and
 //! `python_function` flavors, so `mlflow.pyfunc.load_model`, `mlflow models serve` and

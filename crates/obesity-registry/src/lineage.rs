@@ -1,7 +1,7 @@
 //! Lineage: where a model version came from (data fingerprint, params, metrics, code
 //! version, git commit), stored whole as the version's `lineage.json` artifact plus a few
 //! model-version tags that MLflow's model page can show (data fingerprint, params hash, git
-//! commit, crate version), and the side-by-side [`Comparison`] of two versions.
+//! commit, application version), and the side-by-side [`Comparison`] of two versions.
 //!
 //! Versions registered before the artifact held the lineage carry it as tags (one per param
 //! and metric, `param.*` / `metric.*`); [`Lineage::from_version`] still reads those.
@@ -16,8 +16,10 @@ use crate::store::ModelVersion;
 
 /// Version-tag key of the data fingerprint.
 pub(crate) const TAG_FINGERPRINT: &str = "lineage.data_fingerprint";
-/// Version-tag key of the crate version that registered the model.
-pub(crate) const TAG_CRATE_VERSION: &str = "lineage.crate_version";
+/// Version-tag key of the application version that trained the model.
+pub(crate) const TAG_APP_VERSION: &str = "lineage.app_version";
+/// The same, as versions registered before the application gave it were tagged.
+pub(crate) const TAG_CRATE_VERSION_OLD: &str = "lineage.crate_version";
 /// Version-tag key of the git commit.
 pub(crate) const TAG_GIT_COMMIT: &str = "lineage.git_commit";
 /// Version-tag key of the source run (versions of the old layout only).
@@ -41,8 +43,12 @@ pub struct Lineage {
     /// as NaN.)
     #[serde(deserialize_with = "metrics_with_null")]
     pub metrics: BTreeMap<String, f64>,
-    /// Version of the code that trained the model (by default this crate's version).
-    pub crate_version: String,
+    /// Version of the application that trained the model, as the application gives it
+    /// ([`Lineage::app_version`], e.g. `env!("CARGO_PKG_VERSION")` of its own crate); empty
+    /// when not given. The registry cannot know it: its own version says nothing about the
+    /// code that trained the model. (Read from `crate_version` in older `lineage.json`.)
+    #[serde(alias = "crate_version")]
+    pub app_version: String,
     /// Git commit of the working tree, when there is one.
     pub git_commit: Option<String>,
     /// The source run.
@@ -50,13 +56,26 @@ pub struct Lineage {
 }
 
 impl Lineage {
-    /// An empty lineage stamped with this crate's version and the current git commit.
+    /// An empty lineage stamped with the git commit of the current directory's work tree,
+    /// when there is one. The application adds its own version with
+    /// [`Lineage::app_version`].
     pub fn current() -> Self {
         Lineage {
-            crate_version: env!("CARGO_PKG_VERSION").to_string(),
             git_commit: std::env::current_dir().ok().and_then(|d| git_commit(&d)),
             ..Lineage::default()
         }
+    }
+
+    /// The same lineage with the version of the application that trained the model.
+    ///
+    /// ```
+    /// let lineage = obesity_registry::Lineage::current().app_version(env!("CARGO_PKG_VERSION"));
+    /// assert_eq!(lineage.app_version, env!("CARGO_PKG_VERSION"));
+    /// assert_eq!(lineage.to_tags()["lineage.app_version"], env!("CARGO_PKG_VERSION"));
+    /// ```
+    pub fn app_version(mut self, version: impl Into<String>) -> Self {
+        self.app_version = version.into();
+        self
     }
 
     /// SHA-256 (hex) of the params as canonical JSON (keys sorted): two versions trained
@@ -73,7 +92,7 @@ impl Lineage {
 
     /// The few tags a model version carries (the whole lineage is its `lineage.json`
     /// artifact): `lineage.data_fingerprint`, `lineage.params_hash`, `lineage.git_commit`
-    /// and `lineage.crate_version`, each when known.
+    /// and `lineage.app_version`, each when known.
     pub fn to_tags(&self) -> BTreeMap<String, String> {
         let mut tags = BTreeMap::new();
         if let Some(f) = &self.data_fingerprint {
@@ -82,8 +101,8 @@ impl Lineage {
         if !self.params.is_empty() {
             tags.insert(TAG_PARAMS_HASH.to_string(), self.params_hash());
         }
-        if !self.crate_version.is_empty() {
-            tags.insert(TAG_CRATE_VERSION.to_string(), self.crate_version.clone());
+        if !self.app_version.is_empty() {
+            tags.insert(TAG_APP_VERSION.to_string(), self.app_version.clone());
         }
         if let Some(c) = &self.git_commit {
             tags.insert(TAG_GIT_COMMIT.to_string(), c.clone());
@@ -91,7 +110,7 @@ impl Lineage {
         tags
     }
 
-    /// Reads the lineage from a version's tags alone: the data fingerprint, crate version
+    /// Reads the lineage from a version's tags alone: the data fingerprint, application version
     /// and git commit of any version, and the params and metrics of a version of the old
     /// layout (one tag each; unparseable metric tags are skipped). The whole lineage of a
     /// newer version is its artifact: [`Registry::lineage`](crate::Registry::lineage)
@@ -100,7 +119,11 @@ impl Lineage {
         let t = &version.tags;
         let mut out = Lineage {
             data_fingerprint: t.get(TAG_FINGERPRINT).cloned(),
-            crate_version: t.get(TAG_CRATE_VERSION).cloned().unwrap_or_default(),
+            app_version: t
+                .get(TAG_APP_VERSION)
+                .or_else(|| t.get(TAG_CRATE_VERSION_OLD))
+                .cloned()
+                .unwrap_or_default(),
             git_commit: t.get(TAG_GIT_COMMIT).cloned(),
             run_id: t
                 .get(TAG_RUN_ID)
@@ -216,7 +239,7 @@ pub struct Comparison {
     pub right_version: u64,
     /// Stage of each version.
     pub stages: (String, String),
-    /// Data fingerprint, crate version, git commit, run id.
+    /// Data fingerprint, application version, git commit, run id.
     pub lineage: Vec<CompareRow<String>>,
     /// Params.
     pub params: Vec<CompareRow<String>>,
@@ -274,8 +297,8 @@ impl Comparison {
             if let Some(f) = &l.data_fingerprint {
                 m.insert("data_fingerprint".to_string(), f.clone());
             }
-            if !l.crate_version.is_empty() {
-                m.insert("crate_version".to_string(), l.crate_version.clone());
+            if !l.app_version.is_empty() {
+                m.insert("app_version".to_string(), l.app_version.clone());
             }
             if let Some(c) = &l.git_commit {
                 m.insert("git_commit".to_string(), c.clone());

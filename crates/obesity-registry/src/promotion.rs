@@ -9,7 +9,7 @@ use crate::store::Stage;
 
 /// Decides the stage and alias of a newly registered version from one metric.
 ///
-/// The default is the seeds' policy: `accuracy >= 0.90` → Production and alias `champion`
+/// The default is the original Python project's policy: `accuracy >= 0.90` → Production and alias `champion`
 /// (archiving the previous Production version), `>= 0.85` → Staging and alias `challenger`,
 /// otherwise left in stage None. A version becomes champion only if it also *beats* the
 /// current champion on the metric (strictly; ties keep the incumbent); otherwise it is a
@@ -90,6 +90,17 @@ pub enum PromotionOutcome {
     Rejected,
 }
 
+impl fmt::Display for PromotionOutcome {
+    /// `Champion`, `Challenger` or `Rejected`, as the decision's summary line prints it.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            PromotionOutcome::Champion => "Champion",
+            PromotionOutcome::Challenger => "Challenger",
+            PromotionOutcome::Rejected => "Rejected",
+        })
+    }
+}
+
 /// The policy's decision, with the reasons behind it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PromotionDecision {
@@ -128,7 +139,7 @@ impl fmt::Display for PromotionDecision {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(
             f,
-            "{} v{}: {:?} -> stage {}{}{}",
+            "{} v{}: {} -> stage {}{}{}",
             self.name,
             self.version,
             self.outcome,

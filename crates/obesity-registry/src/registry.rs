@@ -130,6 +130,14 @@ impl NewVersion {
         self
     }
 
+    /// The version of the application that trained the model (stored in the lineage and
+    /// the `lineage.app_version` tag), e.g. `env!("CARGO_PKG_VERSION")` of the app's crate.
+    /// By default, none.
+    pub fn app_version(mut self, version: impl Into<String>) -> Self {
+        self.lineage.app_version = version.into();
+        self
+    }
+
     /// The training data's fingerprint (hex). By default, none.
     pub fn data_fingerprint(mut self, hex: impl Into<String>) -> Self {
         self.lineage.data_fingerprint = Some(hex.into());

@@ -644,7 +644,7 @@ pub(crate) fn render(s: &Snapshot) -> String {
                             @match analysis {
                                 Some(a) => {
                                     (ab_chart(name, a))
-                                    p { b { (format!("{:?}", a.recommendation)) } ": " (a.explanation) }
+                                    p { b { (a.recommendation.to_string()) } ": " (a.explanation) }
                                 }
                                 None => { p.muted { "analysis unavailable" } }
                             }

@@ -17,7 +17,7 @@
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use obesity_monitor::{ABTestConfig, AbTest, Recommendation, SystemClock, TestStatus};
+use obesity_monitor::{AbTest, AbTestConfig, Recommendation, SystemClock, TestStatus};
 use obesity_registry::ModelRef;
 use serde::Serialize;
 
@@ -135,7 +135,7 @@ async fn auto_start(state: &AppState, policy: &AbPolicy) -> Result<Option<Policy
     if state.inner.experiments.get(&name).is_some() {
         return Ok(None);
     }
-    let mut config = ABTestConfig::new(
+    let mut config = AbTestConfig::new(
         name.clone(),
         primary.version_label.clone(),
         challenger.to_string(),

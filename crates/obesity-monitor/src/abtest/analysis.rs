@@ -22,6 +22,18 @@ pub enum Recommendation {
     KeepControl,
 }
 
+impl std::fmt::Display for Recommendation {
+    /// The recommendation in words: `keep running`, `promote the treatment`, `keep the
+    /// control`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Recommendation::KeepRunning => "keep running",
+            Recommendation::PromoteTreatment => "promote the treatment",
+            Recommendation::KeepControl => "keep the control",
+        })
+    }
+}
+
 /// Below this expected count in any cell of the 2×2 success/failure table, a proportion
 /// analysis decides with Fisher's exact test instead of the z-test (Cochran's rule: the
 /// normal and chi-square approximations are not trusted with expected counts under 5).
@@ -125,6 +137,17 @@ pub struct AbAnalysis {
     pub recommendation: Recommendation,
     /// Why, in a sentence.
     pub explanation: String,
+}
+
+impl AbAnalysis {
+    /// The model version of the winning arm (`control.model_version` or
+    /// `treatment.model_version`), once there is a winner.
+    pub fn winner_version(&self) -> Option<&str> {
+        self.winner.map(|w| match w {
+            Variant::Control => self.control.model_version.as_str(),
+            Variant::Treatment => self.treatment.model_version.as_str(),
+        })
+    }
 }
 
 impl AbTest {

@@ -1,4 +1,5 @@
-//! The experiment's settings: the seeds' `ABTestConfig`, its metric and segment rules.
+//! The experiment's settings ([`AbTestConfig`], the original Python project's `ABTestConfig`),
+//! its metric and segment rules.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -102,9 +103,10 @@ impl From<&str> for FeatureValue {
     }
 }
 
-/// An A/B experiment's settings, with the seeds' names (`ABTestConfig`).
+/// An A/B experiment's settings, with the field names of the original Python project's
+/// `ABTestConfig` (so its JSON reads as-is).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ABTestConfig {
+pub struct AbTestConfig {
     /// The experiment's name: part of the assignment hash and of the state file name.
     pub name: String,
     /// The registered model both versions belong to, when the experiment was created
@@ -132,8 +134,8 @@ pub struct ABTestConfig {
     pub segment: Vec<SegmentRule>,
 }
 
-impl ABTestConfig {
-    /// A config with the seeds' defaults: a 50/50 split, 14 days, 100 samples per variant,
+impl AbTestConfig {
+    /// A config with the original Python project's defaults: a 50/50 split, 14 days, 100 samples per variant,
     /// α = 0.05, accuracy as the metric, no segment.
     pub fn new(
         name: impl Into<String>,

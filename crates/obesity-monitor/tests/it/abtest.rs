@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use obesity_monitor::{
-    ABTestConfig, AbTest, AbTestMethod, FeatureValue, ManualClock, MetricKind, MonitorError,
+    AbTest, AbTestConfig, AbTestMethod, FeatureValue, ManualClock, MetricKind, MonitorError,
     Outcome, PrimaryMetric, Recommendation, SegmentRule, TestStatus, Variant,
 };
 use rand::{Rng, SeedableRng};
@@ -20,8 +20,8 @@ fn t0() -> DateTime<Utc> {
         .unwrap_or_default()
 }
 
-fn config() -> ABTestConfig {
-    ABTestConfig::new("forest-v2-vs-v1", "1", "2")
+fn config() -> AbTestConfig {
+    AbTestConfig::new("forest-v2-vs-v1", "1", "2")
 }
 
 fn no_features() -> BTreeMap<String, FeatureValue> {
@@ -41,7 +41,7 @@ fn num(v: &Value, path: &[&str]) -> f64 {
     cur.as_f64().unwrap_or(f64::NAN)
 }
 
-fn running(cfg: ABTestConfig, clock: &ManualClock) -> Result<AbTest, MonitorError> {
+fn running(cfg: AbTestConfig, clock: &ManualClock) -> Result<AbTest, MonitorError> {
     let mut t = AbTest::in_memory(cfg, Arc::new(clock.clone()))?;
     t.start()?;
     Ok(t)
@@ -50,86 +50,86 @@ fn running(cfg: ABTestConfig, clock: &ManualClock) -> Result<AbTest, MonitorErro
 #[test]
 fn bad_config_values_name_the_field() {
     let c = Arc::new(ManualClock::new(t0()));
-    let cases: Vec<(ABTestConfig, &str)> = vec![
+    let cases: Vec<(AbTestConfig, &str)> = vec![
         (
-            ABTestConfig {
+            AbTestConfig {
                 traffic_split: 0.0,
                 ..config()
             },
             "traffic_split",
         ),
         (
-            ABTestConfig {
+            AbTestConfig {
                 traffic_split: 1.0,
                 ..config()
             },
             "traffic_split",
         ),
         (
-            ABTestConfig {
+            AbTestConfig {
                 traffic_split: f64::NAN,
                 ..config()
             },
             "traffic_split",
         ),
         (
-            ABTestConfig {
+            AbTestConfig {
                 significance_level: 0.0,
                 ..config()
             },
             "significance_level",
         ),
         (
-            ABTestConfig {
+            AbTestConfig {
                 significance_level: 1.2,
                 ..config()
             },
             "significance_level",
         ),
         (
-            ABTestConfig {
+            AbTestConfig {
                 name: String::new(),
                 ..config()
             },
             "name",
         ),
         (
-            ABTestConfig {
+            AbTestConfig {
                 name: "../x".into(),
                 ..config()
             },
             "name",
         ),
         (
-            ABTestConfig {
+            AbTestConfig {
                 treatment_version: "1".into(),
                 ..config()
             },
             "treatment_version",
         ),
         (
-            ABTestConfig {
+            AbTestConfig {
                 control_version: " ".into(),
                 ..config()
             },
             "control_version",
         ),
         (
-            ABTestConfig {
+            AbTestConfig {
                 duration_hours: 0,
                 ..config()
             },
             "duration_hours",
         ),
         (
-            ABTestConfig {
+            AbTestConfig {
                 min_samples_per_variant: 0,
                 ..config()
             },
             "min_samples_per_variant",
         ),
         (
-            ABTestConfig {
+            AbTestConfig {
                 segment: vec![SegmentRule::Range {
                     feature: "Age".into(),
                     min: Some(50.0),
@@ -140,7 +140,7 @@ fn bad_config_values_name_the_field() {
             "segment.range",
         ),
         (
-            ABTestConfig {
+            AbTestConfig {
                 segment: vec![SegmentRule::OneOf {
                     feature: "Gender".into(),
                     values: Default::default(),
@@ -163,7 +163,7 @@ fn assignment_is_deterministic_and_per_experiment() -> TestResult {
     let c = ManualClock::new(t0());
     let mut a = running(config(), &c)?;
     let mut b = running(config(), &c)?;
-    let other = running(ABTestConfig::new("another", "1", "2"), &c)?;
+    let other = running(AbTestConfig::new("another", "1", "2"), &c)?;
     let mut differs = 0;
     for i in 0..1000 {
         let id = format!("user-{i}");
@@ -194,7 +194,7 @@ fn the_split_is_honoured_within_sampling_error_on_100k_ids() -> TestResult {
     let c = Arc::new(ManualClock::new(t0()));
     for split in [0.5, 0.2, 0.05] {
         let t = AbTest::in_memory(
-            ABTestConfig {
+            AbTestConfig {
                 traffic_split: split,
                 ..config()
             },
@@ -217,7 +217,7 @@ fn the_split_is_honoured_within_sampling_error_on_100k_ids() -> TestResult {
 #[test]
 fn users_outside_the_segment_get_control_and_are_not_counted() -> TestResult {
     let c = ManualClock::new(t0());
-    let cfg = ABTestConfig {
+    let cfg = AbTestConfig {
         traffic_split: 0.999_999,
         segment: vec![
             SegmentRule::Range {
@@ -272,7 +272,7 @@ fn users_outside_the_segment_get_control_and_are_not_counted() -> TestResult {
 fn lifecycle_controls_enrolment() -> TestResult {
     let c = ManualClock::new(t0());
     let mut t = AbTest::in_memory(
-        ABTestConfig {
+        AbTestConfig {
             duration_hours: 48,
             ..config()
         },
@@ -349,7 +349,7 @@ fn outcomes_for_unknown_users_or_of_the_wrong_kind_are_errors() -> TestResult {
             ..
         })
     ));
-    let mean = ABTestConfig {
+    let mean = AbTestConfig {
         name: "mean".into(),
         primary_metric: PrimaryMetric {
             name: "score".into(),
@@ -429,7 +429,13 @@ fn proportion_analysis_matches_scipy() -> TestResult {
     assert!((a.difference.unwrap_or(0.0) - 0.15).abs() < 1e-12);
     assert!(a.significant && a.min_samples_reached);
     assert_eq!(a.winner, Some(Variant::Treatment));
+    assert_eq!(
+        a.winner_version(),
+        Some("2"),
+        "config(): control 1, treatment 2"
+    );
     assert_eq!(a.recommendation, Recommendation::PromoteTreatment);
+    assert_eq!(a.recommendation.to_string(), "promote the treatment");
     assert_eq!(a.test, AbTestMethod::TwoProportionZTest);
     Ok(())
 }
@@ -485,7 +491,7 @@ fn small_samples_are_decided_by_fishers_exact_test() -> TestResult {
     let p = &r["small_sample"];
     let c = ManualClock::new(t0());
     let mut t = running(
-        ABTestConfig {
+        AbTestConfig {
             min_samples_per_variant: 10,
             ..config()
         },
@@ -528,6 +534,7 @@ fn a_better_control_is_kept() -> TestResult {
         (a.winner, a.recommendation),
         (Some(Variant::Control), Recommendation::KeepControl)
     );
+    assert_eq!(a.winner_version(), Some("1"));
     Ok(())
 }
 
@@ -535,7 +542,7 @@ fn a_better_control_is_kept() -> TestResult {
 fn too_few_samples_or_no_difference_keeps_running_until_the_end() -> TestResult {
     let c = ManualClock::new(t0());
     let mut t = running(
-        ABTestConfig {
+        AbTestConfig {
             min_samples_per_variant: 500,
             ..config()
         },
@@ -548,11 +555,12 @@ fn too_few_samples_or_no_difference_keeps_running_until_the_end() -> TestResult 
         (a.winner, a.recommendation),
         (None, Recommendation::KeepRunning)
     );
+    assert_eq!(a.winner_version(), None);
     t.stop()?;
     assert_eq!(t.analyze()?.recommendation, Recommendation::KeepControl);
 
     let mut t = running(
-        ABTestConfig {
+        AbTestConfig {
             name: "flat".into(),
             ..config()
         },
@@ -567,7 +575,7 @@ fn too_few_samples_or_no_difference_keeps_running_until_the_end() -> TestResult 
 
     // Nothing recorded: nothing to test, no panic.
     let empty = running(
-        ABTestConfig {
+        AbTestConfig {
             name: "empty".into(),
             ..config()
         },
@@ -592,7 +600,7 @@ fn mean_metrics_use_welch_matching_scipy() -> TestResult {
     };
     let (tv, cv) = (values("treatment"), values("control"));
     let c = ManualClock::new(t0());
-    let cfg = ABTestConfig {
+    let cfg = AbTestConfig {
         min_samples_per_variant: 5,
         primary_metric: PrimaryMetric {
             name: "score".into(),
@@ -632,7 +640,7 @@ fn mean_metrics_use_welch_matching_scipy() -> TestResult {
 fn a_simulated_better_model_wins() -> TestResult {
     let c = ManualClock::new(t0());
     let mut t = running(
-        ABTestConfig {
+        AbTestConfig {
             traffic_split: 0.3,
             min_samples_per_variant: 300,
             ..config()
@@ -726,7 +734,7 @@ fn state_is_persisted_atomically_and_reopens() -> TestResult {
 #[test]
 fn constant_equal_mean_outcomes_have_no_p_value() -> TestResult {
     let c = ManualClock::new(t0());
-    let cfg = ABTestConfig {
+    let cfg = AbTestConfig {
         min_samples_per_variant: 3,
         primary_metric: PrimaryMetric {
             name: "score".into(),
@@ -753,5 +761,47 @@ fn constant_equal_mean_outcomes_have_no_p_value() -> TestResult {
     assert!(a.explanation.contains("n/a"), "{}", a.explanation);
     let back: obesity_monitor::AbAnalysis = serde_json::from_str(&serde_json::to_string(&a)?)?;
     assert!(back.welch.is_some_and(|w| w.p_value.is_nan()));
+    Ok(())
+}
+
+/// Issue 13, item 9: a program that runs again continues its experiment instead of failing
+/// on `create`; a changed config under the same name is refused, naming the state file.
+#[test]
+fn open_or_create_continues_a_rerun_and_refuses_a_changed_config() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let c = ManualClock::new(t0());
+    let before = {
+        let mut t = AbTest::open_or_create(dir.path(), config(), Arc::new(c.clone()))?;
+        assert_eq!(t.status(), TestStatus::Draft);
+        t.start()?;
+        fill(&mut t, (30, 50), (20, 50))?;
+        t.save()?;
+        t.analyze()?
+    };
+    let again = AbTest::open_or_create(dir.path(), config(), Arc::new(c.clone()))?;
+    assert_eq!(again.status(), TestStatus::Running);
+    assert_eq!(
+        again.analyze()?,
+        before,
+        "the rerun sees the first run's outcomes"
+    );
+
+    let changed = AbTestConfig {
+        traffic_split: 0.3,
+        ..config()
+    };
+    let err = AbTest::open_or_create(dir.path(), changed, Arc::new(c.clone())).unwrap_err();
+    assert!(
+        matches!(&err, MonitorError::ExperimentChanged { name, .. } if name == "forest-v2-vs-v1"),
+        "{err}"
+    );
+    assert!(err.to_string().contains("forest-v2-vs-v1.json"), "{err}");
+    // The saved experiment is untouched by the refused call.
+    let kept = AbTest::open(dir.path(), "forest-v2-vs-v1", Arc::new(c.clone()))?;
+    assert_eq!(kept.config().traffic_split, 0.5);
+    assert_eq!(kept.analyze()?, before);
+
+    let bad_name = AbTestConfig::new("../escape", "1", "2");
+    assert!(AbTest::open_or_create(dir.path(), bad_name, Arc::new(c)).is_err());
     Ok(())
 }

@@ -84,6 +84,7 @@ fn register_then_load_by_number_alias_stage_and_latest() {
                 .expect("pipeline")
                 .signature(signature())
                 .data_fingerprint("feedbeef")
+                .app_version("my-app 1.2.3")
                 .description("first")
                 .tag("owner", "ml"),
         )
@@ -95,7 +96,13 @@ fn register_then_load_by_number_alias_stage_and_latest() {
     assert!(v.source.ends_with("/artifacts/model"), "{}", v.source);
     assert_eq!(v.tags["owner"], "ml");
     assert_eq!(v.tags["lineage.data_fingerprint"], "feedbeef");
-    assert_eq!(v.tags["lineage.crate_version"], env!("CARGO_PKG_VERSION"));
+    // The application's version, as it gave it: not the registry crate's (issue 13, item 8).
+    assert_eq!(v.tags["lineage.app_version"], "my-app 1.2.3");
+    assert!(
+        !v.tags.contains_key("lineage.crate_version"),
+        "{:?}",
+        v.tags
+    );
     // Issue 16: a few tags, not one per param and metric; the lineage is the artifact.
     assert!(
         !v.tags
@@ -110,6 +117,7 @@ fn register_then_load_by_number_alias_stage_and_latest() {
     assert_eq!(lineage.params["max_depth"], "10");
     assert_eq!(lineage.metrics["accuracy"], 0.93);
     assert_eq!(lineage.data_fingerprint.as_deref(), Some("feedbeef"));
+    assert_eq!(lineage.app_version, "my-app 1.2.3");
     assert_eq!(v.tags["lineage.params_hash"], lineage.params_hash());
 
     let loaded = reg.load_str("models:/obesity-rf/1").expect("load");
@@ -598,6 +606,10 @@ fn the_lineage_of_a_version_of_the_old_tag_layout_is_still_read() {
     assert_eq!(lineage.params["max_depth"], "10");
     assert_eq!(lineage.metrics["accuracy"], 0.91);
     assert_eq!(lineage.data_fingerprint.as_deref(), Some("abc"));
+    assert_eq!(
+        lineage.app_version, "0.0.9",
+        "read from the old lineage.crate_version tag"
+    );
     assert_eq!(lineage.run_id.as_deref(), Some(run_id.as_str()));
     // The policy reads the metric from it (the run itself logged none).
     let d = reg

@@ -9,7 +9,7 @@ use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use chrono::{SecondsFormat, Utc};
-use obesity_monitor::{ABTestConfig, AbTest, MonitorError, SystemClock};
+use obesity_monitor::{AbTest, AbTestConfig, MonitorError, SystemClock};
 use obesity_registry::FieldType;
 use serde::Deserialize;
 use serde_json::{Value, json as j};
@@ -310,7 +310,7 @@ pub(crate) async fn admin_reload(
     ))
 }
 
-/// The body of `POST /experiments`: the monitor crate's `ABTestConfig`, with the control
+/// The body of `POST /experiments`: the monitor crate's `AbTestConfig`, with the control
 /// version defaulting to the primary one.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -394,7 +394,7 @@ pub(crate) async fn create_experiment(
             }
         }
     }
-    let mut config = ABTestConfig::new(body.name.clone(), control, treatment);
+    let mut config = AbTestConfig::new(body.name.clone(), control, treatment);
     if let Some(v) = body.traffic_split {
         config.traffic_split = v;
     }
