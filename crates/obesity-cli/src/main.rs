@@ -45,7 +45,7 @@ use obesity_mlops::params::Params;
 const AFTER_HELP: &str = "\
 Examples:
   obesity validate fixtures/obesity_synthetic.csv
-  obesity validate fixtures/fish.csv --schema fixtures/schemas/fish.yaml
+  obesity validate fixtures/fish/fish.csv --schema fixtures/fish/schema.yaml
   obesity train --n-estimators 300 --set forest.max_depth=15
   obesity predict --model models:/obesity-classifier@champion --input new.csv --output scored.csv
   obesity evaluate --model models:/obesity-classifier@champion --data labelled.csv

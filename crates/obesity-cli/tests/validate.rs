@@ -12,7 +12,7 @@ fn arg(p: &Path) -> &str {
 }
 
 fn fish_schema() -> PathBuf {
-    fixture("schemas/fish.yaml")
+    fixture("fish/schema.yaml")
 }
 
 fn example_schema(name: &str) -> PathBuf {
@@ -28,7 +28,7 @@ fn close(a: &serde_json::Value, b: f64) -> bool {
 #[test]
 fn a_valid_table_of_another_schema_gives_its_report() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let data = fixture("fish.csv");
+    let data = fixture("fish/fish.csv");
     let text = ok(&obesity_in(
         dir.path(),
         &["validate", arg(&data), "--schema", arg(&fish_schema())],
@@ -88,7 +88,7 @@ fn a_valid_table_of_another_schema_gives_its_report() {
             "validate",
             arg(&data),
             "--schema",
-            arg(&fixture("schemas/fish.json")),
+            arg(&fixture("fish/schema.json")),
             "--json",
         ],
     )));
@@ -117,7 +117,7 @@ fn the_shipped_obesity_schema_file_validates_like_the_built_in_schema() {
 #[test]
 fn a_bad_value_stops_with_file_line_column_value_and_what_was_expected() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let bad = fixture("bad/fish_bad_rows.csv");
+    let bad = fixture("fish/bad_rows.csv");
     let o = obesity_in(
         dir.path(),
         &["validate", arg(&bad), "--schema", arg(&fish_schema())],
@@ -142,14 +142,14 @@ fn a_bad_value_stops_with_file_line_column_value_and_what_was_expected() {
             "--json",
         ],
     );
-    assert!(failed(&o).contains("fish_bad_rows.csv:3:"));
+    assert!(failed(&o).contains("bad_rows.csv:3:"));
     assert!(o.stdout.is_empty());
 }
 
 #[test]
 fn lenient_reports_every_bad_row() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let bad = fixture("bad/fish_bad_rows.csv");
+    let bad = fixture("fish/bad_rows.csv");
     let doc = json(&ok(&obesity_in(
         dir.path(),
         &[
@@ -265,7 +265,7 @@ fn a_schema_file_with_an_unknown_key_names_the_key_file_and_line() {
         dir.path(),
         &[
             "validate",
-            arg(&fixture("fish.csv")),
+            arg(&fixture("fish/fish.csv")),
             "--schema",
             arg(&schema),
             "--json",
@@ -287,7 +287,7 @@ fn a_schema_file_with_an_unknown_key_names_the_key_file_and_line() {
 #[test]
 fn a_schema_the_checks_refuse_names_the_file_column_and_problem() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let data = fixture("fish.csv");
+    let data = fixture("fish/fish.csv");
     let range = edited_schema(
         dir.path(),
         "range.yaml",
@@ -336,7 +336,7 @@ fn a_schema_the_checks_refuse_names_the_file_column_and_problem() {
 #[test]
 fn a_missing_or_unreadable_schema_file_is_exit_1_naming_it() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let data = fixture("fish.csv");
+    let data = fixture("fish/fish.csv");
     let err = failed(&obesity_in(
         dir.path(),
         &["validate", arg(&data), "--schema", "no-such-schema.yaml"],

@@ -357,7 +357,7 @@ impl Schema {
     /// // A misspelt key is an error naming the file, the line, the key and the valid keys.
     /// let err = Schema::from_yaml_str("fish.yaml", &yaml.replace("levels: [S", "lvls: [S"))
     ///     .unwrap_err();
-    /// assert!(err.to_string().starts_with("fish.yaml:9:"), "{err}");
+    /// assert!(err.to_string().starts_with("fish.yaml:10:5:"), "{err}");
     /// assert!(err.to_string().contains("unknown field `lvls`"), "{err}");
     /// # Ok::<(), obesity_data::DataError>(())
     /// ```

@@ -54,15 +54,15 @@ fn to_yaml_reads_back_equal() {
 
 #[test]
 fn yaml_and_json_fixtures_give_the_same_schema() {
-    let yaml = Schema::from_path(fixtures().join("schemas/fish.yaml")).unwrap();
-    let json = Schema::from_path(fixtures().join("schemas/fish.json")).unwrap();
+    let yaml = Schema::from_path(fixtures().join("fish/schema.yaml")).unwrap();
+    let json = Schema::from_path(fixtures().join("fish/schema.json")).unwrap();
     assert_eq!(yaml, fish());
     assert_eq!(json, fish());
 }
 
 #[test]
 fn an_unknown_key_names_file_line_key_and_the_keys_expected() {
-    let text = std::fs::read_to_string(fixtures().join("schemas/fish.yaml"))
+    let text = std::fs::read_to_string(fixtures().join("fish/schema.yaml"))
         .unwrap()
         .replace(
             "    levels: [S, M, L]",
@@ -121,7 +121,7 @@ fn a_categorical_column_without_levels_is_a_missing_key() {
 
 #[test]
 fn schema_checks_run_on_a_parsed_file_and_name_file_and_column() {
-    let text = std::fs::read_to_string(fixtures().join("schemas/fish.yaml"))
+    let text = std::fs::read_to_string(fixtures().join("fish/schema.yaml"))
         .unwrap()
         .replace("    min: 0\n    max: 900", "    min: 900\n    max: 0");
     let (_dir, path) = file("fish.yaml", &text);
