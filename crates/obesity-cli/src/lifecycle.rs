@@ -6,7 +6,10 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use clap::Args;
-use obesity_data::{LoadOptions, LoadWarning, Loaded, ValidationReport, feature_columns, load_csv};
+use obesity_data::{
+    LoadOptions, LoadWarning, Loaded, Schema, ValidationReport, feature_columns, load_csv,
+    load_table,
+};
 use obesity_mlops::params::Params;
 use obesity_mlops::pipeline::{REFERENCE_PROFILE_FILE, evaluate, train_and_register};
 use obesity_monitor::{PerformanceMonitor, PredictionBatch, ReferenceProfile, SystemClock};
@@ -15,12 +18,15 @@ use serde::Serialize;
 
 use crate::error::{CliError, Result, json};
 
-/// `obesity validate FILE`.
+/// `obesity validate FILE [--schema SCHEMA_FILE]`.
 #[derive(Debug, Args)]
 pub(crate) struct ValidateArgs {
-    /// The CSV file (UCI obesity schema; header on line 1, columns in any order, the label
-    /// column optional).
+    /// The CSV file (header on line 1, columns in any order, the label column optional).
     file: PathBuf,
+    /// Schema file (YAML: .yaml/.yml, or JSON: .json) describing FILE's columns; by default
+    /// the UCI obesity schema. Example: examples/schemas/obesity.yaml.
+    #[arg(long, value_name = "SCHEMA_FILE")]
+    schema: Option<PathBuf>,
     /// Keep good rows and list the bad ones instead of stopping at the first bad row.
     #[arg(long)]
     lenient: bool,
@@ -118,8 +124,14 @@ pub(crate) fn validate(args: &ValidateArgs, as_json: bool) -> Result<String> {
         LoadOptions::strict()
     }
     .delimiter(delimiter);
-    let loaded = load_csv(&args.file, &options)?;
-    let report = ValidationReport::from_loaded(&loaded);
+    let report = match &args.schema {
+        // The schema file is read before the data, so a bad schema is reported as such.
+        Some(path) => {
+            let schema = Schema::from_path(path)?;
+            ValidationReport::from_table(&load_table(&args.file, &schema, &options)?)
+        }
+        None => ValidationReport::from_loaded(&load_csv(&args.file, &options)?),
+    };
     if as_json {
         json(&report)
     } else {

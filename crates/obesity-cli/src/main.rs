@@ -4,6 +4,7 @@
 //!
 //! ```text
 //! obesity validate data.csv --json
+//! obesity validate fish.csv --schema fish.yaml --lenient
 //! obesity train --config params.yaml --n-estimators 300
 //! obesity predict --model models:/obesity-classifier@champion --input new.csv --output scored.csv
 //! obesity evaluate --model models:/obesity-classifier@champion --data labelled.csv
@@ -44,6 +45,7 @@ use obesity_mlops::params::Params;
 const AFTER_HELP: &str = "\
 Examples:
   obesity validate fixtures/obesity_synthetic.csv
+  obesity validate fixtures/fish/fish.csv --schema fixtures/fish/schema.yaml
   obesity train --n-estimators 300 --set forest.max_depth=15
   obesity predict --model models:/obesity-classifier@champion --input new.csv --output scored.csv
   obesity evaluate --model models:/obesity-classifier@champion --data labelled.csv
@@ -99,10 +101,12 @@ struct Global {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Check a CSV file against the schema and print its validation report (exit 1 with
-    /// file:line: column `X`: value ... on the first bad row, unless --lenient).
+    /// Check a CSV file against a schema (by default the UCI obesity one; --schema FILE for
+    /// any table) and print its validation report (exit 1 with file:line: column `X`: value
+    /// ... on the first bad row, unless --lenient; exit 1 naming the file, line and key for a
+    /// bad schema file).
     #[command(
-        after_help = "Examples:\n  obesity validate data.csv\n  obesity validate data.csv --lenient --json"
+        after_help = "Examples:\n  obesity validate data.csv\n  obesity validate data.csv --lenient --json\n  obesity validate fish.csv --schema fish.yaml\n\nA schema file (YAML, or JSON for .json) lists the columns; any other key is an error:\n  columns:\n    - {name: length, type: numeric, unit: cm, min: 0, max: 50}\n    - {name: size, type: ordinal, levels: [S, M, L]}\n    - {name: coated, type: binary}\n    - {name: species, type: categorical, levels: [perch, trout, pike], target: true}\nexamples/schemas/obesity.yaml is the UCI schema written this way."
     )]
     Validate(lifecycle::ValidateArgs),
     /// Train, evaluate and register a model (the main job: validate → featurize → train →

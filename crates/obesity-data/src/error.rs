@@ -279,6 +279,21 @@ pub enum DataError {
         /// What is wrong.
         problem: SchemaProblem,
     },
+    /// A schema file ([`Schema::from_path`](crate::Schema::from_path)) that does not
+    /// describe a schema: bad YAML or JSON, an unknown or missing key, a value of the wrong
+    /// type, a key that does not fit the column's type, or a schema that
+    /// [`Schema::validate`](crate::Schema::validate) refuses.
+    #[error("{file}{}: {problem}", at(*line, *col))]
+    SchemaFile {
+        /// The schema file.
+        file: String,
+        /// The line (from 1), when the parser knows it.
+        line: Option<u64>,
+        /// The character within the line (from 1), when the parser knows it.
+        col: Option<u64>,
+        /// What is wrong.
+        problem: SchemaFileProblem,
+    },
     /// A [`Table`](crate::Table) built from parts whose shapes or codes do not fit its schema.
     #[error("table column `{column}`: {problem}")]
     InvalidTable {
@@ -360,6 +375,46 @@ pub enum SchemaProblem {
     NoFeatures,
 }
 
+/// What is wrong with a schema file, in [`DataError::SchemaFile`].
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[non_exhaustive]
+pub enum SchemaFileProblem {
+    /// The parser refused the file: bad YAML or JSON, an unknown key (with the keys
+    /// expected), a missing key, a value of the wrong type, or a key that does not fit the
+    /// column's type. The parser's message, which names the key and what was expected.
+    #[error("{detail}")]
+    Syntax {
+        /// The parser's message, without its location (that is in the error's fields).
+        detail: String,
+    },
+    /// The file parsed but describes no valid schema ([`SchemaProblem`]).
+    #[error("invalid schema: {}{problem}", column.as_deref().map(|c| format!("column `{c}`: ")).unwrap_or_default())]
+    Invalid {
+        /// The column at fault, when one is.
+        column: Option<String>,
+        /// What is wrong.
+        problem: SchemaProblem,
+    },
+    /// The file is empty.
+    #[error("the file is empty; expected a `columns` list with one entry per column")]
+    Empty,
+    /// The file's extension names no format the reader knows.
+    #[error("unknown schema file extension `{extension}`; expected `.yaml`, `.yml` or `.json`")]
+    Format {
+        /// The extension (lowercase, empty when there is none).
+        extension: String,
+    },
+}
+
+/// `:line:col` or `:line` or nothing, for a message's location.
+fn at(line: Option<u64>, col: Option<u64>) -> String {
+    match (line, col) {
+        (Some(l), Some(c)) => format!(":{l}:{c}"),
+        (Some(l), None) => format!(":{l}"),
+        _ => String::new(),
+    }
+}
+
 /// The crate's result type.
 pub type Result<T, E = DataError> = std::result::Result<T, E>;
 
@@ -380,6 +435,7 @@ impl DataError {
             | HeaderOnly { file }
             | NotUtf8 { file, .. }
             | Malformed { file, .. }
+            | SchemaFile { file, .. }
             | Io { file, .. } => Some(file),
             _ => None,
         }
@@ -399,6 +455,7 @@ impl DataError {
             | RaggedRow { line, .. }
             | NotUtf8 { line, .. }
             | Malformed { line, .. } => Some(*line),
+            SchemaFile { line, .. } => *line,
             _ => None,
         }
     }
@@ -414,7 +471,11 @@ impl DataError {
             | OutOfRange { column, .. }
             | NotUtf8 { column, .. }
             | InvalidTable { column, .. } => Some(column),
-            InvalidSchema { column, .. } => column.as_deref(),
+            InvalidSchema { column, .. }
+            | SchemaFile {
+                problem: SchemaFileProblem::Invalid { column, .. },
+                ..
+            } => column.as_deref(),
             _ => None,
         }
     }

@@ -14,7 +14,10 @@
 //!   range, levels, ordinal order and whether it is the target. Build one with
 //!   [`ColumnSpec::numeric`], [`ColumnSpec::binary`], [`ColumnSpec::categorical`],
 //!   [`ColumnSpec::ordinal`], [`ColumnSpec::target`] and [`Schema::new`], which checks it
-//!   ([`Schema::validate`], [`SchemaProblem`]).
+//!   ([`Schema::validate`], [`SchemaProblem`]). A schema can also be a file:
+//!   [`Schema::from_path`] reads YAML or JSON (one entry per column: `name`, `type`,
+//!   `unit`/`min`/`max` or `levels`, `target`), refusing unknown keys with the file's line
+//!   ([`DataError::SchemaFile`]); [`Schema::to_yaml`] writes one.
 //! * [`Table`]: the rows of any schema, column by column ([`ColumnData`]: numbers as `f64`,
 //!   categorical and binary columns as level codes), the target as optional codes
 //!   (`None` = unlabelled). [`Table::from_records`] / [`Table::to_obesity_records`] convert
@@ -136,6 +139,7 @@ mod load;
 mod obesity_table;
 mod record;
 mod schema;
+mod schema_file;
 mod split;
 mod stats;
 pub mod synth;
@@ -145,7 +149,7 @@ mod validate;
 mod write;
 
 pub use columns::{ColumnValues, NamedColumn, feature_columns};
-pub use error::{DataError, Result, SchemaProblem};
+pub use error::{DataError, Result, SchemaFileProblem, SchemaProblem};
 pub use files::{TEMP_PREFIX, check_file_name, write_atomic, write_atomic_with};
 pub use fingerprint::{Digest, Fingerprint, canonical_digest};
 pub use load::{

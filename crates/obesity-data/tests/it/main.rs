@@ -9,6 +9,7 @@ mod line_numbers;
 mod loading;
 mod properties;
 mod report;
+mod schema_file;
 mod snapshot;
 mod split;
 mod uci;
