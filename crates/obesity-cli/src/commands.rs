@@ -1,10 +1,12 @@
 //! Carrying out each command against the store named by the tracking URI.
 
 use obesity_mlops::params::Params;
-use obesity_registry::{Registry, Stage, Tracker, open_store};
+use std::sync::Arc;
+
+use obesity_registry::{Registry, Stage, Store, Tracker, ViewType, open_store};
 
 use crate::render;
-use crate::{Command, RegistryCommand};
+use crate::{Command, ExperimentsCommand, RegistryCommand, RunsArgs};
 
 /// Any error a command can report; printed as `error: <message>`.
 pub(crate) type BoxError = Box<dyn std::error::Error>;
@@ -16,8 +18,23 @@ pub(crate) fn run(
     json: bool,
     command: &Command,
 ) -> Result<String, BoxError> {
-    let Command::Registry(cmd) = command else {
-        return Err("this command is not run through commands::run".into());
+    let cmd = match command {
+        Command::Registry(cmd) => cmd,
+        Command::Runs(args) => return runs(&open_store(uri)?, json, args),
+        Command::Experiments(ExperimentsCommand::List { all }) => {
+            let view = if *all {
+                ViewType::All
+            } else {
+                ViewType::ActiveOnly
+            };
+            let experiments = open_store(uri)?.search_experiments(view)?;
+            return if json {
+                render::json(&experiments)
+            } else {
+                Ok(render::experiments(&experiments))
+            };
+        }
+        _ => return Err("this command is not run through commands::run".into()),
     };
     let store = open_store(uri)?;
     let registry = Registry::new(store.clone());
@@ -153,27 +170,24 @@ pub(crate) fn run(
                 d.to_string()
             }
         }
-        RegistryCommand::Runs {
-            experiment,
-            filter,
-            order_by,
-            max_results,
-            columns,
-        } => {
-            let tracker = Tracker::new(store);
-            let order: Vec<&str> = order_by.iter().map(String::as_str).collect();
-            let runs = tracker.search_runs(
-                experiment,
-                filter.as_deref().unwrap_or(""),
-                &order,
-                *max_results,
-            )?;
-            if json {
-                render::json(&runs)?
-            } else {
-                render::runs(&runs, columns)?
-            }
-        }
+        RegistryCommand::Runs(args) => runs(&store, json, args)?,
     };
     Ok(out)
+}
+
+/// `obesity runs` (and `obesity registry runs`): the runs table, or JSON.
+fn runs(store: &Arc<dyn Store>, json: bool, args: &RunsArgs) -> Result<String, BoxError> {
+    let tracker = Tracker::new(store.clone());
+    let order: Vec<&str> = args.order_by.iter().map(String::as_str).collect();
+    let runs = tracker.search_runs(
+        &args.experiment,
+        args.filter.as_deref().unwrap_or(""),
+        &order,
+        args.max_results,
+    )?;
+    if json {
+        render::json(&runs)
+    } else {
+        render::runs(&runs, &args.columns)
+    }
 }

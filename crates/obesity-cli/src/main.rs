@@ -138,6 +138,14 @@ enum Command {
     /// Model registry and run search.
     #[command(subcommand)]
     Registry(RegistryCommand),
+    /// The experiments of the store (tracking): `obesity experiments list`.
+    #[command(subcommand)]
+    Experiments(ExperimentsCommand),
+    /// Search the runs of an experiment: filter, order, pick the columns.
+    #[command(
+        after_help = "Examples:\n  obesity runs obesity-classifier\n  obesity runs obesity-classifier --filter \"metrics.accuracy > 0.9\" --order-by \"metrics.accuracy DESC\"\n  obesity runs obesity-classifier --columns name,params.n_estimators,metrics.f1_macro"
+    )]
+    Runs(RunsArgs),
     /// Serve a registered model over HTTP (/predict, MLflow scoring, Open Inference Protocol
     /// v2, /health, /metrics, /docs) until Ctrl-C or SIGTERM. When params.yaml's
     /// `retraining.data_directories` names a folder, the retrain trigger runs in the service
@@ -256,23 +264,39 @@ enum RegistryCommand {
         #[arg(long)]
         dry_run: bool,
     },
-    /// Search the runs of an experiment.
-    Runs {
-        /// Experiment name.
-        experiment: String,
-        /// Filter, e.g. "metrics.accuracy > 0.9 and params.max_depth = '10'".
+    /// Search the runs of an experiment (the same as `obesity runs`).
+    Runs(RunsArgs),
+}
+
+/// `obesity runs` / `obesity registry runs`: which runs, in which order, which columns.
+#[derive(Debug, Args)]
+pub(crate) struct RunsArgs {
+    /// Experiment name.
+    pub(crate) experiment: String,
+    /// Filter, e.g. "metrics.accuracy > 0.9 and params.max_depth = '10'".
+    #[arg(long)]
+    pub(crate) filter: Option<String>,
+    /// Order clause, e.g. "metrics.accuracy DESC" (repeatable).
+    #[arg(long = "order-by")]
+    pub(crate) order_by: Vec<String>,
+    /// At most this many runs.
+    #[arg(long, default_value_t = 100)]
+    pub(crate) max_results: usize,
+    /// Columns to show, comma-separated: run_id, name, status, start, metrics.KEY,
+    /// params.KEY, tags.KEY (default: run_id, name, status, start and every metric).
+    #[arg(long, value_delimiter = ',', value_name = "COLUMNS")]
+    pub(crate) columns: Vec<String>,
+}
+
+/// `obesity experiments ...`.
+#[derive(Debug, Subcommand)]
+pub(crate) enum ExperimentsCommand {
+    /// List the experiments of the store (MLflow's `mlflow experiments search`): id, name,
+    /// stage, creation time, where their artifacts go.
+    List {
+        /// Include soft-deleted experiments.
         #[arg(long)]
-        filter: Option<String>,
-        /// Order clause, e.g. "metrics.accuracy DESC" (repeatable).
-        #[arg(long = "order-by")]
-        order_by: Vec<String>,
-        /// At most this many runs.
-        #[arg(long, default_value_t = 100)]
-        max_results: usize,
-        /// Columns to show, comma-separated: run_id, name, status, start, metrics.KEY,
-        /// params.KEY, tags.KEY (default: run_id, name, status, start and every metric).
-        #[arg(long, value_delimiter = ',', value_name = "COLUMNS")]
-        columns: Vec<String>,
+        all: bool,
     },
 }
 
@@ -292,7 +316,7 @@ fn main() -> ExitCode {
     let result = match &cli.command {
         Command::Serve(args) => return serve(&uri, &params, args),
         Command::Export(cmd) => return export::main(&uri, g.json, cmd),
-        Command::Registry(_) => {
+        Command::Registry(_) | Command::Runs(_) | Command::Experiments(_) => {
             commands::run(&uri, &params, g.json, &cli.command).map_err(|e| e.to_string())
         }
         Command::Validate(a) => lifecycle::validate(a, g.json).map_err(|e| e.to_string()),

@@ -2,7 +2,7 @@
 
 use std::collections::BTreeSet;
 
-use obesity_registry::{Lineage, ModelVersion, RegisteredModel, Run};
+use obesity_registry::{Experiment, Lineage, ModelVersion, RegisteredModel, Run};
 use serde::Serialize;
 
 use crate::commands::BoxError;
@@ -67,6 +67,26 @@ pub(crate) fn models(models: &[RegisteredModel]) -> String {
         })
         .collect();
     table(&["NAME", "LATEST", "STAGES", "ALIASES", "UPDATED"], &rows)
+}
+
+/// The experiments table: id, name, stage, creation time, artifact location.
+pub(crate) fn experiments(experiments: &[Experiment]) -> String {
+    if experiments.is_empty() {
+        return "no experiments\n".into();
+    }
+    let rows: Vec<Vec<String>> = experiments
+        .iter()
+        .map(|e| {
+            vec![
+                e.experiment_id.clone(),
+                e.name.clone(),
+                e.lifecycle_stage.as_str().to_string(),
+                e.creation_time.map_or("-".into(), time),
+                e.artifact_location.clone(),
+            ]
+        })
+        .collect();
+    table(&["ID", "NAME", "STAGE", "CREATED", "ARTIFACTS"], &rows)
 }
 
 /// The versions table; `lineages` holds each version's lineage (same order), from which

@@ -499,3 +499,73 @@ fn policy_compares_with_the_champion_only_on_the_same_data_unless_told() {
         );
     }
 }
+
+/// `obesity experiments list` and `obesity runs` (the top-level form of `registry runs`).
+#[test]
+fn experiments_list_and_top_level_runs() {
+    let (_d, root) = populated();
+    let out = stdout(&obesity(&root, &["experiments", "list"]));
+    let lines: Vec<&str> = out.lines().collect();
+    assert!(
+        lines[0].starts_with("ID") && lines[0].contains("NAME"),
+        "{out}"
+    );
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains("obesity") && l.contains("active")),
+        "{out}"
+    );
+    let json: serde_json::Value =
+        serde_json::from_str(&stdout(&obesity(&root, &["--json", "experiments", "list"])))
+            .expect("only JSON on stdout");
+    let names: Vec<&str> = json
+        .as_array()
+        .expect("array")
+        .iter()
+        .filter_map(|e| e["name"].as_str())
+        .collect();
+    assert!(names.contains(&"obesity"), "{json}");
+
+    // The same table as `registry runs`, with the columns picked.
+    let top = stdout(&obesity(
+        &root,
+        &[
+            "runs",
+            "obesity",
+            "--order-by",
+            "metrics.accuracy DESC",
+            "--columns",
+            "name,params.max_depth,metrics.accuracy",
+        ],
+    ));
+    let nested = stdout(&obesity(
+        &root,
+        &[
+            "registry",
+            "runs",
+            "obesity",
+            "--order-by",
+            "metrics.accuracy DESC",
+            "--columns",
+            "name,params.max_depth,metrics.accuracy",
+        ],
+    ));
+    assert_eq!(top, nested);
+    let rows: Vec<&str> = top.lines().collect();
+    assert_eq!(rows.len(), 3, "{top}");
+    assert!(rows[1].contains("rf-1") && rows[1].contains("12"), "{top}");
+    assert!(
+        !rows[0].contains("RUN_ID") && !rows[0].to_lowercase().contains("run_id"),
+        "{top}"
+    );
+
+    // Unhappy paths: an unknown experiment, a store that does not exist as a URI.
+    let err = stderr_of_failure(&obesity(&root, &["runs", "missing-experiment"]));
+    assert!(err.contains("missing-experiment"), "{err}");
+    let err = stderr_of_failure(&obesity(
+        Path::new("ftp://example.com"),
+        &["experiments", "list"],
+    ));
+    assert!(err.contains("ftp"), "{err}");
+}
