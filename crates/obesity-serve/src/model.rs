@@ -13,6 +13,7 @@ use prometheus_client::metrics::counter::Counter;
 
 use crate::error::{ApiError, ServeError};
 use crate::metrics::Metrics;
+use crate::routes::answer::AnswerJson;
 use crate::row::RowSchema;
 
 /// The artifact the training chain stores next to the model with the drift monitor's
@@ -61,6 +62,8 @@ pub(crate) struct ServedModel {
     /// Share of each class in the data the version was evaluated on, when its run logged a
     /// classification report (the dashboard's class-mix reference).
     pub(crate) training_mix: Option<Vec<f64>>,
+    /// The answer's repeated strings (class names, version), JSON-escaped once.
+    pub(crate) answer_json: AnswerJson,
     pipeline: FittedPipeline,
     kernel: Kernel,
     /// Prometheus `predictions_total{version, class}` handles, one per class, made once here
@@ -147,6 +150,7 @@ impl ServedModel {
             .iter()
             .map(|c| metrics.prediction_counter(&version_label, c))
             .collect();
+        let answer_json = AnswerJson::new(&signature.classes, &version_label);
         Ok(ServedModel {
             name,
             version,
@@ -160,6 +164,7 @@ impl ServedModel {
             meta: loaded.version,
             lineage: loaded.lineage,
             training_mix: None,
+            answer_json,
             pipeline,
             kernel,
             class_counters,

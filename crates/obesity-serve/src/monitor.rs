@@ -574,7 +574,7 @@ impl Worker {
             };
             self.pending[at]
                 .1
-                .push(id.to_string(), row.class, row_confidence, latency);
+                .push(id.text(), row.class, row_confidence, latency);
             self.pending_rows += 1;
         }
     }
@@ -600,7 +600,7 @@ impl Worker {
         for f in self.failed.drain(..) {
             let b = batch_of(&mut batches, f.version);
             b.push_failure(
-                f.request_id.to_string(),
+                f.request_id.text(),
                 f64::from(f.latency_ms).max(0.0),
                 f.error,
             );

@@ -249,14 +249,25 @@ impl RowSchema {
         self.fields.iter().position(|f| f.name == name)
     }
 
-    /// A fresh builder for one row.
+    /// A fresh builder for one row, guessing fields in signature order.
     pub(crate) fn builder(&self) -> RowBuilder<'_> {
+        self.builder_with(KeyOrder::SIGNATURE)
+    }
+
+    /// A fresh builder for one row, guessing fields in the order `order` learned.
+    fn builder_with(&self, order: KeyOrder) -> RowBuilder<'_> {
         RowBuilder {
             schema: self,
             values: [0.0; N_SLOTS],
             seen: 0,
-            next: 0,
+            prev: 0,
+            order,
         }
+    }
+
+    /// The index of the field whose name is the bytes `name`.
+    fn index_of_bytes(&self, name: &[u8]) -> Option<usize> {
+        self.fields.iter().position(|f| f.name.as_bytes() == name)
     }
 
     /// The raw named values of a record, as A/B segment rules read them.
@@ -316,6 +327,28 @@ impl Scalar<'_> {
     }
 }
 
+/// The order a client sends fields in, learned as rows arrive: `next[p]` is the field that
+/// followed field `p - 1` last time (`next[0]`: the first field). Clients send one order for
+/// every row (the signature's, or sorted names, or their own), so after the first row of a
+/// batch every name is found with one comparison instead of a search over the names.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct KeyOrder {
+    next: [u8; N_SLOTS + 1],
+}
+
+impl KeyOrder {
+    /// The signature's order: field `p` follows field `p - 1`.
+    const SIGNATURE: KeyOrder = {
+        let mut next = [0u8; N_SLOTS + 1];
+        let mut p = 0;
+        while p <= N_SLOTS {
+            next[p] = p as u8;
+            p += 1;
+        }
+        KeyOrder { next }
+    };
+}
+
 /// Collects one row's fields, validating each as it arrives.
 #[derive(Debug)]
 pub(crate) struct RowBuilder<'s> {
@@ -323,36 +356,33 @@ pub(crate) struct RowBuilder<'s> {
     /// By field index: the number, or the level's record code.
     values: [f64; N_SLOTS],
     seen: u32,
-    /// The field after the last one set by name: clients send fields in one order (usually
-    /// the signature's), so this guess spares the search over the names nearly every time.
-    next: usize,
+    /// One more than the index of the last field set by name (0 before the first).
+    prev: usize,
+    /// The guess of which field comes next (see [`KeyOrder`]).
+    order: KeyOrder,
 }
 
 impl RowBuilder<'_> {
     /// Sets the field called `name`.
     pub(crate) fn set(&mut self, name: &str, value: Scalar<'_>) -> Result<(), ApiError> {
-        let guess = self
-            .schema
-            .fields
-            .get(self.next)
-            .is_some_and(|f| f.name == name)
-            .then_some(self.next);
-        let Some(i) = guess.or_else(|| self.schema.index_of(name)) else {
-            return Err(ApiError::invalid(
-                "unknown_feature",
-                format!(
-                    "unknown feature {name:?}; the model takes {}",
-                    self.schema
-                        .fields
-                        .iter()
-                        .map(|f| f.name.as_str())
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                ),
-            )
-            .field(name));
+        self.set_named(name.as_bytes(), value)
+    }
+
+    /// Sets the field whose name is the bytes `name` (a JSON key as the body spells it, not
+    /// checked as UTF-8: it only has to equal a field name, which is).
+    fn set_named(&mut self, name: &[u8], value: Scalar<'_>) -> Result<(), ApiError> {
+        let guess = usize::from(self.order.next[self.prev]);
+        let i = match self.schema.fields.get(guess) {
+            Some(f) if f.name.as_bytes() == name => guess,
+            _ => match self.schema.index_of_bytes(name) {
+                Some(i) => {
+                    self.order.next[self.prev] = i as u8;
+                    i
+                }
+                None => return Err(unknown_feature(self.schema, name)),
+            },
         };
-        self.next = i + 1;
+        self.prev = i + 1;
         self.set_index(i, value)
     }
 
@@ -423,6 +453,11 @@ impl RowBuilder<'_> {
         }
     }
 
+    /// The order learned so far, for the next row's builder.
+    fn order(&self) -> KeyOrder {
+        self.order
+    }
+
     /// The finished record; names the first missing field in signature order.
     pub(crate) fn finish(self) -> Result<ObesityRecord, ApiError> {
         let n = self.schema.fields.len();
@@ -458,6 +493,23 @@ impl RowBuilder<'_> {
             target: None,
         })
     }
+}
+
+fn unknown_feature(schema: &RowSchema, name: &[u8]) -> ApiError {
+    let name = String::from_utf8_lossy(name);
+    ApiError::invalid(
+        "unknown_feature",
+        format!(
+            "unknown feature {name:?}; the model takes {}",
+            schema
+                .fields
+                .iter()
+                .map(|f| f.name.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    )
+    .field(name.into_owned())
 }
 
 fn check_range(field: &Field, x: f64, min: Option<f64>, max: Option<f64>) -> Result<(), ApiError> {
@@ -528,6 +580,36 @@ impl<'de> Deserialize<'de> for Key<'de> {
             }
         }
         d.deserialize_str(V)
+    }
+}
+
+/// A feature name as the body spells it (escapes undone), borrowed unless it had escapes.
+/// Read as bytes: serde_json then skips the UTF-8 check a `str` needs, and the name only
+/// has to equal a field name.
+struct FieldKey<'de>(Cow<'de, [u8]>);
+
+impl<'de> Deserialize<'de> for FieldKey<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = FieldKey<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a field name")
+            }
+            fn visit_borrowed_bytes<E: de::Error>(self, v: &'de [u8]) -> Result<FieldKey<'de>, E> {
+                Ok(FieldKey(Cow::Borrowed(v)))
+            }
+            fn visit_bytes<E: de::Error>(self, v: &[u8]) -> Result<FieldKey<'de>, E> {
+                Ok(FieldKey(Cow::Owned(v.to_vec())))
+            }
+            fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<FieldKey<'de>, E> {
+                Ok(FieldKey(Cow::Borrowed(v.as_bytes())))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<FieldKey<'de>, E> {
+                Ok(FieldKey(Cow::Owned(v.as_bytes().to_vec())))
+            }
+        }
+        d.deserialize_bytes(V)
     }
 }
 
@@ -609,6 +691,8 @@ impl<'de> Deserialize<'de> for Raw<'de> {
 struct RowSeed<'a> {
     schema: &'a RowSchema,
     stash: &'a Stash,
+    /// The key order learned from the rows before (updated by this one).
+    order: &'a Cell<KeyOrder>,
 }
 
 impl<'de> DeserializeSeed<'de> for RowSeed<'_> {
@@ -624,12 +708,13 @@ impl<'de> Visitor<'de> for RowSeed<'_> {
         f.write_str("an object of named features")
     }
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<ObesityRecord, A::Error> {
-        let mut row = self.schema.builder();
-        while let Some(Key(name)) = map.next_key()? {
+        let mut row = self.schema.builder_with(self.order.get());
+        while let Some(FieldKey(name)) = map.next_key()? {
             let value: Raw<'de> = map.next_value()?;
-            row.set(&name, value.scalar())
+            row.set_named(&name, value.scalar())
                 .map_err(|e| stash(self.stash, e))?;
         }
+        self.order.set(row.order());
         row.finish().map_err(|e| stash(self.stash, e))
     }
 }
@@ -656,11 +741,13 @@ impl<'de> Visitor<'de> for RowsSeed<'_> {
     }
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
         let mut rows = Vec::with_capacity(seq.size_hint().unwrap_or(16).min(self.max_rows));
+        let order = Cell::new(KeyOrder::SIGNATURE);
         loop {
             let i = rows.len();
             let seed = RowSeed {
                 schema: self.schema,
                 stash: self.stash,
+                order: &order,
             };
             match seq.next_element_seed(seed) {
                 Ok(Some(row)) => {
@@ -779,9 +866,11 @@ impl<'de> Visitor<'de> for PredictSeed<'_> {
         while let Some(Key(key)) = map.next_key()? {
             match &*key {
                 "features" => {
+                    let order = Cell::new(KeyOrder::SIGNATURE);
                     let seed = RowSeed {
                         schema: self.schema,
                         stash: self.stash,
+                        order: &order,
                     };
                     match map.next_value_seed(seed) {
                         Ok(r) => record = Some(r),
@@ -1063,6 +1152,40 @@ mod tests {
             let e = parse_predict(body.as_bytes(), &schema()).unwrap_err();
             assert_eq!((e.code(), e.field_name()), (code, Some(field)), "{row}");
         }
+    }
+
+    /// Rows whose keys come in another order than the signature's (sorted, as many clients
+    /// write them), or in a different order on every row, read the same records.
+    #[test]
+    fn any_key_order_reads_the_same_rows() {
+        let value: serde_json::Value = serde_json::from_str(ROW).unwrap();
+        let sorted = serde_json::to_string(&value).unwrap(); // serde_json's map sorts keys
+        let reversed = {
+            let object = value.as_object().unwrap();
+            let parts: Vec<String> = object
+                .iter()
+                .rev()
+                .map(|(k, v)| format!("{}:{v}", serde_json::to_string(k).unwrap()))
+                .collect();
+            format!("{{{}}}", parts.join(","))
+        };
+        let body =
+            format!(r#"{{"batch_features": [{ROW}, {sorted}, {sorted}, {reversed}, {ROW}]}}"#);
+        let batch = parse_batch(body.as_bytes(), &schema(), 10).unwrap();
+        let expected = parse_predict(format!(r#"{{"features": {ROW}}}"#).as_bytes(), &schema())
+            .unwrap()
+            .record;
+        assert_eq!(batch.records.len(), 5);
+        for r in &batch.records {
+            assert_eq!(r, &expected);
+        }
+        let bad = sorted.replace("\"Age\":23", "\"Age\":23,\"Shoe\":4");
+        let body = format!(r#"{{"batch_features": [{sorted}, {bad}]}}"#);
+        let e = parse_batch(body.as_bytes(), &schema(), 10).unwrap_err();
+        assert_eq!(
+            (e.code(), e.field_name()),
+            ("unknown_feature", Some("batch_features[1].Shoe"))
+        );
     }
 
     #[test]

@@ -38,6 +38,12 @@ impl RequestId {
         }
     }
 
+    /// An id from its parts (tests).
+    #[cfg(test)]
+    pub(crate) fn for_tests(prefix: u32, n: u64) -> Self {
+        RequestId { prefix, n }
+    }
+
     /// The counter part.
     pub(crate) fn counter(self) -> u64 {
         self.n
@@ -65,9 +71,35 @@ impl RequestId {
     }
 }
 
+impl RequestId {
+    /// The text form, `{prefix:08x}-{n:x}`, into a stack buffer (no formatter machinery:
+    /// the monitor writes one per served row). Returns the buffer and the text's length.
+    pub(crate) fn to_bytes(self) -> ([u8; 25], usize) {
+        const HEX: &[u8; 16] = b"0123456789abcdef";
+        let mut out = [0u8; 25];
+        for (i, o) in out[..8].iter_mut().enumerate() {
+            *o = HEX[((self.prefix >> (28 - 4 * i)) & 0xf) as usize];
+        }
+        out[8] = b'-';
+        let digits = (64 - self.n.leading_zeros()).div_ceil(4).max(1) as usize;
+        for (i, o) in out[9..9 + digits].iter_mut().enumerate() {
+            *o = HEX[((self.n >> (4 * (digits - 1 - i))) & 0xf) as usize];
+        }
+        (out, 9 + digits)
+    }
+
+    /// The text form as a `String`.
+    pub(crate) fn text(self) -> String {
+        let (bytes, len) = self.to_bytes();
+        // Hex digits and a dash: ASCII.
+        String::from_utf8_lossy(&bytes[..len]).into_owned()
+    }
+}
+
 impl std::fmt::Display for RequestId {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{:08x}-{:x}", self.prefix, self.n)
+        let (bytes, len) = self.to_bytes();
+        f.write_str(std::str::from_utf8(&bytes[..len]).map_err(|_| std::fmt::Error)?)
     }
 }
 
@@ -514,6 +546,18 @@ mod tests {
             let id = first.offset(k);
             let text = id.to_string();
             assert_eq!(RequestId::parse(&text), Some(id), "{text}");
+        }
+        // The hand-written hex is the formatter's.
+        for (prefix, n) in [
+            (0, 0),
+            (1, 1),
+            (u32::MAX, u64::MAX),
+            (0xdead_beef, 0x10),
+            (7, 0xabc_def0),
+        ] {
+            let id = RequestId { prefix, n };
+            assert_eq!(id.text(), format!("{prefix:08x}-{n:x}"));
+            assert_eq!(id.to_string(), id.text());
         }
         assert_eq!(first.to_string(), "00abcdef-ff");
         for bad in [

@@ -5,6 +5,7 @@
 //! the body limit, 408 from the timeout, 405 — into the JSON error shape), tracing, the
 //! per-request timeout and the body limit.
 
+pub(crate) mod answer;
 mod mlflow;
 mod ops;
 mod predict;
@@ -240,17 +241,20 @@ pub(crate) fn json<T: Serialize>(status: StatusCode, value: &T) -> Response {
 pub(crate) fn json_sized<T: Serialize>(status: StatusCode, value: &T, capacity: usize) -> Response {
     let mut buf = Vec::with_capacity(capacity);
     match serde_json::to_writer(&mut buf, value) {
-        Ok(()) => {
-            let mut response = Response::new(Body::from(buf));
-            *response.status_mut() = status;
-            response.headers_mut().insert(
-                header::CONTENT_TYPE,
-                HeaderValue::from_static("application/json"),
-            );
-            response
-        }
+        Ok(()) => json_bytes(status, buf),
         Err(e) => ApiError::internal(e).into_response(),
     }
+}
+
+/// A response of JSON already written.
+pub(crate) fn json_bytes(status: StatusCode, buf: Vec<u8>) -> Response {
+    let mut response = Response::new(Body::from(buf));
+    *response.status_mut() = status;
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    response
 }
 
 /// 401 unless the request carries the admin token (when one is configured).

@@ -17,16 +17,15 @@ use axum::response::Response;
 use chrono::{SecondsFormat, Utc};
 use obesity_data::ObesityRecord;
 use obesity_monitor::Variant;
-use serde::Serialize;
-use serde::ser::SerializeMap;
 
 use crate::error::ApiError;
 use crate::model::{Prediction, ServedModel};
 use crate::monitor::{Failed, Served, ServedRow};
 use crate::row;
-use crate::state::{AppState, Models, RequestId};
+use crate::state::{AppState, Models};
 
-use super::{json, json_sized};
+use super::answer::{self, quoted};
+use super::json_bytes;
 
 /// Which model a row goes to, and what the response calls that choice.
 pub(crate) struct Route {
@@ -102,59 +101,6 @@ pub(crate) fn route(
     })
 }
 
-/// Probabilities as `{"class name": p, ...}`, written without an intermediate map.
-struct ClassProbabilities<'a> {
-    classes: &'a [String],
-    proba: &'a [f32],
-}
-
-impl Serialize for ClassProbabilities<'_> {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let mut map = s.serialize_map(Some(self.classes.len()))?;
-        for (c, p) in self.classes.iter().zip(self.proba) {
-            map.serialize_entry(c, p)?;
-        }
-        map.end()
-    }
-}
-
-#[derive(Serialize)]
-struct RowAnswer<'a> {
-    prediction: &'a str,
-    prediction_index: usize,
-    probabilities: ClassProbabilities<'a>,
-    confidence: f32,
-    model_version: &'a str,
-    variant: &'a str,
-    request_id: RequestId,
-}
-
-impl<'a> RowAnswer<'a> {
-    fn new(model: &'a ServedModel, p: &'a Prediction, variant: &'a str, id: RequestId) -> Self {
-        RowAnswer {
-            prediction: model.classes.get(p.class).map_or("", String::as_str),
-            prediction_index: p.class,
-            probabilities: ClassProbabilities {
-                classes: &model.classes,
-                proba: &p.proba[..model.n_classes()],
-            },
-            confidence: p.confidence,
-            model_version: &model.version_label,
-            variant,
-            request_id: id,
-        }
-    }
-}
-
-#[derive(Serialize)]
-struct PredictAnswer<'a> {
-    #[serde(flatten)]
-    row: RowAnswer<'a>,
-    model_name: &'a str,
-    latency_ms: f64,
-    timestamp: String,
-}
-
 fn variant_label<'a>(state: &'a AppState, variant: &'static str) -> &'a str {
     if variant == "default" {
         state.default_variant()
@@ -199,16 +145,23 @@ pub(crate) async fn predict(
         .map_err(|e| refused(&state, primary, start, e))?;
     let latency = start.elapsed();
     let request_id = state.request_id();
-    let variant = variant_label(&state, routed.variant);
-    let response = json(
-        StatusCode::OK,
-        &PredictAnswer {
-            row: RowAnswer::new(&routed.model, &prediction, variant, request_id),
-            model_name: &routed.model.name,
-            latency_ms: latency.as_secs_f64() * 1e3,
-            timestamp: Utc::now().to_rfc3339_opts(SecondsFormat::Micros, true),
-        },
+    let variant = quoted(variant_label(&state, routed.variant));
+    let mut buf = Vec::with_capacity(128 + routed.model.answer_json.row_len());
+    buf.push(b'{');
+    answer::row_fields_into(
+        &mut buf,
+        &routed.model.answer_json,
+        &prediction,
+        &variant,
+        request_id,
     );
+    answer::tail_into(
+        &mut buf,
+        &quoted(&routed.model.name),
+        latency.as_secs_f64() * 1e3,
+        &Utc::now().to_rfc3339_opts(SecondsFormat::Micros, true),
+    );
+    let response = json_bytes(StatusCode::OK, buf);
     state
         .inner
         .counters
@@ -229,16 +182,8 @@ pub(crate) async fn predict(
     Ok(response)
 }
 
-#[derive(Serialize)]
-struct BatchAnswer<'a> {
-    predictions: Vec<RowAnswer<'a>>,
-    batch_size: usize,
-    model_name: &'a str,
-    latency_ms: f64,
-    timestamp: String,
-}
-
 /// Predicts rows that may go to different versions: one batch-kernel call per version.
+/// `routes` has one route per row, or a single route for every row.
 pub(crate) fn predict_routed(
     records: &[ObesityRecord],
     routes: &[Route],
@@ -309,55 +254,66 @@ pub(crate) async fn predict_batch(
     let max_rows = state.config().max_batch_rows;
     let batch = row::parse_batch(&body, &models.primary.row, max_rows)
         .map_err(|e| refused(&state, primary, start, e))?;
-    let routes = batch
-        .records
-        .iter()
-        .enumerate()
-        .map(|(i, r)| {
-            let user = batch
-                .user_ids
-                .as_ref()
-                .and_then(|ids| ids.get(i))
-                .and_then(Option::as_deref);
-            route(&state, &models, batch.experiment.as_deref(), user, r)
-        })
-        .collect::<Result<Vec<Route>, ApiError>>()?;
+    // Without an experiment every row takes the default route: one route for the batch, not
+    // one per row (each would clone the model's `Arc`, a shared counter both cores touch).
+    let uniform = batch.experiment.is_none() && state.inner.experiments.default_route().is_none();
+    let routes = if uniform {
+        vec![route(&state, &models, None, None, &batch.records[0])?]
+    } else {
+        batch
+            .records
+            .iter()
+            .enumerate()
+            .map(|(i, r)| {
+                let user = batch
+                    .user_ids
+                    .as_ref()
+                    .and_then(|ids| ids.get(i))
+                    .and_then(Option::as_deref);
+                route(&state, &models, batch.experiment.as_deref(), user, r)
+            })
+            .collect::<Result<Vec<Route>, ApiError>>()?
+    };
+    // Row `k`'s route.
+    let route_of = |k: usize| routes.get(k).unwrap_or(&routes[0]);
     let predictions = predict_routed(&batch.records, &routes)
         .map_err(|e| e.within("batch_features"))
         .map_err(|e| refused(&state, primary, start, e))?;
     let latency = start.elapsed();
     let first_id = state.request_ids(batch.records.len());
-    let answers = predictions
-        .iter()
-        .zip(&routes)
-        .enumerate()
-        .map(|(k, (p, r))| {
-            RowAnswer::new(
-                &r.model,
-                p,
-                variant_label(&state, r.variant),
-                first_id.offset(k),
-            )
-        })
-        .collect();
-    // About 350 bytes per row for seven classes: sized from the class names so that the
-    // buffer rarely grows.
-    let per_row = 200
-        + 24 * routes.first().map_or(0, |r| r.model.n_classes())
-        + routes.first().map_or(0, |r| {
-            r.model.classes.iter().map(String::len).sum::<usize>()
-        });
-    let response = json_sized(
-        StatusCode::OK,
-        &BatchAnswer {
-            predictions: answers,
-            batch_size: batch.records.len(),
-            model_name: &models.primary.name,
-            latency_ms: latency.as_secs_f64() * 1e3,
-            timestamp: Utc::now().to_rfc3339_opts(SecondsFormat::Micros, true),
-        },
-        256 + per_row * batch.records.len(),
+    // The variant of a row, as a JSON string: rendered once for every run of rows on one
+    // route (all of them, without an experiment).
+    let mut variant: (&'static str, Vec<u8>) = ("", Vec::new());
+    let row_len = routes.first().map_or(0, |r| r.model.answer_json.row_len());
+    let mut buf = Vec::with_capacity(256 + row_len * batch.records.len());
+    buf.extend_from_slice(b"{\"predictions\":[");
+    for (k, p) in predictions.iter().enumerate() {
+        let r = route_of(k);
+        if k > 0 {
+            buf.push(b',');
+        }
+        if variant.1.is_empty() || variant.0 != r.variant {
+            variant = (r.variant, quoted(variant_label(&state, r.variant)));
+        }
+        buf.push(b'{');
+        answer::row_fields_into(
+            &mut buf,
+            &r.model.answer_json,
+            p,
+            &variant.1,
+            first_id.offset(k),
+        );
+        buf.push(b'}');
+    }
+    buf.extend_from_slice(b"],\"batch_size\":");
+    answer::u64_into(&mut buf, batch.records.len() as u64);
+    answer::tail_into(
+        &mut buf,
+        &quoted(&models.primary.name),
+        latency.as_secs_f64() * 1e3,
+        &Utc::now().to_rfc3339_opts(SecondsFormat::Micros, true),
     );
+    let response = json_bytes(StatusCode::OK, buf);
     let per_row_ms = latency.as_secs_f32() * 1e3;
     state
         .inner
@@ -367,13 +323,16 @@ pub(crate) async fn predict_batch(
     let mut users = batch.user_ids.unwrap_or_default().into_iter();
     let rows = predictions
         .iter()
-        .zip(routes)
-        .map(|(p, r)| ServedRow {
-            version: r.model.version,
-            class: p.class,
-            confidence: p.confidence,
-            user_id: users.next().flatten(),
-            experiment: r.experiment,
+        .enumerate()
+        .map(|(k, p)| {
+            let r = route_of(k);
+            ServedRow {
+                version: r.model.version,
+                class: p.class,
+                confidence: p.confidence,
+                user_id: users.next().flatten(),
+                experiment: r.experiment.clone(),
+            }
         })
         .collect();
     state.inner.monitor.served(Served {
