@@ -404,6 +404,11 @@ pub enum SchemaFileProblem {
         /// The extension (lowercase, empty when there is none).
         extension: String,
     },
+    /// A YAML schema file, read by a build without obesity-data's `yaml` feature.
+    #[error(
+        "YAML schema files need obesity-data's `yaml` feature (on by default); write the schema as JSON or enable the feature"
+    )]
+    YamlFeatureOff,
 }
 
 /// `:line:col` or `:line` or nothing, for a message's location.

@@ -297,7 +297,17 @@ impl Schema {
             .map(str::to_ascii_lowercase)
             .unwrap_or_default();
         let parse: fn(&str, &str) -> Result<Schema> = match extension.as_str() {
+            #[cfg(feature = "yaml")]
             "yaml" | "yml" => Schema::from_yaml_str,
+            #[cfg(not(feature = "yaml"))]
+            "yaml" | "yml" => {
+                return Err(DataError::SchemaFile {
+                    file,
+                    line: None,
+                    col: None,
+                    problem: SchemaFileProblem::YamlFeatureOff,
+                });
+            }
             "json" => Schema::from_json_str,
             _ => {
                 return Err(DataError::SchemaFile {
@@ -361,6 +371,7 @@ impl Schema {
     /// assert!(err.to_string().contains("unknown field `lvls`"), "{err}");
     /// # Ok::<(), obesity_data::DataError>(())
     /// ```
+    #[cfg(feature = "yaml")]
     pub fn from_yaml_str(source: &str, text: &str) -> Result<Schema> {
         if text.trim().is_empty() {
             return Err(empty(source));
@@ -399,6 +410,7 @@ impl Schema {
     ///
     /// # Errors
     /// [`DataError::Write`] if the YAML writer fails (it does not for a schema).
+    #[cfg(feature = "yaml")]
     pub fn to_yaml(&self) -> Result<String> {
         let file = SchemaFile {
             expected_rows: self.expected_rows,
@@ -410,7 +422,7 @@ impl Schema {
     }
 }
 
-#[cfg(test)]
+#[cfg(all(test, feature = "yaml"))]
 mod tests {
     use super::*;
 
