@@ -4,14 +4,20 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-fn example(name: &str) -> PathBuf {
+/// The example `name`, run without the variables that would point it at a user's tracking
+/// server or store: a test uses only the stores its own run creates.
+fn example(name: &str) -> Command {
     let exe = std::env::current_exe().expect("test binary path");
     // target/<profile>/deps/<test> → target/<profile>/examples/<name>
     let profile_dir = exe
         .parent()
         .and_then(Path::parent)
         .expect("target/<profile>");
-    profile_dir.join("examples").join(name)
+    let mut command = Command::new(profile_dir.join("examples").join(name));
+    command
+        .env_remove("OBESITY_TRACKING_URI")
+        .env_remove("MLFLOW_TRACKING_URI");
+    command
 }
 
 fn fixture(name: &str) -> PathBuf {
@@ -22,7 +28,7 @@ fn fixture(name: &str) -> PathBuf {
 
 #[test]
 fn validate_prints_the_report_as_json_with_hex_fingerprints() {
-    let out = Command::new(example("validate"))
+    let out = example("validate")
         .arg(fixture("obesity_synthetic.csv"))
         .arg("--json")
         .output()
@@ -44,7 +50,7 @@ fn validate_prints_the_report_as_json_with_hex_fingerprints() {
 
 #[test]
 fn validate_fails_with_the_line_column_and_value_of_a_bad_row() {
-    let out = Command::new(example("validate"))
+    let out = example("validate")
         .arg(fixture("bad/non_numeric.csv"))
         .output()
         .expect("run validate");
@@ -74,7 +80,7 @@ fn validate_fails_with_the_line_column_and_value_of_a_bad_row() {
 
 #[test]
 fn validate_lenient_keeps_good_rows_and_exits_zero() {
-    let out = Command::new(example("validate"))
+    let out = example("validate")
         .arg(fixture("bad/non_numeric.csv"))
         .args(["--lenient", "--json"])
         .output()
@@ -97,7 +103,7 @@ fn train_and_register_json_has_the_documented_keys() {
         r#"{"forest": {"n_estimators": 10, "seed": 3}, "cv_folds": 2}"#,
     )
     .expect("config");
-    let out = Command::new(example("train_and_register"))
+    let out = example("train_and_register")
         .arg("--config")
         .arg(&config)
         .arg("--tracking-uri")
@@ -126,7 +132,7 @@ fn train_and_register_json_has_the_documented_keys() {
 #[test]
 fn train_and_register_reports_a_missing_data_file() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let out = Command::new(example("train_and_register"))
+    let out = example("train_and_register")
         .arg("--data")
         .arg(dir.path().join("nope.csv"))
         .arg("--tracking-uri")

@@ -255,7 +255,10 @@ fn the_shipped_params_yaml_holds_the_documented_defaults() {
     let mut expected = Params::default();
     expected.data.path = "fixtures/obesity_synthetic.csv".into();
     assert_eq!(params, expected);
-    // The JSON config's defaults are the same job.
+    // The JSON config's defaults are the same job. (A tracking URI is given so that
+    // train_config never consults the user's $MLFLOW_TRACKING_URI.)
+    let mut params = params;
+    params.registry.tracking_uri = Some("unused-test-store".into());
     let from_yaml = params.train_config();
     let from_json = TrainConfig::default();
     assert_eq!(from_yaml.forest, from_json.forest);

@@ -6,7 +6,7 @@
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use obesity_data::{synth, write_csv};
 use obesity_registry::Registry;
@@ -229,13 +229,18 @@ fn bad_retraining_config_is_named_by_key() {
     assert_eq!(p.versions(), 1);
 }
 
-/// Waits for `cond`, polling, at most `limit`; panics with `what` when it never holds.
+/// Waits for `cond`, polling every 100 ms, for at most `limit` worth of polls (a bound
+/// against hanging, not a speed check); panics with `what` when it never holds.
 fn wait_for(limit: Duration, what: &str, mut cond: impl FnMut() -> bool) {
-    let start = Instant::now();
-    while !cond() {
-        assert!(start.elapsed() < limit, "gave up after {limit:?}: {what}");
-        std::thread::sleep(Duration::from_millis(100));
+    let poll = Duration::from_millis(100);
+    let polls = limit.as_millis() / poll.as_millis();
+    for _ in 0..polls {
+        if cond() {
+            return;
+        }
+        std::thread::sleep(poll);
     }
+    assert!(cond(), "gave up after {polls} polls: {what}");
 }
 
 #[cfg(unix)]

@@ -105,7 +105,7 @@ fn serve_answers_and_stops_cleanly_on_sigterm() {
 #[test]
 fn serve_reports_a_model_it_cannot_find() {
     let (_dir, store) = store_with_model();
-    let out = Command::new(env!("CARGO_BIN_EXE_obesity"))
+    let out = common::obesity_command()
         .arg("--tracking-uri")
         .arg(&store)
         .args([
@@ -124,7 +124,7 @@ fn serve_reports_a_model_it_cannot_find() {
 
 #[test]
 fn serve_help_lists_the_issue_flags() {
-    let out = Command::new(env!("CARGO_BIN_EXE_obesity"))
+    let out = common::obesity_command()
         .args(["serve", "--help"])
         .output()
         .unwrap();
