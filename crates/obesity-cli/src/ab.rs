@@ -269,10 +269,9 @@ fn create(args: &CreateArgs, params: &Params, uri: &str, as_json: bool) -> Resul
         .significance_level
         .unwrap_or(params.ab.significance_level);
     config.validate()?;
-    if AbTest::state_path(&dir, &args.name).exists() {
-        let existing = AbTest::open(&dir, &args.name, Arc::new(SystemClock))?;
-        let differences = config_differences(existing.config(), &config);
-        if !differences.is_empty() {
+    let existed = AbTest::state_path(&dir, &args.name).exists();
+    let mut test = match AbTest::open_or_create(&dir, config, Arc::new(SystemClock)) {
+        Err(obesity_monitor::MonitorError::ExperimentChanged { differences, .. }) => {
             return Err(CliError::Invalid(format!(
                 "an A/B experiment called {:?} already exists with other settings \
                  ({}); nothing changed. Stop it and create one under another name, or rerun \
@@ -281,69 +280,17 @@ fn create(args: &CreateArgs, params: &Params, uri: &str, as_json: bool) -> Resul
                 differences.join("; ")
             )));
         }
-        let view = status_view(&existing, &dir, uri, params, Some("unchanged"));
+        other => other?,
+    };
+    if existed {
+        let view = status_view(&test, &dir, uri, params, Some("unchanged"));
         return output(&view, as_json);
     }
-    let mut test = AbTest::create(&dir, config, Arc::new(SystemClock))?;
     if !args.draft {
         test.start()?;
     }
     let view = status_view(&test, &dir, uri, params, Some("created"));
     output(&view, as_json)
-}
-
-/// `field: existing X, asked Y` for each setting that differs.
-fn config_differences(existing: &AbTestConfig, asked: &AbTestConfig) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut diff = |field: &str, a: String, b: String| {
-        if a != b {
-            out.push(format!("{field}: existing {a}, asked {b}"));
-        }
-    };
-    diff(
-        "model",
-        existing.model.clone().unwrap_or_else(|| "(none)".into()),
-        asked.model.clone().unwrap_or_else(|| "(none)".into()),
-    );
-    diff(
-        "control version",
-        existing.control_version.clone(),
-        asked.control_version.clone(),
-    );
-    diff(
-        "treatment version",
-        existing.treatment_version.clone(),
-        asked.treatment_version.clone(),
-    );
-    diff(
-        "traffic_split",
-        existing.traffic_split.to_string(),
-        asked.traffic_split.to_string(),
-    );
-    diff(
-        "duration_hours",
-        existing.duration_hours.to_string(),
-        asked.duration_hours.to_string(),
-    );
-    diff(
-        "min_samples_per_variant",
-        existing.min_samples_per_variant.to_string(),
-        asked.min_samples_per_variant.to_string(),
-    );
-    diff(
-        "significance_level",
-        existing.significance_level.to_string(),
-        asked.significance_level.to_string(),
-    );
-    diff(
-        "primary_metric",
-        format!("{:?}", existing.primary_metric.name),
-        format!("{:?}", asked.primary_metric.name),
-    );
-    if existing.segment != asked.segment {
-        out.push("segment: the existing experiment has a segment".into());
-    }
-    out
 }
 
 /// The status of `test`; the notes compare its versions with where params.yaml's champion

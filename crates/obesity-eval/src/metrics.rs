@@ -414,8 +414,6 @@ pub fn balanced_accuracy(
     y_pred: &(impl Labels + ?Sized),
     n_classes: usize,
 ) -> Result<f64> {
-    let y_true = &*y_true.as_labels();
-    let y_pred = &*y_pred.as_labels();
     Ok(ConfusionMatrix::new(y_true, y_pred, n_classes)?.balanced_accuracy())
 }
 
@@ -430,8 +428,6 @@ pub fn precision_recall_f1(
     average: Average,
     zero_division: ZeroDivision,
 ) -> Result<Prf> {
-    let y_true = &*y_true.as_labels();
-    let y_pred = &*y_pred.as_labels();
     Ok(ConfusionMatrix::new(y_true, y_pred, n_classes)?.averaged(
         average,
         LabelSet::Present,
@@ -448,8 +444,6 @@ pub fn cohen_kappa(
     y_pred: &(impl Labels + ?Sized),
     n_classes: usize,
 ) -> Result<f64> {
-    let y_true = &*y_true.as_labels();
-    let y_pred = &*y_pred.as_labels();
     Ok(ConfusionMatrix::new(y_true, y_pred, n_classes)?.cohen_kappa())
 }
 
@@ -462,8 +456,6 @@ pub fn matthews_corrcoef(
     y_pred: &(impl Labels + ?Sized),
     n_classes: usize,
 ) -> Result<f64> {
-    let y_true = &*y_true.as_labels();
-    let y_pred = &*y_pred.as_labels();
     Ok(ConfusionMatrix::new(y_true, y_pred, n_classes)?.matthews_corrcoef())
 }
 

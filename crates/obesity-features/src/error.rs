@@ -143,5 +143,21 @@ pub enum FeatureError {
     },
 }
 
+impl FeatureError {
+    /// [`FeatureError::InvalidPipeline`] for a saved pipeline's field: where, what was found,
+    /// what was expected (what both pipeline readers report).
+    pub(crate) fn invalid_pipeline(
+        field: impl Into<String>,
+        value: impl Into<String>,
+        expected: impl Into<String>,
+    ) -> Self {
+        FeatureError::InvalidPipeline {
+            field: field.into(),
+            value: value.into(),
+            expected: expected.into(),
+        }
+    }
+}
+
 /// The crate's result type.
 pub type Result<T, E = FeatureError> = std::result::Result<T, E>;

@@ -110,18 +110,6 @@ impl From<FittedPipeline> for PipelineSpec {
     }
 }
 
-fn invalid(
-    field: impl Into<String>,
-    value: impl Into<String>,
-    expected: impl Into<String>,
-) -> FeatureError {
-    FeatureError::InvalidPipeline {
-        field: field.into(),
-        value: value.into(),
-        expected: expected.into(),
-    }
-}
-
 fn check_version(found: u64) -> Result<()> {
     if found == u64::from(FORMAT_VERSION) {
         Ok(())
@@ -140,7 +128,7 @@ impl TryFrom<PipelineSpec> for FittedPipeline {
         check_version(spec.format_version)?;
         let expected_classes: Vec<&str> = ObesityLevel::ALL.iter().map(|c| c.as_str()).collect();
         if spec.class_names != expected_classes {
-            return Err(invalid(
+            return Err(FeatureError::invalid_pipeline(
                 "class_names",
                 format!("{:?}", spec.class_names),
                 format!("{expected_classes:?}"),
@@ -148,7 +136,7 @@ impl TryFrom<PipelineSpec> for FittedPipeline {
         }
 
         if spec.seen_levels.len() != CategoricalSource::ALL.len() {
-            return Err(invalid(
+            return Err(FeatureError::invalid_pipeline(
                 "seen_levels",
                 format!("{} entries", spec.seen_levels.len()),
                 format!(
@@ -165,14 +153,14 @@ impl TryFrom<PipelineSpec> for FittedPipeline {
             .enumerate()
         {
             if entry.column != source {
-                return Err(invalid(
+                return Err(FeatureError::invalid_pipeline(
                     format!("seen_levels[{i}].column"),
                     entry.column.name(),
                     source.name(),
                 ));
             }
             if entry.levels.is_empty() {
-                return Err(invalid(
+                return Err(FeatureError::invalid_pipeline(
                     format!("seen_levels[{i}].levels"),
                     "empty",
                     "at least one level",
@@ -180,7 +168,7 @@ impl TryFrom<PipelineSpec> for FittedPipeline {
             }
             for level in &entry.levels {
                 let index = source.level_index(level).ok_or_else(|| {
-                    invalid(
+                    FeatureError::invalid_pipeline(
                         format!("seen_levels[{i}].levels"),
                         format!("{level:?}"),
                         format!("a level of {}", source.name()),
@@ -192,7 +180,7 @@ impl TryFrom<PipelineSpec> for FittedPipeline {
 
         let expected = layout(&spec.config, &seen);
         if spec.columns.len() != expected.len() {
-            return Err(invalid(
+            return Err(FeatureError::invalid_pipeline(
                 "columns",
                 format!("{} columns", spec.columns.len()),
                 format!(
@@ -213,7 +201,7 @@ impl TryFrom<PipelineSpec> for FittedPipeline {
 /// returns it with the saved scaling statistics.
 fn check_column(i: usize, found: &ColumnSpec, want: Column, scaling: Scaling) -> Result<Column> {
     let mismatch = || {
-        invalid(
+        FeatureError::invalid_pipeline(
             format!("columns[{i}]"),
             serde_json::to_string(found).unwrap_or_else(|_| format!("{found:?}")),
             format!("column {:?}", want.name()),
@@ -240,21 +228,21 @@ fn check_column(i: usize, found: &ColumnSpec, want: Column, scaling: Scaling) ->
         ) if *source == s => {
             let (center, scale) = (*center, *scale);
             if !center.is_finite() {
-                return Err(invalid(
+                return Err(FeatureError::invalid_pipeline(
                     format!("columns[{i}].center"),
                     center.to_string(),
                     "a finite number",
                 ));
             }
             if !(scale.is_finite() && scale > 0.0) {
-                return Err(invalid(
+                return Err(FeatureError::invalid_pipeline(
                     format!("columns[{i}].scale"),
                     scale.to_string(),
                     "a finite number > 0",
                 ));
             }
             if scaling == Scaling::None && (center != 0.0 || scale != 1.0) {
-                return Err(invalid(
+                return Err(FeatureError::invalid_pipeline(
                     format!("columns[{i}]"),
                     format!("center {center}, scale {scale}"),
                     "center 0 and scale 1 (the settings say no scaling)",
@@ -310,7 +298,7 @@ impl FittedPipeline {
         // says "unsupported version" rather than "missing field".
         match value.get("format_version") {
             None => {
-                return Err(invalid(
+                return Err(FeatureError::invalid_pipeline(
                     "format_version",
                     "missing",
                     FORMAT_VERSION.to_string(),
@@ -319,7 +307,7 @@ impl FittedPipeline {
             Some(v) => match v.as_u64() {
                 Some(found) => check_version(found)?,
                 None => {
-                    return Err(invalid(
+                    return Err(FeatureError::invalid_pipeline(
                         "format_version",
                         v.to_string(),
                         FORMAT_VERSION.to_string(),

@@ -396,18 +396,6 @@ struct SeenEntry {
     levels: Vec<String>,
 }
 
-fn invalid(
-    field: impl Into<String>,
-    value: impl Into<String>,
-    expected: impl Into<String>,
-) -> FeatureError {
-    FeatureError::InvalidPipeline {
-        field: field.into(),
-        value: value.into(),
-        expected: expected.into(),
-    }
-}
-
 impl TablePipelineSpec {
     fn into_pipeline(self, supplied: &[Derived]) -> Result<FittedTablePipeline> {
         if self.format_version != u64::from(FORMAT_VERSION) {
@@ -416,9 +404,9 @@ impl TablePipelineSpec {
                 supported: FORMAT_VERSION,
             });
         }
-        self.schema
-            .validate()
-            .map_err(|e| invalid("schema", e.to_string(), "a valid schema"))?;
+        self.schema.validate().map_err(|e| {
+            FeatureError::invalid_pipeline("schema", e.to_string(), "a valid schema")
+        })?;
         let mut derived = Vec::with_capacity(self.derived.len());
         for saved in &self.derived {
             let found = supplied
@@ -449,7 +437,7 @@ impl TablePipelineSpec {
             .filter(|&i| features.get(i).is_some_and(|c| !c.is_numeric()))
             .collect();
         if self.seen_levels.len() != categorical.len() {
-            return Err(invalid(
+            return Err(FeatureError::invalid_pipeline(
                 "seen_levels",
                 format!("{} entries", self.seen_levels.len()),
                 format!("{} entries, one per categorical column", categorical.len()),
@@ -459,7 +447,7 @@ impl TablePipelineSpec {
             let spec = features.get(i).copied();
             let levels = spec.and_then(|s| s.levels()).unwrap_or_default();
             if spec.map(|s| s.name.as_str()) != Some(entry.column.as_str()) {
-                return Err(invalid(
+                return Err(FeatureError::invalid_pipeline(
                     format!("seen_levels[{k}].column"),
                     entry.column.clone(),
                     spec.map_or(String::new(), |s| s.name.clone()),
@@ -467,7 +455,7 @@ impl TablePipelineSpec {
             }
             for level in &entry.levels {
                 let at = levels.iter().position(|l| l == level).ok_or_else(|| {
-                    invalid(
+                    FeatureError::invalid_pipeline(
                         format!("seen_levels[{k}].levels"),
                         format!("{level:?}"),
                         format!("a level of {}", entry.column),
@@ -481,7 +469,7 @@ impl TablePipelineSpec {
 
         let mut columns = layout(&self.schema, &self.config, derived.len(), &seen);
         if columns.len() != self.columns.len() {
-            return Err(invalid(
+            return Err(FeatureError::invalid_pipeline(
                 "columns",
                 format!("{} columns", self.columns.len()),
                 format!(
@@ -505,7 +493,7 @@ impl TablePipelineSpec {
                     if scaled && !(c.is_finite() && s.is_finite() && *s > 0.0)
                         || !scaled && (*c != 0.0 || *s != 1.0)
                     {
-                        return Err(invalid(
+                        return Err(FeatureError::invalid_pipeline(
                             format!("columns[{i}]"),
                             format!("center {c}, scale {s}"),
                             "a finite center and a positive scale (0 and 1 without scaling)",
@@ -520,7 +508,7 @@ impl TablePipelineSpec {
                 _ => false,
             };
             if !ok {
-                return Err(invalid(
+                return Err(FeatureError::invalid_pipeline(
                     format!("columns[{i}]"),
                     format!("{entry:?}"),
                     format!("column {want:?}"),
@@ -536,7 +524,7 @@ impl TablePipelineSpec {
             seen,
         );
         if fitted.class_names != self.class_names {
-            return Err(invalid(
+            return Err(FeatureError::invalid_pipeline(
                 "class_names",
                 format!("{:?}", self.class_names),
                 format!("{:?}", fitted.class_names),

@@ -236,10 +236,15 @@ impl AbTest {
             return Self::create(dir, config, clock);
         }
         let test = Self::open(dir, &config.name, clock)?;
-        if test.state.config != config {
+        let mut differences = test.state.config.differences(&config);
+        if differences.is_empty() && test.state.config != config {
+            differences.push("the primary metric's settings".into());
+        }
+        if !differences.is_empty() {
             return Err(MonitorError::ExperimentChanged {
                 name: config.name,
                 path,
+                differences,
             });
         }
         Ok(test)

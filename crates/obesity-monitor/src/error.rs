@@ -157,14 +157,17 @@ pub enum MonitorError {
     },
     /// An experiment of this name is saved with another config ([`AbTest::open_or_create`](crate::AbTest::open_or_create)).
     #[error(
-        "experiment `{name}` at {path} was created with another config; give the new one \
-         another name, or open the saved one with AbTest::open"
+        "experiment `{name}` at {path} was created with another config ({}); give the new \
+         one another name, or open the saved one with AbTest::open",
+        differences.join("; ")
     )]
     ExperimentChanged {
         /// The experiment name.
         name: String,
         /// Its state file.
         path: std::path::PathBuf,
+        /// `field: existing X, asked Y` per differing setting ([`AbTestConfig::differences`](crate::AbTestConfig::differences)).
+        differences: Vec<String>,
     },
     /// An outcome was recorded for a user the experiment never enrolled.
     #[error("experiment `{experiment}`: user `{user_id}` was never assigned a variant")]

@@ -241,4 +241,60 @@ impl AbTestConfig {
         }
         Ok(())
     }
+
+    /// `field: existing X, asked Y` for each setting in which `asked` differs from this
+    /// (the saved) config; empty when they are the same experiment.
+    pub fn differences(&self, asked: &AbTestConfig) -> Vec<String> {
+        let existing = self;
+        let mut out = Vec::new();
+        let mut diff = |field: &str, a: String, b: String| {
+            if a != b {
+                out.push(format!("{field}: existing {a}, asked {b}"));
+            }
+        };
+        diff(
+            "model",
+            existing.model.clone().unwrap_or_else(|| "(none)".into()),
+            asked.model.clone().unwrap_or_else(|| "(none)".into()),
+        );
+        diff(
+            "control version",
+            existing.control_version.clone(),
+            asked.control_version.clone(),
+        );
+        diff(
+            "treatment version",
+            existing.treatment_version.clone(),
+            asked.treatment_version.clone(),
+        );
+        diff(
+            "traffic_split",
+            existing.traffic_split.to_string(),
+            asked.traffic_split.to_string(),
+        );
+        diff(
+            "duration_hours",
+            existing.duration_hours.to_string(),
+            asked.duration_hours.to_string(),
+        );
+        diff(
+            "min_samples_per_variant",
+            existing.min_samples_per_variant.to_string(),
+            asked.min_samples_per_variant.to_string(),
+        );
+        diff(
+            "significance_level",
+            existing.significance_level.to_string(),
+            asked.significance_level.to_string(),
+        );
+        diff(
+            "primary_metric",
+            format!("{:?}", existing.primary_metric.name),
+            format!("{:?}", asked.primary_metric.name),
+        );
+        if existing.segment != asked.segment {
+            out.push("segment: the existing experiment has a segment".into());
+        }
+        out
+    }
 }

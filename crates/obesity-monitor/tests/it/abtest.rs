@@ -796,6 +796,11 @@ fn open_or_create_continues_a_rerun_and_refuses_a_changed_config() -> TestResult
         "{err}"
     );
     assert!(err.to_string().contains("forest-v2-vs-v1.json"), "{err}");
+    assert!(
+        err.to_string()
+            .contains("traffic_split: existing 0.5, asked 0.3"),
+        "the error says what changed: {err}"
+    );
     // The saved experiment is untouched by the refused call.
     let kept = AbTest::open(dir.path(), "forest-v2-vs-v1", Arc::new(c.clone()))?;
     assert_eq!(kept.config().traffic_split, 0.5);
