@@ -8,11 +8,15 @@ use std::time::Duration;
 use obesity_monitor::{WebhookConfig, WebhookFormat};
 use obesity_registry::ModelRef;
 
+use crate::batching::DynamicBatching;
 use crate::error::{Result, ServeError};
 use crate::policy::AbPolicy;
 
 /// The environment variable read for the admin token when none is configured.
 pub const ADMIN_TOKEN_ENV: &str = "OBESITY_ADMIN_TOKEN";
+
+/// Longest [`DynamicBatching::max_queue_delay`] accepted.
+const MAX_BATCH_DELAY: Duration = Duration::from_secs(1);
 
 /// The service's settings. Every field has a documented default; build one with struct
 /// update syntax (`ServeConfig { port: 0, ..ServeConfig::default() }`).
@@ -50,6 +54,10 @@ pub struct ServeConfig {
     /// Most rows in one request (`/predict/batch`, `/invocations`, `/v2/.../infer`); more get
     /// 413. By default, this is 1,000.
     pub max_batch_rows: usize,
+    /// How concurrent multi-row requests to one version are merged into one kernel call
+    /// (Triton's dynamic batching). By default, [`DynamicBatching::default`]: up to 4,096
+    /// rows, no added wait.
+    pub batching: DynamicBatching,
     /// Longest a request may take before it is answered 408. By default, this is 10 seconds.
     pub request_timeout: Duration,
     /// Capacity of the queue between the request path and the performance monitor, in rows
@@ -185,6 +193,7 @@ impl Default for ServeConfig {
             protect_feedback: false,
             max_body_bytes: 2 << 20,
             max_batch_rows: 1_000,
+            batching: DynamicBatching::default(),
             request_timeout: Duration::from_secs(10),
             monitor_queue: 65_536,
             state_dir: None,
@@ -270,6 +279,13 @@ impl ServeConfig {
         }
         if self.request_timeout.is_zero() {
             return Err(bad("request_timeout", "0s".into(), "must be positive"));
+        }
+        if self.batching.max_queue_delay > MAX_BATCH_DELAY {
+            return Err(bad(
+                "batching.max_queue_delay",
+                format!("{:?}", self.batching.max_queue_delay),
+                "must be at most 1 second (it delays every merged request)",
+            ));
         }
         if self.admin_token.as_deref().is_some_and(str::is_empty) {
             return Err(bad(
@@ -403,6 +419,14 @@ pub struct ServeArgs {
     /// Most rows per request (more: 413).
     #[arg(long, default_value_t = 1000)]
     pub max_batch_rows: usize,
+    /// Most rows merged from concurrent multi-row requests into one kernel call (dynamic
+    /// batching; 0: off, every request predicts alone).
+    #[arg(long, default_value_t = 4096, value_name = "ROWS")]
+    pub batch_max_rows: usize,
+    /// Milliseconds the batcher waits for more rows once some are queued (0: none; an idle
+    /// service then adds no delay).
+    #[arg(long, default_value_t = 0.0, value_name = "MS")]
+    pub batch_max_delay_ms: f64,
     /// Seconds before a request is answered 408.
     #[arg(long, default_value_t = 10.0, value_name = "SECONDS")]
     pub request_timeout: f64,
@@ -490,6 +514,10 @@ impl ServeArgs {
             protect_feedback: self.protect_feedback,
             max_body_bytes: self.max_body_bytes,
             max_batch_rows: self.max_batch_rows,
+            batching: DynamicBatching {
+                max_rows: self.batch_max_rows,
+                max_queue_delay: seconds("batch_max_delay_ms", self.batch_max_delay_ms / 1e3)?,
+            },
             request_timeout: seconds("request_timeout", self.request_timeout)?,
             state_dir: self.state_dir.clone(),
             monitor_queue: self.monitor_queue,
@@ -576,6 +604,26 @@ mod tests {
             ..base.clone()
         };
         assert!(zero.check().is_err());
+        let slow = ServeConfig {
+            batching: DynamicBatching {
+                max_rows: 10,
+                max_queue_delay: Duration::from_secs(2),
+            },
+            ..base.clone()
+        };
+        assert!(matches!(
+            slow.check(),
+            Err(ServeError::Config {
+                field: "batching.max_queue_delay",
+                ..
+            })
+        ));
+        // Merging off is a valid setting, not a zero to refuse.
+        let off = ServeConfig {
+            batching: DynamicBatching::off(),
+            ..base.clone()
+        };
+        assert!(off.check().is_ok());
         let http = ServeConfig {
             tracking_uri: "http://mlflow:5000".into(),
             ..base
@@ -719,6 +767,25 @@ mod cli_tests {
     }
 
     #[test]
+    fn batching_flags_reach_the_config() {
+        let c = config(&["--batch-max-rows", "512", "--batch-max-delay-ms", "0.5"]).unwrap();
+        assert_eq!(
+            c.batching,
+            DynamicBatching {
+                max_rows: 512,
+                max_queue_delay: Duration::from_micros(500),
+            }
+        );
+        assert!(
+            !config(&["--batch-max-rows", "0"])
+                .unwrap()
+                .batching
+                .enabled()
+        );
+        assert_eq!(config(&[]).unwrap().batching, DynamicBatching::default());
+    }
+
+    #[test]
     fn bad_flag_values_name_the_field() {
         for (args, field) in [
             (
@@ -727,6 +794,7 @@ mod cli_tests {
             ),
             (&["--alert-webhook-timeout=-1"][..], "alert_webhook_timeout"),
             (&["--timeline-step", "nan"][..], "timeline_step"),
+            (&["--batch-max-delay-ms=-1"][..], "batch_max_delay_ms"),
         ] {
             match config(args) {
                 Err(ServeError::Config { field: f, .. }) => assert_eq!(f, field),

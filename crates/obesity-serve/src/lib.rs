@@ -155,6 +155,7 @@ pub use ndarray;
 pub use chrono;
 
 mod alerting;
+mod batching;
 mod config;
 mod dashboard;
 mod error;
@@ -172,6 +173,7 @@ mod server;
 mod state;
 mod timeline;
 
+pub use batching::DynamicBatching;
 #[cfg(feature = "cli")]
 pub use config::ServeArgs;
 pub use config::{ADMIN_TOKEN_ENV, AlertWebhooks, ServeConfig};

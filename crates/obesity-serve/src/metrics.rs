@@ -94,6 +94,8 @@ pub(crate) struct Metrics {
     pub(crate) drifted_columns: Gauge,
     pub(crate) monitor_dropped: Counter,
     pub(crate) monitor_logged: Counter,
+    /// Rows per kernel call of the dynamic batcher (how much merging happens).
+    pub(crate) batch_rows: Histogram,
     pub(crate) uptime: Gauge<f64, AtomicU64>,
 }
 
@@ -121,6 +123,8 @@ impl Metrics {
         let monitor_dropped = Counter::default();
         let monitor_logged = Counter::default();
         let uptime = Gauge::<f64, AtomicU64>::default();
+        // 1, 2, 4, ... 16,384 rows.
+        let batch_rows = Histogram::new(exponential_buckets(1.0, 2.0, 15));
         registry.register(
             "http_requests",
             "HTTP requests answered, by route template, method and status",
@@ -187,6 +191,11 @@ impl Metrics {
             monitor_logged.clone(),
         );
         registry.register(
+            "batch_rows",
+            "Rows per kernel call of the dynamic batcher: concurrent multi-row requests to one version merged into one call",
+            batch_rows.clone(),
+        );
+        registry.register(
             "uptime_seconds",
             "Seconds since the service started",
             uptime.clone(),
@@ -206,6 +215,7 @@ impl Metrics {
             drifted_columns,
             monitor_dropped,
             monitor_logged,
+            batch_rows,
             uptime,
         }
     }

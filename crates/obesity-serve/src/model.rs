@@ -11,6 +11,7 @@ use obesity_monitor::ReferenceProfile;
 use obesity_registry::{Lineage, LoadedModel, ModelRef, ModelVersion, Registry, Signature};
 use prometheus_client::metrics::counter::Counter;
 
+use crate::batching::{DynamicBatching, Executor, PredictFn};
 use crate::error::{ApiError, ServeError};
 use crate::metrics::Metrics;
 use crate::routes::answer::AnswerJson;
@@ -32,6 +33,18 @@ enum Kernel {
     Forest(RandomForest),
     /// Any other classifier, through the trait (a 1-row matrix per row).
     Any(Box<dyn Classifier>),
+}
+
+impl Kernel {
+    /// Probabilities of a batch (the error as text: it goes to the log, the client gets a
+    /// generic 500).
+    fn predict_proba(&self, x: ndarray::ArrayView2<'_, f32>) -> Result<Array2<f32>, String> {
+        match self {
+            Kernel::Forest(forest) => forest.predict_proba(x),
+            Kernel::Any(model) => model.predict_proba(x),
+        }
+        .map_err(|e| e.to_string())
+    }
 }
 
 /// One row's prediction.
@@ -65,7 +78,9 @@ pub(crate) struct ServedModel {
     /// The answer's repeated strings (class names, version), JSON-escaped once.
     pub(crate) answer_json: AnswerJson,
     pipeline: FittedPipeline,
-    kernel: Kernel,
+    kernel: Arc<Kernel>,
+    /// Merges concurrent multi-row requests into one kernel call (`None`: merging off).
+    executor: Option<Executor>,
     /// Prometheus `predictions_total{version, class}` handles, one per class, made once here
     /// so the request path never looks a label set up.
     class_counters: Vec<Counter>,
@@ -89,6 +104,7 @@ impl ServedModel {
         loaded: LoadedModel,
         profile: Option<ReferenceProfile>,
         metrics: &Metrics,
+        batching: DynamicBatching,
     ) -> Result<Self, ServeError> {
         let name = loaded.version.name.clone();
         let version = loaded.version.version;
@@ -144,6 +160,19 @@ impl ServedModel {
             Some(forest) => Kernel::Forest(forest),
             None => Kernel::Any(classifier),
         };
+        let kernel = Arc::new(kernel);
+        let executor = if batching.enabled() {
+            let shared = kernel.clone();
+            let predict: PredictFn = Arc::new(move |x| shared.predict_proba(x));
+            Some(Executor::start(
+                format!("obesity-batch-v{version}"),
+                batching,
+                predict,
+                metrics.batch_rows.clone(),
+            )?)
+        } else {
+            None
+        };
         let version_label = version.to_string();
         let class_counters = signature
             .classes
@@ -167,6 +196,7 @@ impl ServedModel {
             answer_json,
             pipeline,
             kernel,
+            executor,
             class_counters,
         })
     }
@@ -194,7 +224,7 @@ impl ServedModel {
             .map_err(|e| feature_error(e, None))?;
         let k = self.n_classes();
         let mut proba = [0.0f32; MAX_CLASSES];
-        match &self.kernel {
+        match self.kernel.as_ref() {
             Kernel::Forest(forest) => forest.predict_proba_row(row, &mut proba[..k]),
             Kernel::Any(model) => model.predict_proba_row(row, &mut proba[..k]),
         }
@@ -202,15 +232,21 @@ impl ServedModel {
         Ok(self.finish(proba))
     }
 
-    /// Predicts many records with the batch kernel: an `n × n_classes` matrix.
-    pub(crate) fn predict_many(&self, records: &[ObesityRecord]) -> Result<Array2<f32>, ApiError> {
+    /// Predicts many records with the batch kernel: an `n × n_classes` matrix. The rows are
+    /// featurized here; the kernel call is merged with other requests' on the version's
+    /// executor (see [`crate::batching`]) unless merging is off or the batch is big enough
+    /// on its own.
+    pub(crate) async fn predict_many(
+        &self,
+        records: &[ObesityRecord],
+    ) -> Result<Array2<f32>, ApiError> {
         let x = self
             .pipeline
             .transform(records)
             .map_err(|e| feature_error(e, Some(records.len())))?;
-        match &self.kernel {
-            Kernel::Forest(forest) => forest.predict_proba(x.view()),
-            Kernel::Any(model) => model.predict_proba(x.view()),
+        match &self.executor {
+            Some(executor) if executor.takes(x.nrows()) => executor.predict(x).await,
+            _ => self.kernel.predict_proba(x.view()),
         }
         .map_err(ApiError::internal)
     }
@@ -279,6 +315,7 @@ pub(crate) fn load(
     registry: &Registry,
     reference: &ModelRef,
     metrics: &Metrics,
+    batching: DynamicBatching,
 ) -> Result<Arc<ServedModel>, ServeError> {
     let loaded = registry.load(reference)?;
     let (name, version) = (loaded.version.name.clone(), loaded.version.version);
@@ -299,7 +336,7 @@ pub(crate) fn load(
             None
         }
     };
-    let mut served = ServedModel::from_loaded(loaded, profile, metrics)?;
+    let mut served = ServedModel::from_loaded(loaded, profile, metrics, batching)?;
     served.training_mix = training_mix(registry, &served);
     Ok(Arc::new(served))
 }

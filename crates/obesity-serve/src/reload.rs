@@ -206,11 +206,12 @@ async fn load_version(
 ) -> std::result::Result<Arc<ServedModel>, String> {
     let registry = state.inner.registry.clone();
     let metrics = state.inner.metrics.clone();
+    let batching = state.config().batching;
     let exact = ModelRef::Version {
         name: reference.name().to_owned(),
         version: v,
     };
-    blocking(move || model::load(&registry, &exact, &metrics))
+    blocking(move || model::load(&registry, &exact, &metrics, batching))
         .await
         .map_err(|e| e.to_string())
 }

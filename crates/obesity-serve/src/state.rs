@@ -216,11 +216,12 @@ impl AppState {
         let uri = config.tracking_uri.clone();
         let refs = checked.refs.clone();
         let load_metrics = metrics.clone();
+        let batching = config.batching;
         let (registry, loaded) = blocking(move || {
             let registry = Registry::open(&uri)?;
             let loaded = refs
                 .iter()
-                .map(|r| model::load(&registry, r, &load_metrics))
+                .map(|r| model::load(&registry, r, &load_metrics, batching))
                 .collect::<Result<Vec<_>>>()?;
             Ok((registry, loaded))
         })

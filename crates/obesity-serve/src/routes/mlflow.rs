@@ -73,6 +73,7 @@ pub(crate) async fn invocations(
     .map_err(|e| refused(&state, model.version, start, e))?;
     let proba = model
         .predict_many(&records)
+        .await
         .map_err(|e| refused(&state, model.version, start, e))?;
     let predictions: Vec<_> = (0..records.len())
         .map(|i| model.row_prediction(&proba, i))

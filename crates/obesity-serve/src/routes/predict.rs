@@ -184,7 +184,7 @@ pub(crate) async fn predict(
 
 /// Predicts rows that may go to different versions: one batch-kernel call per version.
 /// `routes` has one route per row, or a single route for every row.
-pub(crate) fn predict_routed(
+pub(crate) async fn predict_routed(
     records: &[ObesityRecord],
     routes: &[Route],
 ) -> Result<Vec<Prediction>, ApiError> {
@@ -193,7 +193,7 @@ pub(crate) fn predict_routed(
         && routes.iter().all(|r| Arc::ptr_eq(&r.model, &first.model))
     {
         let model = &first.model;
-        let proba = model.predict_many(records)?;
+        let proba = model.predict_many(records).await?;
         return Ok((0..records.len())
             .map(|i| model.row_prediction(&proba, i))
             .collect());
@@ -209,10 +209,10 @@ pub(crate) fn predict_routed(
             .filter(|&j| !done[j] && Arc::ptr_eq(&routes[j].model, model))
             .collect();
         let proba = if members.len() == records.len() {
-            model.predict_many(records)
+            model.predict_many(records).await
         } else {
             let subset: Vec<ObesityRecord> = members.iter().map(|&j| records[j].clone()).collect();
-            model.predict_many(&subset)
+            model.predict_many(&subset).await
         }
         .map_err(|e| remap_row(e, &members))?;
         for (k, &j) in members.iter().enumerate() {
@@ -277,6 +277,7 @@ pub(crate) async fn predict_batch(
     // Row `k`'s route.
     let route_of = |k: usize| routes.get(k).unwrap_or(&routes[0]);
     let predictions = predict_routed(&batch.records, &routes)
+        .await
         .map_err(|e| e.within("batch_features"))
         .map_err(|e| refused(&state, primary, start, e))?;
     let latency = start.elapsed();

@@ -161,7 +161,7 @@ pub(crate) async fn infer(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    run_infer(state, name, None, headers, body)
+    run_infer(state, name, None, headers, body).await
 }
 
 /// `POST /v2/models/{name}/versions/{version}/infer`.
@@ -171,7 +171,7 @@ pub(crate) async fn version_infer(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    run_infer(state, name, Some(version), headers, body)
+    run_infer(state, name, Some(version), headers, body).await
 }
 
 #[derive(Serialize)]
@@ -199,7 +199,7 @@ struct InferAnswer<'a> {
     outputs: Vec<Output<'a>>,
 }
 
-fn run_infer(
+async fn run_infer(
     state: AppState,
     name: String,
     version: Option<String>,
@@ -224,6 +224,7 @@ fn run_infer(
         .map_err(|e| refused(&state, model.version, start, e))?;
     let proba = model
         .predict_many(&records)
+        .await
         .map_err(|e| refused(&state, model.version, start, e))?;
     let n = records.len();
     let predictions: Vec<_> = (0..n).map(|i| model.row_prediction(&proba, i)).collect();

@@ -115,3 +115,97 @@ async fn single_and_batch_agree() {
     }
     state.shutdown().await;
 }
+
+/// Dynamic batching: concurrent `/predict/batch` requests are merged into shared kernel calls
+/// (the `obesity_batch_rows` histogram counts fewer calls than requests), and every request
+/// still gets exactly its own rows' probabilities, bit-identical to the library's.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn merged_batches_answer_each_request_with_its_own_rows() {
+    let fx = Fixture::new();
+    let state = obesity_serve::AppState::load(obesity_serve::ServeConfig {
+        // Long enough that the requests below queue together.
+        batching: obesity_serve::DynamicBatching {
+            max_rows: 4_096,
+            max_queue_delay: std::time::Duration::from_millis(200),
+        },
+        ..fx.config()
+    })
+    .await
+    .unwrap();
+    let app = router(state.clone());
+    let records = rows(120);
+    let (want, classes) = fx.library_proba(1, &records);
+    // 12 requests of 1 to 12 rows, each a different slice of the rows.
+    let tasks: Vec<_> = (0..12usize)
+        .map(|i| {
+            let app = app.clone();
+            let start = i * 10;
+            let part: Vec<_> = records[start..start + 1 + i % 10]
+                .iter()
+                .map(row_json)
+                .collect();
+            tokio::spawn(async move {
+                let body = json!({ "batch_features": part });
+                (start, call(&app, post_json("/predict/batch", &body)).await)
+            })
+        })
+        .collect();
+    for t in tasks {
+        let (start, (status, answer)) = t.await.unwrap();
+        assert_eq!(status, 200, "{answer}");
+        for (k, p) in answer["predictions"].as_array().unwrap().iter().enumerate() {
+            assert_eq!(
+                answer_proba(p, &classes),
+                want.row(start + k).to_vec(),
+                "request at row {start}, row {k}"
+            );
+        }
+    }
+    let metrics = obesity_serve_metrics(&app).await;
+    let count = metric_value(&metrics, "obesity_batch_rows_count");
+    let sum = metric_value(&metrics, "obesity_batch_rows_sum");
+    assert_eq!(sum, (0..12).map(|i| 1 + i % 10).sum::<usize>() as f64);
+    assert!(count < 12.0, "no request was merged: {count} calls");
+    state.shutdown().await;
+}
+
+/// With merging off, every request is its own kernel call and nothing is observed.
+#[tokio::test]
+async fn batching_off_predicts_each_request_alone() {
+    let fx = Fixture::new();
+    let state = obesity_serve::AppState::load(obesity_serve::ServeConfig {
+        batching: obesity_serve::DynamicBatching::off(),
+        ..fx.config()
+    })
+    .await
+    .unwrap();
+    let app = router(state.clone());
+    let records = rows(30);
+    let (want, classes) = fx.library_proba(1, &records);
+    let body = json!({"batch_features": records.iter().map(row_json).collect::<Vec<_>>()});
+    let (status, answer) = call(&app, post_json("/predict/batch", &body)).await;
+    assert_eq!(status, 200, "{answer}");
+    for (i, p) in answer["predictions"].as_array().unwrap().iter().enumerate() {
+        assert_eq!(answer_proba(p, &classes), want.row(i).to_vec(), "row {i}");
+    }
+    let metrics = obesity_serve_metrics(&app).await;
+    assert_eq!(metric_value(&metrics, "obesity_batch_rows_count"), 0.0);
+    state.shutdown().await;
+}
+
+/// The `/metrics` text.
+async fn obesity_serve_metrics(app: &axum::Router) -> String {
+    use tower::ServiceExt;
+    let response = app.clone().oneshot(get("/metrics")).await.unwrap();
+    let bytes = axum::body::to_bytes(response.into_body(), 1 << 20)
+        .await
+        .unwrap();
+    String::from_utf8(bytes.to_vec()).unwrap()
+}
+
+/// The value of the unlabelled sample `name` (0 when absent).
+fn metric_value(text: &str, name: &str) -> f64 {
+    text.lines()
+        .find_map(|l| l.strip_prefix(name).and_then(|rest| rest.strip_prefix(' ')))
+        .map_or(0.0, |v| v.trim().parse().unwrap())
+}
