@@ -51,7 +51,7 @@
 //! on the version's executor thread ([`DynamicBatching`], Triton's dynamic batching): the
 //! forest costs several times less per row on a merged batch of a thousand rows than on ten
 //! calls of a hundred, and each row's probabilities are bit-identical either way. An idle
-//! service adds no wait; `obesity_batch_rows` in `/metrics` shows how much merging happens.
+//! service adds no wait (only the hand-off to that thread); `obesity_batch_rows` in `/metrics` shows how much merging happens.
 //!
 //! ## Closing the loop
 //!
