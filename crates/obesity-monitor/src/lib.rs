@@ -204,8 +204,8 @@ pub use drift::{
 };
 pub use error::{MonitorError, Result};
 pub use performance::{
-    FailedRequest, LATENCY_BINS, LabelReport, MonitorLimits, MonitorStats, PerformanceMonitor,
-    PerformanceSummary, PredictionBatch, SkipReason, SkippedLine, TornTail,
+    FailedRequest, IdRun, LATENCY_BINS, LabelReport, MonitorLimits, MonitorStats,
+    PerformanceMonitor, PerformanceSummary, PredictionBatch, SkipReason, SkippedLine, TornTail,
 };
 pub use profile::{
     ColumnProfile, DEFAULT_MAX_SAMPLE, FeatureKind, PROFILE_FORMAT_VERSION, REFERENCE_PROFILE_FILE,

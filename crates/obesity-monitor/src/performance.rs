@@ -9,6 +9,7 @@
 
 mod event_log;
 mod retention;
+mod runs;
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::path::{Path, PathBuf};
@@ -25,9 +26,18 @@ pub(crate) use event_log::{JsonlLog, LogRecord, newer_version};
 pub use event_log::{SkipReason, SkippedLine, TornTail};
 use retention::{Agg, ExpiredIds, f1_from_confusion};
 pub use retention::{LATENCY_BINS, MonitorLimits, MonitorStats};
+pub use runs::IdRun;
+use runs::{ExpiredRuns, RunEntry, RunIndex};
 
-/// Version of the event-line format written by this crate.
-const EVENT_FORMAT_VERSION: u32 = 1;
+/// Newest version of the event-line format this crate reads. It writes version 1, or 2 for
+/// a batch with [`PredictionBatch::id_runs`] (which a version-1 reader must skip, not
+/// misread as a batch without ids).
+const EVENT_FORMAT_VERSION: u32 = 2;
+
+/// The format version of a batch event.
+fn batch_format(batch: &PredictionBatch) -> u32 {
+    if batch.id_runs.is_empty() { 1 } else { 2 }
+}
 
 /// One request that failed: no prediction came out of it, but it still took time and counts
 /// in the error rate.
@@ -43,16 +53,23 @@ pub struct FailedRequest {
 
 /// A batch of served predictions, as one unit of logging.
 ///
-/// The per-request vectors (`request_ids`, `predictions`, `confidences`, `latencies_ms`, and
-/// `features` when given) are parallel: entry `i` of each describes request `i`. Build one
-/// with [`PredictionBatch::new`] and [`PredictionBatch::push`], or from a probability matrix
-/// with [`PredictionBatch::from_probabilities`].
+/// The per-request vectors (`predictions`, `confidences`, `latencies_ms`, and `features`
+/// when given) are parallel: entry `i` of each describes request `i`, whose id is
+/// `request_ids[i]`, or, past the listed ids, the next id of `id_runs`. Build one with
+/// [`PredictionBatch::new`] and [`PredictionBatch::push`] (or [`PredictionBatch::push_run`]
+/// for ids issued from a counter), or from a probability matrix with
+/// [`PredictionBatch::from_probabilities`].
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct PredictionBatch {
     /// The model version that served the batch (registry version or any label you use).
     pub model_version: String,
-    /// One id per served request; true labels are later joined on it.
+    /// The ids of the first served requests, one each; true labels are later joined on them.
     pub request_ids: Vec<String>,
+    /// The ids of the served requests after `request_ids`, as runs of a counter, in order:
+    /// a server that numbers its requests logs a run per request instead of a string per
+    /// row (see [`IdRun`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub id_runs: Vec<IdRun>,
     /// The feature rows, one per request, or empty to not keep features.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub features: Vec<Vec<f64>>,
@@ -147,6 +164,43 @@ impl PredictionBatch {
         self
     }
 
+    /// Adds one served request whose id is `{prefix}{counter:x}`, extending the last run when
+    /// the id follows it: a 100-row request numbered from a counter costs one [`IdRun`].
+    ///
+    /// ```
+    /// use obesity_monitor::PredictionBatch;
+    ///
+    /// let mut batch = PredictionBatch::new("3");
+    /// for k in 0..100 {
+    ///     batch.push_run("00c0ffee-", 0x500 + k, 1, 0.9, 2.5);
+    /// }
+    /// batch.push_run("00c0ffee-", 0x700, 0, 0.8, 2.5);
+    /// assert_eq!(batch.id_runs.len(), 2);
+    /// assert_eq!(batch.n_requests(), 101);
+    /// ```
+    pub fn push_run(
+        &mut self,
+        prefix: &str,
+        counter: u64,
+        predicted: usize,
+        confidence: f64,
+        latency_ms: f64,
+    ) -> &mut Self {
+        match self.id_runs.last_mut() {
+            Some(run)
+                if run.prefix == prefix
+                    && run.last().and_then(|l| l.checked_add(1)) == Some(counter) =>
+            {
+                run.len += 1;
+            }
+            _ => self.id_runs.push(IdRun::new(prefix, counter, 1)),
+        }
+        self.predictions.push(predicted);
+        self.confidences.push(confidence);
+        self.latencies_ms.push(latency_ms);
+        self
+    }
+
     /// Adds one failed request.
     pub fn push_failure(
         &mut self,
@@ -187,7 +241,67 @@ impl PredictionBatch {
 
     /// Number of requests (served plus failed).
     pub fn n_requests(&self) -> usize {
-        self.request_ids.len() + self.failed.len()
+        self.n_served() + self.failed.len()
+    }
+
+    /// Number of served requests: the listed ids and the runs' ids.
+    fn n_served(&self) -> usize {
+        let in_runs = self
+            .id_runs
+            .iter()
+            .fold(0u64, |n, r| n.saturating_add(r.len));
+        self.request_ids
+            .len()
+            .saturating_add(usize::try_from(in_runs).unwrap_or(usize::MAX))
+    }
+
+    /// The runs' checks: each is a non-empty run with a prefix, within `u64`, and no id is
+    /// given twice in the batch (runs against runs, listed and failed ids against runs).
+    fn validate_runs(&self) -> Result<()> {
+        let bad = |index, reason: String| MonitorError::InvalidBatch {
+            field: "id_runs",
+            index: Some(index),
+            reason,
+        };
+        for (i, run) in self.id_runs.iter().enumerate() {
+            if run.prefix.is_empty() {
+                return Err(bad(i, "the prefix is empty".into()));
+            }
+            if run.len == 0 {
+                return Err(bad(i, "the run has no id".into()));
+            }
+            let Some(last) = run.last() else {
+                return Err(bad(
+                    i,
+                    format!(
+                        "{} ids from {:x} pass the largest counter",
+                        run.len, run.first
+                    ),
+                ));
+            };
+            for (j, other) in self.id_runs[..i].iter().enumerate() {
+                // Earlier runs passed this check: their last id exists.
+                let other_last = other.last().unwrap_or(u64::MAX);
+                if other.prefix == run.prefix && other.first <= last && run.first <= other_last {
+                    return Err(bad(i, format!("repeats ids of run {j}")));
+                }
+            }
+        }
+        let listed = self.request_ids.iter().map(|s| ("request_ids", s)).chain(
+            self.failed
+                .iter()
+                .map(|f| ("failed.request_id", &f.request_id)),
+        );
+        for (i, (field, id)) in listed.enumerate() {
+            if let Some(r) = self.id_runs.iter().position(|r| r.position(id).is_some()) {
+                return Err(MonitorError::InvalidBatch {
+                    field,
+                    index: Some(i),
+                    reason: format!("request id `{id}` is also an id of run {r}"),
+                });
+            }
+        }
+        Ok(())
     }
 
     fn validate(&self) -> Result<()> {
@@ -199,7 +313,8 @@ impl PredictionBatch {
         if self.model_version.trim().is_empty() {
             return Err(bad("model_version", None, "must not be empty".into()));
         }
-        let n = self.request_ids.len();
+        self.validate_runs()?;
+        let n = self.n_served();
         check_len("predictions", self.predictions.len(), n)?;
         check_len("confidences", self.confidences.len(), n)?;
         check_len("latencies_ms", self.latencies_ms.len(), n)?;
@@ -405,7 +520,9 @@ struct Detail {
     at: DateTime<Utc>,
     bucket: i64,
     version: Arc<str>,
+    /// Ids of the first served requests; the rest are `runs`' (prefix, first, len).
     ids: Vec<Arc<str>>,
+    runs: Vec<(Arc<str>, u64, u64)>,
     predictions: Vec<usize>,
     confidences: Vec<f64>,
     latencies_ms: Vec<f64>,
@@ -417,7 +534,12 @@ struct Detail {
 impl Detail {
     /// What the batch counts against [`MonitorLimits::max_retained_requests`].
     fn weight(&self) -> usize {
-        (self.ids.len() + self.failed.len()).max(1)
+        (self.served() + self.failed.len()).max(1)
+    }
+
+    /// Served requests (listed ids and runs' ids: one prediction each).
+    fn served(&self) -> usize {
+        self.predictions.len()
     }
 }
 
@@ -451,9 +573,14 @@ type IdIndex = HashMap<Arc<str>, IdEntry, foldhash::fast::RandomState>;
 /// Adds a retained batch to an aggregate (labels from the index, when the batch may have
 /// any: a batch being logged has none yet); latencies go to `exact` when given, else to the
 /// histogram.
-fn add_detail(agg: &mut Agg, d: &Detail, index: Option<&IdIndex>, exact: Option<&mut Vec<f64>>) {
+fn add_detail(
+    agg: &mut Agg,
+    d: &Detail,
+    index: Option<(&IdIndex, &RunIndex)>,
+    exact: Option<&mut Vec<f64>>,
+) {
     agg.n_batches += 1;
-    agg.n_pred += d.ids.len();
+    agg.n_pred += d.served();
     agg.n_err += d.failed.len();
     agg.invalid += d.invalid_rows;
     agg.conf_sum += d.confidences.iter().sum::<f64>();
@@ -478,11 +605,16 @@ fn add_detail(agg: &mut Agg, d: &Detail, index: Option<&IdIndex>, exact: Option<
     if let Some(s) = d.drift_score {
         agg.add_drift(s);
     }
-    let Some(index) = index else {
+    let Some((index, runs)) = index else {
         return;
     };
     for (id, &p) in d.ids.iter().zip(&d.predictions) {
         if let Some(y) = index.get(id).and_then(|e| e.label) {
+            agg.add_label(y, p);
+        }
+    }
+    for (prefix, first, _) in &d.runs {
+        for (y, p) in runs.labels_of(prefix, *first) {
             agg.add_label(y, p);
         }
     }
@@ -521,8 +653,10 @@ pub struct PerformanceMonitor {
     detail: VecDeque<Detail>,
     /// Sum of the retained batches' weights.
     retained_requests: usize,
-    /// Request id → what its label joins to, for the retained batches' requests.
+    /// Request id → what its label joins to, for the retained batches' listed ids.
     index: IdIndex,
+    /// The same for the retained batches' runs of ids.
+    runs: RunIndex,
     /// The most recent feature rows.
     features: VecDeque<(DateTime<Utc>, Vec<f64>)>,
     /// Bucket index → model version → exact aggregates of every batch logged in it.
@@ -530,6 +664,7 @@ pub struct PerformanceMonitor {
     /// Latest time of an evicted batch: the detail is complete only after it.
     evicted_through: Option<DateTime<Utc>>,
     expired: ExpiredIds,
+    expired_runs: ExpiredRuns,
     evicted_requests: u64,
     expired_labels: u64,
     /// Earliest event time in the log file (to skip needless compactions).
@@ -564,10 +699,12 @@ impl PerformanceMonitor {
             clock,
             log: None,
             expired: ExpiredIds::new(limits.max_retained_requests, limits.seed),
+            expired_runs: ExpiredRuns::new(2 * limits.max_retained_requests),
             limits,
             detail: VecDeque::new(),
             retained_requests: 0,
             index: IdIndex::default(),
+            runs: RunIndex::default(),
             features: VecDeque::new(),
             buckets: BTreeMap::new(),
             evicted_through: None,
@@ -598,6 +735,7 @@ impl PerformanceMonitor {
         }
         if self.evicted_requests == 0 {
             self.expired = ExpiredIds::new(limits.max_retained_requests, limits.seed);
+            self.expired_runs = ExpiredRuns::new(2 * limits.max_retained_requests);
         }
         self.limits = limits;
         self.evict();
@@ -617,8 +755,9 @@ impl PerformanceMonitor {
         MonitorStats {
             retained_batches: self.detail.len(),
             retained_requests: self.retained_requests,
-            indexed_ids: self.index.len(),
-            labelled_ids: self.index.values().filter(|e| e.label.is_some()).count(),
+            indexed_ids: self.index.len() + self.runs.ids(),
+            labelled_ids: self.index.values().filter(|e| e.label.is_some()).count()
+                + self.runs.labelled(),
             feature_rows: self.features.len(),
             buckets: self.buckets.len(),
             bucket_aggregates: self.buckets.values().map(BTreeMap::len).sum(),
@@ -763,7 +902,7 @@ impl PerformanceMonitor {
         }
         let at = self.clock.now();
         let event = Event::Batch {
-            v: EVENT_FORMAT_VERSION,
+            v: batch_format(&batch),
             at,
             batch,
         };
@@ -786,11 +925,25 @@ impl PerformanceMonitor {
             .iter()
             .chain(batch.failed.iter().map(|f| &f.request_id));
         for id in ids {
-            if self.index.contains_key(id.as_str()) {
+            if self.index.contains_key(id.as_str()) || self.runs.get(id).is_some() {
                 return Err(MonitorError::InvalidBatch {
                     field: "request_ids",
                     index: None,
                     reason: format!("request id `{id}` was already logged in an earlier batch"),
+                });
+            }
+        }
+        for (i, run) in batch.id_runs.iter().enumerate() {
+            let listed = self.index.keys().map(|k| &**k);
+            if self.runs.overlaps(run, listed) {
+                return Err(MonitorError::InvalidBatch {
+                    field: "id_runs",
+                    index: Some(i),
+                    reason: format!(
+                        "ids `{}` to `{}` repeat ids logged in an earlier batch",
+                        run.id(0).unwrap_or_default(),
+                        run.id(run.len - 1).unwrap_or_default()
+                    ),
                 });
             }
         }
@@ -822,6 +975,7 @@ impl PerformanceMonitor {
         let version: Arc<str> = Arc::from(batch.model_version.as_str());
         let PredictionBatch {
             request_ids,
+            id_runs,
             features,
             predictions,
             confidences,
@@ -836,6 +990,7 @@ impl PerformanceMonitor {
             bucket,
             version: version.clone(),
             ids: request_ids.into_iter().map(Arc::from).collect(),
+            runs: Vec::with_capacity(id_runs.len()),
             predictions,
             confidences,
             latencies_ms,
@@ -868,6 +1023,38 @@ impl PerformanceMonitor {
                 },
             );
         }
+        for id in detail
+            .ids
+            .iter()
+            .chain(detail.failed.iter().map(|(id, _)| id))
+        {
+            self.runs.note_listed(id);
+        }
+        let mut detail = detail;
+        let mut at_row = detail.ids.len();
+        for run in id_runs {
+            let prefix = self
+                .runs
+                .interned(&run.prefix)
+                .unwrap_or_else(|| Arc::from(run.prefix.as_str()));
+            let n = usize::try_from(run.len).unwrap_or(usize::MAX);
+            let predicted = detail
+                .predictions
+                .get(at_row..at_row.saturating_add(n))
+                .unwrap_or_default()
+                .to_vec();
+            at_row = at_row.saturating_add(n);
+            let entry = RunEntry {
+                len: run.len,
+                bucket,
+                version: version.clone(),
+                predicted,
+                labels: BTreeMap::new(),
+            };
+            let listed = self.index.keys().map(|k| &**k);
+            self.runs.insert(prefix.clone(), run.first, entry, listed);
+            detail.runs.push((prefix, run.first, run.len));
+        }
         let agg = self
             .buckets
             .entry(bucket)
@@ -898,9 +1085,14 @@ impl PerformanceMonitor {
             self.retained_requests -= d.weight();
             for id in d.ids.iter().chain(d.failed.iter().map(|(id, _)| id)) {
                 self.index.remove(id);
+                self.runs.forget_listed(id);
                 self.expired.insert(id);
             }
-            self.evicted_requests += (d.ids.len() + d.failed.len()) as u64;
+            for (prefix, first, len) in &d.runs {
+                self.runs.remove(prefix, *first);
+                self.expired_runs.insert(prefix.clone(), *first, *len);
+            }
+            self.evicted_requests += (d.served() + d.failed.len()) as u64;
             self.evicted_through = Some(self.evicted_through.map_or(d.at, |t| t.max(d.at)));
         }
     }
@@ -919,21 +1111,37 @@ impl PerformanceMonitor {
 
     /// Joins one label to its retained request, updating its bucket's confusion counts.
     fn apply_label(&mut self, id: &str, y: usize) -> Join {
-        let Some(entry) = self.index.get_mut(id) else {
-            return if self.expired.contains(id) {
+        let (p, old, bucket, version) = if let Some(entry) = self.index.get_mut(id) {
+            let Some(p) = entry.predicted else {
+                return Join::Failed;
+            };
+            (
+                p,
+                entry.label.replace(y),
+                entry.bucket,
+                entry.version.clone(),
+            )
+        } else if let Some((entry, i)) = self.runs.get_mut(id) {
+            let Some(&p) = entry.predicted.get(i as usize) else {
+                return Join::Unknown;
+            };
+            (
+                p,
+                entry.labels.insert(i, y),
+                entry.bucket,
+                entry.version.clone(),
+            )
+        } else {
+            return if self.is_expired(id) {
                 Join::Expired
             } else {
                 Join::Unknown
             };
         };
-        let Some(p) = entry.predicted else {
-            return Join::Failed;
-        };
-        let old = entry.label.replace(y);
         if let Some(agg) = self
             .buckets
-            .get_mut(&entry.bucket)
-            .and_then(|b| b.get_mut(&entry.version))
+            .get_mut(&bucket)
+            .and_then(|b| b.get_mut(&version))
         {
             if let Some(o) = old {
                 agg.remove_label(o, p);
@@ -941,6 +1149,20 @@ impl PerformanceMonitor {
             agg.add_label(y, p);
         }
         Join::Joined
+    }
+
+    /// Whether `id` was retained once and evicted since (a listed id: within the filter's
+    /// false-positive rate; an id of a run: exactly).
+    fn is_expired(&self, id: &str) -> bool {
+        self.expired.contains(id) || self.expired_runs.contains(id)
+    }
+
+    /// Whether `id` is a retained served (not failed) request.
+    fn is_served(&self, id: &str) -> Option<bool> {
+        match self.index.get(id) {
+            Some(e) => Some(e.predicted.is_some()),
+            None => self.runs.get(id).map(|_| true),
+        }
     }
 
     /// Records true labels that arrived after the predictions, by request id. A label for a
@@ -956,9 +1178,9 @@ impl PerformanceMonitor {
         let mut known = Vec::with_capacity(labels.len());
         for (id, y) in labels {
             let id = id.as_ref();
-            match self.index.get(id) {
-                Some(e) if e.predicted.is_some() => known.push((id.to_string(), *y)),
-                None if self.expired.contains(id) => report.expired.push(id.to_string()),
+            match self.is_served(id) {
+                Some(true) => known.push((id.to_string(), *y)),
+                None if self.is_expired(id) => report.expired.push(id.to_string()),
                 _ => report.unknown.push(id.to_string()),
             }
         }
@@ -983,7 +1205,7 @@ impl PerformanceMonitor {
         }
         let at = self.clock.now();
         let event = Event::Labels {
-            v: EVENT_FORMAT_VERSION,
+            v: 1, // the labels event is unchanged since version 1
             at,
             labels: known,
         };
@@ -1047,6 +1269,10 @@ impl PerformanceMonitor {
             }
             for id in d.ids.iter().chain(d.failed.iter().map(|(id, _)| id)) {
                 self.index.remove(id);
+                self.runs.forget_listed(id);
+            }
+            for (prefix, first, _) in &d.runs {
+                self.runs.remove(prefix, *first);
             }
             removed_weight += d.weight();
             false
@@ -1076,7 +1302,7 @@ impl PerformanceMonitor {
             let mut rebuilt: BTreeMap<Arc<str>, Agg> = BTreeMap::new();
             for d in self.detail.iter().filter(|d| d.bucket == cut) {
                 let agg = rebuilt.entry(d.version.clone()).or_default();
-                add_detail(agg, d, Some(&self.index), None);
+                add_detail(agg, d, Some((&self.index, &self.runs)), None);
             }
             let after: usize = rebuilt.values().map(|a| a.n_batches).sum();
             n_old_mem += before.saturating_sub(after);
@@ -1141,8 +1367,13 @@ impl PerformanceMonitor {
         let mut exact = Vec::new();
         if exact_path {
             for d in self.detail.iter().filter(|d| in_window(d)) {
-                add_detail(&mut acc, d, Some(&self.index), Some(&mut exact));
-                *by_version.entry(d.version.to_string()).or_insert(0) += d.ids.len();
+                add_detail(
+                    &mut acc,
+                    d,
+                    Some((&self.index, &self.runs)),
+                    Some(&mut exact),
+                );
+                *by_version.entry(d.version.to_string()).or_insert(0) += d.served();
             }
         } else {
             let (first, last) = (self.bucket_of(start), self.bucket_of(end));
@@ -1161,8 +1392,8 @@ impl PerformanceMonitor {
                     }
                 } else {
                     for d in self.detail.iter().filter(|d| d.bucket == b && in_window(d)) {
-                        add_detail(&mut acc, d, Some(&self.index), None);
-                        *by_version.entry(d.version.to_string()).or_insert(0) += d.ids.len();
+                        add_detail(&mut acc, d, Some((&self.index, &self.runs)), None);
+                        *by_version.entry(d.version.to_string()).or_insert(0) += d.served();
                     }
                 }
             }

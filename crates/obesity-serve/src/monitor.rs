@@ -535,6 +535,8 @@ impl Worker {
         let primary = self.models.load().primary.version;
         let confidence = |row: &ServedRow| f64::from(row.confidence).clamp(0.0, 1.0);
         let latency = f64::from(latency_ms).max(0.0);
+        // The request's rows have consecutive ids: one run in the log, not a string each.
+        let prefix = first_id.prefix_text();
         for (k, (row, record)) in rows.into_iter().zip(records).enumerate() {
             let id = first_id.offset(k);
             let row_confidence = confidence(&row);
@@ -574,7 +576,7 @@ impl Worker {
             };
             self.pending[at]
                 .1
-                .push(id.text(), row.class, row_confidence, latency);
+                .push_run(&prefix, id.counter(), row.class, row_confidence, latency);
             self.pending_rows += 1;
         }
     }

@@ -49,6 +49,13 @@ impl RequestId {
         self.n
     }
 
+    /// The text before the counter, `{prefix:08x}-`: the monitor logs a request's rows as
+    /// one run of ids from it (`obesity_monitor::IdRun`).
+    pub(crate) fn prefix_text(self) -> String {
+        let (bytes, _) = self.to_bytes();
+        String::from_utf8_lossy(&bytes[..9]).into_owned()
+    }
+
     /// Reads the text form back; `None` for anything this server could not have issued.
     pub(crate) fn parse(text: &str) -> Option<Self> {
         let (prefix, n) = text.split_once('-')?;
@@ -559,6 +566,10 @@ mod tests {
             let id = RequestId { prefix, n };
             assert_eq!(id.text(), format!("{prefix:08x}-{n:x}"));
             assert_eq!(id.to_string(), id.text());
+            // The monitor's run of ids spells each id the same way.
+            let run = obesity_monitor::IdRun::new(id.prefix_text(), id.counter(), 1);
+            assert_eq!(run.id(0), Some(id.text()));
+            assert_eq!(run.position(&id.text()), Some(0));
         }
         assert_eq!(first.to_string(), "00abcdef-ff");
         for bad in [

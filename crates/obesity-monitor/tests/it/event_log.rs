@@ -142,7 +142,7 @@ fn unknown_event_kind_mid_file_made_open_refuse_the_log() -> TestResult {
     // A batch of a newer format version is not read with this build's meaning either.
     append(
         &path,
-        b"{\"event\":\"batch\",\"v\":2,\"at\":\"2026-03-01T12:00:00Z\",\"batch\":{\"rows\":[]}}\n",
+        b"{\"event\":\"batch\",\"v\":3,\"at\":\"2026-03-01T12:00:00Z\",\"batch\":{\"rows\":[]}}\n",
     )?;
     {
         let mut m = PerformanceMonitor::open(dir.path(), "obesity", Arc::new(c.clone()))?;
@@ -157,7 +157,7 @@ fn unknown_event_kind_mid_file_made_open_refuse_the_log() -> TestResult {
     assert_eq!(lines, [2, 3]);
     assert!(matches!(
         &m.skipped_lines()[1].reason,
-        SkipReason::NewerFormat { detail } if detail.contains("version 2")
+        SkipReason::NewerFormat { detail } if detail.contains("version 3")
     ));
     assert_eq!(warnings.len(), 2, "{warnings:?}");
     let s = m.summary_hours(1);

@@ -7,6 +7,7 @@ mod drift_reference;
 mod event_log;
 mod perf;
 mod perf_bounded;
+mod perf_runs;
 mod retrain;
 #[cfg(feature = "webhook")]
 mod webhook;

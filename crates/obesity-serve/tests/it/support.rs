@@ -224,3 +224,25 @@ pub(crate) fn answer_proba(answer: &Value, classes: &[String]) -> Vec<f32> {
         .map(|c| answer["probabilities"][c].as_f64().expect("probability") as f32)
         .collect()
 }
+
+/// Every request id in a prediction log's text: listed ids, failed ids and the ids of each
+/// counter run (`obesity_monitor::IdRun`), in file order.
+pub(crate) fn logged_ids(text: &str) -> Vec<String> {
+    let mut ids = Vec::new();
+    for line in text.lines() {
+        let event: Value = serde_json::from_str(line).expect("a JSON line");
+        let batch = &event["batch"];
+        for id in batch["request_ids"].as_array().into_iter().flatten() {
+            ids.push(id.as_str().expect("an id").to_owned());
+        }
+        for run in batch["id_runs"].as_array().into_iter().flatten() {
+            let run: obesity_monitor::IdRun =
+                serde_json::from_value(run.clone()).expect("an id run");
+            ids.extend((0..run.len).filter_map(|i| run.id(i)));
+        }
+        for failed in batch["failed"].as_array().into_iter().flatten() {
+            ids.push(failed["request_id"].as_str().expect("an id").to_owned());
+        }
+    }
+    ids
+}
