@@ -17,18 +17,31 @@ fn batch(start: usize, rows: usize) -> PredictionBatch {
     b
 }
 
+/// Builds the batch of `rows` rows from `start`.
+type MakeBatch = fn(usize, usize) -> PredictionBatch;
+
+/// The same rows, their ids given as one counter run (what `obesity serve` logs).
+fn batch_as_run(start: usize, rows: usize) -> PredictionBatch {
+    let mut b = PredictionBatch::new("1");
+    for i in start..start + rows {
+        b.push_run("req-", i as u64, i % 7, 0.8, 3.0 + (i % 40) as f64);
+    }
+    b
+}
+
 fn log_batch(c: &mut Criterion) {
     let mut g = c.benchmark_group("log_batch");
-    for rows in [1usize, 100] {
+    let ways: [(&str, MakeBatch); 2] = [("", batch), ("_as_a_run", batch_as_run)];
+    for (rows, (way, make)) in [1usize, 100].into_iter().flat_map(|r| ways.map(|w| (r, w))) {
         g.throughput(Throughput::Elements(rows as u64));
-        g.bench_function(format!("{rows}_rows_in_memory"), |bch| {
+        g.bench_function(format!("{rows}_rows{way}_in_memory"), |bch| {
             let clock = ManualClock::new(Utc::now());
             let mut m = PerformanceMonitor::in_memory("bench", Arc::new(clock.clone()))
                 .unwrap_or_else(|e| panic!("{e}"));
             let mut next = 0usize;
             bch.iter_batched(
                 || {
-                    let b = batch(next, rows);
+                    let b = make(next, rows);
                     next += rows;
                     clock.advance(Duration::milliseconds(1));
                     b
