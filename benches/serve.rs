@@ -175,11 +175,10 @@ fn serve(c: &mut Criterion) {
         .build()
         .unwrap_or_else(|e| panic!("runtime: {e}"));
     let config = ServeConfig {
-        tracking_uri: uri.clone(),
         model: format!("models:/{MODEL}@champion"),
         poll_interval: Duration::ZERO,
         port: 0,
-        ..ServeConfig::default()
+        ..ServeConfig::new(uri.clone())
     };
     let state = rt
         .block_on(AppState::load(config))

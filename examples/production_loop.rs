@@ -175,7 +175,6 @@ pub(crate) fn run(o: &LoopOptions) -> Result<LoopReport, BoxError> {
     // The webhook receiver and the server.
     let (hook_url, hooks) = webhook_receiver()?;
     let config = ServeConfig {
-        tracking_uri: uri.clone(),
         model: format!("models:/{MODEL}@champion"),
         host: "127.0.0.1".into(),
         port: 0,
@@ -200,7 +199,7 @@ pub(crate) fn run(o: &LoopOptions) -> Result<LoopReport, BoxError> {
             min_samples_per_variant: o.min_samples_per_variant,
             ..AbPolicy::default()
         },
-        ..ServeConfig::default()
+        ..ServeConfig::new(uri.clone())
     };
     // Only new data triggers a retrain here (the drift and accuracy rules are what the
     // alerts are for): the trigger waits for the new clinics' labelled rows.
@@ -417,12 +416,13 @@ fn train_config(
     data: &Path,
     out: &Path,
 ) -> Result<TrainConfig, BoxError> {
-    let params = Params::default()
+    let mut params = Params::default()
         .set(&format!("forest.n_estimators={}", o.n_estimators))?
         .set("cv.folds=2")?;
+    // This run's own registry: the environment's tracking URI is never read.
+    params.registry.tracking_uri = Some(uri.to_owned());
     let mut config = params.train_config();
     config.data = data.to_owned();
-    config.tracking_uri = uri.to_owned();
     config.model_name = MODEL.to_owned();
     config.out_dir = out.to_owned();
     Ok(config)

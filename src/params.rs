@@ -8,9 +8,12 @@
 //! ```
 //! use obesity_mlops::params::Params;
 //!
-//! let params = Params::from_yaml_str("forest:\n  n_estimators: 50\ncv:\n  folds: 3\n", "params.yaml")?;
+//! let yaml = "forest:\n  n_estimators: 50\ncv:\n  folds: 3\nregistry:\n  tracking_uri: ./mlruns\n";
+//! let params = Params::from_yaml_str(yaml, "params.yaml")?;
 //! assert_eq!(params.cv.folds, 3);
-//! assert_eq!(params.train_config().forest.n_estimators(), 50);
+//! // With `registry.tracking_uri` in the file, no environment variable is consulted.
+//! let config = params.train_config();
+//! assert_eq!((config.forest.n_estimators(), config.tracking_uri.as_str()), (50, "./mlruns"));
 //!
 //! let err = Params::from_yaml_str("cv:\n  fold: 3\n", "params.yaml").unwrap_err();
 //! assert!(err.to_string().starts_with("params.yaml:2:"), "{err}");

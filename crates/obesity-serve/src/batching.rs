@@ -42,7 +42,7 @@ use crate::error::ServeError;
 /// let config = ServeConfig {
 ///     // Wait up to 0.5 ms for more rows once some are queued, up to 2,048 per call.
 ///     batching: DynamicBatching { max_rows: 2_048, max_queue_delay: Duration::from_micros(500) },
-///     ..ServeConfig::default()
+///     ..ServeConfig::new("./mlruns")
 /// };
 /// assert!(config.batching.enabled());
 /// assert!(!DynamicBatching::off().enabled());

@@ -19,7 +19,8 @@ pub const ADMIN_TOKEN_ENV: &str = "OBESITY_ADMIN_TOKEN";
 const MAX_BATCH_DELAY: Duration = Duration::from_secs(1);
 
 /// The service's settings. Every field has a documented default; build one with struct
-/// update syntax (`ServeConfig { port: 0, ..ServeConfig::default() }`).
+/// update syntax (`ServeConfig { port: 0, ..ServeConfig::new("./mlruns") }`, or
+/// `..ServeConfig::default()` to take the registry and admin token from the environment).
 #[derive(Debug, Clone, PartialEq)]
 pub struct ServeConfig {
     /// Where the registry is: a folder (MLflow file-store layout), `file://`, or an
@@ -178,18 +179,42 @@ pub(crate) fn parse_webhook_format(text: &str) -> Option<WebhookFormat> {
     }
 }
 
+/// The environment's defaults: the registry from `$OBESITY_TRACKING_URI`, else
+/// `$MLFLOW_TRACKING_URI`, else `./mlruns`, and the admin token from `$OBESITY_ADMIN_TOKEN`.
+/// Code that names its own registry (tests, embedding apps) uses [`ServeConfig::new`], which
+/// reads no environment variable.
 impl Default for ServeConfig {
     fn default() -> Self {
         ServeConfig {
-            tracking_uri: obesity_registry::tracking_uri_from_env(),
+            admin_token: std::env::var(ADMIN_TOKEN_ENV)
+                .ok()
+                .filter(|t| !t.is_empty()),
+            ..ServeConfig::new(obesity_registry::tracking_uri_from_env())
+        }
+    }
+}
+
+impl ServeConfig {
+    /// The defaults for the registry at `tracking_uri`, without reading the environment
+    /// (no admin token, whatever `$OBESITY_ADMIN_TOKEN` says): what a test or an app that
+    /// names its registry starts from.
+    ///
+    /// ```
+    /// use obesity_serve::ServeConfig;
+    ///
+    /// let config = ServeConfig { port: 0, ..ServeConfig::new("./mlruns") };
+    /// assert_eq!(config.tracking_uri, "./mlruns");
+    /// assert_eq!(config.admin_token, None);
+    /// ```
+    pub fn new(tracking_uri: impl Into<String>) -> Self {
+        ServeConfig {
+            tracking_uri: tracking_uri.into(),
             model: "models:/obesity-classifier@champion".to_owned(),
             also_load: Vec::new(),
             host: "127.0.0.1".to_owned(),
             port: 8000,
             poll_interval: Duration::from_secs(30),
-            admin_token: std::env::var(ADMIN_TOKEN_ENV)
-                .ok()
-                .filter(|t| !t.is_empty()),
+            admin_token: None,
             protect_feedback: false,
             max_body_bytes: 2 << 20,
             max_batch_rows: 1_000,
@@ -502,9 +527,12 @@ impl ServeArgs {
                 reason: e.to_string(),
             })
         };
-        let defaults = ServeConfig::default();
+        let defaults = match tracking_uri {
+            Some(uri) => ServeConfig::new(uri),
+            None => ServeConfig::default(),
+        };
         Ok(ServeConfig {
-            tracking_uri: tracking_uri.map_or(defaults.tracking_uri.clone(), str::to_owned),
+            tracking_uri: defaults.tracking_uri.clone(),
             model: self.model.clone(),
             also_load: self.also_load.clone(),
             host: self.host.clone(),
@@ -574,9 +602,7 @@ mod tests {
     #[test]
     fn check_refuses_unusable_values() {
         let base = ServeConfig {
-            tracking_uri: "/tmp/x".into(),
-            admin_token: None,
-            ..ServeConfig::default()
+            ..ServeConfig::new("/tmp/x")
         };
         let c = base.check().unwrap();
         assert_eq!(c.state_dir, Some(PathBuf::from("/tmp/x")));
@@ -634,9 +660,7 @@ mod tests {
     #[test]
     fn webhook_settings_are_checked_and_name_the_field() {
         let base = ServeConfig {
-            tracking_uri: "/tmp/x".into(),
-            admin_token: None,
-            ..ServeConfig::default()
+            ..ServeConfig::new("/tmp/x")
         };
         let with = |w: AlertWebhooks| ServeConfig {
             alert_webhooks: w,

@@ -118,9 +118,8 @@
 //!
 //! // Serve models:/obesity-rf@champion.
 //! let state = AppState::load(ServeConfig {
-//!     tracking_uri: uri,
 //!     model: "obesity-rf".into(),
-//!     ..ServeConfig::default()
+//!     ..ServeConfig::new(uri)
 //! })
 //! .await?;
 //! let body = r#"{"features": {"Gender": "Male", "Age": 23, "Height": 1.8, "Weight": 77,

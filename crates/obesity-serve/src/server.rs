@@ -22,9 +22,8 @@ use crate::state::AppState;
 ///
 /// # async fn demo() -> Result<(), obesity_serve::ServeError> {
 /// let config = ServeConfig {
-///     tracking_uri: "./mlruns".into(),
 ///     model: "models:/obesity-classifier@champion".into(),
-///     ..ServeConfig::default()
+///     ..ServeConfig::new("./mlruns")
 /// };
 /// let server = Server::bind(config).await?;
 /// println!("listening on http://{}", server.local_addr()?);

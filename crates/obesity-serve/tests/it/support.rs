@@ -107,12 +107,10 @@ impl Fixture {
     /// The config tests start from: polling off (tests reload by hand).
     pub(crate) fn config(&self) -> ServeConfig {
         ServeConfig {
-            tracking_uri: self.uri.clone(),
             model: format!("models:/{MODEL}@champion"),
             poll_interval: std::time::Duration::ZERO,
-            admin_token: None,
             port: 0,
-            ..ServeConfig::default()
+            ..ServeConfig::new(self.uri.clone())
         }
     }
 
