@@ -27,7 +27,7 @@ pub use event_log::{SkipReason, SkippedLine, TornTail};
 use retention::{Agg, ExpiredIds, f1_from_confusion};
 pub use retention::{LATENCY_BINS, MonitorLimits, MonitorStats};
 pub use runs::IdRun;
-use runs::{ExpiredRuns, RunEntry, RunIndex};
+use runs::{ExpiredRuns, RunEntry, RunIndex, counter_of};
 
 /// Newest version of the event-line format this crate reads. It writes version 1, or 2 for
 /// a batch with [`PredictionBatch::id_runs`] (which a version-1 reader must skip, not
@@ -263,6 +263,10 @@ impl PredictionBatch {
             index: Some(index),
             reason,
         };
+        // Per prefix, the runs as (first, last, index) sorted by first id: two runs share an
+        // id only if neighbours do, and a listed id is found by a binary search (a server's
+        // flush holds thousands of runs: no pairwise checks).
+        let mut by_prefix: BTreeMap<&str, Vec<(u64, u64, usize)>> = BTreeMap::new();
         for (i, run) in self.id_runs.iter().enumerate() {
             if run.prefix.is_empty() {
                 return Err(bad(i, "the prefix is empty".into()));
@@ -279,11 +283,17 @@ impl PredictionBatch {
                     ),
                 ));
             };
-            for (j, other) in self.id_runs[..i].iter().enumerate() {
-                // Earlier runs passed this check: their last id exists.
-                let other_last = other.last().unwrap_or(u64::MAX);
-                if other.prefix == run.prefix && other.first <= last && run.first <= other_last {
-                    return Err(bad(i, format!("repeats ids of run {j}")));
+            by_prefix
+                .entry(run.prefix.as_str())
+                .or_default()
+                .push((run.first, last, i));
+        }
+        for runs in by_prefix.values_mut() {
+            runs.sort_unstable();
+            for pair in runs.windows(2) {
+                let ((_, a_last, a), (b_first, _, b)) = (pair[0], pair[1]);
+                if a_last >= b_first {
+                    return Err(bad(a.max(b), format!("repeats ids of run {}", a.min(b))));
                 }
             }
         }
@@ -293,7 +303,15 @@ impl PredictionBatch {
                 .map(|f| ("failed.request_id", &f.request_id)),
         );
         for (i, (field, id)) in listed.enumerate() {
-            if let Some(r) = self.id_runs.iter().position(|r| r.position(id).is_some()) {
+            let holder = by_prefix.iter().find_map(|(prefix, runs)| {
+                let n = counter_of(prefix, id)?;
+                let at = runs
+                    .partition_point(|&(first, _, _)| first <= n)
+                    .checked_sub(1)?;
+                let (_, last, r) = runs[at];
+                (n <= last).then_some(r)
+            });
+            if let Some(r) = holder {
                 return Err(MonitorError::InvalidBatch {
                     field,
                     index: Some(i),

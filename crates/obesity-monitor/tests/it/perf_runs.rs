@@ -194,6 +194,17 @@ fn malformed_runs_are_refused_naming_the_run() {
             1,
             "repeats ids of run 0",
         ),
+        // Out of order, with a run of another prefix between them.
+        (
+            vec![
+                IdRun::new("p-", 0x10, 3),
+                IdRun::new("q-", 0x11, 1),
+                IdRun::new("p-", 0, 3),
+                IdRun::new("p-", 0x11, 1),
+            ],
+            3,
+            "repeats ids of run 0",
+        ),
     ] {
         match m.log_batch(with_runs(runs.clone())) {
             Err(MonitorError::InvalidBatch {
