@@ -202,41 +202,48 @@ fn gather(queue: &Receiver<Job>, settings: DynamicBatching, jobs: &mut Vec<Job>)
 
 /// Predicts the jobs' rows in one call and sends each job its own rows.
 fn answer(mut jobs: Vec<Job>, predict: &PredictFn) {
-    if jobs.len() == 1 {
-        let job = jobs.remove(0);
-        let result = guarded(predict, job.x.view());
-        let _ = job.reply.send(result);
-        return;
+    let rows: usize = jobs.iter().map(|j| j.x.nrows()).sum();
+    let result = match jobs.as_slice() {
+        [job] => guarded(predict, job.x.view()),
+        _ => {
+            let views: Vec<ArrayView2<'_, f32>> = jobs.iter().map(|j| j.x.view()).collect();
+            // Rows of one version all have its width: a failure here is a bug, not a
+            // client's error.
+            ndarray::concatenate(Axis(0), &views)
+                .map_err(|e| format!("cannot merge the batch's rows: {e}"))
+                .and_then(|merged| guarded(predict, merged.view()))
+        }
     }
-    let views: Vec<ArrayView2<'_, f32>> = jobs.iter().map(|j| j.x.view()).collect();
-    let merged = match ndarray::concatenate(Axis(0), &views) {
-        Ok(m) => m,
+    .and_then(|p| {
+        if p.nrows() == rows {
+            Ok(p)
+        } else {
+            Err(format!(
+                "the classifier answered {} rows for {rows} rows",
+                p.nrows()
+            ))
+        }
+    });
+    let p = match result {
+        Ok(p) => p,
         Err(e) => {
-            // Rows of one version all have its width; this is a bug, not a client's error.
-            let msg = format!("cannot merge the batch's rows: {e}");
             for job in jobs {
-                let _ = job.reply.send(Err(msg.clone()));
+                let _ = job.reply.send(Err(e.clone()));
             }
             return;
         }
     };
-    let result = guarded(predict, merged.view());
+    if jobs.len() == 1 {
+        let _ = jobs.remove(0).reply.send(Ok(p));
+        return;
+    }
     let mut start = 0;
     for job in jobs {
         let n = job.x.nrows();
-        let part = match &result {
-            Ok(p) if p.nrows() >= start + n => {
-                Ok(p.slice_axis(Axis(0), (start..start + n).into()).to_owned())
-            }
-            Ok(p) => Err(format!(
-                "the classifier answered {} rows for {} merged rows",
-                p.nrows(),
-                start + n
-            )),
-            Err(e) => Err(e.clone()),
-        };
+        let _ = job.reply.send(Ok(p
+            .slice_axis(Axis(0), (start..start + n).into())
+            .to_owned()));
         start += n;
-        let _ = job.reply.send(part);
     }
 }
 
@@ -285,6 +292,28 @@ mod tests {
             .unwrap()
     }
 
+    /// Sends every input to `exec` at once, each from its own task; the answers in input
+    /// order.
+    fn predict_concurrently(
+        exec: &Arc<Executor>,
+        inputs: Vec<Array2<f32>>,
+    ) -> Vec<Result<Array2<f32>, String>> {
+        runtime().block_on(async {
+            let tasks: Vec<_> = inputs
+                .into_iter()
+                .map(|x| {
+                    let exec = exec.clone();
+                    tokio::spawn(async move { exec.predict(x).await })
+                })
+                .collect();
+            let mut out = Vec::new();
+            for t in tasks {
+                out.push(t.await.unwrap());
+            }
+            out
+        })
+    }
+
     #[test]
     fn concurrent_requests_are_merged_and_each_gets_its_own_rows() {
         let calls = Arc::new(std::sync::Mutex::new(Vec::new()));
@@ -296,21 +325,9 @@ mod tests {
         let exec = Arc::new(
             Executor::start("t".into(), settings, recording(calls.clone()), histogram()).unwrap(),
         );
-        let rt = runtime();
-        let answers = rt.block_on(async {
-            let tasks: Vec<_> = (0..16)
-                .map(|i| {
-                    let exec = exec.clone();
-                    tokio::spawn(async move { (i, exec.predict(rows(i * 7, 1 + i % 5)).await) })
-                })
-                .collect();
-            let mut out = Vec::new();
-            for t in tasks {
-                out.push(t.await.unwrap());
-            }
-            out
-        });
-        for (i, got) in answers {
+        let answers =
+            predict_concurrently(&exec, (0..16).map(|i| rows(i * 7, 1 + i % 5)).collect());
+        for (i, got) in answers.into_iter().enumerate() {
             let got = got.unwrap();
             let x = rows(i * 7, 1 + i % 5);
             assert_eq!(got.nrows(), x.nrows(), "request {i}");
@@ -337,18 +354,9 @@ mod tests {
         );
         assert!(exec.takes(9));
         assert!(!exec.takes(10));
-        let rt = runtime();
-        rt.block_on(async {
-            let tasks: Vec<_> = (0..6)
-                .map(|i| {
-                    let exec = exec.clone();
-                    tokio::spawn(async move { exec.predict(rows(i, 4)).await.unwrap() })
-                })
-                .collect();
-            for t in tasks {
-                assert_eq!(t.await.unwrap().nrows(), 4);
-            }
-        });
+        for answer in predict_concurrently(&exec, (0..6).map(|i| rows(i, 4)).collect()) {
+            assert_eq!(answer.unwrap().nrows(), 4);
+        }
         let calls = calls.lock().unwrap();
         assert_eq!(calls.iter().sum::<usize>(), 24);
         // 4-row jobs: a call closes at the first job that reaches 10 rows (12).
@@ -388,25 +396,12 @@ mod tests {
             max_queue_delay: Duration::from_millis(200),
         };
         let exec = Arc::new(Executor::start("t".into(), settings, predict, histogram()).unwrap());
-        let rt = runtime();
-        let results = rt.block_on(async {
-            let tasks: Vec<_> = (0..3)
-                .map(|i| {
-                    let exec = exec.clone();
-                    tokio::spawn(async move { exec.predict(rows(i, 2)).await })
-                })
-                .collect();
-            let mut out = Vec::new();
-            for t in tasks {
-                out.push(t.await.unwrap());
-            }
-            out
-        });
-        // Merged: every part is short. Alone: the single job gets the 1-row answer as is.
+        let results = predict_concurrently(&exec, (0..3).map(|i| rows(i, 2)).collect());
+        // Merged or alone, a short answer fails every request of the call.
         assert!(
             results
                 .iter()
-                .any(|r| r.as_ref().is_err_and(|e| e.contains("answered 1 rows"))),
+                .all(|r| r.as_ref().is_err_and(|e| e.contains("answered 1 rows"))),
             "{results:?}"
         );
     }

@@ -36,14 +36,23 @@ enum Kernel {
 }
 
 impl Kernel {
-    /// Probabilities of a batch (the error as text: it goes to the log, the client gets a
-    /// generic 500).
+    /// Probabilities of a batch, checked to be one row per input row and one column per
+    /// class (a custom classifier's answer is read by index afterwards).
     fn predict_proba(&self, x: ndarray::ArrayView2<'_, f32>) -> Result<Array2<f32>, String> {
-        match self {
-            Kernel::Forest(forest) => forest.predict_proba(x),
-            Kernel::Any(model) => model.predict_proba(x),
+        let (p, n_classes) = match self {
+            Kernel::Forest(forest) => (forest.predict_proba(x), forest.n_classes()),
+            Kernel::Any(model) => (model.predict_proba(x), model.n_classes()),
+        };
+        let p = p.map_err(|e| e.to_string())?;
+        if p.dim() == (x.nrows(), n_classes) {
+            Ok(p)
+        } else {
+            Err(format!(
+                "the classifier answered a {:?} matrix for {} rows of {n_classes} classes",
+                p.dim(),
+                x.nrows()
+            ))
         }
-        .map_err(|e| e.to_string())
     }
 }
 
@@ -360,4 +369,47 @@ fn training_mix(registry: &Registry, m: &ServedModel) -> Option<Vec<f64>> {
     }
     let total: f64 = counts.iter().sum();
     (total > 0.0).then(|| counts.iter().map(|c| c / total).collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use ndarray::{Array2, ArrayView2};
+    use obesity_forest::Classifier;
+
+    use super::Kernel;
+
+    /// A classifier of 3 classes whose answer has `rows` rows and `cols` columns whatever it
+    /// is asked.
+    struct Misshapen {
+        rows: usize,
+        cols: usize,
+    }
+
+    impl Classifier for Misshapen {
+        fn name(&self) -> &str {
+            "misshapen"
+        }
+        fn n_features(&self) -> usize {
+            2
+        }
+        fn n_classes(&self) -> usize {
+            3
+        }
+        fn predict_proba(&self, _x: ArrayView2<'_, f32>) -> obesity_forest::Result<Array2<f32>> {
+            Ok(Array2::zeros((self.rows, self.cols)))
+        }
+    }
+
+    #[test]
+    fn a_misshapen_answer_is_an_error_not_an_index_out_of_bounds_later() {
+        let x = Array2::<f32>::zeros((4, 2));
+        for (rows, cols, ok) in [(4, 3, true), (3, 3, false), (4, 2, false), (5, 3, false)] {
+            let kernel = Kernel::Any(Box::new(Misshapen { rows, cols }));
+            let got = kernel.predict_proba(x.view());
+            assert_eq!(got.is_ok(), ok, "{rows} x {cols}: {got:?}");
+            if let Err(e) = got {
+                assert!(e.contains("for 4 rows of 3 classes"), "{e}");
+            }
+        }
+    }
 }
