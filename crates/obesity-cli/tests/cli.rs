@@ -528,29 +528,16 @@ fn experiments_list_and_top_level_runs() {
     assert!(names.contains(&"obesity"), "{json}");
 
     // The same table as `registry runs`, with the columns picked.
-    let top = stdout(&obesity(
-        &root,
-        &[
-            "runs",
-            "obesity",
-            "--order-by",
-            "metrics.accuracy DESC",
-            "--columns",
-            "name,params.max_depth,metrics.accuracy",
-        ],
-    ));
-    let nested = stdout(&obesity(
-        &root,
-        &[
-            "registry",
-            "runs",
-            "obesity",
-            "--order-by",
-            "metrics.accuracy DESC",
-            "--columns",
-            "name,params.max_depth,metrics.accuracy",
-        ],
-    ));
+    let runs_args = [
+        "runs",
+        "obesity",
+        "--order-by",
+        "metrics.accuracy DESC",
+        "--columns",
+        "name,params.max_depth,metrics.accuracy",
+    ];
+    let top = stdout(&obesity(&root, &runs_args));
+    let nested = stdout(&obesity(&root, &[&["registry"][..], &runs_args].concat()));
     assert_eq!(top, nested);
     let rows: Vec<&str> = top.lines().collect();
     assert_eq!(rows.len(), 3, "{top}");

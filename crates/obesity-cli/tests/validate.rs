@@ -211,10 +211,7 @@ fn line_numbers_of_a_crlf_file_are_an_editors() {
                perch,12,110,S,no,green\r\n";
     let path = dir.path().join("crlf.csv");
     std::fs::write(&path, csv).expect("write");
-    let err = failed(&obesity_in(
-        dir.path(),
-        &["validate", arg(&path), "--schema", arg(&fish_schema())],
-    ));
+    let err = refused(dir.path(), &path, &fish_schema());
     assert!(err.contains("crlf.csv:6: column `species`"), "{err}");
     let doc = json(&ok(&obesity_in(
         dir.path(),
@@ -238,6 +235,14 @@ fn line_numbers_of_a_crlf_file_are_an_editors() {
 }
 
 /// Writes the fish schema with `from` replaced by `to` as `name` in `dir`.
+/// Stderr of `obesity validate DATA --schema SCHEMA` run in `dir`, which must exit 1.
+fn refused(dir: &Path, data: &Path, schema: &Path) -> String {
+    failed(&obesity_in(
+        dir,
+        &["validate", arg(data), "--schema", arg(schema)],
+    ))
+}
+
 fn edited_schema(dir: &Path, name: &str, from: &str, to: &str) -> PathBuf {
     let text = std::fs::read_to_string(fish_schema()).expect("schema");
     assert!(text.contains(from), "{from}");
@@ -294,10 +299,7 @@ fn a_schema_the_checks_refuse_names_the_file_column_and_problem() {
         "    min: 0\n    max: 900",
         "    min: 900\n    max: 0",
     );
-    let err = failed(&obesity_in(
-        dir.path(),
-        &["validate", arg(&data), "--schema", arg(&range)],
-    ));
+    let err = refused(dir.path(), &data, &range);
     assert!(
         err.contains(&format!(
             "{}: invalid schema: column `mass`: range 900 to 0 is invalid; expected min <= max",
@@ -312,10 +314,7 @@ fn a_schema_the_checks_refuse_names_the_file_column_and_problem() {
         "    levels: [red, green, blue]\n",
         "",
     );
-    let err = failed(&obesity_in(
-        dir.path(),
-        &["validate", arg(&data), "--schema", arg(&no_levels)],
-    ));
+    let err = refused(dir.path(), &data, &no_levels);
     assert!(err.contains("levels.yaml:"), "{err}");
     assert!(
         err.contains("column `colour`: missing key `levels`"),
@@ -323,10 +322,7 @@ fn a_schema_the_checks_refuse_names_the_file_column_and_problem() {
     );
 
     let no_target = edited_schema(dir.path(), "target.yaml", "    target: true\n", "");
-    let err = failed(&obesity_in(
-        dir.path(),
-        &["validate", arg(&data), "--schema", arg(&no_target)],
-    ));
+    let err = refused(dir.path(), &data, &no_target);
     assert!(
         err.contains("target.yaml: invalid schema: no column is the target"),
         "{err}"
@@ -337,17 +333,11 @@ fn a_schema_the_checks_refuse_names_the_file_column_and_problem() {
 fn a_missing_or_unreadable_schema_file_is_exit_1_naming_it() {
     let dir = tempfile::tempdir().expect("tempdir");
     let data = fixture("fish/fish.csv");
-    let err = failed(&obesity_in(
-        dir.path(),
-        &["validate", arg(&data), "--schema", "no-such-schema.yaml"],
-    ));
+    let err = refused(dir.path(), &data, Path::new("no-such-schema.yaml"));
     assert!(err.contains("no-such-schema.yaml: cannot read"), "{err}");
 
     std::fs::write(dir.path().join("schema.txt"), "columns: []\n").expect("write");
-    let err = failed(&obesity_in(
-        dir.path(),
-        &["validate", arg(&data), "--schema", "schema.txt"],
-    ));
+    let err = refused(dir.path(), &data, Path::new("schema.txt"));
     assert!(
         err.contains("schema.txt") && err.contains("`.yaml`, `.yml` or `.json`"),
         "{err}"
