@@ -26,7 +26,9 @@
 #
 # Environment: OBESITY_LOADTEST_DATA (CSV; default $OBESITY_UCI_CSV, else the fixture),
 # OBESITY_LOADTEST_DURATION (default 15s), OBESITY_LOADTEST_ONLY (comma list of a,b,c,m,n,d,e),
-# OBESITY_KEEP_LOADTEST_TMP=1 keeps the temp dir. wrk comes from Debian's package (installed
+# OBESITY_LOADTEST_PROFILE (cargo profile of the servers under test, the ceiling included:
+# release-lto by default, the profile for shipped binaries; `release` measures a plain
+# `--release` build), OBESITY_KEEP_LOADTEST_TMP=1 keeps the temp dir. wrk comes from Debian's package (installed
 # with apt-get when missing and running as root). Exits non-zero if a step fails or if our
 # server answered any request with an error or a non-2xx status; prints "SKIPPED" and exits 3
 # when a tool it needs is missing.
@@ -82,7 +84,17 @@ wants() { [[ ",$only," == *",$1,"* ]]; }
 # --- binaries, model, bodies, peers ---------------------------------------------------------
 SERVE_TARGET="$(serve_target_dir)"
 serve_build
-obesity="$SERVE_TARGET/release/obesity"
+profile="${OBESITY_LOADTEST_PROFILE:-release-lto}"
+if [ "$profile" != "release" ] && [ "${OBESITY_SERVE_NO_BUILD:-0}" != "1" ]; then
+    serve_log "building the servers under test with --profile $profile"
+    cargo build --profile "$profile" -p obesity-cli -p obesity-serve --bin obesity \
+        --example ceiling || serve_die "cargo build --profile $profile failed"
+fi
+obesity="$SERVE_TARGET/$profile/obesity"
+ceiling="$SERVE_TARGET/$profile/examples/ceiling"
+for b in "$obesity" "$ceiling"; do
+    [ -x "$b" ] || serve_die "$b is missing (build it with --profile $profile)"
+done
 version="$(serve_register "$work/mlruns" "$work/out" "$data")"
 model="models:/obesity-classifier@champion"
 "$SERVE_TARGET/release/examples/expected_predictions" --tracking-uri "$work/mlruns" \
@@ -148,7 +160,7 @@ measure() {
 load_before="$(cut -d' ' -f1-3 /proc/loadavg)"
 if wants a; then
     port="$(serve_free_port)"
-    serve_start "$work/ceiling.log" "$SERVE_TARGET/release/examples/ceiling" \
+    serve_start "$work/ceiling.log" "$ceiling" \
         --host 127.0.0.1 --port "$port"
     pid="$SERVE_PID"
     serve_wait "http://127.0.0.1:$port/health" "$pid" 30 "$work/ceiling.log"
@@ -224,11 +236,11 @@ fi
 # --- the table --------------------------------------------------------------------------------
 table="$work/table.md"
 idle_rss_kib="$(cat "$work/idle-rss-kib" 2>/dev/null || echo 0)"
-python3 - "$results" "$clk_tck" "$duration" "$data" "$(nproc)" \
+python3 - "$results" "$clk_tck" "$duration" "$data" "$profile" "$(nproc)" \
     "$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')" \
     "$load_before" "$(cut -d' ' -f1-3 /proc/loadavg)" "$idle_rss_kib" >"$table" <<'EOF'
 import json, sys
-results, clk_tck, duration, data, ncpu, cpu, load0, load1, idle_rss = sys.argv[1:]
+results, clk_tck, duration, data, profile, ncpu, cpu, load0, load1, idle_rss = sys.argv[1:]
 clk_tck = int(clk_tck)
 rows = []
 for line in open(results):
@@ -246,6 +258,7 @@ for line in open(results):
     })
 print(f"Command: `wrk -t2 -c64 -d{duration} --timeout 5s -s benches/peers/wrk_post.lua URL -- BODY` "
       f"(after a 3 s warm-up), one target at a time, all on 127.0.0.1; {ncpu} cores ({cpu}); "
+      f"servers built with `--profile {profile}`; "
       f"models trained on `{data.rsplit('/', 1)[-1]}`; load average {load0} before, "
       f"{load1} after (other work on the host lowers every row, the ceiling too).")
 print()

@@ -15,7 +15,8 @@ use crate::policy::AbPolicy;
 /// The environment variable read for the admin token when none is configured.
 pub const ADMIN_TOKEN_ENV: &str = "OBESITY_ADMIN_TOKEN";
 
-/// Longest [`DynamicBatching::max_queue_delay`] accepted.
+/// Longest [`DynamicBatching::max_queue_delay`] and [`DynamicBatching::max_fill_delay`]
+/// accepted.
 const MAX_BATCH_DELAY: Duration = Duration::from_secs(1);
 
 /// The service's settings. Every field has a documented default; build one with struct
@@ -305,12 +306,17 @@ impl ServeConfig {
         if self.request_timeout.is_zero() {
             return Err(bad("request_timeout", "0s".into(), "must be positive"));
         }
-        if self.batching.max_queue_delay > MAX_BATCH_DELAY {
-            return Err(bad(
-                "batching.max_queue_delay",
-                format!("{:?}", self.batching.max_queue_delay),
-                "must be at most 1 second (it delays every merged request)",
-            ));
+        for (field, delay) in [
+            ("batching.max_queue_delay", self.batching.max_queue_delay),
+            ("batching.max_fill_delay", self.batching.max_fill_delay),
+        ] {
+            if delay > MAX_BATCH_DELAY {
+                return Err(bad(
+                    field,
+                    format!("{delay:?}"),
+                    "must be at most 1 second (it delays merged requests)",
+                ));
+            }
         }
         if self.admin_token.as_deref().is_some_and(str::is_empty) {
             return Err(bad(
@@ -452,6 +458,14 @@ pub struct ServeArgs {
     /// service then adds no delay).
     #[arg(long, default_value_t = 0.0, value_name = "MS")]
     pub batch_max_delay_ms: f64,
+    /// Rows a merged call should reach before it runs while more multi-row requests are on
+    /// their way (being parsed); 0: never wait for them.
+    #[arg(long, default_value_t = 1024, value_name = "ROWS")]
+    pub batch_preferred_rows: usize,
+    /// Longest wait, in milliseconds, for requests on their way (see
+    /// --batch-preferred-rows).
+    #[arg(long, default_value_t = 2.0, value_name = "MS")]
+    pub batch_max_fill_delay_ms: f64,
     /// Seconds before a request is answered 408.
     #[arg(long, default_value_t = 10.0, value_name = "SECONDS")]
     pub request_timeout: f64,
@@ -545,6 +559,11 @@ impl ServeArgs {
             batching: DynamicBatching {
                 max_rows: self.batch_max_rows,
                 max_queue_delay: seconds("batch_max_delay_ms", self.batch_max_delay_ms / 1e3)?,
+                preferred_rows: self.batch_preferred_rows,
+                max_fill_delay: seconds(
+                    "batch_max_fill_delay_ms",
+                    self.batch_max_fill_delay_ms / 1e3,
+                )?,
             },
             request_timeout: seconds("request_timeout", self.request_timeout)?,
             state_dir: self.state_dir.clone(),
@@ -634,6 +653,7 @@ mod tests {
             batching: DynamicBatching {
                 max_rows: 10,
                 max_queue_delay: Duration::from_secs(2),
+                ..DynamicBatching::default()
             },
             ..base.clone()
         };
@@ -641,6 +661,20 @@ mod tests {
             slow.check(),
             Err(ServeError::Config {
                 field: "batching.max_queue_delay",
+                ..
+            })
+        ));
+        let slow_fill = ServeConfig {
+            batching: DynamicBatching {
+                max_fill_delay: Duration::from_millis(1_500),
+                ..DynamicBatching::default()
+            },
+            ..base.clone()
+        };
+        assert!(matches!(
+            slow_fill.check(),
+            Err(ServeError::Config {
+                field: "batching.max_fill_delay",
                 ..
             })
         ));
@@ -792,12 +826,24 @@ mod cli_tests {
 
     #[test]
     fn batching_flags_reach_the_config() {
-        let c = config(&["--batch-max-rows", "512", "--batch-max-delay-ms", "0.5"]).unwrap();
+        let c = config(&[
+            "--batch-max-rows",
+            "512",
+            "--batch-max-delay-ms",
+            "0.5",
+            "--batch-preferred-rows",
+            "256",
+            "--batch-max-fill-delay-ms",
+            "0.25",
+        ])
+        .unwrap();
         assert_eq!(
             c.batching,
             DynamicBatching {
                 max_rows: 512,
                 max_queue_delay: Duration::from_micros(500),
+                preferred_rows: 256,
+                max_fill_delay: Duration::from_micros(250),
             }
         );
         assert!(
@@ -819,6 +865,10 @@ mod cli_tests {
             (&["--alert-webhook-timeout=-1"][..], "alert_webhook_timeout"),
             (&["--timeline-step", "nan"][..], "timeline_step"),
             (&["--batch-max-delay-ms=-1"][..], "batch_max_delay_ms"),
+            (
+                &["--batch-max-fill-delay-ms", "nan"][..],
+                "batch_max_fill_delay_ms",
+            ),
         ] {
             match config(args) {
                 Err(ServeError::Config { field: f, .. }) => assert_eq!(f, field),

@@ -11,7 +11,7 @@ use obesity_monitor::ReferenceProfile;
 use obesity_registry::{Lineage, LoadedModel, ModelRef, ModelVersion, Registry, Signature};
 use prometheus_client::metrics::counter::Counter;
 
-use crate::batching::{DynamicBatching, Executor, PredictFn};
+use crate::batching::{Arrival, DynamicBatching, Executor, PredictFn};
 use crate::error::{ApiError, ServeError};
 use crate::metrics::Metrics;
 use crate::routes::answer::AnswerJson;
@@ -248,16 +248,27 @@ impl ServedModel {
     pub(crate) async fn predict_many(
         &self,
         records: &[ObesityRecord],
+        arrival: Option<Arrival>,
     ) -> Result<Array2<f32>, ApiError> {
         let x = self
             .pipeline
             .transform(records)
             .map_err(|e| feature_error(e, Some(records.len())))?;
         match &self.executor {
-            Some(executor) if executor.takes(x.nrows()) => executor.predict(x).await,
-            _ => self.kernel.predict_proba(x.view()),
+            Some(executor) if executor.takes(x.nrows()) => executor.predict(x, arrival).await,
+            _ => {
+                // Not queued: the executor need not wait for these rows.
+                drop(arrival);
+                self.kernel.predict_proba(x.view())
+            }
         }
         .map_err(ApiError::internal)
+    }
+
+    /// Announces a multi-row request to this version's executor before its body is parsed
+    /// (see [`Arrival`]); `None` when merging is off.
+    pub(crate) fn announce(&self) -> Option<Arrival> {
+        self.executor.as_ref().map(Executor::announce)
     }
 
     /// Arg-max and confidence of one probability row, and the Prometheus count.

@@ -55,6 +55,7 @@ pub(crate) async fn invocations(
     let models = state.inner.models.load();
     let model = models.primary.clone();
     let max_rows = state.config().max_batch_rows;
+    let arrival = model.announce();
     let records = match media_type(&headers).as_deref() {
         Some("application/json") => parse_json(&body, &model.row, max_rows),
         Some("text/csv") => parse_csv(&body, &model.row, max_rows),
@@ -72,7 +73,7 @@ pub(crate) async fn invocations(
     }
     .map_err(|e| refused(&state, model.version, start, e))?;
     let proba = model
-        .predict_many(&records)
+        .predict_many(&records, arrival)
         .await
         .map_err(|e| refused(&state, model.version, start, e))?;
     let predictions: Vec<_> = (0..records.len())

@@ -18,6 +18,7 @@ use chrono::{SecondsFormat, Utc};
 use obesity_data::ObesityRecord;
 use obesity_monitor::Variant;
 
+use crate::batching::Arrival;
 use crate::error::ApiError;
 use crate::model::{Prediction, ServedModel};
 use crate::monitor::{Failed, Served, ServedRow};
@@ -183,17 +184,19 @@ pub(crate) async fn predict(
 }
 
 /// Predicts rows that may go to different versions: one batch-kernel call per version.
-/// `routes` has one route per row, or a single route for every row.
+/// `routes` has one route per row, or a single route for every row. `arrival` is the
+/// request's announcement to the primary version's executor.
 pub(crate) async fn predict_routed(
     records: &[ObesityRecord],
     routes: &[Route],
+    mut arrival: Option<Arrival>,
 ) -> Result<Vec<Prediction>, ApiError> {
     // The common case, every row on one version: one kernel call, no bookkeeping.
     if let Some(first) = routes.first()
         && routes.iter().all(|r| Arc::ptr_eq(&r.model, &first.model))
     {
         let model = &first.model;
-        let proba = model.predict_many(records).await?;
+        let proba = model.predict_many(records, arrival).await?;
         return Ok((0..records.len())
             .map(|i| model.row_prediction(&proba, i))
             .collect());
@@ -208,11 +211,12 @@ pub(crate) async fn predict_routed(
         let members: Vec<usize> = (i..records.len())
             .filter(|&j| !done[j] && Arc::ptr_eq(&routes[j].model, model))
             .collect();
+        // The first call takes the announcement; an executor it was not made for ends it.
         let proba = if members.len() == records.len() {
-            model.predict_many(records).await
+            model.predict_many(records, arrival.take()).await
         } else {
             let subset: Vec<ObesityRecord> = members.iter().map(|&j| records[j].clone()).collect();
-            model.predict_many(&subset).await
+            model.predict_many(&subset, arrival.take()).await
         }
         .map_err(|e| remap_row(e, &members))?;
         for (k, &j) in members.iter().enumerate() {
@@ -252,6 +256,7 @@ pub(crate) async fn predict_batch(
     let models = state.inner.models.load();
     let primary = models.primary.version;
     let max_rows = state.config().max_batch_rows;
+    let arrival = models.primary.announce();
     let batch = row::parse_batch(&body, &models.primary.row, max_rows)
         .map_err(|e| refused(&state, primary, start, e))?;
     // Without an experiment every row takes the default route: one route for the batch, not
@@ -276,7 +281,7 @@ pub(crate) async fn predict_batch(
     };
     // Row `k`'s route.
     let route_of = |k: usize| routes.get(k).unwrap_or(&routes[0]);
-    let predictions = predict_routed(&batch.records, &routes)
+    let predictions = predict_routed(&batch.records, &routes, arrival)
         .await
         .map_err(|e| e.within("batch_features"))
         .map_err(|e| refused(&state, primary, start, e))?;

@@ -220,10 +220,11 @@ async fn run_infer(
         .field("Inference-Header-Content-Length"));
     }
     let max_rows = state.config().max_batch_rows;
+    let arrival = model.announce();
     let (records, request_id, wanted) = parse_infer(&body, &model, max_rows)
         .map_err(|e| refused(&state, model.version, start, e))?;
     let proba = model
-        .predict_many(&records)
+        .predict_many(&records, arrival)
         .await
         .map_err(|e| refused(&state, model.version, start, e))?;
     let n = records.len();

@@ -127,6 +127,7 @@ async fn merged_batches_answer_each_request_with_its_own_rows() {
         batching: obesity_serve::DynamicBatching {
             max_rows: 4_096,
             max_queue_delay: std::time::Duration::from_millis(200),
+            ..obesity_serve::DynamicBatching::default()
         },
         ..fx.config()
     })
