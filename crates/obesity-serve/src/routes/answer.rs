@@ -42,8 +42,14 @@ impl AnswerJson {
 }
 
 /// A float as serde_json writes it: shortest round-trip digits, `null` when not finite.
+/// Most of a forest's class probabilities are exactly 0 (and some exactly 1): those skip the
+/// formatter (serde_json writes them `0.0` and `1.0`; `-0.0` takes the general path).
 fn f32_into(buf: &mut Vec<u8>, v: f32) {
-    if v.is_finite() {
+    if v.to_bits() == 0 {
+        buf.extend_from_slice(b"0.0");
+    } else if v == 1.0 {
+        buf.extend_from_slice(b"1.0");
+    } else if v.is_finite() {
         // Writing into a Vec cannot fail.
         let _ = CompactFormatter.write_f32(buf, v);
     } else {
@@ -171,6 +177,7 @@ mod tests {
                 1 => 1.0,
                 2 => f32::NAN,
                 3 => 1e-7,
+                4 => -0.0,
                 _ => x as f32 / 23.0 * 0.999_999_9,
             };
         }
