@@ -50,8 +50,14 @@
 //! their own task, then their kernel call is merged with other requests' to the same version
 //! on the version's executor thread ([`DynamicBatching`], Triton's dynamic batching): the
 //! forest costs several times less per row on a merged batch of a thousand rows than on ten
-//! calls of a hundred, and each row's probabilities are bit-identical either way. An idle
-//! service adds no wait (only the hand-off to that thread); `obesity_batch_rows` in `/metrics` shows how much merging happens.
+//! calls of a hundred, and each row's probabilities are bit-identical either way. Such a
+//! request announces itself to the executor before its body is parsed, so a call under
+//! [`DynamicBatching::preferred_rows`] waits (briefly) for the requests already on their
+//! way. An idle service adds no wait (only the hand-off to that thread); `obesity_batch_rows`
+//! in `/metrics` shows how much merging happens.
+//!
+//! For deployment, build with `--profile release-lto` (whole-program LTO: about 16% more
+//! `/predict/batch` requests per second than `--release`, docs/benchmarks.md).
 //!
 //! ## Closing the loop
 //!
