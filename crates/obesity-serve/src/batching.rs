@@ -7,13 +7,16 @@
 //! 100-row requests are in flight at once; predicting them one by one pays the small-batch
 //! price for every one of them.
 //!
-//! How: a request's rows are featurized on the request's own task, then queued to its
-//! version's executor, a thread of its own. The executor takes whatever is queued when it
+//! How: a request's rows are featurized on the request's own task. With no kernel call in
+//! progress or queued for its version, the request predicts at once on its own task: there is
+//! nothing to merge it with, so a lone client pays no thread switch. Otherwise its rows queue
+//! to the version's executor, a thread of its own, which takes whatever is queued when it
 //! becomes free (up to [`DynamicBatching::max_rows`], optionally waiting
-//! [`DynamicBatching::max_queue_delay`] for more), predicts the rows in one call and hands
-//! each request its own rows back. An idle service therefore adds no wait: a lone request
-//! runs at once. A row's probabilities are bit-identical whatever else it was batched with
-//! (every kernel adds a row's trees in tree order, whatever the block or batch).
+//! [`DynamicBatching::max_queue_delay`], and, while the call is under
+//! [`DynamicBatching::preferred_rows`], for requests announced as being parsed), predicts the
+//! rows in one call and hands each request its own rows back. A row's probabilities are
+//! bit-identical whatever else it was batched with (every kernel adds a row's trees in tree
+//! order, whatever the block or batch).
 //!
 //! A request whose client went away is skipped before the call; a classifier that panics
 //! fails the requests of that call (500) and the executor goes on. The thread ends when its
@@ -61,8 +64,10 @@ pub struct DynamicBatching {
     pub max_rows: usize,
     /// How long the executor waits for more rows once a call has fewer than `max_rows`.
     /// Zero (Triton's default) waits for nothing: a call takes what queued while the
-    /// previous one ran, so an idle service adds no delay and a busy one still merges. By
-    /// default, this is zero.
+    /// previous one ran, so an idle service adds no delay and a busy one still merges. A
+    /// request that finds nothing in progress runs on its own task, without the hand-off to
+    /// the executor thread, unless this is non-zero: then every request queues. By default,
+    /// this is zero.
     pub max_queue_delay: Duration,
     /// Rows a call should reach before it runs while more requests are on their way (Triton's
     /// `preferred_batch_size`). Multi-row requests announce themselves before their body is
@@ -113,6 +118,27 @@ struct Job {
     reply: oneshot::Sender<Result<Array2<f32>, String>>,
     /// The request's announcement, ended when the executor takes the job.
     arrival: Option<Arrival>,
+    /// Counts the job as a call in progress until it is answered or dropped.
+    _active: Active,
+}
+
+/// One kernel call in progress or queued (on the caller's task or the executor's); ends on
+/// drop. A request that finds none runs on its own task: nothing to merge it with, so the
+/// hand-off to the executor thread would only add latency.
+struct Active(Arc<AtomicUsize>);
+
+impl Active {
+    /// Counts a call; also says whether none was in progress or queued before it.
+    fn enter(count: &Arc<AtomicUsize>) -> (Active, bool) {
+        let before = count.fetch_add(1, Ordering::AcqRel);
+        (Active(count.clone()), before == 0)
+    }
+}
+
+impl Drop for Active {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
 }
 
 /// A request on its way to an executor: announced before its body is parsed, ended when
@@ -134,6 +160,15 @@ pub(crate) struct Executor {
     max_rows: usize,
     /// Requests announced ([`Executor::announce`]) and not yet taken or failed.
     incoming: Arc<AtomicUsize>,
+    /// Kernel calls in progress or queued ([`Active`]).
+    active: Arc<AtomicUsize>,
+    /// Whether a request that finds no call in progress (and no other request announced)
+    /// runs on its own task: unless a queue delay is set (every request then queues, to
+    /// wait for others), or in the tests of the thread itself.
+    inline_when_idle: bool,
+    /// The call, for requests run on their own task.
+    predict: PredictFn,
+    rows_per_call: Histogram,
 }
 
 impl std::fmt::Debug for Executor {
@@ -158,6 +193,7 @@ impl Executor {
         let (jobs, queue) = mpsc::channel();
         let incoming = Arc::new(AtomicUsize::new(0));
         let announced = incoming.clone();
+        let (thread_predict, thread_rows) = (predict.clone(), rows_per_call.clone());
         let pool = rayon::ThreadPoolBuilder::new()
             .num_threads(1)
             .thread_name(move |_| name.clone())
@@ -168,7 +204,7 @@ impl Executor {
                 queue,
                 incoming: announced,
             };
-            run(&inbox, settings, &predict, &rows_per_call);
+            run(&inbox, settings, &thread_predict, &thread_rows);
         });
         // Dropping the handle lets the thread end once `run` returns.
         drop(pool);
@@ -176,7 +212,19 @@ impl Executor {
             jobs,
             max_rows: settings.max_rows,
             incoming,
+            active: Arc::new(AtomicUsize::new(0)),
+            inline_when_idle: settings.max_queue_delay.is_zero(),
+            predict,
+            rows_per_call,
         })
+    }
+
+    /// The same executor, but queueing every request, even with no call in progress (for
+    /// the tests of the thread itself).
+    #[cfg(test)]
+    fn queued_only(mut self) -> Self {
+        self.inline_when_idle = false;
+        self
     }
 
     /// Announces a request that will (probably) queue rows soon: call it before the body is
@@ -198,18 +246,39 @@ impl Executor {
         rows < self.max_rows
     }
 
-    /// Queues `x` and waits for its probabilities (rows in `x`'s order). `arrival`, the
-    /// request's announcement, ends when the executor takes the rows (one announced to
-    /// another executor ends now).
+    /// The probabilities of `x` (rows in `x`'s order). With no call in progress or queued, no
+    /// other request announced and no queue delay, predicted on the caller's task at once
+    /// (nothing to merge with, so no hand-off); otherwise queued to the executor, to be merged
+    /// with the calls that queue meanwhile. `arrival`, the request's announcement, ends when
+    /// the executor takes the rows (now, when they are not queued or it was announced to
+    /// another executor).
     pub(crate) async fn predict(
         &self,
         x: Array2<f32>,
         arrival: Option<Arrival>,
     ) -> Result<Array2<f32>, String> {
+        let (active, idle) = Active::enter(&self.active);
+        // Requests being parsed now would queue behind this one: merge with them instead.
+        let others_coming = match &arrival {
+            Some(own) if self.owns(own) => self.incoming.load(Ordering::Acquire) > 1,
+            _ => self.incoming.load(Ordering::Acquire) > 0,
+        };
+        if idle && !others_coming && self.inline_when_idle {
+            drop(arrival);
+            self.rows_per_call.observe(x.nrows() as f64);
+            let p = guarded(&self.predict, x.view());
+            drop(active);
+            return with_rows(p, x.nrows());
+        }
         let arrival = arrival.filter(|a| self.owns(a));
         let (reply, answer) = oneshot::channel();
         self.jobs
-            .send(Job { x, reply, arrival })
+            .send(Job {
+                x,
+                reply,
+                arrival,
+                _active: active,
+            })
             .map_err(|_| "the version's batching thread has stopped".to_owned())?;
         answer
             .await
@@ -332,18 +401,8 @@ fn answer(mut jobs: Vec<Job>, predict: &PredictFn) {
                 .map_err(|e| format!("cannot merge the batch's rows: {e}"))
                 .and_then(|merged| guarded(predict, merged.view()))
         }
-    }
-    .and_then(|p| {
-        if p.nrows() == rows {
-            Ok(p)
-        } else {
-            Err(format!(
-                "the classifier answered {} rows for {rows} rows",
-                p.nrows()
-            ))
-        }
-    });
-    let p = match result {
+    };
+    let p = match with_rows(result, rows) {
         Ok(p) => p,
         Err(e) => {
             for job in jobs {
@@ -364,6 +423,20 @@ fn answer(mut jobs: Vec<Job>, predict: &PredictFn) {
             .to_owned()));
         start += n;
     }
+}
+
+/// `p`, unless the classifier answered another number of rows than the `rows` it was given.
+fn with_rows(p: Result<Array2<f32>, String>, rows: usize) -> Result<Array2<f32>, String> {
+    p.and_then(|p| {
+        if p.nrows() == rows {
+            Ok(p)
+        } else {
+            Err(format!(
+                "the classifier answered {} rows for {rows} rows",
+                p.nrows()
+            ))
+        }
+    })
 }
 
 /// Calls `predict`, turning a panic into an error so the executor outlives it.
@@ -443,7 +516,9 @@ mod tests {
             ..DynamicBatching::default()
         };
         let exec = Arc::new(
-            Executor::start("t".into(), settings, recording(calls.clone()), histogram()).unwrap(),
+            Executor::start("t".into(), settings, recording(calls.clone()), histogram())
+                .unwrap()
+                .queued_only(),
         );
         let answers =
             predict_concurrently(&exec, (0..16).map(|i| rows(i * 7, 1 + i % 5)).collect());
@@ -471,7 +546,9 @@ mod tests {
             ..DynamicBatching::default()
         };
         let exec = Arc::new(
-            Executor::start("t".into(), settings, recording(calls.clone()), histogram()).unwrap(),
+            Executor::start("t".into(), settings, recording(calls.clone()), histogram())
+                .unwrap()
+                .queued_only(),
         );
         assert!(exec.takes(9));
         assert!(!exec.takes(10));
@@ -496,8 +573,9 @@ mod tests {
                     _ => Ok(Array2::zeros((x.nrows(), 1))),
                 },
             );
-        let exec =
-            Executor::start("t".into(), DynamicBatching::default(), predict, histogram()).unwrap();
+        let exec = Executor::start("t".into(), DynamicBatching::default(), predict, histogram())
+            .unwrap()
+            .queued_only();
         let rt = runtime();
         rt.block_on(async {
             assert_eq!(
@@ -520,7 +598,11 @@ mod tests {
             max_queue_delay: Duration::from_millis(200),
             ..DynamicBatching::default()
         };
-        let exec = Arc::new(Executor::start("t".into(), settings, predict, histogram()).unwrap());
+        let exec = Arc::new(
+            Executor::start("t".into(), settings, predict, histogram())
+                .unwrap()
+                .queued_only(),
+        );
         let results = predict_concurrently(&exec, (0..3).map(|i| rows(i, 2)).collect());
         // Merged or alone, a short answer fails every request of the call.
         assert!(
@@ -562,7 +644,8 @@ mod tests {
                 recording(calls.clone()),
                 histogram(),
             )
-            .unwrap(),
+            .unwrap()
+            .queued_only(),
         );
         let rt = runtime();
         rt.block_on(async {
@@ -593,7 +676,8 @@ mod tests {
                 recording(calls.clone()),
                 histogram(),
             )
-            .unwrap(),
+            .unwrap()
+            .queued_only(),
         );
         let rt = runtime();
         rt.block_on(async {
@@ -622,14 +706,16 @@ mod tests {
             recording(calls.clone()),
             histogram(),
         )
-        .unwrap();
+        .unwrap()
+        .queued_only();
         let other = Executor::start(
             "b".into(),
             filling(100),
             recording(calls.clone()),
             histogram(),
         )
-        .unwrap();
+        .unwrap()
+        .queued_only();
         let rt = runtime();
         rt.block_on(async {
             assert_eq!(within_30s(exec.predict(rows(0, 2), None)).await.nrows(), 2);
@@ -649,6 +735,81 @@ mod tests {
     }
 
     #[test]
+    fn a_request_finding_no_call_in_progress_runs_on_its_own_task() {
+        let threads = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let seen = threads.clone();
+        let seen_threads = threads.clone();
+        let predict: PredictFn = Arc::new(move |x: ArrayView2<'_, f32>| {
+            let name = std::thread::current().name().unwrap_or("").to_owned();
+            // The first call holds the kernel while the others arrive.
+            if seen.lock().unwrap().is_empty() {
+                std::thread::sleep(Duration::from_millis(300));
+            }
+            seen.lock().unwrap().push((name, x.nrows()));
+            Ok(Array2::zeros((x.nrows(), 1)))
+        });
+        let exec =
+            Arc::new(Executor::start("exec".into(), filling(0), predict, histogram()).unwrap());
+        let rt = runtime();
+        rt.block_on(async {
+            let lone = {
+                let exec = exec.clone();
+                tokio::spawn(async move { exec.predict(rows(0, 2), None).await })
+            };
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            let during: Vec<_> = (0..4)
+                .map(|i| {
+                    let exec = exec.clone();
+                    tokio::spawn(async move { exec.predict(rows(i, 3), None).await })
+                })
+                .collect();
+            assert_eq!(lone.await.unwrap().unwrap().nrows(), 2);
+            for d in during {
+                assert_eq!(d.await.unwrap().unwrap().nrows(), 3);
+            }
+        });
+        let threads = threads.lock().unwrap();
+        // The lone request ran on its task's thread, the ones that came while it ran on the
+        // executor's.
+        assert_eq!(threads[0].1, 2);
+        assert_ne!(threads[0].0, "exec", "{threads:?}");
+        assert!(threads[1..].iter().all(|(t, _)| t == "exec"), "{threads:?}");
+        assert_eq!(threads[1..].iter().map(|(_, n)| n).sum::<usize>(), 12);
+        assert_eq!(exec.active.load(Ordering::Acquire), 0);
+        drop(threads);
+        // Nothing in progress, but another request announced: this one queues to meet it.
+        let _coming = exec.announce();
+        let mine = exec.announce();
+        assert_eq!(
+            rt.block_on(exec.predict(rows(0, 1), Some(mine)))
+                .unwrap()
+                .nrows(),
+            1
+        );
+        let threads = seen_threads.lock().unwrap();
+        assert_eq!(
+            threads.last().map(|(t, n)| (t.as_str(), *n)),
+            Some(("exec", 1))
+        );
+    }
+
+    #[test]
+    fn a_request_run_on_its_own_task_gets_the_same_errors() {
+        let short: PredictFn = Arc::new(|_x: ArrayView2<'_, f32>| Ok(Array2::zeros((1, 1))));
+        let panicking: PredictFn = Arc::new(|_x: ArrayView2<'_, f32>| panic!("boom"));
+        let rt = runtime();
+        for (predict, expected) in [
+            (short, "answered 1 rows"),
+            (panicking, "the classifier panicked"),
+        ] {
+            let exec = Executor::start("t".into(), filling(0), predict, histogram()).unwrap();
+            let got = rt.block_on(exec.predict(rows(0, 2), None)).unwrap_err();
+            assert!(got.contains(expected), "{got}");
+            assert_eq!(exec.active.load(Ordering::Acquire), 0);
+        }
+    }
+
+    #[test]
     fn a_cancelled_request_is_skipped_and_the_thread_ends_with_its_executor() {
         let calls = Arc::new(std::sync::Mutex::new(Vec::new()));
         let predict = recording(calls.clone());
@@ -657,7 +818,9 @@ mod tests {
             max_queue_delay: Duration::from_millis(200),
             ..DynamicBatching::default()
         };
-        let exec = Executor::start("t".into(), settings, predict.clone(), histogram()).unwrap();
+        let exec = Executor::start("t".into(), settings, predict.clone(), histogram())
+            .unwrap()
+            .queued_only();
         let rt = runtime();
         rt.block_on(async {
             // Queued, then dropped before the delay ends: its rows are never predicted.

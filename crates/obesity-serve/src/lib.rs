@@ -53,8 +53,9 @@
 //! calls of a hundred, and each row's probabilities are bit-identical either way. Such a
 //! request announces itself to the executor before its body is parsed, so a call under
 //! [`DynamicBatching::preferred_rows`] waits (briefly) for the requests already on their
-//! way. An idle service adds no wait (only the hand-off to that thread); `obesity_batch_rows`
-//! in `/metrics` shows how much merging happens.
+//! way. A request that finds no call in progress predicts on its own task, so a lone client
+//! pays neither a wait nor a thread switch; `obesity_batch_rows` in `/metrics` shows how much
+//! merging happens.
 //!
 //! For deployment, build with `--profile release-lto` (whole-program LTO: about 16% more
 //! `/predict/batch` requests per second than `--release`, docs/benchmarks.md).
