@@ -468,6 +468,17 @@ mod tests {
         })
     }
 
+    /// A queue-only executor ("t") of a [`recording`] classifier, and its calls' row counts.
+    fn queued_recording(
+        settings: DynamicBatching,
+    ) -> (Arc<Executor>, Arc<std::sync::Mutex<Vec<usize>>>) {
+        let calls = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let exec = Executor::start("t".into(), settings, recording(calls.clone()), histogram())
+            .unwrap()
+            .queued_only();
+        (Arc::new(exec), calls)
+    }
+
     fn rows(first: usize, n: usize) -> Array2<f32> {
         Array2::from_shape_fn((n, 3), |(r, c)| (first + r) as f32 * 10.0 + c as f32)
     }
@@ -508,18 +519,13 @@ mod tests {
 
     #[test]
     fn concurrent_requests_are_merged_and_each_gets_its_own_rows() {
-        let calls = Arc::new(std::sync::Mutex::new(Vec::new()));
         // A delay long enough that all 16 requests queue before the first call.
         let settings = DynamicBatching {
             max_rows: 1_000,
             max_queue_delay: Duration::from_millis(300),
             ..DynamicBatching::default()
         };
-        let exec = Arc::new(
-            Executor::start("t".into(), settings, recording(calls.clone()), histogram())
-                .unwrap()
-                .queued_only(),
-        );
+        let (exec, calls) = queued_recording(settings);
         let answers =
             predict_concurrently(&exec, (0..16).map(|i| rows(i * 7, 1 + i % 5)).collect());
         for (i, got) in answers.into_iter().enumerate() {
@@ -539,17 +545,12 @@ mod tests {
 
     #[test]
     fn a_call_stops_at_max_rows_and_a_big_request_is_not_taken() {
-        let calls = Arc::new(std::sync::Mutex::new(Vec::new()));
         let settings = DynamicBatching {
             max_rows: 10,
             max_queue_delay: Duration::from_millis(300),
             ..DynamicBatching::default()
         };
-        let exec = Arc::new(
-            Executor::start("t".into(), settings, recording(calls.clone()), histogram())
-                .unwrap()
-                .queued_only(),
-        );
+        let (exec, calls) = queued_recording(settings);
         assert!(exec.takes(9));
         assert!(!exec.takes(10));
         for answer in predict_concurrently(&exec, (0..6).map(|i| rows(i, 4)).collect()) {
@@ -636,17 +637,7 @@ mod tests {
 
     #[test]
     fn a_call_under_preferred_rows_waits_for_an_announced_request() {
-        let calls = Arc::new(std::sync::Mutex::new(Vec::new()));
-        let exec = Arc::new(
-            Executor::start(
-                "t".into(),
-                filling(100),
-                recording(calls.clone()),
-                histogram(),
-            )
-            .unwrap()
-            .queued_only(),
-        );
+        let (exec, calls) = queued_recording(filling(100));
         let rt = runtime();
         rt.block_on(async {
             let arrival = exec.announce();
@@ -668,17 +659,7 @@ mod tests {
 
     #[test]
     fn the_wait_ends_when_an_announced_request_fails_or_preferred_rows_are_reached() {
-        let calls = Arc::new(std::sync::Mutex::new(Vec::new()));
-        let exec = Arc::new(
-            Executor::start(
-                "t".into(),
-                filling(5),
-                recording(calls.clone()),
-                histogram(),
-            )
-            .unwrap()
-            .queued_only(),
-        );
+        let (exec, calls) = queued_recording(filling(5));
         let rt = runtime();
         rt.block_on(async {
             // Announced, then failed (dropped) without queueing rows.
